@@ -1,0 +1,153 @@
+// Batched C = act(alpha * op(A) op(B) + bias), op = optional transpose; A is M x K, B is K x N after op.
+// A workgroup is LANES invocations along N; each lane keeps TM rows x TN vec4 column groups of C in
+// registers (columns lane*4 + j*LANES*4), walks its K range four at a time and writes once. No workgroup
+// memory: on CPU adapters (lavapipe) barriers cost more than they save, and on GPUs the lanes' B reads are
+// coalesced while A reads are the same address for the whole workgroup.
+// A_VEC / B_VEC: operands read as vec4 (needs A un-transposed with K % 4 == 0, B un-transposed with
+// N % 4 == 0); otherwise four scalar reads, clamped in range, with A zeroed past the K range so the tail
+// adds nothing. SPLIT: this launch covers one K slice (wg.z = batch * splits + slice) and writes raw
+// partial sums; gemm-splitk.wgsl then folds the slices in order and applies the epilogue.
+// BIAS: 0 none, 1 per column (n), 2 per row (m). ELEM / OUT: storage types (f32 or f16).
+#if ${F16}
+enable f16;
+#endif
+
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  splits: u32,
+  kPerSplit: u32,
+  strideA: u32,
+  strideB: u32,
+  alpha: f32,
+}
+
+#if ${A_VEC}
+@group(0) @binding(0) var<storage, read> A: array<vec4<${ELEM}>>;
+#else
+@group(0) @binding(0) var<storage, read> A: array<${ELEM}>;
+#endif
+#if ${B_VEC}
+@group(0) @binding(1) var<storage, read> B: array<vec4<${ELEM}>>;
+#else
+@group(0) @binding(1) var<storage, read> B: array<${ELEM}>;
+#endif
+#if ${HAS_BIAS}
+@group(0) @binding(2) var<storage, read> Bias: array<f32>;
+#endif
+@group(0) @binding(${BIND_C}) var<storage, read_write> C: array<${OUT}>;
+@group(0) @binding(${BIND_P}) var<uniform> p: Params;
+
+#if ${A_VEC}
+#else
+fn a_at(base: u32, m: u32, k: u32) -> f32 {
+#if ${TRANS_A}
+  return f32(A[base + k * p.m + m]);
+#else
+  return f32(A[base + m * p.k + k]);
+#endif
+}
+#endif
+
+#if ${B_VEC}
+#else
+fn b_at(base: u32, k: u32, n: u32) -> f32 {
+#if ${TRANS_B}
+  return f32(B[base + n * p.k + k]);
+#else
+  return f32(B[base + k * p.n + n]);
+#endif
+}
+#endif
+
+// A[m, k..k+3], zero at and past kEnd.
+fn load_a(base: u32, m: u32, k: u32, kEnd: u32) -> vec4f {
+#if ${A_VEC}
+  return vec4f(A[(base + m * p.k + k) / 4u]);
+#else
+  let last = p.k - 1u;
+  return vec4f(
+    select(0.0, a_at(base, m, min(k, last)), k < kEnd),
+    select(0.0, a_at(base, m, min(k + 1u, last)), k + 1u < kEnd),
+    select(0.0, a_at(base, m, min(k + 2u, last)), k + 2u < kEnd),
+    select(0.0, a_at(base, m, min(k + 3u, last)), k + 3u < kEnd));
+#endif
+}
+
+// B[k, n..n+3]; columns past N read a valid (clamped) element that the store then drops.
+fn load_b(base: u32, k: u32, n: u32) -> vec4f {
+#if ${B_VEC}
+  return vec4f(B[(base + k * p.n + n) / 4u]);
+#else
+  let last = p.n - 1u;
+  return vec4f(b_at(base, k, min(n, last)), b_at(base, k, min(n + 1u, last)),
+               b_at(base, k, min(n + 2u, last)), b_at(base, k, min(n + 3u, last)));
+#endif
+}
+
+@compute @workgroup_size(${LANES})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let batch = wg.z / p.splits;
+  let slice = wg.z % p.splits;
+  let baseA = batch * p.strideA;
+  let baseB = batch * p.strideB;
+  let m0 = wg.y * ${TM}u;
+  let n0 = wg.x * ${TILE_N}u + lane * 4u;
+  let kStart = slice * p.kPerSplit;
+  let kEnd = min(p.k, kStart + p.kPerSplit);
+
+  var rows: array<u32, ${TM}>;
+  for (var i = 0u; i < ${TM}u; i++) {
+    rows[i] = min(m0 + i, p.m - 1u);
+  }
+  var acc: array<array<vec4f, ${TN}>, ${TM}>;
+  for (var k = kStart; k < kEnd; k += 4u) {
+    var a: array<vec4f, ${TM}>;
+    for (var i = 0u; i < ${TM}u; i++) {
+      a[i] = load_a(baseA, rows[i], k, kEnd);
+    }
+    for (var kk = 0u; kk < 4u; kk++) {
+      let kb = min(k + kk, p.k - 1u);
+      for (var j = 0u; j < ${TN}u; j++) {
+        let b = load_b(baseB, kb, n0 + j * ${COL_STRIDE}u);
+        for (var i = 0u; i < ${TM}u; i++) {
+          acc[i][j] = fma(vec4f(a[i][kk]), b, acc[i][j]);
+        }
+      }
+    }
+  }
+
+  let baseC = wg.z * p.m * p.n;
+  for (var i = 0u; i < ${TM}u; i++) {
+    let m = m0 + i;
+    if (m >= p.m) {
+      break;
+    }
+    for (var j = 0u; j < ${TN}u; j++) {
+      for (var c = 0u; c < 4u; c++) {
+        let n = n0 + j * ${COL_STRIDE}u + c;
+        if (n < p.n) {
+#if ${SPLIT}
+          C[baseC + m * p.n + n] = acc[i][j][c];
+#else
+          C[baseC + m * p.n + n] = ${OUT}(epilogue(acc[i][j][c], m, n));
+#endif
+        }
+      }
+    }
+  }
+}
+
+#if ${SPLIT}
+#else
+fn epilogue(v: f32, m: u32, n: u32) -> f32 {
+#if ${BIAS_N}
+  return activate(v * p.alpha + Bias[n]);
+#elif ${BIAS_M}
+  return activate(v * p.alpha + Bias[m]);
+#else
+  return activate(v * p.alpha);
+#endif
+}
+#endif

@@ -1,0 +1,106 @@
+// One pass of a deterministic reduction along the middle axis of a [outer, R, inner] view:
+// out[o, c, i] = fold over r in chunk c of x[o, r, i], in a fixed order (no atomics). Chaining passes
+// until one chunk remains gives the full reduction. MAX folds with max, otherwise sum; SQUARE squares
+// inputs (first pass of a sum of squares); the result is multiplied by `scale` (1/R on the last pass of
+// a mean). ROWS (inner = 1): a workgroup folds one chunk of one row, lanes striding through it (VEC4 reads
+// four at a time), then a tree in workgroup memory. Otherwise each invocation folds one column's chunk.
+
+struct Params {
+  outer: u32,
+  r: u32,
+  inner: u32,
+  chunk: u32,
+  chunks: u32,
+  scale: f32,
+  gridX: u32,
+  pad: u32,
+}
+
+#if ${VEC4}
+@group(0) @binding(0) var<storage, read> X: array<vec4f>;
+#else
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+#endif
+@group(0) @binding(1) var<storage, read_write> Out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+fn identity() -> f32 {
+#if ${MAX}
+  return -0x1.fffffep+127f;
+#else
+  return 0.0;
+#endif
+}
+
+fn fold(acc: f32, v: f32) -> f32 {
+#if ${MAX}
+  return max(acc, v);
+#else
+  return acc + v;
+#endif
+}
+
+fn prep(v: f32) -> f32 {
+#if ${SQUARE}
+  return v * v;
+#else
+  return v;
+#endif
+}
+
+#if ${ROWS}
+var<workgroup> partial: array<f32, ${WG}>;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let id = wg.y * p.gridX + wg.x;
+  let row = id / p.chunks;
+  let c = id % p.chunks;
+  let valid = row < p.outer;
+  var acc = identity();
+  if (valid) {
+    let start = row * p.r + c * p.chunk;
+    let len = min(p.chunk, p.r - c * p.chunk);
+#if ${VEC4}
+    for (var j = lane; j < len / 4u; j += ${WG}u) {
+      let v = X[start / 4u + j];
+      acc = fold(fold(fold(fold(acc, prep(v.x)), prep(v.y)), prep(v.z)), prep(v.w));
+    }
+#else
+    for (var j = lane; j < len; j += ${WG}u) {
+      acc = fold(acc, prep(X[start + j]));
+    }
+#endif
+  }
+  partial[lane] = acc;
+  workgroupBarrier();
+  for (var half = ${WG}u / 2u; half > 0u; half /= 2u) {
+    if (lane < half) {
+      partial[lane] = fold(partial[lane], partial[lane + half]);
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u && valid) {
+    Out[row * p.chunks + c] = partial[0] * p.scale;
+  }
+}
+#else
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let id = (wg.y * p.gridX + wg.x) * ${WG}u + lane;
+  let i = id % p.inner;
+  let oc = id / p.inner;
+  let c = oc % p.chunks;
+  let o = oc / p.chunks;
+  if (o >= p.outer) {
+    return;
+  }
+  let r0 = c * p.chunk;
+  let r1 = min(p.r, r0 + p.chunk);
+  var acc = identity();
+  for (var r = r0; r < r1; r++) {
+    acc = fold(acc, prep(X[(o * p.r + r) * p.inner + i]));
+  }
+  Out[(o * p.chunks + c) * p.inner + i] = acc * p.scale;
+}
+#endif

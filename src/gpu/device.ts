@@ -1,0 +1,378 @@
+import { batching } from '../tunables.js';
+import { DeviceLostError, KernelError } from './errors.js';
+import { BufferUsage } from './flags.js';
+import { decodeHalf, encodeHalf } from './half.js';
+import { type KernelSpec, PipelineCache, pipelineKey } from './pipelines.js';
+import { BufferPool } from './pool.js';
+import { Profiler } from './profiler.js';
+import { Staging } from './staging.js';
+import { bytesPerElement, type DType, sizeOf, Tensor } from './tensor.js';
+
+/** Optional features the runtime uses when the adapter has them. */
+export const OPTIONAL_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
+
+export interface AcquireOptions {
+  /** The WebGPU entry point; defaults to navigator.gpu (browsers, Deno). Node passes Dawn's. */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+  /** Time every dispatch with timestamp queries (needs 'timestamp-query'). */
+  profile?: boolean;
+  /** Called once if the device is lost. */
+  onLost?: (error: DeviceLostError) => void;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A CPU implementation (lavapipe, SwiftShader): the kernels pick CPU-friendly tiles. */
+  isCpu: boolean;
+}
+
+export type TypedArray = Float32Array | Int32Array | Uint32Array;
+
+/** One kernel launch: bindings 0..n-1 are the storage buffers in order, binding n the uniforms. */
+export interface Dispatch {
+  kernel: KernelSpec;
+  buffers: readonly (Tensor | GPUBuffer)[];
+  uniforms?: Uint32Array;
+  workgroups: readonly [number, number?, number?];
+}
+
+const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|cpu/i;
+
+/** Acquires an adapter and a device with the adapter's real limits and the optional features it has. */
+export async function acquireDevice(options: AcquireOptions = {}): Promise<Gpu> {
+  const entry = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!entry) {
+    throw new Error(
+      'WebGPU is not available here: no navigator.gpu (in Node, use acquireDevice from sglp/node)',
+    );
+  }
+  const adapter = await entry.requestAdapter({
+    powerPreference: options.powerPreference ?? 'high-performance',
+  });
+  if (!adapter) {
+    throw new Error(
+      'no WebGPU adapter found (on Linux without a GPU, install Mesa lavapipe: mesa-vulkan-drivers)',
+    );
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const key in adapter.limits) {
+    const value = (adapter.limits as unknown as Record<string, unknown>)[key];
+    if (typeof value === 'number') requiredLimits[key] = value;
+  }
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'sglp' });
+  const info = adapter.info;
+  const summary: AdapterSummary = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isCpu: CPU_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.description}`),
+  };
+  return new Gpu(device, summary, [entry, adapter], options);
+}
+
+/**
+ * The runtime: device, buffer pool, pipeline cache, batched dispatches with per-dispatch uniforms,
+ * readback and profiling. Dispatches are recorded into one encoder and submitted together at a sync
+ * point (read, sync) or when the batch is full.
+ */
+export class Gpu {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly features: ReadonlySet<string>;
+  readonly limits: GPUSupportedLimits;
+  readonly profiler: Profiler | undefined;
+  /** Dispatches and submits so far (for reports and tests). */
+  readonly counters = { dispatches: 0, submits: 0 };
+
+  private readonly staging: Staging;
+  private readonly uniformArena: GPUBuffer;
+  private readonly uniformBytes = new Uint8Array(batching.uniformArenaBytes);
+  private uniformOffset = 0;
+  private encoder: GPUCommandEncoder | undefined;
+  private batchKernels: string[] = [];
+  private readonly pendingErrors: Promise<void>[] = [];
+  private lostError: DeviceLostError | undefined;
+  private uncaptured: Error | undefined;
+  private readonly scopes: Set<Tensor>[] = [];
+  private readonly waiters = new Set<(e: Error) => void>();
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterSummary,
+    /** Keeps the GPU instance and adapter reachable: dawn.node crashes if they are collected while in use. */
+    private readonly keepAlive: readonly unknown[],
+    options: AcquireOptions = {},
+  ) {
+    this.features = new Set(device.features as unknown as Iterable<string>);
+    this.limits = device.limits;
+    this.pool = new BufferPool(device, device.limits.maxStorageBufferBindingSize);
+    this.pipelines = new PipelineCache(device);
+    this.staging = new Staging(device);
+    this.uniformArena = device.createBuffer({
+      size: batching.uniformArenaBytes,
+      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+      label: 'uniforms',
+    });
+    if (options.profile) {
+      if (!this.features.has('timestamp-query'))
+        throw new Error('profiling needs the timestamp-query feature');
+      this.profiler = new Profiler(device);
+    }
+    device.lost.then((info) => {
+      const error = new DeviceLostError(info.reason, info.message);
+      for (const reject of this.waiters) reject(error);
+      if (info.reason === 'destroyed' && this.keepAlive.length === 0) return;
+      this.lostError = error;
+      options.onLost?.(error);
+    });
+    device.addEventListener('uncapturederror', (event) => {
+      this.uncaptured ??= new Error((event as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  get hasF16(): boolean {
+    return this.features.has('shader-f16');
+  }
+
+  // ---- tensors --------------------------------------------------------------------------------------
+
+  /** An uninitialised tensor (contents are whatever the pooled buffer held). */
+  empty(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
+    this.checkAlive();
+    const bytes = Math.max(4, sizeOf(shape) * bytesPerElement[dtype]);
+    const t = new Tensor(this, shape, dtype, this.pool.acquire(bytes, label));
+    this.scopes.at(-1)?.add(t);
+    return t;
+  }
+
+  /** Uploads data (f16 tensors take f32 values and are converted here). */
+  tensor(data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const n = sizeOf(shape);
+    if (data.length !== n) {
+      throw new Error(`tensor data has ${data.length} values but shape [${shape.join(', ')}] needs ${n}`);
+    }
+    const t = this.empty(shape, dtype);
+    this.write(t, data);
+    return t;
+  }
+
+  zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const t = this.empty(shape, dtype);
+    this.record((encoder) => encoder.clearBuffer(t.buffer, 0, t.buffer.size));
+    return t;
+  }
+
+  /** Overwrites a tensor's contents. Flushes first: queue writes would overtake recorded dispatches. */
+  write(t: Tensor, data: ArrayLike<number>): void {
+    this.checkAlive();
+    if (data.length !== t.size) throw new Error(`write: ${data.length} values for a tensor of ${t.size}`);
+    this.submit();
+    let bytes: ArrayBufferView;
+    if (t.dtype === 'f16') bytes = encodeHalf(data);
+    else if (t.dtype === 'f32') bytes = data instanceof Float32Array ? data : Float32Array.from(data);
+    else if (t.dtype === 'i32') bytes = data instanceof Int32Array ? data : Int32Array.from(data);
+    else bytes = data instanceof Uint32Array ? data : Uint32Array.from(data);
+    const padded = Math.ceil(bytes.byteLength / 4) * 4;
+    if (padded === bytes.byteLength) {
+      this.device.queue.writeBuffer(t.buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } else {
+      const copy = new Uint8Array(padded);
+      copy.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      this.device.queue.writeBuffer(t.buffer, 0, copy);
+    }
+  }
+
+  /** Reads a tensor back (f16 comes back as f32). */
+  async read(t: Tensor): Promise<TypedArray> {
+    if (t.isDisposed) throw new Error('read: tensor was disposed');
+    await this.sync();
+    const raw = await this.guard(this.staging.read(t.buffer, 0, t.byteLength));
+    if (t.dtype === 'f16') return decodeHalf(new Uint16Array(raw));
+    if (t.dtype === 'i32') return new Int32Array(raw);
+    if (t.dtype === 'u32') return new Uint32Array(raw);
+    return new Float32Array(raw);
+  }
+
+  async readF32(t: Tensor): Promise<Float32Array> {
+    const data = await this.read(t);
+    return data instanceof Float32Array ? data : Float32Array.from(data);
+  }
+
+  /**
+   * Runs fn and disposes every tensor it created except those in its result (a Tensor, or arrays and
+   * plain objects holding them). Scopes nest; do not interleave two async scopes.
+   */
+  async scope<T>(fn: () => T | Promise<T>): Promise<T> {
+    const created = new Set<Tensor>();
+    this.scopes.push(created);
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      this.scopes.pop();
+    }
+    const kept = new Set<Tensor>();
+    collectTensors(result, kept);
+    for (const t of created) {
+      if (kept.has(t)) this.scopes.at(-1)?.add(t);
+      else t.dispose();
+    }
+    return result;
+  }
+
+  // ---- dispatch -------------------------------------------------------------------------------------
+
+  dispatch(d: Dispatch): void {
+    this.checkAlive();
+    const pipeline = this.pipelines.get(d.kernel);
+    const name = pipelineKey(d.kernel);
+    const entries: GPUBindGroupEntry[] = d.buffers.map((b, binding) => ({
+      binding,
+      resource: { buffer: b instanceof Tensor ? b.buffer : b },
+    }));
+    if (d.uniforms) {
+      const offset = this.reserveUniforms(d.uniforms);
+      entries.push({
+        binding: entries.length,
+        resource: { buffer: this.uniformArena, offset, size: Math.max(16, d.uniforms.byteLength) },
+      });
+    }
+    const [x, y = 1, z = 1] = d.workgroups;
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max || x * y * z === 0) {
+      throw new KernelError(
+        name,
+        `cannot dispatch ${x}x${y}x${z} workgroups (limit ${max} per dimension, none zero)`,
+      );
+    }
+    this.record((encoder) => {
+      const bindGroup = this.device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries,
+        label: name,
+      });
+      const timestampWrites = this.profiler?.passWrites(name);
+      const pass = encoder.beginComputePass(
+        timestampWrites ? { label: name, timestampWrites } : { label: name },
+      );
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+    }, name);
+    this.counters.dispatches++;
+    if (this.batchKernels.length >= batching.maxDispatches) this.submit();
+  }
+
+  /** Records a copy between buffers into the current batch. */
+  copy(src: Tensor, dst: Tensor, bytes = Math.min(src.byteLength, dst.byteLength)): void {
+    const n = Math.ceil(bytes / 4) * 4;
+    this.record((encoder) => encoder.copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, n));
+  }
+
+  /** Submits the current batch (if any); errors surface at the next sync(). */
+  submit(): void {
+    const encoder = this.encoder;
+    if (!encoder) return;
+    this.encoder = undefined;
+    if (this.uniformOffset > 0) {
+      this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformBytes, 0, this.uniformOffset);
+      this.uniformOffset = 0;
+    }
+    this.profiler?.encodeResolve(encoder);
+    this.device.queue.submit([encoder.finish()]);
+    this.counters.submits++;
+    const kernels = this.batchKernels;
+    this.batchKernels = [];
+    const oom = this.device.popErrorScope();
+    const validation = this.device.popErrorScope();
+    this.pendingErrors.push(
+      Promise.all([validation, oom]).then(([v, o]) => {
+        const error = v ?? o;
+        if (error) throw batchError(error.message, kernels);
+      }),
+    );
+  }
+
+  /** Submits, waits for the GPU, and throws the first error of anything submitted since the last sync. */
+  async sync(): Promise<void> {
+    this.submit();
+    const compileError = await this.guard(this.pipelines.firstError());
+    const pending = await this.guard(Promise.allSettled(this.pendingErrors.splice(0)));
+    if (compileError) throw compileError;
+    const failed = pending.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await this.guard(this.device.queue.onSubmittedWorkDone());
+    if (this.uncaptured) {
+      const e = this.uncaptured;
+      this.uncaptured = undefined;
+      throw e;
+    }
+    await this.profiler?.drain();
+  }
+
+  /** Releases the device; the Node process can exit once this is done. */
+  destroy(): void {
+    this.encoder = undefined;
+    this.pool.trim();
+    this.staging.destroy();
+    (this.keepAlive as unknown[]).length = 0;
+    this.device.destroy();
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------
+
+  private record(fn: (encoder: GPUCommandEncoder) => void, kernel = 'copy'): void {
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.device.pushErrorScope('out-of-memory');
+      this.encoder = this.device.createCommandEncoder({ label: 'batch' });
+    }
+    fn(this.encoder);
+    this.batchKernels.push(kernel);
+  }
+
+  private reserveUniforms(words: Uint32Array): number {
+    const align = this.limits.minUniformBufferOffsetAlignment;
+    const size = Math.ceil(Math.max(16, words.byteLength) / align) * align;
+    if (this.uniformOffset + size > this.uniformBytes.length) this.submit();
+    const offset = this.uniformOffset;
+    this.uniformBytes.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), offset);
+    this.uniformOffset += size;
+    return offset;
+  }
+
+  private checkAlive(): void {
+    if (this.lostError) throw this.lostError;
+  }
+
+  /** Rejects with the device-lost error instead of hanging when the device goes away mid-wait. */
+  private guard<T>(p: Promise<T>): Promise<T> {
+    this.checkAlive();
+    return new Promise<T>((resolve, reject) => {
+      this.waiters.add(reject);
+      p.then(resolve, reject).finally(() => this.waiters.delete(reject));
+    });
+  }
+}
+
+function batchError(message: string, kernels: readonly string[]): Error {
+  const named = kernels.find((k) => message.includes(k));
+  if (named) return new KernelError(named, message);
+  const unique = [...new Set(kernels)];
+  return new KernelError(unique.length === 1 ? unique[0] : `one of ${unique.join(', ')}`, message);
+}
+
+function collectTensors(value: unknown, out: Set<Tensor>): void {
+  if (value instanceof Tensor) out.add(value);
+  else if (Array.isArray(value)) for (const v of value) collectTensors(v, out);
+  else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collectTensors(v, out);
+  }
+}

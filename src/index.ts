@@ -1,0 +1,13 @@
+// The portable library: runs unchanged in Node (through sglp/node), browsers and Deno.
+export {
+  type AcquireOptions,
+  type AdapterSummary,
+  acquireDevice,
+  type Dispatch,
+  Gpu,
+  OPTIONAL_FEATURES,
+} from './gpu/device.js';
+export { DeviceLostError, KernelError, ShapeError } from './gpu/errors.js';
+export { type KernelSpec, pipelineKey } from './gpu/pipelines.js';
+export { type DType, Tensor } from './gpu/tensor.js';
+export * as ops from './ops/index.js';

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { DeviceLostError, KernelError } from '../../src/gpu/errors.js';
+import { bucketSize } from '../../src/gpu/pool.js';
+import { specialise } from '../../src/gpu/shader.js';
+import { acquireDevice } from '../../src/node/device.js';
+import { gemm } from '../../src/ops/gemm.js';
+import { sum } from '../../src/ops/reduce.js';
+import { useGpu } from '../helpers/gpu.js';
+import { values } from '../helpers/reference.js';
+
+const getGpu = useGpu();
+
+describe('shader specialisation', () => {
+  it('substitutes values and selects #if branches', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: WGSL templates use ${NAME} placeholders.
+    const src = 'a ${N}\n#if ${FLAG}\nyes\n#else\nno\n#endif\n';
+    expect(specialise(src, { N: 4, FLAG: true })).toContain('yes');
+    expect(specialise(src, { N: 4, FLAG: false })).toMatch(/a 4\s+no/);
+    expect(() => specialise(src, { FLAG: true })).toThrow(/\$\{N\} but no value/);
+  });
+});
+
+describe('buffer pool', () => {
+  it('rounds sizes up to half-octave buckets, 16-byte aligned', () => {
+    expect(bucketSize(1)).toBe(256);
+    expect(bucketSize(1000)).toBe(1024);
+    expect(bucketSize(1025)).toBe(1536);
+    expect(bucketSize(1537)).toBe(2048);
+    for (const n of [3, 999, 12345, 1 << 20]) {
+      expect(bucketSize(n)).toBeGreaterThanOrEqual(n);
+      expect(bucketSize(n) % 16).toBe(0);
+      expect(bucketSize(n)).toBeLessThan(1.5 * n + 256);
+    }
+  });
+
+  it('reuses freed buffers, and scopes free what they do not return', async () => {
+    const gpu = await getGpu();
+    const a = gpu.zeros([1000]);
+    const buffer = a.buffer;
+    a.dispose();
+    const b = gpu.zeros([900]);
+    expect(b.buffer).toBe(buffer);
+    const live = gpu.pool.liveBytes;
+    const kept = await gpu.scope(() => {
+      gpu.zeros([10]);
+      gpu.zeros([20]);
+      return { t: gpu.zeros([30]) };
+    });
+    expect(gpu.pool.liveBytes).toBe(live + kept.t.buffer.size);
+    kept.t.dispose();
+    b.dispose();
+  });
+});
+
+describe('device', () => {
+  it('requests the adapter limits and the optional features present', async () => {
+    const gpu = await getGpu();
+    expect(gpu.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 << 20);
+    expect(gpu.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(16 << 10);
+    expect(gpu.adapter.description.length + gpu.adapter.architecture.length).toBeGreaterThan(0);
+  });
+
+  it('batches many dispatches into few submits', async () => {
+    const gpu = await getGpu();
+    const before = { ...gpu.counters };
+    const x = gpu.tensor(values(1000, 1), [10, 100]);
+    for (let i = 0; i < 40; i++) sum(gpu, x, 1).dispose();
+    await gpu.sync();
+    expect(gpu.counters.dispatches - before.dispatches).toBe(40);
+    expect(gpu.counters.submits - before.submits).toBeLessThanOrEqual(2);
+  });
+
+  it('turns a WGSL compile error into a KernelError naming the kernel and the line', async () => {
+    const gpu = await getGpu();
+    const out = gpu.zeros([4]);
+    await gpu.sync(); // a failed batch drops all of its work, so keep this out of it
+    gpu.dispatch({
+      kernel: {
+        name: 'broken',
+        template: '@compute @workgroup_size(1) fn main() { let x: f32 = nope; }',
+        defines: {},
+      },
+      buffers: [],
+      workgroups: [1],
+    });
+    const err = await gpu.sync().catch((e) => e);
+    expect(err).toBeInstanceOf(KernelError);
+    expect(String(err.message)).toMatch(/kernel broken\(\).*nope/s);
+    // The device stays usable.
+    expect(Array.from(await gpu.readF32(out))).toEqual([0, 0, 0, 0]);
+  });
+
+  it('survives hundreds of readbacks with CPU work in between (dawn.node staging hazard)', async () => {
+    const gpu = await getGpu();
+    const x = gpu.tensor(values(1 << 16, 4), [1 << 16]);
+    let checksum = 0;
+    for (let i = 0; i < 300; i++) {
+      const data = await gpu.readF32(x);
+      // CPU work and garbage between readbacks is what used to crash.
+      const copy = Float64Array.from(data);
+      for (let j = 0; j < copy.length; j += 64) checksum += copy[j];
+    }
+    expect(Number.isFinite(checksum)).toBe(true);
+  });
+
+  it('profiles kernels with timestamp queries when asked', async () => {
+    const gpu = await acquireDevice({ profile: true });
+    try {
+      const a = gpu.tensor(values(64 * 64, 1), [64, 64]);
+      await gpu.readF32(gemm(gpu, a, a));
+      const rows = gpu.profiler?.summary() ?? [];
+      expect(rows.some((r) => r.kernel.startsWith('gemm(') && r.calls === 1)).toBe(true);
+      expect(gpu.profiler?.table()).toMatch(/kernel\s+calls\s+total ms/);
+    } finally {
+      gpu.destroy();
+    }
+  });
+
+  it('reports device loss as a clear error instead of hanging', async () => {
+    const gpu = await acquireDevice();
+    const x = gpu.tensor(values(16, 1), [16]);
+    gpu.device.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    let error: unknown;
+    try {
+      sum(gpu, x);
+      await gpu.sync();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DeviceLostError);
+    expect(String(error)).toMatch(/GPU device lost/);
+  });
+});
