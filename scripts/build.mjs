@@ -19,7 +19,7 @@ try {
       ...common,
       platform: 'node',
       packages: 'external',
-      entryPoints: { node: 'src/node/index.ts', cli: 'src/cli/main.ts' },
+      entryPoints: { node: 'src/node/index.ts', cli: 'src/cli/main.ts', bench: 'bench/run.ts' },
       outdir: 'dist',
       banner: { js: '#!/usr/bin/env node' },
     }),

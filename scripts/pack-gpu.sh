@@ -103,14 +103,15 @@ meta=$(mktemp)
 "$ESBUILD" "$ENTRY" --bundle --platform=node --format=esm --target=node20 --loader:.wgsl=text \
   --external:webgpu --log-level=warning --metafile="$meta" --outfile="$DEST/bench.mjs" \
   "--banner:js=import { createRequire as __sglpCreateRequire } from 'node:module'; const require = __sglpCreateRequire(import.meta.url);"
-# Anything external other than Node built-ins and webgpu would be missing on the GPU machine.
+# Anything external other than Node built-ins and webgpu would be missing on the GPU machine, except
+# node-fetch's optional require('encoding') (inside try/catch, reached by tfjs-core's Node platform).
 "$NODE_BIN" -e '
   const { builtinModules } = require("node:module");
   const meta = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
   const bad = new Set();
   for (const out of Object.values(meta.outputs))
     for (const imp of out.imports ?? [])
-      if (imp.external && imp.path !== "webgpu" && !imp.path.startsWith("node:") && !builtinModules.includes(imp.path))
+      if (imp.external && !["webgpu", "encoding"].includes(imp.path) && !imp.path.startsWith("node:") && !builtinModules.includes(imp.path))
         bad.add(imp.path);
   if (bad.size) { console.error("pack-gpu: bundle imports packages that will not exist there: " + [...bad].join(", ")); process.exit(1); }
 ' "$meta"

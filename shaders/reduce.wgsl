@@ -3,7 +3,8 @@
 // until one chunk remains gives the full reduction. MAX folds with max, otherwise sum; SQUARE squares
 // inputs (first pass of a sum of squares); the result is multiplied by `scale` (1/R on the last pass of
 // a mean). ROWS (inner = 1): a workgroup folds one chunk of one row, lanes striding through it (VEC4 reads
-// four at a time), then a tree in workgroup memory. Otherwise each invocation folds one column's chunk.
+// four at a time into four chains), then a tree in workgroup memory. Otherwise each invocation folds one
+// column's chunk.
 
 struct Params {
   outer: u32,
@@ -48,6 +49,16 @@ fn prep(v: f32) -> f32 {
 #endif
 }
 
+fn fold4(acc: vec4f, v: vec4f) -> vec4f {
+#if ${MAX}
+  return max(acc, v);
+#elif ${SQUARE}
+  return acc + v * v;
+#else
+  return acc + v;
+#endif
+}
+
 #if ${ROWS}
 var<workgroup> partial: array<f32, ${WG}>;
 
@@ -62,10 +73,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
     let start = row * p.r + c * p.chunk;
     let len = min(p.chunk, p.r - c * p.chunk);
 #if ${VEC4}
+    // Four independent chains per lane: shorter rounding chains, and no serial dependency on one register.
+    var acc4 = vec4f(identity());
     for (var j = lane; j < len / 4u; j += ${WG}u) {
-      let v = X[start / 4u + j];
-      acc = fold(fold(fold(fold(acc, prep(v.x)), prep(v.y)), prep(v.z)), prep(v.w));
+      acc4 = fold4(acc4, X[start / 4u + j]);
     }
+    acc = fold(fold(acc4.x, acc4.y), fold(acc4.z, acc4.w));
 #else
     for (var j = lane; j < len; j += ${WG}u) {
       acc = fold(acc, prep(X[start + j]));

@@ -26,10 +26,16 @@ export const batching = {
 
 /** Elementwise and reduction kernels. */
 export const elementwise = { workgroupSize: 64, maxRank: 6 };
+/**
+ * Reductions: workgroup size and the elements of the reduced axis one workgroup folds per pass. On lavapipe
+ * one 8-lane workgroup streaming 64K elements with no barrier-heavy tree until the end matched buffer-copy
+ * bandwidth (64 lanes x 4K reached half of it); GPUs want many wide workgroups.
+ */
 export const reduce = {
-  workgroupSize: 64,
-  /** Elements of the reduced axis one workgroup folds in the first pass. */
-  chunk: 4096,
+  cpu: { workgroupSize: 8, chunk: 65536 },
+  gpu: { workgroupSize: 256, chunk: 8192 },
+  /** Rows folded sequentially per invocation when reducing a strided (inner > 1) axis of a small tensor. */
+  columnChunk: 256,
 };
 export const softmax = { workgroupSize: 64 };
 export const transpose = { workgroupSize: 64 };
@@ -47,4 +53,15 @@ export const gemm = {
   /** Each split-K slice keeps at least this much of K. */
   minSplitK: 256,
   maxSplits: 32,
+};
+
+// ---- CNN kernels (conv2d, batch norm, pooling, cross-entropy) -------------------------------------
+
+/**
+ * Implicit-GEMM convolution tiles: an invocation owns TM output channels x OWT consecutive outputs of one
+ * row and reuses each loaded input row window for every kernel column and channel.
+ */
+export const conv2d = {
+  cpu: { lanes: 8, tm: 8, owt: 4 },
+  gpu: { lanes: 64, tm: 8, owt: 4 },
 };

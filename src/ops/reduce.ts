@@ -2,7 +2,7 @@ import reduceWgsl from '../../shaders/reduce.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { sizeOf, type Tensor } from '../gpu/tensor.js';
-import { reduce as tun } from '../tunables.js';
+import { reduce as tuning } from '../tunables.js';
 import { axisOf, expectDType, f32bits, grid2d } from './util.js';
 
 export type ReduceOp = 'sum' | 'sumsq' | 'max' | 'mean';
@@ -28,11 +28,12 @@ export function reduce(gpu: Gpu, x: Tensor, op: ReduceOp, axis = -1, keepDims = 
     return gpu.zeros(outShape);
   }
   if (outer * inner === 0) return gpu.empty(outShape);
+  const tun = gpu.adapter.isCpu ? tuning.cpu : tuning.gpu;
   const rows = inner === 1;
   let cur = x;
   let r = R;
   for (let pass = 0; ; pass++) {
-    const chunk = rows ? tun.chunk : outer * inner >= BUSY_COLUMNS ? r : Math.max(64, tun.chunk / 16);
+    const chunk = rows ? tun.chunk : outer * inner >= BUSY_COLUMNS ? r : tuning.columnChunk;
     const chunks = Math.ceil(r / chunk);
     const last = chunks === 1;
     const out = gpu.empty(last ? outShape : [outer, chunks, inner]);

@@ -1,0 +1,43 @@
+// TensorFlow.js's WebGPU backend on the same adapter, in the same process: the peer for kernel timings.
+import * as tf from '@tensorflow/tfjs-core';
+
+interface WebGpuBackend {
+  device: GPUDevice;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+export interface TfjsPeer {
+  matMul(m: number, n: number, k: number): { run: () => Promise<void>; dispose: () => void };
+  sum(n: number): { run: () => Promise<void>; dispose: () => void };
+}
+
+export async function tfjsPeer(gpu: GPU): Promise<TfjsPeer> {
+  const g = globalThis as { navigator?: { gpu?: GPU } };
+  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
+  if (!g.navigator?.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  // The backend registers itself on import only if navigator.gpu exists by then.
+  await import('@tensorflow/tfjs-backend-webgpu');
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
+  if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend');
+  await tf.ready();
+  const backend = tf.backend() as unknown as WebGpuBackend;
+  // tfjs batches commands itself; submit and wait for the GPU, as our side does.
+  const finish = async (t: tf.Tensor) => {
+    backend.endComputePassEncoder();
+    backend.submitQueue();
+    await backend.device.queue.onSubmittedWorkDone();
+    t.dispose();
+  };
+  return {
+    matMul(m, n, k) {
+      const a = tf.randomUniform([m, k], -1, 1);
+      const b = tf.randomUniform([k, n], -1, 1);
+      return { run: () => finish(tf.matMul(a, b)), dispose: () => tf.dispose([a, b]) };
+    },
+    sum(n) {
+      const x = tf.randomUniform([n], -1, 1);
+      return { run: () => finish(tf.sum(x)), dispose: () => x.dispose() };
+    },
+  };
+}

@@ -1,0 +1,129 @@
+// Kernel benchmark: our kernels and TensorFlow.js's WebGPU backend on the same adapter in one process.
+// Usage: npm run bench [-- --quick] [--json FILE] [--no-peer]
+import { writeFileSync } from 'node:fs';
+import { Bench } from 'tinybench';
+import type { Gpu } from '../src/gpu/device.js';
+import type { Tensor } from '../src/gpu/tensor.js';
+import { acquireDevice, dawn } from '../src/node/device.js';
+import { gemm } from '../src/ops/gemm.js';
+import { sum } from '../src/ops/reduce.js';
+import { tfjsPeer } from './peers/tfjs.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const withPeer = !args.includes('--no-peer');
+
+interface Row {
+  case: string;
+  impl: string;
+  ms: number;
+  rate: number;
+  unit: 'GFLOP/s' | 'GB/s';
+  samples: number;
+}
+
+const rows: Row[] = [];
+
+function random(n: number): Float32Array {
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = Math.random() * 2 - 1;
+  return x;
+}
+
+async function measure(name: string, impl: string, work: number, unit: Row['unit'], fn: () => Promise<void>) {
+  const bench = new Bench({
+    time: quick ? 300 : 2000,
+    iterations: quick ? 2 : 5,
+    warmupIterations: 1,
+    warmupTime: 0,
+  });
+  bench.add(name, fn);
+  await bench.run();
+  const r = bench.tasks[0].result;
+  if (r.state !== 'completed') throw new Error(`${impl} ${name}: ${'error' in r ? r.error : r.state}`);
+  const ms = r.latency.mean;
+  rows.push({ case: name, impl, ms, rate: work / (ms / 1e3) / 1e9, unit, samples: r.latency.samplesCount });
+  process.stderr.write(`  ${impl.padEnd(8)} ${name.padEnd(26)} ${ms.toFixed(2).padStart(9)} ms\n`);
+}
+
+function fill(gpu: Gpu, shape: number[], dtype: 'f32' | 'f16' = 'f32'): Tensor {
+  return gpu.tensor(random(shape.reduce((a, b) => a * b, 1)), shape, dtype);
+}
+
+const gemmCases: [number, number, number][] = [
+  [1024, 1024, 1024],
+  [4096, 4096, 64],
+  [64, 64, 16384],
+];
+
+const gpu = await acquireDevice();
+const peer = withPeer ? await tfjsPeer(dawn()) : undefined;
+const a = gpu.adapter;
+process.stderr.write(`adapter: ${a.vendor} / ${a.architecture} / ${a.description}\n`);
+
+for (const [m, n, k] of gemmCases) {
+  const name = `gemm ${m}x${n}x${k}`;
+  const flops = 2 * m * n * k;
+  const x = fill(gpu, [m, k]);
+  const y = fill(gpu, [k, n]);
+  await measure(name, 'sglp', flops, 'GFLOP/s', async () => {
+    gemm(gpu, x, y).dispose();
+    await gpu.sync();
+  });
+  if (gpu.hasF16) {
+    const xh = fill(gpu, [m, k], 'f16');
+    const yh = fill(gpu, [k, n], 'f16');
+    await measure(`${name} f16`, 'sglp', flops, 'GFLOP/s', async () => {
+      gemm(gpu, xh, yh).dispose();
+      await gpu.sync();
+    });
+    xh.dispose();
+    yh.dispose();
+  }
+  x.dispose();
+  y.dispose();
+  if (peer) {
+    const p = peer.matMul(m, n, k);
+    await measure(name, 'tfjs', flops, 'GFLOP/s', p.run);
+    p.dispose();
+  }
+}
+
+// 64 MB of f32: the reduction reads it once; a buffer copy of the same size is the bandwidth yardstick.
+const count = 16 << 20;
+const bytes = count * 4;
+const big = fill(gpu, [count]);
+const dst = gpu.empty([count]);
+await measure('copy 64 MB', 'sglp', bytes, 'GB/s', async () => {
+  gpu.copy(big, dst);
+  await gpu.sync();
+});
+await measure('sum 64 MB', 'sglp', bytes, 'GB/s', async () => {
+  sum(gpu, big).dispose();
+  await gpu.sync();
+});
+if (peer) {
+  const p = peer.sum(count);
+  await measure('sum 64 MB', 'tfjs', bytes, 'GB/s', p.run);
+  p.dispose();
+}
+
+const table = rows.map((r) => {
+  const peerRow = rows.find((p) => p.case === r.case && p.impl === 'tfjs');
+  const ratio = r.impl === 'sglp' && peerRow ? (peerRow.ms / r.ms).toFixed(2) : '';
+  return {
+    case: r.case,
+    impl: r.impl,
+    ms: r.ms.toFixed(2),
+    rate: `${r.rate.toFixed(2)} ${r.unit}`,
+    'vs tfjs': ratio,
+  };
+});
+console.table(table);
+if (jsonPath) {
+  const result = { adapter: gpu.adapter, date: new Date().toISOString(), quick, rows };
+  writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+}
+gpu.destroy();
+process.exit(0);
