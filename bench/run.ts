@@ -2,6 +2,7 @@
 // Usage: npm run bench [-- --quick] [--json FILE] [--no-peer]
 import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
+import { selfcheck } from '../src/cli/selfcheck.js';
 import type { Gpu } from '../src/gpu/device.js';
 import type { Tensor } from '../src/gpu/tensor.js';
 import { acquireDevice, dawn } from '../src/node/device.js';
@@ -61,6 +62,11 @@ const gpu = await acquireDevice();
 const peer = withPeer ? await tfjsPeer(dawn()) : undefined;
 const a = gpu.adapter;
 process.stderr.write(`adapter: ${a.vendor} / ${a.architecture} / ${a.description}\n`);
+// Timings of wrong results are worthless: check the kernels on this adapter first.
+const checks = await selfcheck(gpu);
+for (const c of checks)
+  process.stderr.write(`  check ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.maxRelError.toExponential(2)}\n`);
+if (!checks.every((c) => c.ok)) process.exitCode = 1;
 
 for (const [m, n, k] of gemmCases) {
   const name = `gemm ${m}x${n}x${k}`;
@@ -122,8 +128,8 @@ const table = rows.map((r) => {
 });
 console.table(table);
 if (jsonPath) {
-  const result = { adapter: gpu.adapter, date: new Date().toISOString(), quick, rows };
+  const result = { adapter: gpu.adapter, date: new Date().toISOString(), quick, checks, rows };
   writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
 }
 gpu.destroy();
-process.exit(0);
+process.exit();

@@ -20,10 +20,16 @@ interface Case {
   shareB?: boolean;
 }
 
-async function check(
-  c: Case,
-  extra: { bias?: 'n' | 'm'; activation?: Activation; alpha?: number; splits?: number } = {},
-) {
+interface Extra {
+  bias?: 'n' | 'm';
+  activation?: Activation;
+  alpha?: number;
+  splits?: number;
+  /** Use the tiles chosen for a discrete GPU (64 lanes), so CI covers that path on lavapipe too. */
+  gpuTiles?: boolean;
+}
+
+async function check(c: Case, extra: Extra = {}) {
   const gpu = await getGpu();
   const { m, n, k, batch = 1, transA = false, transB = false, shareB = false } = c;
   const batched = batch > 1 || c.batch !== undefined;
@@ -34,13 +40,12 @@ async function check(
   const biasLen = extra.bias === 'm' ? m : n;
   const bias = values(biasLen, 99);
   const alpha = extra.alpha ?? 1;
+  const chosen = chooseGemmTiles({ m, n, k, batch }, gpu.adapter.isCpu && !extra.gpuTiles);
   const tiles = extra.splits
-    ? {
-        ...chooseGemmTiles({ m, n, k, batch }, gpu.adapter.isCpu),
-        splits: extra.splits,
-        kPerSplit: Math.ceil(k / extra.splits / 4) * 4,
-      }
-    : undefined;
+    ? { ...chosen, splits: extra.splits, kPerSplit: Math.ceil(k / extra.splits / 4) * 4 }
+    : extra.gpuTiles
+      ? chosen
+      : undefined;
   if (tiles) tiles.splits = Math.ceil(k / tiles.kPerSplit);
   const out = await gpu.scope(async () => {
     const ta = gpu.tensor(a, batched ? [batch, ...aShape] : aShape);
@@ -114,6 +119,15 @@ describe('gemm', () => {
     const gpu = await getGpu();
     expect(chooseGemmTiles({ m: 32, n: 32, k: 4096, batch: 1 }, gpu.adapter.isCpu).splits).toBeGreaterThan(1);
     await check({ m: 32, n: 32, k: 4096 });
+  });
+
+  it('the tiles chosen for discrete GPUs compute the same products', async () => {
+    await check({ m: 129, n: 300, k: 67 }, { gpuTiles: true });
+    await check(
+      { m: 3, n: 70, k: 20, transA: true, transB: true },
+      { gpuTiles: true, bias: 'n', activation: 'gelu' },
+    );
+    await check({ m: 64, n: 64, k: 3000 }, { gpuTiles: true });
   });
 
   it('is deterministic: the same inputs give bit-identical outputs', async () => {
