@@ -140,7 +140,8 @@ main() {
     section "Vulkan loader and NVIDIA ICD"
     # Loader: the machine's if it has one, else Debian's libvulkan1 unpacked under $RT (never into /).
     local deb pkg lib dir
-    for pkg in libvulkan1:libvulkan.so.1 libglvnd0:libGLdispatch.so.0; do
+    for pkg in libvulkan1:libvulkan.so.1 libglvnd0:libGLdispatch.so.0 libglx0:libGLX.so.0 libegl1:libEGL.so.1 \
+      libopengl0:libOpenGL.so.0 libgl1:libGL.so.1 libgles2:libGLESv2.so.2; do
       lib=${pkg#*:} pkg=${pkg%%:*}
       if in_ldcache "$lib" && { [ "$pkg" != libvulkan1 ] || [ -z "${SGLP_GPU_FORCE_LOADER:-}" ]; }; then
         echo "$lib: system copy ($("$LDCONFIG" -p | grep -F "$lib" | head -n 1 | sed 's/.*=> //'))"

@@ -9,8 +9,10 @@
 #   webgpu/                   package.json + index.js of the `webgpu` package (dawn.node travels apart)
 #   dawn.node.xz              node_modules/webgpu/dist/linux-x64/dawn.node, xz-compressed
 #   lib/*.xz                  libstdc++.so.6 + libgcc_s.so.1 from here, used there only if theirs is too old
-#   deb/*.deb                 Debian's libvulkan1 (Vulkan loader) and libglvnd0 (libGLdispatch, which the
-#                             NVIDIA Vulkan ICD links), unpacked there into /tmp only if missing
+#   deb/*.deb                 Debian's libvulkan1 (Vulkan loader) and the libglvnd libraries the NVIDIA
+#                             Vulkan ICD needs (libGLdispatch, libGLX, libEGL, ...; without libEGL & co. its
+#                             vk_icdGetInstanceProcAddr returned no vkCreateInstance on an H200), unpacked
+#                             there into /tmp only if missing
 #   bench.mjs                 ENTRY bundled by esbuild (shaders inlined, `webgpu` left external)
 #   torch_gemm.py, gpu.sh     copies of bench/torch_gemm.py and bench/gpu.sh
 #   MANIFEST                  versions, sizes and sha256 of everything above (gpu.sh checks the sha256s)
@@ -77,7 +79,7 @@ done
 
 # Debian's Vulkan loader and libglvnd (amd64), downloaded once.
 need_debs=()
-for pkg in libvulkan1 libglvnd0; do
+for pkg in libvulkan1 libglvnd0 libglx0 libegl1 libopengl0 libgl1 libgles2; do
   compgen -G "$DEST/deb/${pkg}_*_amd64.deb" >/dev/null || need_debs+=("$pkg")
 done
 if [ ${#need_debs[@]} -gt 0 ]; then

@@ -1,5 +1,6 @@
 // TensorFlow.js's WebGPU backend on the same adapter, in the same process: the peer for kernel timings.
 import * as tf from '@tensorflow/tfjs-core';
+import type { Workload } from '../workload.js';
 
 interface WebGpuBackend {
   device: GPUDevice;
@@ -8,8 +9,8 @@ interface WebGpuBackend {
 }
 
 export interface TfjsPeer {
-  matMul(m: number, n: number, k: number): { run: () => Promise<void>; dispose: () => void };
-  sum(n: number): { run: () => Promise<void>; dispose: () => void };
+  matMul(m: number, n: number, k: number): Workload;
+  sum(n: number): Workload;
 }
 
 export async function tfjsPeer(gpu: GPU): Promise<TfjsPeer> {
@@ -22,22 +23,33 @@ export async function tfjsPeer(gpu: GPU): Promise<TfjsPeer> {
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend');
   await tf.ready();
   const backend = tf.backend() as unknown as WebGpuBackend;
-  // tfjs batches commands itself; submit and wait for the GPU, as our side does.
-  const finish = async (t: tf.Tensor) => {
-    backend.endComputePassEncoder();
-    backend.submitQueue();
-    await backend.device.queue.onSubmittedWorkDone();
-    t.dispose();
-  };
+
+  // tfjs batches commands itself; flush them and wait for the GPU, as our side's sync does.
+  function workload(inputs: tf.Tensor[], op: () => tf.Tensor): Workload {
+    const outputs: tf.Tensor[] = [];
+    return {
+      record: () => {
+        outputs.push(op());
+      },
+      sync: async () => {
+        backend.endComputePassEncoder();
+        backend.submitQueue();
+        await backend.device.queue.onSubmittedWorkDone();
+        tf.dispose(outputs.splice(0));
+      },
+      dispose: () => tf.dispose(inputs),
+    };
+  }
+
   return {
     matMul(m, n, k) {
       const a = tf.randomUniform([m, k], -1, 1);
       const b = tf.randomUniform([k, n], -1, 1);
-      return { run: () => finish(tf.matMul(a, b)), dispose: () => tf.dispose([a, b]) };
+      return workload([a, b], () => tf.matMul(a, b));
     },
     sum(n) {
       const x = tf.randomUniform([n], -1, 1);
-      return { run: () => finish(tf.sum(x)), dispose: () => x.dispose() };
+      return workload([x], () => tf.sum(x));
     },
   };
 }
