@@ -102,18 +102,23 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
     rows[i] = min(m0 + i, p.m - 1u);
   }
   var acc: array<array<vec4f, ${TN}>, ${TM}>;
+  let kLast = p.k - 1u;
   for (var k = kStart; k < kEnd; k += 4u) {
     var a: array<vec4f, ${TM}>;
     for (var i = 0u; i < ${TM}u; i++) {
       a[i] = load_a(baseA, rows[i], k, kEnd);
     }
-    for (var kk = 0u; kk < 4u; kk++) {
-      let kb = min(k + kk, p.k - 1u);
-      for (var j = 0u; j < ${TN}u; j++) {
-        let b = load_b(baseB, kb, n0 + j * ${COL_STRIDE}u);
-        for (var i = 0u; i < ${TM}u; i++) {
-          acc[i][j] = fma(vec4f(a[i][kk]), b, acc[i][j]);
-        }
+    for (var j = 0u; j < ${TN}u; j++) {
+      let n = n0 + j * ${COL_STRIDE}u;
+      let b0 = load_b(baseB, k, n);
+      let b1 = load_b(baseB, min(k + 1u, kLast), n);
+      let b2 = load_b(baseB, min(k + 2u, kLast), n);
+      let b3 = load_b(baseB, min(k + 3u, kLast), n);
+      // One expression per accumulator: lavapipe stores a variable through the execution mask on every
+      // assignment, so four chained FMAs per store run ~20% faster than four assignments.
+      for (var i = 0u; i < ${TM}u; i++) {
+        let ai = a[i];
+        acc[i][j] = fma(vec4f(ai.w), b3, fma(vec4f(ai.z), b2, fma(vec4f(ai.y), b1, fma(vec4f(ai.x), b0, acc[i][j]))));
       }
     }
   }

@@ -10,4 +10,5 @@ export {
 export { DeviceLostError, KernelError, ShapeError } from './gpu/errors.js';
 export { type KernelSpec, pipelineKey } from './gpu/pipelines.js';
 export { type DType, Tensor } from './gpu/tensor.js';
+export * as io from './io/index.js';
 export * as ops from './ops/index.js';

@@ -1,3 +1,11 @@
 // Node entry: everything the portable library has, with a Dawn-backed acquireDevice.
 export * from '../index.js';
+export { FASHION_MNIST_DIR, loadImageDataset } from './datasets.js';
 export { acquireDevice, dawn } from './device.js';
+export {
+  directorySource,
+  type FileContent,
+  openFileSource,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from './files.js';

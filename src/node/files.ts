@@ -1,0 +1,140 @@
+// The Node side of io/: byte sources over files (positioned reads on one FileHandle, so a checkpoint is
+// read tensor by tensor, never whole), model directories, and atomic writes (temp file in the same
+// directory, fsync, rename) so an interrupted run never leaves a half-written model behind.
+
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { encodeSafetensors, type TensorToWrite } from '../io/safetensors-write.js';
+import type { ByteSource, DirectorySource } from '../io/source.js';
+
+/** fs reads and writes are limited to 2 GiB per call; stay well below. */
+const IO_CHUNK = 1 << 30;
+
+/** A ByteSource over a file; close() it when done. */
+export async function openFileSource(path: string): Promise<ByteSource> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    return {
+      name: path,
+      size,
+      read: (offset, length) => readAt(handle, path, size, offset, length),
+      close: () => handle.close(),
+    };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+async function readAt(handle: FileHandle, path: string, size: number, offset: number, length: number) {
+  if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0)) {
+    throw new RangeError(`${path}: bad read of ${length} bytes at ${offset}`);
+  }
+  if (offset + length > size) {
+    throw new RangeError(`${path}: read of ${length} bytes at ${offset} is past its ${size} bytes`);
+  }
+  // A fresh buffer (not Node's shared pool) so the bytes are aligned for typed-array views of any element size.
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(out, done, Math.min(IO_CHUNK, length - done), offset + done);
+    if (bytesRead === 0) {
+      throw new Error(`${path}: file ended at ${offset + done} while reading ${length} bytes at ${offset}`);
+    }
+    done += bytesRead;
+  }
+  return out;
+}
+
+/** A model (or data) directory on disk; file names must be plain names inside it. */
+export function directorySource(dir: string): DirectorySource {
+  const pathOf = (file: string) => {
+    if (file === '' || file === '.' || file === '..' || /[/\\\0]/.test(file)) {
+      throw new Error(`${dir}: "${file}" is not a plain file name`);
+    }
+    return join(dir, file);
+  };
+  return {
+    name: dir,
+    async has(file) {
+      try {
+        return (await stat(pathOf(file))).isFile();
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+    },
+    open: async (file) => openFileSource(pathOf(file)),
+  };
+}
+
+export type FileContent = Uint8Array | string | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/**
+ * Writes `content` to a temporary file beside `path`, flushes it to disk, then renames it over `path`, so readers
+ * see the old file or the complete new one, never a partial one. The temporary file is removed on failure.
+ */
+export async function writeFileAtomic(path: string, content: FileContent): Promise<void> {
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(temp, 'wx');
+  try {
+    for await (const chunk of chunksOf(content)) await writeAll(handle, chunk);
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw new Error(`writing ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  await handle.close();
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  await syncDirectory(dir);
+}
+
+/** Writes a safetensors file atomically, one tensor in memory at a time when data is given as functions. */
+export async function writeSafetensorsFile(
+  path: string,
+  tensors: Readonly<Record<string, TensorToWrite>> | ReadonlyMap<string, TensorToWrite>,
+  metadata?: Readonly<Record<string, string>>,
+): Promise<void> {
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata).chunks());
+}
+
+async function* chunksOf(content: FileContent): AsyncGenerator<Uint8Array> {
+  if (typeof content === 'string') yield new TextEncoder().encode(content);
+  else if (content instanceof Uint8Array) yield content;
+  else yield* content;
+}
+
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, done, Math.min(IO_CHUNK, chunk.byteLength - done));
+    done += bytesWritten;
+  }
+}
+
+/** Makes the rename itself durable. Some platforms and file systems cannot fsync a directory; that is fine. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // EISDIR/EPERM/EINVAL on Windows and some file systems: the data itself is already synced.
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
