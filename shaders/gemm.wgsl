@@ -8,8 +8,14 @@
 // adds nothing. SPLIT: this launch covers one K slice (wg.z = batch * splits + slice) and writes raw
 // partial sums; gemm-splitk.wgsl then folds the slices in order and applies the epilogue.
 // BIAS: 0 none, 1 per column (n), 2 per row (m). ELEM / OUT: storage types (f32 or f16).
+// SHUFFLE_A (TM == LANES == subgroup size): lane l reads row m0 + l of A and the rows reach every lane by
+// subgroupShuffle. On lavapipe every storage read is a per-lane, per-component, bounds-checked scalar
+// load, so this cuts A's reads eightfold and doubled GEMM throughput there.
 #if ${F16}
 enable f16;
+#endif
+#if ${SHUFFLE_A}
+enable subgroups;
 #endif
 
 struct Params {
@@ -104,20 +110,36 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   var acc: array<array<vec4f, ${TN}>, ${TM}>;
   let kLast = p.k - 1u;
   for (var k = kStart; k < kEnd; k += 4u) {
+#if ${SHUFFLE_A}
+    let mine = load_a(baseA, min(m0 + lane, p.m - 1u), k, kEnd);
+#else
     var a: array<vec4f, ${TM}>;
     for (var i = 0u; i < ${TM}u; i++) {
       a[i] = load_a(baseA, rows[i], k, kEnd);
     }
+#endif
     for (var j = 0u; j < ${TN}u; j++) {
       let n = n0 + j * ${COL_STRIDE}u;
+#if ${A_VEC}
+      // K % 4 == 0 and slices are multiples of 4: k + 3 is always in range.
+      let b0 = load_b(baseB, k, n);
+      let b1 = load_b(baseB, k + 1u, n);
+      let b2 = load_b(baseB, k + 2u, n);
+      let b3 = load_b(baseB, k + 3u, n);
+#else
       let b0 = load_b(baseB, k, n);
       let b1 = load_b(baseB, min(k + 1u, kLast), n);
       let b2 = load_b(baseB, min(k + 2u, kLast), n);
       let b3 = load_b(baseB, min(k + 3u, kLast), n);
+#endif
       // One expression per accumulator: lavapipe stores a variable through the execution mask on every
       // assignment, so four chained FMAs per store run ~20% faster than four assignments.
       for (var i = 0u; i < ${TM}u; i++) {
+#if ${SHUFFLE_A}
+        let ai = subgroupShuffle(mine, i);
+#else
         let ai = a[i];
+#endif
         acc[i][j] = fma(vec4f(ai.w), b3, fma(vec4f(ai.z), b2, fma(vec4f(ai.y), b1, fma(vec4f(ai.x), b0, acc[i][j]))));
       }
     }

@@ -28,6 +28,9 @@ export interface AdapterSummary {
   description: string;
   /** A CPU implementation (lavapipe, SwiftShader): the kernels pick CPU-friendly tiles. */
   isCpu: boolean;
+  /** Subgroup size range, when the adapter reports it (0 otherwise). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
@@ -65,13 +68,15 @@ export async function acquireDevice(options: AcquireOptions = {}): Promise<Gpu> 
   }
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'sglp' });
-  const info = adapter.info;
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
   const summary: AdapterSummary = {
     vendor: info.vendor,
     architecture: info.architecture,
     device: info.device,
     description: info.description,
     isCpu: CPU_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.description}`),
+    subgroupMinSize: info.subgroupMinSize ?? 0,
+    subgroupMaxSize: info.subgroupMaxSize ?? 0,
   };
   return new Gpu(device, summary, [entry, adapter], options);
 }
@@ -138,6 +143,12 @@ export class Gpu {
 
   get hasF16(): boolean {
     return this.features.has('shader-f16');
+  }
+
+  /** The subgroup size when it is fixed and the subgroups feature is on, else 0. */
+  get fixedSubgroupSize(): number {
+    const { subgroupMinSize: min, subgroupMaxSize: max } = this.adapter;
+    return this.features.has('subgroups') && min > 0 && min === max ? min : 0;
   }
 
   // ---- tensors --------------------------------------------------------------------------------------

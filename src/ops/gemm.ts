@@ -103,6 +103,7 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
         B_VEC: !transB && n % 4 === 0,
         SPLIT: split,
         F16: f16 || outDType === 'f16',
+        SHUFFLE_A: tiles.tm === tiles.lanes && gpu.fixedSubgroupSize === tiles.lanes,
         ELEM: elem,
         OUT: split ? 'f32' : outDType,
         ...(split ? { HAS_BIAS: false, BIAS_N: false, BIAS_M: false } : biasDefs),
