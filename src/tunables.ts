@@ -41,12 +41,14 @@ export const softmax = { workgroupSize: 64 };
 export const transpose = { workgroupSize: 64 };
 
 /**
- * GEMM tiles. Lavapipe runs 8 invocations as one AVX2 vector: a workgroup of 8 lanes along N, each lane
- * holding TM rows x TN vec4 columns in registers, beat shared-memory tiling there (no barriers, and loads
- * through the per-lane path cost the same either way). Real GPUs want wider workgroups.
+ * GEMM tiles. Lavapipe runs 8 invocations as one AVX2 vector and turns every storage read into per-lane
+ * scalar loads, so what counts is FMAs per loaded element: a workgroup of 8 lanes along N, each lane holding
+ * TM rows x TN vec4 columns in registers, with A's rows shared by subgroupShuffle when TM is a multiple of
+ * the lanes (shaders/gemm.wgsl). TM 32 beat 8, 16 and 24 at 1024^3; TN 2 lost to spills. Real GPUs want
+ * wider workgroups.
  */
 export const gemm = {
-  cpu: { lanes: 8, large: { tm: 8, tn: 1 }, skinny: { tm: 4, tn: 1 }, tiny: { tm: 1, tn: 1 } },
+  cpu: { lanes: 8, large: { tm: 32, tn: 1 }, skinny: { tm: 8, tn: 1 }, tiny: { tm: 1, tn: 1 } },
   gpu: { lanes: 64, large: { tm: 8, tn: 1 }, skinny: { tm: 4, tn: 1 }, tiny: { tm: 1, tn: 1 } },
   /** Workgroups that keep the device busy; fewer tiles than this and K-heavy shapes split K. */
   busyWorkgroups: { cpu: 16, gpu: 512 },
@@ -62,6 +64,17 @@ export const gemm = {
  * row and reuses each loaded input row window for every kernel column and channel.
  */
 export const conv2d = {
-  cpu: { lanes: 8, tm: 8, owt: 4 },
+  cpu: { lanes: 8, tm: 8, owt: 8 },
   gpu: { lanes: 64, tm: 8, owt: 4 },
 };
+
+/** Weight gradient: TM output channels x one (ci, kh) row per invocation, runs of PW output positions. */
+export const conv2dWgrad = {
+  cpu: { lanes: 8, tm: 8, pw: 8 },
+  gpu: { lanes: 64, tm: 8, pw: 8 },
+  /** Batch slices (folded in order afterwards) until this many workgroups keep the device busy. */
+  busyWorkgroups: { cpu: 32, gpu: 512 },
+};
+
+/** Batch norm, pooling, cross-entropy and the other small CNN kernels. */
+export const cnn = { workgroupSize: 64 };

@@ -87,6 +87,7 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
   const act = activationDefines(split ? 'none' : activation);
   const partial = split ? gpu.empty([batch * tiles.splits, m, n], 'f32', 'gemm partials') : out;
   const mainBias = split ? undefined : bias;
+  const shuffle = tiles.tm % tiles.lanes === 0 && gpu.fixedSubgroupSize === tiles.lanes;
   gpu.dispatch({
     kernel: {
       name: 'gemm',
@@ -103,7 +104,8 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
         B_VEC: !transB && n % 4 === 0,
         SPLIT: split,
         F16: f16 || outDType === 'f16',
-        SHUFFLE_A: tiles.tm === tiles.lanes && gpu.fixedSubgroupSize === tiles.lanes,
+        SHUFFLE_A: shuffle,
+        GROUPS: shuffle ? tiles.tm / tiles.lanes : 1,
         ELEM: elem,
         OUT: split ? 'f32' : outDType,
         ...(split ? { HAS_BIAS: false, BIAS_N: false, BIAS_M: false } : biasDefs),

@@ -12,7 +12,7 @@ describe('chooseGemmTiles', () => {
   });
 
   it('narrows the row tile for skinny and single-row products', () => {
-    expect(chooseGemmTiles({ m: 4, n: 4096, k: 64, batch: 1 }, true).kind).toBe('skinny');
+    expect(chooseGemmTiles({ m: 16, n: 4096, k: 64, batch: 1 }, true).kind).toBe('skinny');
     const gemv = chooseGemmTiles({ m: 1, n: 4096, k: 4096, batch: 1 }, true);
     expect(gemv.kind).toBe('tiny');
     expect(gemv.tm).toBe(1);
