@@ -1,7 +1,7 @@
+import { decodeF16, encodeF16 } from '../io/half.js';
 import { batching } from '../tunables.js';
 import { DeviceLostError, KernelError } from './errors.js';
 import { BufferUsage } from './flags.js';
-import { decodeHalf, encodeHalf } from './half.js';
 import { type KernelSpec, PipelineCache, pipelineKey } from './pipelines.js';
 import { BufferPool } from './pool.js';
 import { Profiler } from './profiler.js';
@@ -185,7 +185,7 @@ export class Gpu {
     if (data.length !== t.size) throw new Error(`write: ${data.length} values for a tensor of ${t.size}`);
     this.submit();
     let bytes: ArrayBufferView;
-    if (t.dtype === 'f16') bytes = encodeHalf(data);
+    if (t.dtype === 'f16') bytes = encodeF16(data instanceof Float32Array ? data : Float32Array.from(data));
     else if (t.dtype === 'f32') bytes = data instanceof Float32Array ? data : Float32Array.from(data);
     else if (t.dtype === 'i32') bytes = data instanceof Int32Array ? data : Int32Array.from(data);
     else bytes = data instanceof Uint32Array ? data : Uint32Array.from(data);
@@ -204,7 +204,7 @@ export class Gpu {
     if (t.isDisposed) throw new Error('read: tensor was disposed');
     await this.sync();
     const raw = await this.guard(this.staging.read(t.buffer, 0, t.byteLength));
-    if (t.dtype === 'f16') return decodeHalf(new Uint16Array(raw));
+    if (t.dtype === 'f16') return decodeF16(new Uint16Array(raw));
     if (t.dtype === 'i32') return new Int32Array(raw);
     if (t.dtype === 'u32') return new Uint32Array(raw);
     return new Float32Array(raw);
