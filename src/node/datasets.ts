@@ -41,17 +41,17 @@ async function loadIdx(spec: string, dir: string, split: Split, kind: 'mnist' | 
       : dir === FASHION_MNIST_DIR
         ? " (install Debian's dataset-fashion-mnist package, or give fashion-mnist:DIR)"
         : ` (Debian's dataset-fashion-mnist package installs it in ${FASHION_MNIST_DIR})`;
-  const [imagesFile, labelsFile] = await Promise.all(
-    [`${prefix}-images-idx3-ubyte`, `${prefix}-labels-idx1-ubyte`].map((base) =>
-      // Published names, compressed or not; some mirrors write "train-images.idx3-ubyte".
-      findFile(
-        spec,
-        dir,
-        [`${base}.gz`, base, `${base.replace('-idx', '.idx')}.gz`, base.replace('-idx', '.idx')],
-        hint,
-      ),
-    ),
-  );
+  // Published names, compressed or not; some mirrors write "train-images.idx3-ubyte". One after the
+  // other, so a missing file is always reported the same way (images before labels).
+  const find = (base: string) =>
+    findFile(
+      spec,
+      dir,
+      [`${base}.gz`, base, `${base.replace('-idx', '.idx')}.gz`, base.replace('-idx', '.idx')],
+      hint,
+    );
+  const imagesFile = await find(`${prefix}-images-idx3-ubyte`);
+  const labelsFile = await find(`${prefix}-labels-idx1-ubyte`);
   const [images, labels] = await Promise.all([
     readBytes(imagesFile).then((b) => parseIdx(b, imagesFile)),
     readBytes(labelsFile).then((b) => parseIdx(b, labelsFile)),
@@ -69,7 +69,8 @@ async function loadCifar(spec: string, dir: string, split: Split, kind: CifarKin
         ? [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`)
         : ['test_batch.bin']
       : [`${split}.bin`];
-  const files = await Promise.all(names.map((name) => findFile(spec, dir, [name, join(sub, name)], '')));
+  const files: string[] = [];
+  for (const name of names) files.push(await findFile(spec, dir, [name, join(sub, name)], ''));
   const parts = await Promise.all(
     files.map(async (file) => {
       const batch = parseCifarBatch(await readBytes(file), kind, file);
