@@ -1,4 +1,6 @@
 // The portable library: runs unchanged in Node (through sglp/node), browsers and Deno.
+
+export * as arch from './arch/index.js';
 export {
   type AcquireOptions,
   type AdapterSummary,
