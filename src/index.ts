@@ -14,3 +14,4 @@ export { type KernelSpec, pipelineKey } from './gpu/pipelines.js';
 export { type DType, Tensor } from './gpu/tensor.js';
 export * as io from './io/index.js';
 export * as ops from './ops/index.js';
+export * as train from './train/index.js';

@@ -237,6 +237,12 @@ export class Gpu {
     return result;
   }
 
+  /** Takes a tensor out of the enclosing scopes, so it outlives them (state that persists across steps). */
+  keep<T extends Tensor>(t: T): T {
+    for (const scope of this.scopes) scope.delete(t);
+    return t;
+  }
+
   // ---- dispatch -------------------------------------------------------------------------------------
 
   dispatch(d: Dispatch): void {
@@ -281,10 +287,19 @@ export class Gpu {
     if (this.batchKernels.length >= batching.maxDispatches) this.submit();
   }
 
-  /** Records a copy between buffers into the current batch. */
-  copy(src: Tensor, dst: Tensor, bytes = Math.min(src.byteLength, dst.byteLength)): void {
+  /** Records a copy of `bytes` bytes between tensors (offsets in bytes, multiples of 4) into the batch. */
+  copy(
+    src: Tensor,
+    dst: Tensor,
+    bytes = Math.min(src.byteLength, dst.byteLength),
+    srcOffset = 0,
+    dstOffset = 0,
+  ): void {
+    if (srcOffset + bytes > src.buffer.size || dstOffset + bytes > dst.buffer.size) {
+      throw new Error(`copy: ${bytes} bytes at offsets ${srcOffset} -> ${dstOffset} run past a buffer`);
+    }
     const n = Math.ceil(bytes / 4) * 4;
-    this.record((encoder) => encoder.copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, n));
+    this.record((encoder) => encoder.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, n));
   }
 
   /** Submits the current batch (if any); errors surface at the next sync(). */

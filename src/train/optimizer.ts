@@ -1,0 +1,98 @@
+import optimWgsl from '../../shaders/optim.wgsl';
+import type { Gpu } from '../gpu/device.js';
+import { ShapeError } from '../gpu/errors.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { f32bits, grid2d, sameShape } from '../ops/util.js';
+import { elementwise } from '../tunables.js';
+
+export interface SgdOptions {
+  momentum: number;
+  weightDecay: number;
+}
+
+export interface AdamWOptions {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+export type OptimizerOptions = ({ kind: 'sgd' } & SgdOptions) | ({ kind: 'adamw' } & AdamWOptions);
+
+/** PyTorch's defaults for the fine-tuning protocol of SGLP.md §5 (SGD) and for LMs (AdamW). */
+export const SGD_DEFAULTS: SgdOptions = { momentum: 0.9, weightDecay: 5e-3 };
+export const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+
+/**
+ * SGD with momentum or AdamW, updating parameters in place on the GPU with PyTorch's update rules. The
+ * state (momentum buffer; AdamW's second moment) lives beside each parameter and starts at zero.
+ */
+export class Optimizer {
+  private readonly state = new Map<Tensor, Tensor[]>();
+  private steps = 0;
+
+  constructor(
+    private readonly gpu: Gpu,
+    readonly options: OptimizerOptions,
+  ) {}
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  /** One step at learning rate `lr` for every (parameter, gradient) pair. */
+  step(params: readonly Tensor[], grads: readonly Tensor[], lr: number): void {
+    if (params.length !== grads.length) {
+      throw new ShapeError('optimizer', `${params.length} parameters but ${grads.length} gradients`);
+    }
+    this.steps++;
+    const o = this.options;
+    const adamw = o.kind === 'adamw';
+    const c1 = adamw ? 1 - o.beta1 ** this.steps : 1;
+    const c2 = adamw ? 1 - o.beta2 ** this.steps : 1;
+    params.forEach((p, i) => {
+      const g = grads[i];
+      if (!sameShape(p.shape, g.shape) || p.dtype !== 'f32' || g.dtype !== 'f32') {
+        throw new ShapeError(
+          'optimizer',
+          `parameter ${i} is ${p.dtype} [${p.shape.join(', ')}] but its gradient is ${g.dtype} [${g.shape.join(', ')}]`,
+        );
+      }
+      const state = this.stateOf(p, adamw ? 2 : 1);
+      const wg = elementwise.workgroupSize;
+      const [x, y] = grid2d(Math.ceil(p.size / wg));
+      const words = new Uint32Array(12);
+      words.set([p.size, x * y * wg]);
+      const floats = adamw
+        ? [lr, o.weightDecay, 0, o.beta1, o.beta2, o.eps, c1, c2]
+        : [lr, o.weightDecay, o.momentum, 0, 0, 0, 1, 1];
+      words.set(floats.map(f32bits), 2);
+      if (p.size === 0) return;
+      this.gpu.dispatch({
+        kernel: {
+          name: adamw ? 'optim.adamw' : 'optim.sgd',
+          template: optimWgsl,
+          defines: { WG: wg, ADAMW: adamw },
+        },
+        buffers: [p, g, ...state],
+        uniforms: words,
+        workgroups: [x, y],
+      });
+    });
+  }
+
+  /** Frees the optimiser state. */
+  dispose(): void {
+    for (const list of this.state.values()) for (const t of list) t.dispose();
+    this.state.clear();
+  }
+
+  private stateOf(p: Tensor, count: number): Tensor[] {
+    let s = this.state.get(p);
+    if (!s) {
+      s = Array.from({ length: count }, () => this.gpu.keep(this.gpu.zeros(p.shape)));
+      this.state.set(p, s);
+    }
+    return s;
+  }
+}
