@@ -14,4 +14,13 @@ export { type KernelSpec, pipelineKey } from './gpu/pipelines.js';
 export { type DType, Tensor } from './gpu/tensor.js';
 export * as io from './io/index.js';
 export * as ops from './ops/index.js';
+export {
+  type BatchCka,
+  CkaAccumulator,
+  CkaError,
+  type CkaOptions,
+  type CkaResult,
+  ckaFromHsic,
+  type Estimator,
+} from './sglp/cka.js';
 export * as train from './train/index.js';

@@ -62,13 +62,21 @@ export const gemm = {
 /**
  * Implicit-GEMM convolution tiles: an invocation owns TM output channels x OWT consecutive outputs of one
  * row and reuses each loaded input row window for every kernel column and channel.
+ * Lavapipe (measured, 64x16x32x32 3x3): every storage read costs ~25 cycles per 8-lane vector whether its
+ * address is lane-uniform or not, and a vec4 read costs four; subgroupShuffle is nearly free. So weights
+ * are loaded once per 8 channels and shuffled (3 -> 16 GFLOP/s), and tiles are as large as NIR still
+ * fully unrolls: about 64 scalar / 128 vec4-lane accumulators (TM x OWT); past that the loops stay rolled,
+ * the register arrays go to memory and the kernel runs ~10x slower. 16 x 4 and 8 x 8 measure the same.
  */
 export const conv2d = {
-  cpu: { lanes: 8, tm: 8, owt: 8 },
+  cpu: { lanes: 8, tm: 16, owt: 4 },
   gpu: { lanes: 64, tm: 8, owt: 4 },
 };
 
-/** Weight gradient: TM output channels x one (ci, kh) row per invocation, runs of PW output positions. */
+/**
+ * Weight gradient: TM output channels x one (ci, kh) row per invocation, runs of PW output positions
+ * (vec4 accumulators over four positions). TM 16 with PW 8 no longer unrolls on lavapipe (see above).
+ */
 export const conv2dWgrad = {
   cpu: { lanes: 8, tm: 8, pw: 8 },
   gpu: { lanes: 64, tm: 8, pw: 8 },
@@ -78,3 +86,48 @@ export const conv2dWgrad = {
 
 /** Batch norm, pooling, cross-entropy and the other small CNN kernels. */
 export const cnn = { workgroupSize: 64 };
+
+// ---- CKA (src/ops/centre.ts, src/ops/gram.ts, src/sglp/cka.ts) ---------------------------------------
+
+export const cka = {
+  /**
+   * Centring kernels: column centring of the features (one invocation per column, or four adjacent
+   * columns) and the Gram centring launches. They move n·p and n² elements, far below the Gram's 2n²p
+   * FLOPs, so the workgroup size only has to be sane.
+   */
+  centre: { cpu: { workgroupSize: 8 }, gpu: { workgroupSize: 64 } },
+  /**
+   * Symmetric Gram (shaders/gram.wgsl) on CPU adapters whose subgroup size is `lanes`: tiles of 4 x lanes
+   * rows and columns, only those on and above the diagonal (about half a GEMM's work). Below `minTiles`
+   * triangular tiles (small n) the GEMM with split-K keeps more cores busy and is used instead.
+   */
+  gram: { lanes: 8, minTiles: 16 },
+};
+
+// ---- Transformer kernels (embedding, RMSNorm, RoPE, attention, SwiGLU, token cross-entropy) --------
+
+/**
+ * Row and elementwise kernels of the transformer ops. Row kernels (RMSNorm, cross-entropy statistics) run
+ * one workgroup per row (or vocabulary chunk) with a tree in workgroup memory; on lavapipe 8 lanes (one
+ * AVX2 vector) avoid barrier-heavy trees, GPUs want wide workgroups.
+ */
+export const llm = {
+  elementWorkgroup: 64,
+  rowWorkgroup: { cpu: 8, gpu: 128 },
+  /** RMSNorm dweight: rows folded per partial sum (the partials are then summed by reduce). */
+  dweightRows: 64,
+  /** Cross-entropy: vocabulary columns one statistics workgroup folds (online max / sum of exp). */
+  vocabChunk: { cpu: 8192, gpu: 4096 },
+};
+
+/**
+ * Flash attention tiles (shaders/attention.wgsl). A workgroup is LANES invocations (the subgroup, so rows
+ * are shared by subgroupShuffle). Forward and dQ: each lane owns QI query rows, key blocks of BK = LANES x
+ * KJ keys. dK/dV: each lane owns KI key rows, query blocks of LANES x QJ queries.
+ */
+export const attention = {
+  cpu: { qi: 2, kj: 1, ki: 2, qj: 1 },
+  gpu: { qi: 1, kj: 1, ki: 1, qj: 1 },
+  /** Lanes when the adapter has no fixed subgroup size (workgroup-memory tiles instead of shuffles). */
+  fallbackLanes: 32,
+};
