@@ -92,14 +92,14 @@ export class Profiler {
       .map((r) => ({ kernel: r.kernel, calls: r.calls, totalMs: r.ns / 1e6, meanUs: r.ns / 1e3 / r.calls }));
   }
 
+  /** Numbers first: kernel names carry their whole specialisation and can be long. */
   table(): string {
     const rows = this.summary();
-    const width = Math.max(6, ...rows.map((r) => r.kernel.length));
     const lines = rows.map(
       (r) =>
-        `${r.kernel.padEnd(width)}  ${String(r.calls).padStart(6)}  ${r.totalMs.toFixed(3).padStart(10)}  ${r.meanUs.toFixed(1).padStart(10)}`,
+        `${String(r.calls).padStart(6)}  ${r.totalMs.toFixed(3).padStart(10)}  ${r.meanUs.toFixed(1).padStart(10)}  ${r.kernel}`,
     );
-    const head = `${'kernel'.padEnd(width)}  ${'calls'.padStart(6)}  ${'total ms'.padStart(10)}  ${'mean us'.padStart(10)}`;
+    const head = `${'calls'.padStart(6)}  ${'total ms'.padStart(10)}  ${'mean us'.padStart(10)}  kernel`;
     const foot = this.dropped > 0 ? [`(${this.dropped} passes not timed: query set full between syncs)`] : [];
     return [head, ...lines, ...foot].join('\n');
   }

@@ -17,7 +17,21 @@ export function dawn(): GPU {
   return entry;
 }
 
-/** acquireDevice for Node: Dawn, with SGLP_PROFILE=1 turning on per-kernel timing. */
-export function acquireDevice(options: AcquireOptions = {}): Promise<Gpu> {
-  return acquire({ profile: process.env.SGLP_PROFILE === '1', ...options, gpu: options.gpu ?? dawn() });
+/**
+ * acquireDevice for Node: Dawn, with SGLP_PROFILE=1 turning on per-kernel timing and printing the table on
+ * stderr when the process exits (times are complete up to the last sync).
+ */
+export async function acquireDevice(options: AcquireOptions = {}): Promise<Gpu> {
+  const gpu = await acquire({
+    profile: process.env.SGLP_PROFILE === '1',
+    ...options,
+    gpu: options.gpu ?? dawn(),
+  });
+  const profiler = gpu.profiler;
+  if (profiler && process.env.SGLP_PROFILE === '1') {
+    process.once('exit', () =>
+      process.stderr.write(`\nsglp kernel profile (GPU time)\n${profiler.table()}\n`),
+    );
+  }
+  return gpu;
 }

@@ -110,7 +110,7 @@ describe('device', () => {
       await gpu.readF32(gemm(gpu, a, a));
       const rows = gpu.profiler?.summary() ?? [];
       expect(rows.some((r) => r.kernel.startsWith('gemm(') && r.calls === 1)).toBe(true);
-      expect(gpu.profiler?.table()).toMatch(/kernel\s+calls\s+total ms/);
+      expect(gpu.profiler?.table()).toMatch(/calls\s+total ms\s+mean us\s+kernel/);
     } finally {
       gpu.destroy();
     }
