@@ -65,11 +65,12 @@ export const gemm = {
  * Lavapipe (measured, 64x16x32x32 3x3): every storage read costs ~25 cycles per 8-lane vector whether its
  * address is lane-uniform or not, and a vec4 read costs four; subgroupShuffle is nearly free. So weights
  * are loaded once per 8 channels and shuffled (3 -> 16 GFLOP/s), and tiles are as large as NIR still
- * fully unrolls: about 64 scalar / 128 vec4-lane accumulators (TM x OWT); past that the loops stay rolled,
- * the register arrays go to memory and the kernel runs ~10x slower. 16 x 4 and 8 x 8 measure the same.
+ * fully unrolls: TM x OWT = 128 with vec4 accumulators and vec4 stores; 16 x 8 measured best (18-22
+ * GFLOP/s on the three CIFAR ResNet stages), 32 x 4, 16 x 12 and 16 x 16 fall off the cliff: the loops
+ * stay rolled, the register arrays go to memory and the kernel runs ~10x slower.
  */
 export const conv2d = {
-  cpu: { lanes: 8, tm: 16, owt: 4 },
+  cpu: { lanes: 8, tm: 16, owt: 8 },
   gpu: { lanes: 64, tm: 8, owt: 4 },
 };
 
@@ -121,13 +122,14 @@ export const llm = {
 };
 
 /**
- * Flash attention tiles (shaders/attention.wgsl). A workgroup is LANES invocations (the subgroup, so rows
- * are shared by subgroupShuffle). Forward and dQ: each lane owns QI query rows, key blocks of BK = LANES x
- * KJ keys. dK/dV: each lane owns KI key rows, query blocks of LANES x QJ queries.
+ * Flash attention tiles (shaders/attention.wgsl, attention-dkdv.wgsl). A workgroup is one subgroup of
+ * lanes (rows exchanged by subgroupShuffle); key and query blocks are 4 keys / queries per lane. Forward
+ * and dq: `rows` x lanes query rows per workgroup; dk / dv: `keyRows` x lanes key rows. On lavapipe 2 (16
+ * rows) beat 1 and 4 (register spills); GPUs have 32-wide subgroups and want many workgroups.
  */
 export const attention = {
-  cpu: { qi: 2, kj: 1, ki: 2, qj: 1 },
-  gpu: { qi: 1, kj: 1, ki: 1, qj: 1 },
-  /** Lanes when the adapter has no fixed subgroup size (workgroup-memory tiles instead of shuffles). */
-  fallbackLanes: 32,
+  cpu: { rows: 2, keyRows: 2 },
+  gpu: { rows: 1, keyRows: 1 },
+  /** Lanes when the adapter has no fixed subgroup size (workgroup-memory exchanges instead of shuffles). */
+  fallbackLanes: 16,
 };

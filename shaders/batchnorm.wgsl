@@ -1,0 +1,102 @@
+// Batch norm 2-D over NCHW (per channel c of C, HW positions per plane), elementwise passes; the
+// per-channel statistics come from channel-reduce.wgsl + fold-slices.wgsl.
+// Forward (BWD false):  Y = act((X - Mean[c]) * inverseSqrt(Var[c] + eps) * Gamma[c] + Beta[c] [+ Res]),
+//   with RESIDUAL adding a same-shaped tensor before the activation (the end of a ResNet block in one pass).
+//   Training passes the batch mean and biased variance; with UPDATE, invocations e < C also update the
+//   running statistics in place, as PyTorch: rm = (1 - momentum) rm + momentum mean,
+//   rv = (1 - momentum) rv + momentum var * count / (count - 1) (unbiased). Eval passes the running stats.
+// Mean[c] and Var[varOffset + c] may be one packed [2, C] statistics buffer bound twice (training) or the
+// running mean and variance (eval, varOffset 0).
+// Backward (BWD true), training mode, from the packed Stats = [mean, biased var] of the forward pass, with
+// xhat = (X - mean) * invstd and the per-channel SumDy = sum dy (= dbeta), SumDyXhat = sum dy xhat (= dgamma):
+//   DX = Gamma * invstd * (DY - SumDy / count - xhat * SumDyXhat / count),
+//   with MASK, DY replaced by DY * (Mask > 0) throughout (a ReLU after the batch norm).
+// VEC4 (HW % 4 == 0) processes four elements of one plane per step. Grid-stride loop over all elements.
+
+struct Params {
+  total: u32,
+  c: u32,
+  hw: u32,
+  stride: u32,
+  eps: f32,
+  momentum: f32,
+  count: f32,
+  varOffset: u32,
+}
+
+#if ${VEC4}
+alias V = vec4f;
+const PER = 4u;
+#else
+alias V = f32;
+const PER = 1u;
+#endif
+
+#if ${BWD}
+@group(0) @binding(0) var<storage, read> X: array<V>;
+@group(0) @binding(1) var<storage, read> DY: array<V>;
+@group(0) @binding(2) var<storage, read> Stats: array<f32>;
+@group(0) @binding(3) var<storage, read> Gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> SumDy: array<f32>;
+@group(0) @binding(5) var<storage, read> SumDyXhat: array<f32>;
+@group(0) @binding(6) var<storage, read_write> DX: array<V>;
+#if ${MASK}
+@group(0) @binding(7) var<storage, read> Mask: array<V>;
+#endif
+@group(0) @binding(${BIND_P}) var<uniform> p: Params;
+#else
+@group(0) @binding(0) var<storage, read> X: array<V>;
+@group(0) @binding(1) var<storage, read> Mean: array<f32>;
+@group(0) @binding(2) var<storage, read> Var: array<f32>;
+@group(0) @binding(3) var<storage, read> Gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> Beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> Y: array<V>;
+#if ${UPDATE}
+@group(0) @binding(6) var<storage, read_write> RunMean: array<f32>;
+@group(0) @binding(7) var<storage, read_write> RunVar: array<f32>;
+#endif
+#if ${RESIDUAL}
+@group(0) @binding(${BIND_RES}) var<storage, read> Res: array<V>;
+#endif
+@group(0) @binding(${BIND_P}) var<uniform> p: Params;
+#endif
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let first = gid.y * groups.x * ${WG}u + gid.x;
+#if ${UPDATE}
+  if (first < p.c) {
+    let m = p.momentum;
+    RunMean[first] = (1.0 - m) * RunMean[first] + m * Mean[first];
+    RunVar[first] = (1.0 - m) * RunVar[first] + m * Var[p.varOffset + first] * (p.count / (p.count - 1.0));
+  }
+#endif
+  for (var i = first; i < p.total; i += p.stride) {
+    let c = (i * PER / p.hw) % p.c;
+    let x = X[i];
+#if ${BWD}
+    let invstd = inverseSqrt(Stats[p.c + c] + p.eps);
+    let inv = 1.0 / p.count;
+    let xhat = (x - Stats[c]) * invstd;
+    let g = Gamma[c] * invstd;
+#if ${MASK}
+    let dy = select(V(0.0), DY[i], Mask[i] > V(0.0));
+#else
+    let dy = DY[i];
+#endif
+    DX[i] = g * (dy - SumDy[c] * inv - xhat * (SumDyXhat[c] * inv));
+#else
+    let scale = Gamma[c] * inverseSqrt(Var[p.varOffset + c] + p.eps);
+#if ${RESIDUAL}
+    let v = (x - Mean[c]) * scale + Beta[c] + Res[i];
+#else
+    let v = (x - Mean[c]) * scale + Beta[c];
+#endif
+#if ${RELU}
+    Y[i] = max(v, V(0.0));
+#else
+    Y[i] = v;
+#endif
+#endif
+  }
+}

@@ -1,0 +1,216 @@
+// Float64 CPU references for the CNN kernels, written plainly (no shared code with src/), and a
+// central-difference gradient check: for a loss L = sum(f(inputs) * R) with a fixed random R, perturb one
+// input element by +-eps in f64 and take (L+ - L-) / 2 eps.
+
+export type Vec = Float64Array | Float32Array | number[];
+
+/** out[n, co, oh, ow] = b[co] + sum w[co, ci, kh, kw] x[n, ci, oh*s - ph + kh, ow*s - pw + kw] (zero padded). */
+export function conv2dRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | undefined,
+  xs: readonly number[],
+  ws: readonly number[],
+  stride: number,
+  padH: number,
+  padW = padH,
+): { out: Float64Array; shape: number[] } {
+  const [n, cin, h, wd] = xs;
+  const [cout, , kh, kw] = ws;
+  const oh = Math.floor((h + 2 * padH - kh) / stride) + 1;
+  const ow = Math.floor((wd + 2 * padW - kw) / stride) + 1;
+  const out = new Float64Array(n * cout * oh * ow);
+  for (let b0 = 0; b0 < n; b0++) {
+    for (let co = 0; co < cout; co++) {
+      for (let y = 0; y < oh; y++) {
+        for (let z = 0; z < ow; z++) {
+          let s = b ? b[co] : 0;
+          for (let ci = 0; ci < cin; ci++) {
+            for (let i = 0; i < kh; i++) {
+              const iy = y * stride - padH + i;
+              if (iy < 0 || iy >= h) continue;
+              for (let j = 0; j < kw; j++) {
+                const iz = z * stride - padW + j;
+                if (iz < 0 || iz >= wd) continue;
+                s += w[((co * cin + ci) * kh + i) * kw + j] * x[((b0 * cin + ci) * h + iy) * wd + iz];
+              }
+            }
+          }
+          out[((b0 * cout + co) * oh + y) * ow + z] = s;
+        }
+      }
+    }
+  }
+  return { out, shape: [n, cout, oh, ow] };
+}
+
+/** sum(out * r) in f64. */
+export function dotRef(out: ArrayLike<number>, r: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < out.length; i++) s += out[i] * r[i];
+  return s;
+}
+
+/**
+ * d loss / d input[i] for every element, by central differences in f64. `loss` is evaluated with the
+ * input replaced by a perturbed f64 copy.
+ */
+export function numericGrad(
+  input: ArrayLike<number>,
+  loss: (v: Float64Array) => number,
+  eps: number,
+): Float64Array {
+  const v = Float64Array.from(input);
+  const g = new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const keep = v[i];
+    v[i] = keep + eps;
+    const up = loss(v);
+    v[i] = keep - eps;
+    const down = loss(v);
+    v[i] = keep;
+    g[i] = (up - down) / (2 * eps);
+  }
+  return g;
+}
+
+/** Largest |got - want| / (rel * max|want| + abs); <= 1 passes. Reports the worst index on failure. */
+export function worstVsMax(got: ArrayLike<number>, want: ArrayLike<number>, rel: number, abs = 0): number {
+  if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
+  let max = 0;
+  for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i]));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const r = Math.abs(got[i] - want[i]) / (rel * max + abs);
+    if (!(r <= worst)) worst = Number.isNaN(r) ? Infinity : r;
+  }
+  return worst;
+}
+
+/** Batch norm 2-D over [N, C, H, W] in f64: batch (training) or given (eval) statistics. */
+export function batchNormRef(
+  x: ArrayLike<number>,
+  shape: readonly number[],
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  eps: number,
+  given?: { mean: ArrayLike<number>; variance: ArrayLike<number> },
+): { out: Float64Array; mean: Float64Array; variance: Float64Array } {
+  const [n, c, h, w] = shape;
+  const hw = h * w;
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    if (given) {
+      mean[ch] = given.mean[ch];
+      variance[ch] = given.variance[ch];
+      continue;
+    }
+    let s = 0;
+    for (let b = 0; b < n; b++) for (let i = 0; i < hw; i++) s += x[(b * c + ch) * hw + i];
+    const m = s / (n * hw);
+    let v = 0;
+    for (let b = 0; b < n; b++) for (let i = 0; i < hw; i++) v += (x[(b * c + ch) * hw + i] - m) ** 2;
+    mean[ch] = m;
+    variance[ch] = v / (n * hw);
+  }
+  const out = new Float64Array(x.length);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const inv = 1 / Math.sqrt(variance[ch] + eps);
+      for (let i = 0; i < hw; i++) {
+        const k = (b * c + ch) * hw + i;
+        out[k] = (x[k] - mean[ch]) * inv * gamma[ch] + beta[ch];
+      }
+    }
+  }
+  return { out, mean, variance };
+}
+
+/** Max pooling over [N, C, H, W] in f64 (-inf padding), with the first-maximum argmax per output. */
+export function maxPoolRef(
+  x: ArrayLike<number>,
+  shape: readonly number[],
+  k: number,
+  stride: number,
+  pad: number,
+): { out: Float64Array; arg: Int32Array; shape: number[] } {
+  const [n, c, h, w] = shape;
+  const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
+  const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+  const out = new Float64Array(n * c * oh * ow);
+  const arg = new Int32Array(out.length);
+  for (let pl = 0; pl < n * c; pl++) {
+    for (let y = 0; y < oh; y++) {
+      for (let z = 0; z < ow; z++) {
+        let best = -Infinity;
+        let at = -1;
+        for (let i = 0; i < k; i++) {
+          for (let j = 0; j < k; j++) {
+            const iy = y * stride - pad + i;
+            const iz = z * stride - pad + j;
+            if (iy < 0 || iy >= h || iz < 0 || iz >= w) continue;
+            const v = x[pl * h * w + iy * w + iz];
+            if (v > best) {
+              best = v;
+              at = iy * w + iz;
+            }
+          }
+        }
+        out[(pl * oh + y) * ow + z] = best;
+        arg[(pl * oh + y) * ow + z] = at;
+      }
+    }
+  }
+  return { out, arg, shape: [n, c, oh, ow] };
+}
+
+/** Mean of each H x W plane: [N, C]. */
+export function globalAvgPoolRef(x: ArrayLike<number>, shape: readonly number[]): Float64Array {
+  const [n, c, h, w] = shape;
+  const out = new Float64Array(n * c);
+  for (let pl = 0; pl < n * c; pl++) {
+    let s = 0;
+    for (let i = 0; i < h * w; i++) s += x[pl * h * w + i];
+    out[pl] = s / (h * w);
+  }
+  return out;
+}
+
+/** Option-A shortcut: x[:, :, ::2, ::2] with `pad` zero channels on each side. */
+export function shortcutARef(x: ArrayLike<number>, shape: readonly number[], pad: number) {
+  const [n, c, h, w] = shape;
+  const [co, oh, ow] = [c + 2 * pad, Math.ceil(h / 2), Math.ceil(w / 2)];
+  const out = new Float64Array(n * co * oh * ow);
+  for (let b = 0; b < n; b++)
+    for (let ch = 0; ch < c; ch++)
+      for (let y = 0; y < oh; y++)
+        for (let z = 0; z < ow; z++)
+          out[((b * co + ch + pad) * oh + y) * ow + z] = x[((b * c + ch) * h + 2 * y) * w + 2 * z];
+  return { out, shape: [n, co, oh, ow] };
+}
+
+/** Mean softmax cross-entropy with label smoothing over logits [B, C] (f64, log-sum-exp stabilised). */
+export function crossEntropyRef(
+  x: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  cols: number,
+  smoothing: number,
+) {
+  const rows = labels.length;
+  const perSample = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let j = 0; j < cols; j++) m = Math.max(m, x[r * cols + j]);
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += Math.exp(x[r * cols + j] - m);
+    const lse = m + Math.log(s);
+    let loss = 0;
+    for (let j = 0; j < cols; j++) {
+      const q = (j === labels[r] ? 1 - smoothing : 0) + smoothing / cols;
+      loss -= q * (x[r * cols + j] - lse);
+    }
+    perSample[r] = loss;
+  }
+  return { perSample, loss: perSample.reduce((a, b) => a + b, 0) / rows };
+}

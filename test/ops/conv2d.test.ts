@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type ConvTiles,
+  chooseConvTiles,
+  chooseWgradTiles,
+  conv2d,
+  conv2dBackward,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  type WgradTiles,
+} from '../../src/ops/conv2d.js';
+import { conv2dRef, dotRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
+import { useGpu } from '../helpers/gpu.js';
+import { values, worstRatio } from '../helpers/reference.js';
+
+const getGpu = useGpu();
+// Forward: f32 accumulation over Cin*KH*KW terms, a few ulps times sum |w x| per output.
+const REL = 2e-6;
+const ABS = 1e-6;
+// Backward: f32 sums of up to a few hundred terms against central differences of the f64 reference
+// (exact up to f64 rounding, the loss being linear in each input), relative to the largest gradient.
+const GRAD_REL = 1e-5;
+const EPS = 1e-2;
+
+interface Case {
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  k: number;
+  stride: number;
+  pad: number;
+  bias?: boolean;
+}
+
+const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+function data(c: Case) {
+  const xs = [c.n, c.cin, c.h, c.w];
+  const ws = [c.cout, c.cin, c.k, c.k];
+  const x = values(prod(xs), c.n + 3 * c.cin + 7 * c.h + 11 * c.w);
+  const w = values(prod(ws), c.cout + 5 * c.k + 13 * c.stride);
+  const b = c.bias ? values(c.cout, 11) : undefined;
+  return { xs, ws, x, w, b };
+}
+
+async function forward(c: Case, tiles?: ConvTiles) {
+  const gpu = await getGpu();
+  const { xs, ws, x, w, b } = data(c);
+  const got = await gpu.scope(async () => {
+    const out = conv2d(gpu, gpu.tensor(x, xs), gpu.tensor(w, ws), {
+      stride: c.stride,
+      padding: c.pad,
+      bias: b ? gpu.tensor(b, [c.cout]) : undefined,
+      tiles,
+    });
+    return { shape: out.shape, data: await gpu.readF32(out) };
+  });
+  const ref = conv2dRef(x, w, b, xs, ws, c.stride, c.pad);
+  const mag = conv2dRef(x.map(Math.abs), w.map(Math.abs), b?.map(Math.abs), xs, ws, c.stride, c.pad).out;
+  expect(got.shape).toEqual(ref.shape);
+  expect(worstRatio(got.data, ref.out, mag, REL, ABS)).toBeLessThanOrEqual(1);
+}
+
+/** GPU gradients of L = sum(conv(x, w, b) * R) against central differences of the f64 reference. */
+async function backward(c: Case, o: { tiles?: ConvTiles; wtiles?: WgradTiles } = {}) {
+  const gpu = await getGpu();
+  const { xs, ws, x, w, b } = data(c);
+  const ref = conv2dRef(x, w, b, xs, ws, c.stride, c.pad);
+  const r = values(ref.out.length, 77 + c.k);
+  const got = await gpu.scope(async () => {
+    const tx = gpu.tensor(x, xs);
+    const tw = gpu.tensor(w, ws);
+    const dy = gpu.tensor(r, ref.shape);
+    const geo = { stride: c.stride, padding: c.pad };
+    const g =
+      o.tiles || o.wtiles
+        ? {
+            dx: conv2dBackwardInput(gpu, dy, tw, xs, { ...geo, tiles: o.tiles }),
+            dw: conv2dBackwardWeight(gpu, tx, dy, ws, { ...geo, tiles: o.wtiles }),
+            db: undefined,
+          }
+        : conv2dBackward(gpu, tx, tw, dy, { ...geo, biasGrad: !!b });
+    expect(g.dx?.shape).toEqual(xs);
+    expect(g.dw.shape).toEqual(ws);
+    return {
+      dx: await gpu.readF32(g.dx as never),
+      dw: await gpu.readF32(g.dw),
+      db: g.db ? await gpu.readF32(g.db) : undefined,
+    };
+  });
+  const loss = (xv: ArrayLike<number>, wv: ArrayLike<number>, bv: ArrayLike<number> | undefined) =>
+    dotRef(conv2dRef(xv, wv, bv, xs, ws, c.stride, c.pad).out, r);
+  const dx = numericGrad(x, (v) => loss(v, w, b), EPS);
+  const dw = numericGrad(w, (v) => loss(x, v, b), EPS);
+  expect(worstVsMax(got.dx, dx, GRAD_REL)).toBeLessThanOrEqual(1);
+  expect(worstVsMax(got.dw, dw, GRAD_REL)).toBeLessThanOrEqual(1);
+  if (b && got.db) {
+    const db = numericGrad(b, (v) => loss(x, w, v), EPS);
+    expect(worstVsMax(got.db, db, GRAD_REL)).toBeLessThanOrEqual(1);
+  }
+}
+
+const CASES: [number, number, number, number, number, number, number, number][] = [
+  [1, 1, 1, 1, 1, 1, 1, 0],
+  [1, 3, 5, 7, 5, 3, 1, 1],
+  [3, 5, 9, 7, 7, 3, 2, 1],
+  [3, 5, 9, 8, 6, 1, 2, 0],
+  [2, 4, 6, 6, 9, 3, 1, 0],
+  [2, 4, 8, 8, 16, 3, 1, 1],
+  [1, 3, 11, 13, 9, 3, 2, 0],
+  [2, 2, 6, 5, 3, 5, 1, 2],
+  [3, 1, 7, 7, 3, 3, 2, 1],
+  [2, 3, 10, 9, 4, 5, 2, 2],
+  [1, 2, 9, 11, 3, 3, 3, 1],
+  [2, 3, 8, 8, 5, 2, 2, 0],
+  [1, 2, 4, 5, 3, 1, 1, 1],
+  [1, 3, 6, 7, 2, 3, 1, 2],
+];
+
+describe('conv2d forward', () => {
+  it.each(CASES)(
+    'N=%i Cin=%i %ix%i Cout=%i k=%i stride=%i pad=%i',
+    async (n, cin, h, w, cout, k, stride, pad) => {
+      await forward({ n, cin, h, w, cout, k, stride, pad, bias: cout % 2 === 1 });
+    },
+  );
+
+  it('a CIFAR-sized layer: 16 -> 16 channels, 32x32, 3x3', async () => {
+    await forward({ n: 1, cin: 16, h: 32, w: 32, cout: 16, k: 3, stride: 1, pad: 1 });
+  });
+
+  it('fused epilogue: bias, residual add and ReLU', async () => {
+    const gpu = await getGpu();
+    for (const c of [
+      { n: 2, cin: 3, h: 7, w: 9, cout: 5, k: 3, stride: 1, pad: 1, bias: true },
+      { n: 1, cin: 4, h: 8, w: 8, cout: 16, k: 3, stride: 2, pad: 1, bias: false },
+    ]) {
+      const { xs, ws, x, w, b } = data(c);
+      const ref = conv2dRef(x, w, b, xs, ws, c.stride, c.pad);
+      const res = values(ref.out.length, 5);
+      const got = await gpu.readF32(
+        conv2d(gpu, gpu.tensor(x, xs), gpu.tensor(w, ws), {
+          stride: c.stride,
+          padding: c.pad,
+          bias: b ? gpu.tensor(b, [c.cout]) : undefined,
+          residual: gpu.tensor(res, ref.shape),
+          relu: true,
+        }),
+      );
+      const want = ref.out.map((v, i) => Math.max(0, v + res[i]));
+      expect(worstVsMax(got, want, 1e-5)).toBeLessThanOrEqual(1);
+    }
+    expect(() =>
+      conv2d(gpu, gpu.zeros([1, 3, 5, 5]), gpu.zeros([4, 3, 3, 3]), { residual: gpu.zeros([1, 4, 5, 5]) }),
+    ).toThrow(/residual must be f32 \[1, 4, 3, 3\]/);
+  });
+
+  it('every tile shape gives the same answer', async () => {
+    for (const tiles of [
+      { lanes: 8, tm: 1, owt: 1 },
+      { lanes: 8, tm: 4, owt: 8 },
+      { lanes: 8, tm: 8, owt: 8, subgroups: false },
+      { lanes: 16, tm: 16, owt: 2, subgroups: false },
+      { lanes: 64, tm: 8, owt: 4 },
+    ]) {
+      await forward({ n: 3, cin: 5, h: 9, w: 11, cout: 7, k: 3, stride: 2, pad: 1, bias: true }, tiles);
+      await forward({ n: 1, cin: 3, h: 7, w: 6, cout: 5, k: 3, stride: 1, pad: 1 }, tiles);
+    }
+  });
+
+  it('tile choice shrinks for few channels and short rows', () => {
+    const cpu = chooseConvTiles({ cout: 16, oh: 32, ow: 32 }, true);
+    expect(cpu.lanes * cpu.tm * cpu.owt).toBeGreaterThan(0);
+    expect(chooseConvTiles({ cout: 3, oh: 32, ow: 32 }, true).tm).toBe(4);
+    expect(chooseConvTiles({ cout: 1, oh: 32, ow: 32 }, true).tm).toBe(1);
+    expect(chooseConvTiles({ cout: 16, oh: 5, ow: 5 }, true).owt).toBeLessThanOrEqual(5);
+  });
+
+  it('rejects bad shapes, naming them', async () => {
+    const gpu = await getGpu();
+    const x = gpu.zeros([1, 3, 5, 5]);
+    expect(() => conv2d(gpu, x, gpu.zeros([4, 2, 3, 3]))).toThrow(
+      /input has 3 channels but weight \[4, 2, 3, 3\]/,
+    );
+    expect(() => conv2d(gpu, x, gpu.zeros([4, 3, 7, 7]))).toThrow(
+      /kernel 7x7 is larger than the padded input/,
+    );
+    expect(() => conv2d(gpu, x, gpu.zeros([4, 3, 3, 3]), { bias: gpu.zeros([3]) })).toThrow(
+      /bias must be f32 \[4\]/,
+    );
+    expect(() => conv2d(gpu, gpu.zeros([3, 5, 5]), gpu.zeros([4, 3, 3, 3]))).toThrow(/\[N, C, H, W\]/);
+    expect(() => conv2d(gpu, x, gpu.zeros([4, 3, 3, 3]), { stride: 0 })).toThrow(/stride must be >= 1/);
+  });
+});
+
+describe('conv2d backward (central differences)', () => {
+  it.each(CASES)(
+    'N=%i Cin=%i %ix%i Cout=%i k=%i stride=%i pad=%i',
+    async (n, cin, h, w, cout, k, stride, pad) => {
+      await backward({ n, cin, h, w, cout, k, stride, pad, bias: cout % 2 === 1 });
+    },
+  );
+
+  it('dW folds batch slices in order; every tile shape agrees', async () => {
+    const c = { n: 3, cin: 5, h: 9, w: 7, cout: 7, k: 3, stride: 2, pad: 1 };
+    await backward(c, { wtiles: { lanes: 8, tm: 8, pw: 8, splits: 3 } });
+    await backward(c, { wtiles: { lanes: 8, tm: 4, pw: 12, splits: 2, subgroups: false } });
+    await backward(c, { wtiles: { lanes: 64, tm: 2, pw: 4, splits: 1 }, tiles: { lanes: 8, tm: 2, owt: 3 } });
+    await backward(
+      { ...c, stride: 1, k: 1, pad: 0 },
+      { wtiles: { lanes: 16, tm: 16, pw: 4, splits: 2, subgroups: false } },
+    );
+  });
+
+  it('dW is bit-for-bit repeatable', async () => {
+    const gpu = await getGpu();
+    const x = gpu.tensor(values(4 * 6 * 10 * 10, 1), [4, 6, 10, 10]);
+    const dy = gpu.tensor(values(4 * 8 * 10 * 10, 2), [4, 8, 10, 10]);
+    const first = await gpu.readF32(conv2dBackwardWeight(gpu, x, dy, [8, 6, 3, 3], { padding: 1 }));
+    const again = await gpu.readF32(conv2dBackwardWeight(gpu, x, dy, [8, 6, 3, 3], { padding: 1 }));
+    expect(Buffer.from(again.buffer).equals(Buffer.from(first.buffer))).toBe(true);
+  });
+
+  it('slices the batch when there are few weight tiles', () => {
+    expect(chooseWgradTiles({ n: 64, cin: 16, cout: 16, kh: 3 }, true).splits).toBeGreaterThan(1);
+    expect(chooseWgradTiles({ n: 1, cin: 16, cout: 16, kh: 3 }, true).splits).toBe(1);
+  });
+
+  it('rejects a dy that is not the forward output shape', async () => {
+    const gpu = await getGpu();
+    const x = gpu.zeros([2, 3, 8, 8]);
+    const w = gpu.zeros([4, 3, 3, 3]);
+    expect(() => conv2dBackward(gpu, x, w, gpu.zeros([2, 4, 8, 8]), { stride: 2, padding: 1 })).toThrow(
+      /dy must be \[2, 4, 4, 4\]/,
+    );
+  });
+});
