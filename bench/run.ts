@@ -6,6 +6,7 @@ import { selfcheck } from '../src/cli/selfcheck.js';
 import type { Gpu } from '../src/gpu/device.js';
 import type { Tensor } from '../src/gpu/tensor.js';
 import { acquireDevice, dawn } from '../src/node/device.js';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from '../src/ops/conv2d.js';
 import { gemm } from '../src/ops/gemm.js';
 import { sum } from '../src/ops/reduce.js';
 import { tfjsPeer } from './peers/tfjs.js';
@@ -153,6 +154,38 @@ await measure(
   ours(gpu, () => sum(gpu, big), [big]),
 );
 if (peer) await measure('sum 64 MB', 'tfjs', bytes, 'GB/s', peer.sum(count));
+
+// Convolution: batch 64, 16 -> 16 channels, 32x32, 3x3, padding 1 (a CIFAR ResNet stage-1 layer).
+{
+  const [n, c, h, k] = [64, 16, 32, 3];
+  const flops = 2 * n * c * h * h * c * k * k;
+  const x = fill(gpu, [n, c, h, h]);
+  const w = fill(gpu, [c, c, k, k]);
+  const dy = fill(gpu, [n, c, h, h]);
+  const geo = { stride: 1, padding: 1 };
+  await measure(
+    'conv2d fwd 64x16x32x32 3x3',
+    'sglp',
+    flops,
+    'GFLOP/s',
+    ours(gpu, () => conv2d(gpu, x, w, geo), []),
+  );
+  await measure(
+    'conv2d dx',
+    'sglp',
+    flops,
+    'GFLOP/s',
+    ours(gpu, () => conv2dBackwardInput(gpu, dy, w, x.shape, geo), []),
+  );
+  await measure(
+    'conv2d dW',
+    'sglp',
+    flops,
+    'GFLOP/s',
+    ours(gpu, () => conv2dBackwardWeight(gpu, x, dy, w.shape, geo), [x, w, dy]),
+  );
+  if (peer) await measure('conv2d fwd 64x16x32x32 3x3', 'tfjs', flops, 'GFLOP/s', peer.conv2d(n, c, h, c, k));
+}
 
 const table = rows.map((r) => {
   const peerRow = rows.find((p) => p.case === r.case && p.impl === 'tfjs');

@@ -11,6 +11,8 @@ interface WebGpuBackend {
 export interface TfjsPeer {
   matMul(m: number, n: number, k: number): Workload;
   sum(n: number): Workload;
+  /** NHWC 'same' convolution, stride 1: tfjs's native layout. */
+  conv2d(n: number, c: number, h: number, co: number, k: number): Workload;
 }
 
 export async function tfjsPeer(gpu: GPU): Promise<TfjsPeer> {
@@ -50,6 +52,11 @@ export async function tfjsPeer(gpu: GPU): Promise<TfjsPeer> {
     sum(n) {
       const x = tf.randomUniform([n], -1, 1);
       return workload([x], () => tf.sum(x));
+    },
+    conv2d(n, c, h, co, k) {
+      const x = tf.randomUniform([n, h, h, c], -1, 1) as tf.Tensor4D;
+      const w = tf.randomUniform([k, k, c, co], -1, 1) as tf.Tensor4D;
+      return workload([x, w], () => tf.conv2d(x, w, 1, 'same'));
     },
   };
 }
