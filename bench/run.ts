@@ -26,6 +26,8 @@ interface Row {
   samples: number;
   /** Operations per timed sample. */
   reps: number;
+  /** Kernel time per operation from timestamp queries (ours only): without the CPU's encoding cost. */
+  gpuMs?: number;
 }
 
 const rows: Row[] = [];
@@ -47,6 +49,7 @@ async function measure(name: string, impl: string, work: number, unit: Row['unit
   await w.sync();
   const once = performance.now() - t0;
   const reps = Math.max(1, Math.min(500, Math.ceil(SAMPLE_MS / Math.max(once, 1e-3))));
+  w.gpuTime?.reset();
   const bench = new Bench({
     time: quick ? 300 : 2000,
     iterations: quick ? 2 : 5,
@@ -58,6 +61,7 @@ async function measure(name: string, impl: string, work: number, unit: Row['unit
     await w.sync();
   });
   await bench.run();
+  const gpuMs = await w.gpuTime?.perOpMs();
   w.dispose();
   const r = bench.tasks[0].result;
   if (r.state !== 'completed') throw new Error(`${impl} ${name}: ${'error' in r ? r.error : r.state}`);
@@ -70,6 +74,7 @@ async function measure(name: string, impl: string, work: number, unit: Row['unit
     unit,
     samples: r.latency.samplesCount,
     reps,
+    gpuMs,
   });
   process.stderr.write(
     `  ${impl.padEnd(8)} ${name.padEnd(26)} ${ms.toFixed(3).padStart(10)} ms  (x${reps} per sample)\n`,
@@ -78,11 +83,27 @@ async function measure(name: string, impl: string, work: number, unit: Row['unit
 
 /** Our side of a workload: `op` records dispatches and returns the tensor to free. */
 function ours(gpu: Gpu, op: () => Tensor | undefined, inputs: Tensor[]): Workload {
+  let ops = 0;
+  const profiler = gpu.profiler;
   return {
-    record: () => op()?.dispose(),
+    record: () => {
+      ops++;
+      op()?.dispose();
+    },
     sync: () => gpu.sync(),
     dispose: () => {
       for (const t of inputs) t.dispose();
+    },
+    gpuTime: profiler && {
+      reset: () => {
+        profiler.reset();
+        ops = 0;
+      },
+      perOpMs: async () => {
+        await gpu.sync();
+        const total = profiler.summary().reduce((s, r) => s + r.totalMs, 0);
+        return profiler.dropped === 0 && ops > 0 && total > 0 ? total / ops : undefined;
+      },
     },
   };
 }
@@ -97,7 +118,8 @@ const gemmCases: [number, number, number][] = [
   [64, 64, 16384],
 ];
 
-const gpu = await acquireDevice();
+// Timestamp queries give each kernel's GPU time next to the wall time (which includes encoding on the CPU).
+const gpu = await acquireDevice({ profile: true }).catch(() => acquireDevice({ profile: false }));
 const peer = withPeer ? await tfjsPeer(dawn()) : undefined;
 const a = gpu.adapter;
 process.stderr.write(`adapter: ${a.vendor} / ${a.architecture} / ${a.description}\n`);
@@ -193,7 +215,8 @@ const table = rows.map((r) => {
   return {
     case: r.case,
     impl: r.impl,
-    ms: r.ms.toFixed(2),
+    ms: r.ms.toFixed(3),
+    'GPU ms': r.gpuMs?.toFixed(3) ?? '',
     rate: `${r.rate.toFixed(2)} ${r.unit}`,
     'vs tfjs': ratio,
   };

@@ -85,6 +85,12 @@ export class Profiler {
     });
   }
 
+  /** Forgets the rows collected so far (stamps not yet drained stay pending). */
+  reset(): void {
+    this.rows.clear();
+    this.dropped = 0;
+  }
+
   /** Rows sorted by total time, slowest first. */
   summary(): { kernel: string; calls: number; totalMs: number; meanUs: number }[] {
     return [...this.rows.values()]
