@@ -43,7 +43,11 @@ struct Params {
 #if ${HAS_BIAS}
 @group(0) @binding(2) var<storage, read> Bias: array<f32>;
 #endif
+#if ${C_VEC}
+@group(0) @binding(${BIND_C}) var<storage, read_write> C: array<vec4<${OUT}>>;
+#else
 @group(0) @binding(${BIND_C}) var<storage, read_write> C: array<${OUT}>;
+#endif
 @group(0) @binding(${BIND_P}) var<uniform> p: Params;
 
 #if ${A_VEC}
@@ -156,6 +160,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
       break;
     }
     for (var j = 0u; j < ${TN}u; j++) {
+#if ${C_VEC}
+      // N % 4 == 0: a lane's four columns are all in range or all out, and one vec4 store replaces four.
+      let n = n0 + j * ${COL_STRIDE}u;
+      if (n < p.n) {
+        let v = acc[i][j];
+#if ${SPLIT}
+        C[(baseC + m * p.n + n) / 4u] = v;
+#else
+        C[(baseC + m * p.n + n) / 4u] = vec4<${OUT}>(vec4f(epilogue(v.x, m, n), epilogue(v.y, m, n + 1u),
+                                                          epilogue(v.z, m, n + 2u), epilogue(v.w, m, n + 3u)));
+#endif
+      }
+#else
       for (var c = 0u; c < 4u; c++) {
         let n = n0 + j * ${COL_STRIDE}u + c;
         if (n < p.n) {
@@ -166,6 +183,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
 #endif
         }
       }
+#endif
     }
   }
 }

@@ -102,6 +102,7 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
         TRANS_B: transB,
         A_VEC: !transA && k % 4 === 0,
         B_VEC: !transB && n % 4 === 0,
+        C_VEC: n % 4 === 0,
         SPLIT: split,
         F16: f16 || outDType === 'f16',
         SHUFFLE_A: shuffle,
