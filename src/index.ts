@@ -1,6 +1,7 @@
 // The portable library: runs unchanged in Node (through sglp/node), browsers and Deno.
 
 export * as arch from './arch/index.js';
+export * as evaluation from './eval/index.js';
 export {
   type AcquireOptions,
   type AdapterSummary,
@@ -13,6 +14,7 @@ export { DeviceLostError, KernelError, ShapeError } from './gpu/errors.js';
 export { type KernelSpec, pipelineKey } from './gpu/pipelines.js';
 export { type DType, Tensor } from './gpu/tensor.js';
 export * as io from './io/index.js';
+export * as nn from './nn/index.js';
 export * as ops from './ops/index.js';
 export {
   type BatchCka,

@@ -1,0 +1,157 @@
+// A model's tensors on the GPU, by state-dict name: learned weights and biases, and the BN running
+// statistics (buffers: read in eval mode, updated in place by training). Shapes are exactly those of the
+// ModelDescription; a checkpoint is checked against it (checkStateDict) before anything is uploaded.
+
+import { checkStateDict } from '../arch/state-dict.js';
+import type { ModelDescription, ParamSpec } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { Tensor } from '../gpu/tensor.js';
+import type { TensorStore } from '../io/safetensors.js';
+
+export interface LoadOptions {
+  /** Read every value and reject NaN/Inf and negative running variances (default true). */
+  readonly checkValues?: boolean;
+}
+
+/** True for tensors an optimiser updates (weights and biases), false for BN running statistics. */
+export function isTrainable(spec: ParamSpec): boolean {
+  return spec.kind === 'weight' || spec.kind === 'bias';
+}
+
+export class ParamStore {
+  private readonly tensors = new Map<string, Tensor>();
+  private disposed = false;
+  private writes = 0;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly desc: ModelDescription,
+  ) {}
+
+  /** Loads every tensor of `desc` from a checkpoint; a missing or mis-shaped key is a StateDictError. */
+  static async load(
+    gpu: Gpu,
+    desc: ModelDescription,
+    store: TensorStore,
+    options: LoadOptions = {},
+  ): Promise<ParamStore> {
+    await checkStateDict(desc, store, { values: options.checkValues ?? true });
+    const ps = new ParamStore(gpu, desc);
+    try {
+      for (const p of desc.params) ps.set(p, await store.float32(p.key, p.shape));
+    } catch (e) {
+      ps.dispose();
+      throw e;
+    }
+    return ps;
+  }
+
+  /** From arrays in memory (tests, fresh initialisations); every key of `desc` must be given. */
+  static fromArrays(
+    gpu: Gpu,
+    desc: ModelDescription,
+    arrays: Readonly<Record<string, ArrayLike<number>>>,
+  ): ParamStore {
+    const ps = new ParamStore(gpu, desc);
+    for (const p of desc.params) {
+      const data = arrays[p.key];
+      if (!data) {
+        ps.dispose();
+        throw new Error(`${desc.name}: no values for "${p.key}" (expected shape [${p.shape.join(', ')}])`);
+      }
+      ps.set(p, data);
+    }
+    return ps;
+  }
+
+  /**
+   * PyTorch's default initialisation for these layers: conv/linear weights kaiming-uniform(a=√5), i.e.
+   * U(±1/√fanIn), biases U(±1/√fanIn), BN weight 1, bias 0, running mean 0, running variance 1.
+   * `random` returns values uniform in [0, 1) (seed it for reproducible models).
+   */
+  static init(gpu: Gpu, desc: ModelDescription, random: () => number): ParamStore {
+    const arrays: Record<string, Float32Array> = {};
+    const fanIn = new Map<string, number>();
+    for (const p of desc.params) {
+      if (p.kind === 'weight' && p.shape.length > 1) {
+        fanIn.set(
+          p.key.slice(0, -'.weight'.length),
+          p.shape.slice(1).reduce((a, d) => a * d, 1),
+        );
+      }
+    }
+    for (const p of desc.params) {
+      const n = p.shape.reduce((a, d) => a * d, 1);
+      const a = new Float32Array(n);
+      const prefix = p.key.slice(0, p.key.lastIndexOf('.'));
+      const fan = fanIn.get(prefix);
+      if (fan !== undefined && (p.kind === 'weight' || p.kind === 'bias')) {
+        const bound = 1 / Math.sqrt(fan);
+        for (let i = 0; i < n; i++) a[i] = (2 * random() - 1) * bound;
+      } else if (p.kind === 'weight' || p.kind === 'running_var') a.fill(1);
+      arrays[p.key] = a;
+    }
+    return ParamStore.fromArrays(gpu, desc, arrays);
+  }
+
+  private set(p: ParamSpec, data: ArrayLike<number>): void {
+    const t = this.gpu.keep(this.gpu.tensor(data, p.shape));
+    this.tensors.get(p.key)?.dispose();
+    this.tensors.set(p.key, t);
+  }
+
+  /** The tensor of a state-dict key; an unknown key is an error naming it. */
+  get(key: string): Tensor {
+    if (this.disposed) throw new Error(`${this.desc.name}: parameters were disposed`);
+    const t = this.tensors.get(key);
+    if (!t) throw new Error(`${this.desc.name} has no tensor "${key}"`);
+    return t;
+  }
+
+  has(key: string): boolean {
+    return this.tensors.has(key);
+  }
+
+  /** Every key, in the description's (state_dict) order. */
+  keys(): string[] {
+    return this.desc.params.map((p) => p.key);
+  }
+
+  /** Weights and biases, in state_dict order (what an optimiser updates and backward returns). */
+  trainableKeys(): string[] {
+    return this.desc.params.filter(isTrainable).map((p) => p.key);
+  }
+
+  /** BN running statistics, in state_dict order. */
+  bufferKeys(): string[] {
+    return this.desc.params.filter((p) => !isTrainable(p)).map((p) => p.key);
+  }
+
+  /** Reads tensors back (all by default), e.g. to write a checkpoint. */
+  async toArrays(keys: readonly string[] = this.keys()): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const k of keys) out[k] = await this.gpu.readF32(this.get(k));
+    return out;
+  }
+
+  /** Overwrites one tensor's values (same element count). */
+  write(key: string, data: ArrayLike<number>): void {
+    this.gpu.write(this.get(key), data);
+    this.writes++;
+  }
+
+  /**
+   * Counts write() calls, so that snapshots derived from the values (CifarResnet.freezeForEval) can tell
+   * they are stale. In-place updates by an optimiser are not counted.
+   */
+  get version(): number {
+    return this.writes;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.tensors.values()) t.dispose();
+    this.tensors.clear();
+  }
+}

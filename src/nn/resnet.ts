@@ -1,0 +1,546 @@
+// CIFAR-style ResNet (`architecture: 'cifar-resnet'`) with explicit forward and backward, llm.c style:
+// the forward pass keeps, per conv → BN pair, its input, the conv output, the batch statistics and the
+// (ReLU'd) BN output; backward walks them in reverse. Removed blocks are absent from the description
+// (a pruned stage is shorter), which is exactly the identity. No autograd tape.
+//
+// Per block: h1 = relu(bn1(conv1(x))), out = relu(bn2(conv2(h1)) + shortcut(x)); the ReLUs, the residual
+// add and the running-statistics update are fused into the BN kernels.
+
+import type {
+  BatchNorm2dSpec,
+  Conv2dSpec,
+  ConvBn,
+  ModelDescription,
+  ResidualBlockSpec,
+  ResnetNet,
+} from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { Tensor } from '../gpu/tensor.js';
+import {
+  add,
+  type BatchNormParams,
+  batchNorm2dBackward,
+  batchNorm2dEval,
+  batchNorm2dTrain,
+  conv2d,
+  conv2dBackward,
+  globalAvgPool2d,
+  globalAvgPool2dBackward,
+  linear,
+  linearBackward,
+  reluBackward,
+  shortcutA,
+  shortcutABackward,
+  shortcutAPad,
+} from '../ops/index.js';
+import type { ParamStore } from './params.js';
+
+/**
+ * Receives unit `unit`'s representation (SGLP.md §1: the stem's raw conv output before BN/ReLU; a block's
+ * output after the add and ReLU), [N, C, H, W]. The tensor belongs to the model: do not dispose it, and
+ * copy it (or finish reading it: a returned promise is awaited before the forward pass goes on) if it is
+ * needed afterwards; in eval mode the model frees it as soon as the forward pass is done with it.
+ */
+export type CaptureHook = (unit: number, representation: Tensor) => void | Promise<void>;
+
+export interface ForwardOptions {
+  /** 'train': batch statistics (and saved activations for backward); 'eval': running statistics. */
+  readonly mode: 'train' | 'eval';
+  readonly capture?: CaptureHook;
+  /**
+   * Train mode only: update the BN running statistics in place with momentum (default true). False
+   * leaves them bit-identical (GradNorm scoring, SGLP.md §4).
+   */
+  readonly updateRunningStats?: boolean;
+}
+
+/** What one conv → BN pair keeps for backward. */
+interface PairActivations {
+  readonly input: Tensor;
+  /** The conv output, the BN input. */
+  readonly pre: Tensor;
+  /** [2, C] batch mean and biased variance. */
+  readonly stats: Tensor;
+  /** The BN output (after the ReLU, and for a block's last pair after the add). */
+  readonly out: Tensor;
+}
+
+interface BlockActivations {
+  readonly body: PairActivations[];
+  /** Option B: the projection's pair (its `out` is the BN output, no ReLU). */
+  readonly shortcut?: PairActivations;
+}
+
+/**
+ * Saved activations of a train-mode forward pass (a plain object, so Gpu.scope keeps what a scope returns).
+ * `backward` consumes it; call `dispose()` to drop it without a backward pass.
+ */
+export interface ResnetActivations {
+  readonly kind: 'resnet-activations';
+  readonly x: Tensor;
+  readonly stem: PairActivations;
+  readonly blocks: BlockActivations[];
+  /** [N, C] pooled features, the linear layer's input. */
+  readonly pooled: Tensor;
+  /** Shape of the last feature map (what the global average pool read). */
+  readonly featureShape: readonly number[];
+  consumed: boolean;
+  dispose(): void;
+}
+
+export interface ForwardResult {
+  /** [N, numClasses]. */
+  readonly logits: Tensor;
+  /** Present in train mode. */
+  readonly saved: ResnetActivations | undefined;
+}
+
+/** Gradients by state-dict key, for every weight and bias, in state_dict order. */
+export type Gradients = Map<string, Tensor>;
+
+function bnParams(params: ParamStore, bn: BatchNorm2dSpec): BatchNormParams {
+  return {
+    weight: params.get(`${bn.name}.weight`),
+    bias: params.get(`${bn.name}.bias`),
+    runningMean: params.get(`${bn.name}.running_mean`),
+    runningVar: params.get(`${bn.name}.running_var`),
+  };
+}
+
+function convOpts(conv: Conv2dSpec) {
+  return { stride: conv.stride, padding: conv.padding };
+}
+
+/** BN folded into the conv before it, for eval mode: w' = w·γ/√(σ²+ε), b' = β + (b − μ)·γ/√(σ²+ε). */
+interface FoldedConv {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+}
+
+export class CifarResnet {
+  readonly net: ResnetNet;
+  readonly blocks: readonly ResidualBlockSpec[];
+  private folded: { convs: Map<string, FoldedConv>; version: number } | undefined;
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly desc: ModelDescription,
+    readonly params: ParamStore,
+  ) {
+    if (desc.architecture !== 'cifar-resnet') {
+      throw new Error(
+        `CifarResnet runs architecture 'cifar-resnet', got '${desc.architecture}' (${desc.name})`,
+      );
+    }
+    if (params.desc !== desc && params.keys().join('\n') !== desc.params.map((p) => p.key).join('\n')) {
+      throw new Error(
+        `${desc.name}: the parameter store holds another model's tensors (${params.desc.name})`,
+      );
+    }
+    this.net = desc.net;
+    if (this.net.stem.pool) throw new Error(`${desc.name}: a cifar-resnet stem has no max pool`);
+    this.blocks = this.net.stages.flat();
+    for (const b of this.blocks) {
+      const sc = b.shortcut;
+      if (sc.kind === 'pad') {
+        const pad = shortcutAPad(b.output[0]);
+        if (sc.stride !== 2 || sc.padBefore !== pad || sc.padAfter !== pad) {
+          throw new Error(
+            `${desc.name} ${b.name}: option-A shortcut must be stride 2 with ${pad} zero channels each side, ` +
+              `got stride ${sc.stride}, pad ${sc.padBefore}/${sc.padAfter}`,
+          );
+        }
+      }
+    }
+  }
+
+  /** Forward pass of x [N, C, H, W] (normalised images). x stays the caller's. */
+  async forward(x: Tensor, options: ForwardOptions): Promise<ForwardResult> {
+    const [c, h, w] = this.desc.input;
+    if (x.shape.length !== 4 || x.shape[1] !== c || x.shape[2] !== h || x.shape[3] !== w) {
+      throw new Error(`${this.desc.name}: input must be [N, ${c}, ${h}, ${w}], got [${x.shape.join(', ')}]`);
+    }
+    const train = options.mode === 'train';
+    if (train) this.unfreeze();
+    else if (this.folded && this.folded.version !== this.params.version) this.unfreeze();
+    if (!train && this.folded)
+      return { logits: await this.foldedForward(x, this.folded.convs, options.capture), saved: undefined };
+    const update = options.updateRunningStats ?? true;
+    const capture = options.capture;
+    const scratch = new Map<number, Tensor>();
+    const run = (spec: ConvBn, input: Tensor, relu: boolean, residual?: Tensor) =>
+      this.pairForward(spec, input, train, update, scratch, relu, residual);
+    const blocks: BlockActivations[] = [];
+    try {
+      // Stem: its representation is the raw conv output.
+      const stem = this.net.stem;
+      const stemPre = conv2d(this.gpu, x, this.params.get(`${stem.conv.name}.weight`), {
+        ...convOpts(stem.conv),
+        bias: stem.conv.bias ? this.params.get(`${stem.conv.name}.bias`) : undefined,
+      });
+      if (capture) await capture(0, stemPre);
+      const stemAct = this.bnForward(stem.bn, stemPre, train, update, scratch, true);
+      if (!train) stemPre.dispose();
+      const stemPair: PairActivations = {
+        input: x,
+        pre: stemPre,
+        stats: stemAct.stats as Tensor,
+        out: stemAct.out,
+      };
+      let hcur = stemAct.out;
+      for (const block of this.blocks) {
+        const body: PairActivations[] = [];
+        let inp = hcur;
+        for (let i = 0; i < block.body.length - 1; i++) {
+          const pair = run(block.body[i], inp, true);
+          if (!train && inp !== hcur) inp.dispose();
+          body.push(pair);
+          inp = pair.out;
+        }
+        let shortcutPair: PairActivations | undefined;
+        let residual: Tensor;
+        const sc = block.shortcut;
+        if (sc.kind === 'identity') residual = hcur;
+        else if (sc.kind === 'pad') residual = shortcutA(this.gpu, hcur, block.output[0]);
+        else {
+          shortcutPair = run(sc, hcur, false);
+          residual = shortcutPair.out;
+        }
+        const last = run(block.body[block.body.length - 1], inp, true, residual);
+        if (!train && inp !== hcur) inp.dispose();
+        body.push(last);
+        if (residual !== hcur && (sc.kind === 'pad' || !train)) residual.dispose();
+        if (capture) await capture(block.unit, last.out);
+        if (train) blocks.push({ body, shortcut: shortcutPair });
+        else hcur.dispose();
+        hcur = last.out;
+      }
+      const featureShape = hcur.shape;
+      const pooled = globalAvgPool2d(this.gpu, hcur);
+      if (!train) hcur.dispose();
+      const fc = this.net.fc;
+      const logits = linear(
+        this.gpu,
+        pooled,
+        this.params.get(`${fc.name}.weight`),
+        fc.bias ? this.params.get(`${fc.name}.bias`) : undefined,
+      );
+      if (!train) {
+        pooled.dispose();
+        return { logits, saved: undefined };
+      }
+      const saved: ResnetActivations = {
+        kind: 'resnet-activations',
+        x,
+        stem: stemPair,
+        blocks,
+        pooled,
+        featureShape,
+        consumed: false,
+        dispose() {
+          disposeActivations(this);
+        },
+      };
+      return { logits, saved };
+    } finally {
+      for (const t of scratch.values()) t.dispose();
+    }
+  }
+
+  /**
+   * Snapshot the current parameters with every BN folded into its conv (computed in f64 on the CPU), so
+   * that eval-mode forward passes run one fused conv (+ bias, residual, ReLU) per layer instead of a conv
+   * and a BN pass. Dropped by a train-mode forward pass, by unfreeze(), or when ParamStore.write changes a
+   * value; an optimiser's in-place update needs a train-mode forward first, so a snapshot never outlives
+   * training. Eval outputs differ from the unfolded path by f32 rounding only.
+   */
+  async freezeForEval(): Promise<void> {
+    this.unfreeze();
+    const version = this.params.version;
+    const convs = new Map<string, FoldedConv>();
+    try {
+      const pairs: ConvBn[] = [this.net.stem];
+      for (const b of this.blocks) {
+        pairs.push(...b.body);
+        if (b.shortcut.kind === 'projection') pairs.push(b.shortcut);
+      }
+      for (const { conv, bn } of pairs) {
+        const read = (key: string) => this.gpu.readF32(this.params.get(key));
+        const w = await read(`${conv.name}.weight`);
+        const b = conv.bias ? await read(`${conv.name}.bias`) : undefined;
+        const gamma = await read(`${bn.name}.weight`);
+        const beta = await read(`${bn.name}.bias`);
+        const mean = await read(`${bn.name}.running_mean`);
+        const variance = await read(`${bn.name}.running_var`);
+        const per = w.length / conv.outChannels;
+        const fw = new Float32Array(w.length);
+        const fb = new Float32Array(conv.outChannels);
+        for (let c = 0; c < conv.outChannels; c++) {
+          const s = gamma[c] / Math.sqrt(variance[c] + bn.eps);
+          for (let i = c * per; i < (c + 1) * per; i++) fw[i] = w[i] * s;
+          fb[c] = beta[c] + ((b ? b[c] : 0) - mean[c]) * s;
+        }
+        convs.set(conv.name, {
+          weight: this.gpu.keep(
+            this.gpu.tensor(fw, [conv.outChannels, conv.inChannels, conv.kernel, conv.kernel]),
+          ),
+          bias: this.gpu.keep(this.gpu.tensor(fb, [conv.outChannels])),
+        });
+      }
+    } catch (e) {
+      for (const f of convs.values()) {
+        f.weight.dispose();
+        f.bias.dispose();
+      }
+      throw e;
+    }
+    this.folded = { convs, version };
+  }
+
+  /** Drops the folded snapshot (eval mode goes back to conv + BN). */
+  unfreeze(): void {
+    if (!this.folded) return;
+    for (const f of this.folded.convs.values()) {
+      f.weight.dispose();
+      f.bias.dispose();
+    }
+    this.folded = undefined;
+  }
+
+  get frozen(): boolean {
+    return this.folded !== undefined && this.folded.version === this.params.version;
+  }
+
+  private async foldedForward(
+    x: Tensor,
+    convs: Map<string, FoldedConv>,
+    capture?: CaptureHook,
+  ): Promise<Tensor> {
+    const gpu = this.gpu;
+    const fconv = (conv: Conv2dSpec, input: Tensor, relu: boolean, residual?: Tensor) => {
+      const f = convs.get(conv.name) as FoldedConv;
+      return conv2d(gpu, input, f.weight, { ...convOpts(conv), bias: f.bias, relu, residual });
+    };
+    const stem = this.net.stem;
+    let hcur: Tensor;
+    if (capture) {
+      // The stem's representation is its raw conv output: run conv and BN apart for it.
+      const pre = conv2d(gpu, x, this.params.get(`${stem.conv.name}.weight`), {
+        ...convOpts(stem.conv),
+        bias: stem.conv.bias ? this.params.get(`${stem.conv.name}.bias`) : undefined,
+      });
+      try {
+        await capture(0, pre);
+      } catch (e) {
+        pre.dispose();
+        throw e;
+      }
+      hcur = batchNorm2dEval(gpu, pre, bnParams(this.params, stem.bn), { eps: stem.bn.eps, relu: true });
+      pre.dispose();
+    } else hcur = fconv(stem.conv, x, true);
+    try {
+      for (const block of this.blocks) {
+        let inp = hcur;
+        for (let i = 0; i < block.body.length - 1; i++) {
+          const next = fconv(block.body[i].conv, inp, true);
+          if (inp !== hcur) inp.dispose();
+          inp = next;
+        }
+        const sc = block.shortcut;
+        const residual =
+          sc.kind === 'identity'
+            ? hcur
+            : sc.kind === 'pad'
+              ? shortcutA(gpu, hcur, block.output[0])
+              : fconv(sc.conv, hcur, false);
+        const out = fconv(block.body[block.body.length - 1].conv, inp, true, residual);
+        if (inp !== hcur) inp.dispose();
+        if (residual !== hcur) residual.dispose();
+        hcur.dispose();
+        hcur = out;
+        if (capture) await capture(block.unit, out);
+      }
+      const pooled = globalAvgPool2d(gpu, hcur);
+      const fc = this.net.fc;
+      const logits = linear(
+        gpu,
+        pooled,
+        this.params.get(`${fc.name}.weight`),
+        fc.bias ? this.params.get(`${fc.name}.bias`) : undefined,
+      );
+      pooled.dispose();
+      return logits;
+    } finally {
+      hcur.dispose();
+    }
+  }
+
+  /**
+   * Gradients of every weight and bias given dlogits (d loss / d logits, [N, numClasses]), from the saved
+   * activations of a train-mode forward pass, which this consumes (frees). Deterministic. dlogits stays
+   * the caller's.
+   */
+  backward(saved: ResnetActivations, dlogits: Tensor): Gradients {
+    if (saved.consumed) throw new Error(`${this.desc.name}: these activations were already used or disposed`);
+    const gpu = this.gpu;
+    const grads = new Map<string, Tensor>();
+    try {
+      const fc = this.net.fc;
+      const lin = linearBackward(gpu, saved.pooled, this.params.get(`${fc.name}.weight`), dlogits, {
+        biasGrad: fc.bias,
+      });
+      grads.set(`${fc.name}.weight`, lin.dw);
+      if (lin.db) grads.set(`${fc.name}.bias`, lin.db);
+      saved.pooled.dispose();
+      let d = globalAvgPool2dBackward(gpu, lin.dx as Tensor, saved.featureShape);
+      lin.dx?.dispose();
+      for (let b = this.blocks.length - 1; b >= 0; b--) {
+        const next = this.blockBackward(this.blocks[b], saved.blocks[b], d, grads);
+        d.dispose();
+        d = next;
+      }
+      const stem = this.net.stem;
+      this.pairBackward(stem, saved.stem, d, grads, { mask: true, inputGrad: false });
+      d.dispose();
+    } finally {
+      disposeActivations(saved);
+    }
+    const ordered = new Map<string, Tensor>();
+    for (const key of this.params.trainableKeys()) {
+      const g = grads.get(key);
+      if (!g) throw new Error(`${this.desc.name}: backward produced no gradient for "${key}"`);
+      ordered.set(key, g);
+    }
+    return ordered;
+  }
+
+  private bnForward(
+    bn: BatchNorm2dSpec,
+    pre: Tensor,
+    train: boolean,
+    update: boolean,
+    scratch: Map<number, Tensor>,
+    relu: boolean,
+    residual?: Tensor,
+  ): { out: Tensor; stats?: Tensor } {
+    const p = bnParams(this.params, bn);
+    if (!train) return { out: batchNorm2dEval(this.gpu, pre, p, { eps: bn.eps, relu, residual }) };
+    if (!update) {
+      // The kernel always updates running statistics: give it throw-away ones.
+      p.runningMean = scratchVec(this.gpu, scratch, bn.channels);
+      p.runningVar = scratchVec(this.gpu, scratch, -bn.channels);
+    }
+    return batchNorm2dTrain(this.gpu, pre, p, { eps: bn.eps, momentum: bn.momentum, relu, residual });
+  }
+
+  private pairForward(
+    spec: ConvBn,
+    input: Tensor,
+    train: boolean,
+    update: boolean,
+    scratch: Map<number, Tensor>,
+    relu: boolean,
+    residual?: Tensor,
+  ): PairActivations {
+    const { conv, bn } = spec;
+    const pre = conv2d(this.gpu, input, this.params.get(`${conv.name}.weight`), {
+      ...convOpts(conv),
+      bias: conv.bias ? this.params.get(`${conv.name}.bias`) : undefined,
+    });
+    const r = this.bnForward(bn, pre, train, update, scratch, relu, residual);
+    if (!train) pre.dispose();
+    return { input, pre, stats: r.stats as Tensor, out: r.out };
+  }
+
+  /** dInput of one conv → BN pair given the gradient of its output (masked by its ReLU when `mask`). */
+  private pairBackward(
+    spec: ConvBn,
+    act: PairActivations,
+    dout: Tensor,
+    grads: Map<string, Tensor>,
+    opts: { mask: boolean; inputGrad: boolean },
+  ): Tensor | undefined {
+    const { conv, bn } = spec;
+    const g = batchNorm2dBackward(this.gpu, dout, act.pre, this.params.get(`${bn.name}.weight`), act.stats, {
+      eps: bn.eps,
+      reluOutput: opts.mask ? act.out : undefined,
+    });
+    grads.set(`${bn.name}.weight`, g.dweight);
+    grads.set(`${bn.name}.bias`, g.dbias);
+    const c = conv2dBackward(this.gpu, act.input, this.params.get(`${conv.name}.weight`), g.dx, {
+      ...convOpts(conv),
+      inputGrad: opts.inputGrad,
+      biasGrad: conv.bias,
+    });
+    g.dx.dispose();
+    grads.set(`${conv.name}.weight`, c.dw);
+    if (c.db) grads.set(`${conv.name}.bias`, c.db);
+    return c.dx;
+  }
+
+  private blockBackward(
+    block: ResidualBlockSpec,
+    act: BlockActivations,
+    dout: Tensor,
+    grads: Map<string, Tensor>,
+  ): Tensor {
+    const gpu = this.gpu;
+    const last = act.body.length - 1;
+    const input = act.body[0].input;
+    // Through the final ReLU: the gradient of both the last BN output and the shortcut.
+    const g = reluBackward(gpu, dout, act.body[last].out);
+    let d = g;
+    for (let i = last; i >= 0; i--) {
+      const next = this.pairBackward(block.body[i], act.body[i], d, grads, {
+        mask: i !== last,
+        inputGrad: true,
+      });
+      if (d !== g) d.dispose();
+      d = next as Tensor;
+    }
+    const sc = block.shortcut;
+    let dShort: Tensor;
+    if (sc.kind === 'identity') dShort = g;
+    else if (sc.kind === 'pad') dShort = shortcutABackward(gpu, g, input.shape, block.output[0]);
+    else {
+      dShort = this.pairBackward(sc, act.shortcut as PairActivations, g, grads, {
+        mask: false,
+        inputGrad: true,
+      }) as Tensor;
+    }
+    const dInput = add(gpu, d, dShort);
+    d.dispose();
+    if (dShort !== g) dShort.dispose();
+    g.dispose();
+    return dInput;
+  }
+}
+
+/** A zeroed [|key|] vector kept for one forward pass (key > 0: means, key < 0: variances). */
+function scratchVec(gpu: Gpu, scratch: Map<number, Tensor>, key: number): Tensor {
+  let t = scratch.get(key);
+  if (!t) {
+    t = gpu.keep(gpu.zeros([Math.abs(key)]));
+    scratch.set(key, t);
+  }
+  return t;
+}
+
+/** Frees what a pair kept except its input, which is another pair's output or the caller's x. */
+function disposePair(p: PairActivations): void {
+  p.pre.dispose();
+  p.stats.dispose();
+  p.out.dispose();
+}
+
+/** Frees everything a train-mode forward pass kept (never the caller's input). */
+function disposeActivations(a: ResnetActivations): void {
+  if (a.consumed) return;
+  a.consumed = true;
+  disposePair(a.stem);
+  for (const b of a.blocks) {
+    for (const p of b.body) disposePair(p);
+    if (b.shortcut) disposePair(b.shortcut);
+  }
+  a.pooled.dispose();
+}
