@@ -1,6 +1,9 @@
 import { Command, Option } from 'commander';
+import { intAtLeast, nonNegative, positive } from './common.js';
+import { EVAL_DEFAULT_BATCH, evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
 import { selfcheckCommand } from './selfcheck.js';
+import { TRAIN_DEFAULTS, trainCommand } from './train.js';
 
 const program = new Command()
   .name('sglp')
@@ -19,6 +22,63 @@ program
   .description('run GEMM and reduction kernels on the device and check them against the CPU')
   .addOption(new Option('--json', 'print one JSON object on stdout'))
   .action(selfcheckCommand);
+
+program
+  .command('eval')
+  .description(
+    'accuracy and mean cross-entropy of a model directory on a data set: {accuracy, loss, samples}',
+  )
+  .argument('<MODEL>', 'model directory (config.json + model.safetensors)')
+  .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+  .addOption(new Option('--split <SPLIT>', 'which split').choices(['test', 'train']).default('test'))
+  .option('--limit <N>', 'evaluate only the first N samples', intAtLeast(1))
+  .option('--batch <B>', 'images per forward pass', intAtLeast(1), EVAL_DEFAULT_BATCH)
+  .addOption(new Option('--json', 'print one JSON object on stdout'))
+  .action(async (model: string, opts) => {
+    await evalCommand(model, opts);
+  });
+
+program
+  .command('train')
+  .description(
+    'train a base model (SGD + momentum, weight decay, cosine LR per step), checkpointing DIR after every epoch',
+  )
+  .requiredOption('--arch <NAME>', 'architecture (trainable now: cifar-resnet)')
+  .option('--depth <N>', 'cifar-resnet depth: 20, 32, 44, 56 or 110', intAtLeast(1), TRAIN_DEFAULTS.depth)
+  .option('--in-channels <N>', "input channels (default: the data set's)", intAtLeast(1))
+  .option('--num-classes <N>', "classes (default: the data set's)", intAtLeast(1))
+  .addOption(
+    new Option('--shortcut <KIND>', 'A: zero-padding shortcut, B: 1x1 conv + BN')
+      .choices(['A', 'B'])
+      .default(TRAIN_DEFAULTS.shortcut),
+  )
+  .option('--blocks <A,B,C>', 'residual blocks per stage, fewer than --depth gives (small smoke-test models)')
+  .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+  .requiredOption('--epochs <E>', 'epochs to train', intAtLeast(1))
+  .requiredOption('--out <DIR>', 'output model directory (new or empty, or the run to --resume)')
+  .option('--batch <B>', 'images per step', intAtLeast(1), TRAIN_DEFAULTS.batch)
+  .option('--lr <LR>', 'peak learning rate (cosine decay to 0 over all steps)', positive, TRAIN_DEFAULTS.lr)
+  .option('--momentum <M>', 'SGD momentum', nonNegative, TRAIN_DEFAULTS.momentum)
+  .option(
+    '--weight-decay <WD>',
+    'L2 weight decay (all weights and biases)',
+    nonNegative,
+    TRAIN_DEFAULTS.weightDecay,
+  )
+  .option(
+    '--seed <S>',
+    'seed of the initial weights, shuffling and augmentation',
+    intAtLeast(0),
+    TRAIN_DEFAULTS.seed,
+  )
+  .option('--augment', 'random crop (pad 4) and horizontal flip (default)')
+  .option('--no-augment', 'no augmentation')
+  .option('--resume', 'continue the run in --out from its last completed epoch (same flags)')
+  .option('--limit <N>', 'use only the first N training and N test images (smoke tests)', intAtLeast(1))
+  .addOption(new Option('--json', 'print one JSON object on stdout'))
+  .action(async (opts) => {
+    await trainCommand(opts);
+  });
 
 program
   .command('demo')

@@ -28,7 +28,7 @@ export const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-
  * state (momentum buffer; AdamW's second moment) lives beside each parameter and starts at zero.
  */
 export class Optimizer {
-  private readonly state = new Map<Tensor, Tensor[]>();
+  private readonly buffers = new Map<Tensor, Tensor[]>();
   private steps = 0;
 
   constructor(
@@ -58,7 +58,7 @@ export class Optimizer {
           `parameter ${i} is ${p.dtype} [${p.shape.join(', ')}] but its gradient is ${g.dtype} [${g.shape.join(', ')}]`,
         );
       }
-      const state = this.stateOf(p, adamw ? 2 : 1);
+      const state = this.stateFor(p);
       const wg = elementwise.workgroupSize;
       const [x, y] = grid2d(Math.ceil(p.size / wg));
       const words = new Uint32Array(12);
@@ -81,18 +81,34 @@ export class Optimizer {
     });
   }
 
-  /** Frees the optimiser state. */
-  dispose(): void {
-    for (const list of this.state.values()) for (const t of list) t.dispose();
-    this.state.clear();
-  }
-
-  private stateOf(p: Tensor, count: number): Tensor[] {
-    let s = this.state.get(p);
+  /** A parameter's state (SGD: [momentum buffer]; AdamW: [m, v]), created at zero on first use. */
+  stateFor(p: Tensor): readonly Tensor[] {
+    let s = this.buffers.get(p);
     if (!s) {
+      const count = this.options.kind === 'adamw' ? 2 : 1;
       s = Array.from({ length: count }, () => this.gpu.keep(this.gpu.zeros(p.shape)));
-      this.state.set(p, s);
+      this.buffers.set(p, s);
     }
     return s;
+  }
+
+  /** Restores a checkpoint: a parameter's state tensors (owned from now on) and the steps taken so far. */
+  restore(p: Tensor, state: Tensor[], steps = this.steps): void {
+    const count = this.options.kind === 'adamw' ? 2 : 1;
+    if (state.length !== count || state.some((t) => t.size !== p.size)) {
+      throw new ShapeError('optimizer', `restore needs ${count} state tensors of ${p.size} values`);
+    }
+    for (const t of this.buffers.get(p) ?? []) t.dispose();
+    this.buffers.set(
+      p,
+      state.map((t) => this.gpu.keep(t)),
+    );
+    this.steps = steps;
+  }
+
+  /** Frees the optimiser state. */
+  dispose(): void {
+    for (const list of this.buffers.values()) for (const t of list) t.dispose();
+    this.buffers.clear();
   }
 }

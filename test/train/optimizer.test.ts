@@ -63,6 +63,27 @@ describe('optimisers (PyTorch update rules)', () => {
   });
 });
 
+describe('optimiser checkpoints', () => {
+  it('restoring saved state continues exactly like an uninterrupted run', async () => {
+    const gpu = await getGpu();
+    const g1 = gpu.tensor(values(50, 1), [50]);
+    const g2 = gpu.tensor(values(50, 2), [50]);
+    const a = gpu.tensor(values(50, 3), [50]);
+    const b = gpu.tensor(values(50, 3), [50]);
+    const opts = { kind: 'sgd', momentum: 0.9, weightDecay: 1e-3 } as const;
+    const first = new Optimizer(gpu, opts);
+    first.step([a], [g1], 0.1);
+    first.step([b], [g1], 0.1);
+    const saved = await gpu.readF32(first.stateFor(b)[0]);
+    const second = new Optimizer(gpu, opts);
+    second.restore(b, [gpu.tensor(saved, [50])], 1);
+    first.step([a], [g2], 0.05);
+    second.step([b], [g2], 0.05);
+    expect(Array.from(await gpu.readF32(b))).toEqual(Array.from(await gpu.readF32(a)));
+    expect(() => second.restore(b, [gpu.zeros([3])])).toThrow(/restore needs 1 state tensors of 50 values/);
+  });
+});
+
 describe('cosine schedule', () => {
   it('starts at the base rate, halves at mid-way and ends at zero', () => {
     expect(cosineLr(0.01, 0, 100)).toBeCloseTo(0.01, 12);

@@ -1,0 +1,133 @@
+// `sglp eval MODEL --data SPEC [--split test] [--limit N] [--batch B] [--json]`: accuracy and mean
+// cross-entropy of an image classifier (BN folded into the convs), `{accuracy, loss, samples}`.
+
+import { stat } from 'node:fs/promises';
+import { describeModel } from '../arch/describe.js';
+import { type ClassifierMetrics, evaluateClassifier } from '../eval/classify.js';
+import type { Gpu } from '../gpu/device.js';
+import { batchCount, imageBatches } from '../io/batches.js';
+import { type CifarResnetConfig, readModelConfig } from '../io/config.js';
+import { parseDataSpec, parseSplit, type Split } from '../io/data-spec.js';
+import type { ImageDataset } from '../io/dataset.js';
+import { openCheckpoint } from '../io/safetensors-index.js';
+import { ParamStore } from '../nn/params.js';
+import { CifarResnet } from '../nn/resnet.js';
+import { loadImageDataset } from '../node/datasets.js';
+import { acquireDevice } from '../node/device.js';
+import { directorySource, isNotFound } from '../node/files.js';
+import { checkDatasetFits, labelled, runnableConfig } from './common.js';
+import { type CliIo, Progress, processIo } from './progress.js';
+
+export interface EvalOptions {
+  readonly data: string;
+  readonly split?: string;
+  readonly limit?: number;
+  readonly batch?: number;
+  readonly json?: boolean;
+}
+
+export interface EvalDeps {
+  readonly io?: CliIo;
+  /** A device to use (and leave open); by default one is acquired and destroyed. */
+  readonly gpu?: Gpu;
+}
+
+export const EVAL_DEFAULT_BATCH = 128;
+
+/** A model directory's config, checked to be runnable; a missing directory or config.json is named. */
+export async function readRunnableConfig(model: string): Promise<CifarResnetConfig> {
+  try {
+    if (!(await stat(model)).isDirectory()) throw new Error(`model ${model} is not a directory`);
+  } catch (err) {
+    if (isNotFound(err)) throw new Error(`model directory ${model} not found`);
+    throw err;
+  }
+  const dir = directorySource(model);
+  if (!(await dir.has('config.json'))) {
+    throw new Error(
+      `model ${model} has no config.json (expected a model directory: config.json + model.safetensors)`,
+    );
+  }
+  return runnableConfig(await readModelConfig(dir), `${model}/config.json`);
+}
+
+/** Loads a cifar-resnet model directory onto the device (every tensor checked by checkStateDict). */
+export async function loadModel(
+  gpu: Gpu,
+  model: string,
+  config: CifarResnetConfig,
+): Promise<{ params: ParamStore; net: CifarResnet }> {
+  const desc = describeModel(config);
+  const store = await openCheckpoint(directorySource(model));
+  let params: ParamStore;
+  try {
+    params = await ParamStore.load(gpu, desc, store);
+  } finally {
+    await store.close();
+  }
+  return { params, net: new CifarResnet(gpu, desc, params) };
+}
+
+/** Evaluates a loaded model on a data set, with a progress bar on stderr. */
+export async function evaluateOn(
+  gpu: Gpu,
+  net: CifarResnet,
+  config: CifarResnetConfig,
+  ds: ImageDataset,
+  options: { batch: number; limit?: number; label: string; io: CliIo },
+): Promise<ClassifierMetrics> {
+  const batchOptions = { batchSize: options.batch, normalize: config.normalize, limit: options.limit };
+  const progress = new Progress(options.io, options.label, batchCount(ds, batchOptions));
+  const t0 = performance.now();
+  try {
+    await net.freezeForEval();
+    return await evaluateClassifier(gpu, net, labelled(imageBatches(ds, batchOptions)), {
+      onProgress: (p) =>
+        progress.update(p.batches, { rate: p.samples / ((performance.now() - t0) / 1000), loss: p.loss }),
+    });
+  } finally {
+    progress.stop();
+  }
+}
+
+export async function evalCommand(
+  model: string,
+  opts: EvalOptions,
+  deps: EvalDeps = {},
+): Promise<ClassifierMetrics & { split: Split }> {
+  const io = deps.io ?? processIo;
+  const split = parseSplit(opts.split ?? 'test');
+  const batch = opts.batch ?? EVAL_DEFAULT_BATCH;
+  parseDataSpec(opts.data); // a bad spec fails before the device is started
+  const config = await readRunnableConfig(model);
+  const ds = await loadImageDataset(opts.data, split);
+  checkDatasetFits(ds, config, model);
+  if (opts.limit === 0) throw new Error('--limit must be at least 1');
+  const gpu = deps.gpu ?? (await acquireDevice());
+  let metrics: ClassifierMetrics;
+  try {
+    const { params, net } = await loadModel(gpu, model, config);
+    try {
+      metrics = await evaluateOn(gpu, net, config, ds, {
+        batch,
+        limit: opts.limit,
+        label: `eval ${split}`,
+        io,
+      });
+    } finally {
+      net.unfreeze();
+      params.dispose();
+    }
+  } finally {
+    if (!deps.gpu) gpu.destroy();
+  }
+  const result = { accuracy: metrics.accuracy, loss: metrics.loss, samples: metrics.samples };
+  if (opts.json) io.stdout(`${JSON.stringify(result)}\n`);
+  else {
+    io.stdout(
+      `${model} on ${opts.data} (${split}): accuracy ${(100 * result.accuracy).toFixed(2)}%  ` +
+        `loss ${result.loss.toFixed(4)}  (${result.samples} samples)\n`,
+    );
+  }
+  return { ...result, split };
+}

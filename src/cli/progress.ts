@@ -1,0 +1,92 @@
+// Progress on stderr (stdout is for results): a live bar when stderr is a terminal, otherwise plain lines
+// at most every 10% or every 10 seconds, so logs of a redirected run stay readable and short.
+
+import cliProgress from 'cli-progress';
+
+/** Where a command writes: tests pass their own. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Whether stderr is a terminal (a live bar) or not (plain lines). */
+  readonly tty: boolean;
+}
+
+export const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  tty: process.stderr.isTTY === true,
+};
+
+export interface ProgressValues {
+  /** Images per second so far. */
+  readonly rate?: number;
+  /** Running mean loss. */
+  readonly loss?: number;
+}
+
+/** One task of `total` steps (batches). */
+export class Progress {
+  private readonly bar: cliProgress.SingleBar | undefined;
+  private readonly start = performance.now();
+  private lastLine = performance.now();
+  private lastDone = 0;
+  private done = 0;
+  private values: ProgressValues = {};
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly label: string,
+    private readonly total: number,
+    private readonly unit = 'batches',
+  ) {
+    if (io.tty && io === processIo) {
+      this.bar = new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          format: `${label} [{bar}] {value}/{total} ${unit} | {rate} img/s | loss {loss} | {duration_formatted}`,
+          hideCursor: true,
+          barsize: 30,
+          etaBuffer: 20,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(total, 0, { rate: '-', loss: '-' });
+    }
+  }
+
+  update(done: number, values: ProgressValues = {}): void {
+    this.done = done;
+    this.values = values;
+    const rate = values.rate === undefined ? '-' : values.rate.toFixed(1);
+    const loss = values.loss === undefined ? '-' : values.loss.toFixed(4);
+    if (this.bar) {
+      this.bar.update(done, { rate, loss });
+      return;
+    }
+    const now = performance.now();
+    const step = Math.max(1, Math.ceil(this.total / 10));
+    if (done < this.total && done - this.lastDone < step && now - this.lastLine < 10_000) return;
+    this.lastLine = now;
+    this.lastDone = done;
+    this.io.stderr(`${this.label} ${done}/${this.total} ${this.unit}  ${rate} img/s  loss ${loss}\n`);
+  }
+
+  /** Ends the bar (or prints the last line if it was not printed). */
+  stop(): void {
+    if (this.bar) {
+      this.bar.stop();
+      return;
+    }
+    if (this.lastDone !== this.done) {
+      this.lastDone = this.total; // force
+      const v = this.values;
+      const rate = v.rate === undefined ? '-' : v.rate.toFixed(1);
+      const loss = v.loss === undefined ? '-' : v.loss.toFixed(4);
+      this.io.stderr(`${this.label} ${this.done}/${this.total} ${this.unit}  ${rate} img/s  loss ${loss}\n`);
+    }
+  }
+
+  get seconds(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+}

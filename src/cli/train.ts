@@ -1,0 +1,527 @@
+// `sglp train --arch cifar-resnet --depth 56 --data SPEC --epochs E --out DIR`: trains a base model from
+// PyTorch's default initialisation with SGD (momentum, weight decay) and a per-step cosine learning rate,
+// seeded shuffling and crop + flip augmentation. After every epoch it evaluates on the test split and writes,
+// each file atomically and in this order: DIR/optimizer.safetensors (momentum buffers), DIR/model.safetensors,
+// DIR/config.json and DIR/train-state.json (the commit point). `--resume` continues from the last completed
+// epoch and gives bit-identical files to an uninterrupted run: every random stream is derived from
+// (seed, epoch), so nothing but the weights, BN statistics and momentum buffers needs saving.
+
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeModel } from '../arch/describe.js';
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { batchCount, imageBatches, type Normalize } from '../io/batches.js';
+import { type CifarResnetConfig, KNOWN_ARCHITECTURES, validateModelConfig } from '../io/config.js';
+import { parseDataSpec } from '../io/data-spec.js';
+import { type ImageDataset, imageDataset } from '../io/dataset.js';
+import { Rng } from '../io/prng.js';
+import { openSafetensors } from '../io/safetensors.js';
+import type { TensorToWrite } from '../io/safetensors-write.js';
+import { ParamStore } from '../nn/params.js';
+import { CifarResnet } from '../nn/resnet.js';
+import { loadImageDataset } from '../node/datasets.js';
+import { acquireDevice } from '../node/device.js';
+import { isNotFound, openFileSource, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
+import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
+import { Optimizer } from '../train/optimizer.js';
+import { cosineLr } from '../train/schedule.js';
+import { checkDatasetFits } from './common.js';
+import { evaluateOn, loadModel } from './eval.js';
+import { type CliIo, Progress, processIo } from './progress.js';
+
+export interface TrainOptions {
+  readonly arch: string;
+  readonly depth?: number;
+  readonly inChannels?: number;
+  readonly numClasses?: number;
+  readonly shortcut?: string;
+  /** Residual blocks per stage (a smaller model than `depth` gives; smoke tests). */
+  readonly blocks?: string;
+  readonly data: string;
+  readonly epochs: number;
+  readonly out: string;
+  readonly batch?: number;
+  readonly lr?: number;
+  readonly momentum?: number;
+  readonly weightDecay?: number;
+  readonly seed?: number;
+  readonly augment?: boolean;
+  readonly resume?: boolean;
+  readonly limit?: number;
+  readonly json?: boolean;
+}
+
+export interface TrainDeps {
+  readonly io?: CliIo;
+  readonly gpu?: Gpu;
+}
+
+export const TRAIN_DEFAULTS = {
+  depth: 56,
+  shortcut: 'A',
+  batch: 128,
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  seed: 0,
+} as const;
+
+export const MODEL_FILE = 'model.safetensors';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const STATE_FILE = 'train-state.json';
+export const CONFIG_FILE = 'config.json';
+
+/** Random stream for the initial weights (batches.ts uses streams 1 and 2 per epoch). */
+const INIT_STREAM = 3;
+
+/** Every setting that changes the result; a resumed run must repeat them exactly. */
+export interface RunSettings {
+  readonly arch: string;
+  readonly depth: number;
+  readonly shortcut: string;
+  readonly blocks: number[] | null;
+  readonly inChannels: number;
+  readonly numClasses: number;
+  readonly data: string;
+  readonly limit: number | null;
+  readonly epochs: number;
+  readonly batch: number;
+  readonly lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly seed: number;
+  readonly augment: boolean;
+}
+
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly trainLoss: number;
+  readonly accuracy: number;
+  readonly loss: number;
+  readonly samples: number;
+  readonly lr: number;
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+}
+
+export interface TrainState {
+  readonly version: 1;
+  readonly completedEpochs: number;
+  readonly step: number;
+  readonly stepsPerEpoch: number;
+  readonly settings: RunSettings;
+  readonly history: EpochRecord[];
+}
+
+export interface TrainResult {
+  readonly out: string;
+  readonly epochs: number;
+  readonly completedEpochs: number;
+  /** Test metrics after the last epoch. */
+  readonly accuracy: number;
+  readonly loss: number;
+  readonly samples: number;
+  readonly trainLoss: number;
+  readonly history: EpochRecord[];
+}
+
+/**
+ * Per-channel mean and (population) std of pixel/255 over the training images used, rounded to 4 decimals
+ * as config.json stores them (Fashion-MNIST's full train split gives 0.286 / 0.353).
+ */
+export function datasetNormalize(ds: ImageDataset): Normalize {
+  const plane = ds.h * ds.w;
+  const mean: number[] = [];
+  const std: number[] = [];
+  for (let c = 0; c < ds.c; c++) {
+    const hist = new Float64Array(256);
+    for (let i = 0; i < ds.n; i++) {
+      const img = ds.images.subarray((i * ds.c + c) * plane, (i * ds.c + c + 1) * plane);
+      for (let p = 0; p < plane; p++) hist[img[p]]++;
+    }
+    let count = 0;
+    let s = 0;
+    for (let v = 0; v < 256; v++) {
+      count += hist[v];
+      s += hist[v] * (v / 255);
+    }
+    const m = s / count;
+    let sq = 0;
+    for (let v = 0; v < 256; v++) sq += hist[v] * (v / 255 - m) ** 2;
+    const round = (x: number) => Math.round(x * 1e4) / 1e4;
+    mean.push(round(m));
+    const sd = round(Math.sqrt(sq / count));
+    std.push(sd > 0 ? sd : 1);
+  }
+  return { mean, std };
+}
+
+/** The first n images of a data set. */
+function firstImages(ds: ImageDataset, n: number | undefined): ImageDataset {
+  if (n === undefined || n >= ds.n) return ds;
+  const per = ds.c * ds.h * ds.w;
+  return imageDataset({
+    ...ds,
+    name: `${ds.name} (first ${n})`,
+    n,
+    images: ds.images.subarray(0, n * per),
+    labels: ds.labels.subarray(0, n),
+  });
+}
+
+function parseBlocks(text: string | undefined): number[] | null {
+  if (text === undefined) return null;
+  const parts = text.split(',').map((s) => s.trim());
+  const blocks = parts.map(Number);
+  if (parts.length !== 3 || blocks.some((b, i) => parts[i] === '' || !Number.isSafeInteger(b) || b < 0)) {
+    throw new Error(`--blocks must be three counts like 1,1,1 (one per stage), got "${text}"`);
+  }
+  return blocks;
+}
+
+function checkArchitecture(arch: string): void {
+  if (arch === 'cifar-resnet') return;
+  if (KNOWN_ARCHITECTURES.includes(arch)) {
+    throw new Error(
+      `--arch ${arch}: training architecture "${arch}" is not supported yet (supported: cifar-resnet)`,
+    );
+  }
+  throw new Error(
+    `--arch: unknown architecture "${arch}" (known: ${KNOWN_ARCHITECTURES.join(', ')}; trainable: cifar-resnet)`,
+  );
+}
+
+/** The settings a run uses, from the flags and the training data. */
+function runSettings(opts: TrainOptions, train: ImageDataset): RunSettings {
+  if (!(Number.isSafeInteger(opts.epochs) && opts.epochs >= 1)) {
+    throw new Error(`--epochs must be an integer >= 1, got ${opts.epochs}`);
+  }
+  const inChannels = opts.inChannels ?? train.c;
+  if (inChannels !== train.c) {
+    throw new Error(`--in-channels ${inChannels}, but ${train.name} has ${train.c}-channel images`);
+  }
+  const numClasses = opts.numClasses ?? train.classes;
+  if (numClasses < train.classes) {
+    throw new Error(`--num-classes ${numClasses}, but ${train.name} has ${train.classes} classes`);
+  }
+  return {
+    arch: opts.arch,
+    depth: opts.depth ?? TRAIN_DEFAULTS.depth,
+    shortcut: opts.shortcut ?? TRAIN_DEFAULTS.shortcut,
+    blocks: parseBlocks(opts.blocks),
+    inChannels,
+    numClasses,
+    data: opts.data,
+    limit: opts.limit ?? null,
+    epochs: opts.epochs,
+    batch: opts.batch ?? TRAIN_DEFAULTS.batch,
+    lr: opts.lr ?? TRAIN_DEFAULTS.lr,
+    momentum: opts.momentum ?? TRAIN_DEFAULTS.momentum,
+    weightDecay: opts.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
+    seed: opts.seed ?? TRAIN_DEFAULTS.seed,
+    augment: opts.augment ?? true,
+  };
+}
+
+const FLAG_OF: Record<keyof RunSettings, string> = {
+  arch: '--arch',
+  depth: '--depth',
+  shortcut: '--shortcut',
+  blocks: '--blocks',
+  inChannels: '--in-channels',
+  numClasses: '--num-classes',
+  data: '--data',
+  limit: '--limit',
+  epochs: '--epochs',
+  batch: '--batch',
+  lr: '--lr',
+  momentum: '--momentum',
+  weightDecay: '--weight-decay',
+  seed: '--seed',
+  augment: '--augment/--no-augment',
+};
+
+async function readState(out: string): Promise<TrainState | undefined> {
+  const file = join(out, STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  let state: TrainState;
+  try {
+    state = JSON.parse(text) as TrainState;
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
+  }
+  if (state?.version !== 1 || !Number.isSafeInteger(state.completedEpochs) || !state.settings) {
+    throw new Error(`${file}: not a train state this version of sglp wrote (version 1)`);
+  }
+  return state;
+}
+
+async function saveCheckpoint(
+  gpu: Gpu,
+  out: string,
+  desc: ModelDescription,
+  params: ParamStore,
+  opt: Optimizer,
+  configJson: object,
+  state: TrainState,
+): Promise<void> {
+  const epoch = String(state.completedEpochs);
+  const optTensors: Record<string, TensorToWrite> = {};
+  for (const key of params.trainableKeys()) {
+    const p = params.get(key);
+    const [buf] = opt.stateFor(p);
+    optTensors[key] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(buf) };
+  }
+  await writeSafetensorsFile(join(out, OPTIMIZER_FILE), optTensors, {
+    kind: 'sgd momentum_buffer',
+    epoch,
+    step: String(state.step),
+  });
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const p of desc.params) {
+    tensors[p.key] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(params.get(p.key)) };
+  }
+  // PyTorch's BN counter (int64 scalar): one per training step, so torch's load_state_dict(strict) accepts it.
+  for (const key of desc.ignoredKeys) {
+    tensors[key] = { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(state.step)) };
+  }
+  await writeSafetensorsFile(join(out, MODEL_FILE), tensors, { format: 'pt', epoch });
+  await writeFileAtomic(join(out, CONFIG_FILE), `${JSON.stringify(configJson, null, 2)}\n`);
+  await writeFileAtomic(join(out, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** The epoch a checkpoint file says it holds. */
+async function fileEpoch(path: string): Promise<string | undefined> {
+  const src = await openFileSource(path);
+  try {
+    const st = await openSafetensors(src);
+    return st.metadata?.epoch;
+  } finally {
+    await src.close?.();
+  }
+}
+
+async function restoreMomentum(gpu: Gpu, out: string, params: ParamStore, opt: Optimizer): Promise<void> {
+  const path = join(out, OPTIMIZER_FILE);
+  const src = await openFileSource(path);
+  try {
+    const st = await openSafetensors(src);
+    for (const key of params.trainableKeys()) {
+      const p = params.get(key);
+      opt.restore(p, [gpu.tensor(await st.float32(key, p.shape), p.shape)]);
+    }
+  } finally {
+    await src.close?.();
+  }
+}
+
+export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Promise<TrainResult> {
+  const io = deps.io ?? processIo;
+  checkArchitecture(opts.arch);
+  parseDataSpec(opts.data);
+  if (opts.limit !== undefined && opts.limit < 1) throw new Error('--limit must be at least 1');
+  const out = opts.out;
+
+  // Look at --out before the (slow) data loading so a wrong directory fails at once.
+  let entries: string[] = [];
+  try {
+    entries = await readdir(out);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  const previous = opts.resume ? await readState(out) : undefined;
+  if (opts.resume && !previous) {
+    throw new Error(
+      `--resume: ${out} holds no ${STATE_FILE}, so there is no run to resume (drop --resume to start one)`,
+    );
+  }
+  if (!opts.resume && entries.some((e) => !e.startsWith('.'))) {
+    const hint = entries.includes(STATE_FILE)
+      ? ' (it holds a training run: add --resume to continue it)'
+      : '';
+    throw new Error(`--out ${out} is not empty${hint}; give a new or empty directory`);
+  }
+
+  const train = firstImages(await loadImageDataset(opts.data, 'train'), opts.limit);
+  const test = await loadImageDataset(opts.data, 'test');
+  const settings = runSettings(opts, train);
+  if (previous) {
+    const differ = (Object.keys(FLAG_OF) as (keyof RunSettings)[]).filter(
+      (k) => JSON.stringify(previous.settings[k]) !== JSON.stringify(settings[k]),
+    );
+    if (differ.length > 0) {
+      throw new Error(
+        `--resume: the run in ${out} used other settings: ${differ
+          .map(
+            (k) =>
+              `${FLAG_OF[k]} ${JSON.stringify(previous.settings[k])} (now ${JSON.stringify(settings[k])})`,
+          )
+          .join(', ')}; repeat the original flags`,
+      );
+    }
+  }
+  const configJson = {
+    architecture: 'cifar-resnet',
+    depth: settings.depth,
+    shortcut: settings.shortcut,
+    ...(settings.blocks ? { blocks: settings.blocks } : {}),
+    in_channels: settings.inChannels,
+    num_classes: settings.numClasses,
+    input_size: [train.c, train.h, train.w],
+    normalize: datasetNormalize(train),
+  };
+  const config = validateModelConfig(
+    configJson,
+    'the model flags (--arch, --depth, --shortcut, --blocks, ...)',
+  ) as CifarResnetConfig;
+  checkDatasetFits(test, config, 'the model');
+  const desc = describeModel(config);
+  const stepsPerEpoch = batchCount(train, { batchSize: settings.batch, normalize: config.normalize });
+  const totalSteps = settings.epochs * stepsPerEpoch;
+  await mkdir(out, { recursive: true });
+
+  const gpu = deps.gpu ?? (await acquireDevice());
+  let params: ParamStore | undefined;
+  let net: CifarResnet | undefined;
+  const opt = new Optimizer(gpu, {
+    kind: 'sgd',
+    momentum: settings.momentum,
+    weightDecay: settings.weightDecay,
+  });
+  try {
+    let startEpoch = 0;
+    let history: EpochRecord[] = [];
+    if (previous) {
+      const epoch = String(previous.completedEpochs);
+      for (const file of [MODEL_FILE, OPTIMIZER_FILE]) {
+        const got = await fileEpoch(join(out, file));
+        if (got !== epoch) {
+          throw new Error(
+            `--resume: ${join(out, file)} holds epoch ${got ?? '?'} but ${STATE_FILE} says ${epoch} (a write was interrupted; start again)`,
+          );
+        }
+      }
+      ({ params, net } = await loadModel(gpu, out, config));
+      await restoreMomentum(gpu, out, params, opt);
+      startEpoch = previous.completedEpochs;
+      history = [...previous.history];
+      io.stderr(`resuming ${out} after epoch ${startEpoch}/${settings.epochs}\n`);
+    } else {
+      const initRng = Rng.derive(settings.seed, 0, INIT_STREAM);
+      params = ParamStore.init(gpu, desc, () => initRng.float());
+      net = new CifarResnet(gpu, desc, params);
+    }
+    const keys = params.trainableKeys();
+    const paramTensors = keys.map((k) => (params as ParamStore).get(k));
+    for (let epoch = startEpoch; epoch < settings.epochs; epoch++) {
+      const label = `epoch ${epoch + 1}/${settings.epochs}`;
+      const progress = new Progress(io, label, stepsPerEpoch);
+      const t0 = performance.now();
+      let seen = 0;
+      let lossSum = 0;
+      let lr = settings.lr;
+      try {
+        const batches = imageBatches(train, {
+          batchSize: settings.batch,
+          normalize: config.normalize,
+          seed: settings.seed,
+          shuffle: true,
+          augment: settings.augment,
+          epoch,
+        });
+        let i = 0;
+        for (const b of batches) {
+          const step = epoch * stepsPerEpoch + i;
+          lr = cosineLr(settings.lr, step, totalSteps);
+          const model = net;
+          const loss = await gpu.scope(async () => {
+            const x = gpu.tensor(b.x, [b.size, ...desc.input]);
+            const labels = uploadLabels(gpu, b.y, desc.numClasses);
+            const { logits, saved } = await model.forward(x, { mode: 'train' });
+            const ce = softmaxCrossEntropy(gpu, logits, labels);
+            if (!saved || !ce.dlogits) throw new Error('internal: no saved activations for backward');
+            const grads = model.backward(saved, ce.dlogits);
+            opt.step(
+              paramTensors,
+              keys.map((k) => grads.get(k) as Tensor),
+              lr,
+            );
+            return (await gpu.readF32(ce.loss))[0];
+          });
+          if (!Number.isFinite(loss)) {
+            throw new Error(`${label}, step ${i + 1}: the loss is ${loss}; try a smaller --lr`);
+          }
+          lossSum += loss * b.size;
+          seen += b.size;
+          i++;
+          progress.update(i, { rate: seen / ((performance.now() - t0) / 1000), loss: lossSum / seen });
+        }
+      } finally {
+        progress.stop();
+      }
+      const trainSeconds = (performance.now() - t0) / 1000;
+      const metrics = await evaluateOn(gpu, net, config, test, {
+        batch: settings.batch,
+        limit: settings.limit ?? undefined,
+        label: `${label} test`,
+        io,
+      });
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        trainLoss: lossSum / seen,
+        accuracy: metrics.accuracy,
+        loss: metrics.loss,
+        samples: metrics.samples,
+        lr,
+        seconds: trainSeconds,
+        imagesPerSecond: seen / trainSeconds,
+      };
+      history.push(record);
+      await saveCheckpoint(gpu, out, desc, params, opt, configJson, {
+        version: 1,
+        completedEpochs: epoch + 1,
+        step: (epoch + 1) * stepsPerEpoch,
+        stepsPerEpoch,
+        settings,
+        history,
+      });
+      io.stderr(
+        `${label}: train loss ${record.trainLoss.toFixed(4)} (${record.imagesPerSecond.toFixed(1)} img/s)  ` +
+          `test accuracy ${(100 * record.accuracy).toFixed(2)}% loss ${record.loss.toFixed(4)}  saved ${out}\n`,
+      );
+    }
+    const last = history.at(-1);
+    if (!last) throw new Error('internal: no epoch was trained');
+    const result: TrainResult = {
+      out,
+      epochs: settings.epochs,
+      completedEpochs: history.length,
+      accuracy: last.accuracy,
+      loss: last.loss,
+      samples: last.samples,
+      trainLoss: last.trainLoss,
+      history,
+    };
+    if (opts.json) io.stdout(`${JSON.stringify(result)}\n`);
+    else {
+      io.stdout(
+        `trained ${desc.name} for ${settings.epochs} epochs → ${out}: test accuracy ` +
+          `${(100 * last.accuracy).toFixed(2)}%  loss ${last.loss.toFixed(4)}  (${last.samples} samples)\n`,
+      );
+    }
+    return result;
+  } finally {
+    net?.unfreeze();
+    opt.dispose();
+    params?.dispose();
+    if (!deps.gpu) gpu.destroy();
+  }
+}
