@@ -120,6 +120,7 @@ main() {
     cp "$PACK/webgpu/package.json" "$PACK/webgpu/index.js" "$RT/node_modules/webgpu/"
     # The bundle goes next to node_modules/ so that `import 'webgpu'` resolves to the copy above.
     cp "$PACK/bench.mjs" "$RT/bench.mjs"
+    [ -f "$PACK/cli.mjs" ] && cp "$PACK/cli.mjs" "$RT/cli.mjs"
 
     # node needs GLIBCXX_3.4.21, dawn.node GLIBCXX_3.4.30 and glibc >= 2.34. If the machine's
     # libstdc++ is too old, use the packed one (glibc cannot be replaced this way).
@@ -256,18 +257,29 @@ JS
         head -n 150
     fi
 
-    section "sglp WebGPU benchmark: node bench.mjs --json $OUT/sglp-bench.json $*"
-    local t
-    t=$(budget 600 "$TORCH_RESERVE_S")
-    echo "time limit ${t}s"
-    timeout -k 10 "$t" "${NODEENV[@]}" "$NODE" --expose-gc "$RT/bench.mjs" --json "$OUT/sglp-bench.json" "$@"
-    bench_rc=$?
-    [ "$bench_rc" = 124 ] && echo "benchmark TIMED OUT after ${t}s"
-    echo "benchmark exit code $bench_rc"
+    if [ "${SGLP_GPU_JOB:-bench}" = cli ]; then
+      # Any sglp command on this GPU (e.g. `train ... --out $OUT/model`); the arguments are the command's.
+      section "sglp $*"
+      local t
+      t=$(budget 600)
+      echo "time limit ${t}s"
+      timeout -k 10 "$t" "${NODEENV[@]}" "$NODE" "$RT/cli.mjs" "$@"
+      bench_rc=$?
+      echo "sglp exit code $bench_rc"
+    else
+      section "sglp WebGPU benchmark: node bench.mjs --json $OUT/sglp-bench.json $*"
+      local t
+      t=$(budget 600 "$TORCH_RESERVE_S")
+      echo "time limit ${t}s"
+      timeout -k 10 "$t" "${NODEENV[@]}" "$NODE" --expose-gc "$RT/bench.mjs" --json "$OUT/sglp-bench.json" "$@"
+      bench_rc=$?
+      [ "$bench_rc" = 124 ] && echo "benchmark TIMED OUT after ${t}s"
+      echo "benchmark exit code $bench_rc"
+    fi
   fi
 
   section "PyTorch GEMM peer"
-  if [ -n "${SGLP_GPU_SKIP_TORCH:-}" ]; then
+  if [ -n "${SGLP_GPU_SKIP_TORCH:-}" ] || [ "${SGLP_GPU_JOB:-bench}" = cli ]; then
     echo "skipped (SGLP_GPU_SKIP_TORCH)"
   elif ! have python3; then
     echo "skipped: no python3"

@@ -99,25 +99,31 @@ if [ ${#need_debs[@]} -gt 0 ]; then
   rm -rf "$tmp"
 fi
 
-# The benchmark bundle. The banner gives bundled CommonJS code a real `require` for Node built-ins.
-say "bundling $ENTRY -> $DEST/bench.mjs"
-meta=$(mktemp)
-"$ESBUILD" "$ENTRY" --bundle --platform=node --format=esm --target=node20 --loader:.wgsl=text \
-  --external:webgpu --log-level=warning --metafile="$meta" --outfile="$DEST/bench.mjs" \
-  "--banner:js=import { createRequire as __sglpCreateRequire } from 'node:module'; const require = __sglpCreateRequire(import.meta.url);"
-# Anything external other than Node built-ins and webgpu would be missing on the GPU machine, except
-# node-fetch's optional require('encoding') (inside try/catch, reached by tfjs-core's Node platform).
-"$NODE_BIN" -e '
-  const { builtinModules } = require("node:module");
-  const meta = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
-  const bad = new Set();
-  for (const out of Object.values(meta.outputs))
-    for (const imp of out.imports ?? [])
-      if (imp.external && !["webgpu", "encoding"].includes(imp.path) && !imp.path.startsWith("node:") && !builtinModules.includes(imp.path))
-        bad.add(imp.path);
-  if (bad.size) { console.error("pack-gpu: bundle imports packages that will not exist there: " + [...bad].join(", ")); process.exit(1); }
-' "$meta"
-rm -f "$meta"
+# The bundles: the benchmark, and the CLI (`SGLP_GPU_JOB=cli` runs it there, e.g. to train). The banner
+# gives bundled CommonJS code a real `require` for Node built-ins.
+bundle() {
+  local entry=$1 outfile=$2 meta
+  say "bundling $entry -> $outfile"
+  meta=$(mktemp)
+  "$ESBUILD" "$entry" --bundle --platform=node --format=esm --target=node20 --loader:.wgsl=text \
+    --external:webgpu --log-level=warning --metafile="$meta" --outfile="$outfile" \
+    "--banner:js=import { createRequire as __sglpCreateRequire } from 'node:module'; const require = __sglpCreateRequire(import.meta.url);"
+  # Anything external other than Node built-ins and webgpu would be missing on the GPU machine, except
+  # node-fetch's optional require('encoding') (inside try/catch, reached by tfjs-core's Node platform).
+  "$NODE_BIN" -e '
+    const { builtinModules } = require("node:module");
+    const meta = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+    const bad = new Set();
+    for (const out of Object.values(meta.outputs))
+      for (const imp of out.imports ?? [])
+        if (imp.external && !["webgpu", "encoding"].includes(imp.path) && !imp.path.startsWith("node:") && !builtinModules.includes(imp.path))
+          bad.add(imp.path);
+    if (bad.size) { console.error("pack-gpu: bundle imports packages that will not exist there: " + [...bad].join(", ")); process.exit(1); }
+  ' "$meta"
+  rm -f "$meta"
+}
+bundle "$ENTRY" "$DEST/bench.mjs"
+bundle src/cli/main.ts "$DEST/cli.mjs"
 
 cp bench/torch_gemm.py bench/gpu.sh "$DEST/"
 chmod +x "$DEST/gpu.sh"

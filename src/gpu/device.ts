@@ -305,7 +305,10 @@ export class Gpu {
   /** Submits the current batch (if any); errors surface at the next sync(). */
   submit(): void {
     const encoder = this.encoder;
-    if (!encoder) return;
+    if (!encoder) {
+      this.pool.collect();
+      return;
+    }
     this.encoder = undefined;
     if (this.uniformOffset > 0) {
       this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformBytes, 0, this.uniformOffset);
@@ -313,6 +316,7 @@ export class Gpu {
     }
     this.profiler?.encodeResolve(encoder);
     this.device.queue.submit([encoder.finish()]);
+    this.pool.collect(); // destroying after the submit lets the submitted work finish with its buffers
     this.counters.submits++;
     const kernels = this.batchKernels;
     this.batchKernels = [];

@@ -12,10 +12,17 @@ export function bucketSize(bytes: number): number {
   return Math.ceil(size / 16) * 16;
 }
 
-/** Storage buffers by bucket size; freed buffers are reused, beyond maxFreeBytes they are destroyed. */
+/**
+ * Storage buffers by bucket size; freed buffers are reused, beyond maxFreeBytes they are destroyed. A
+ * buffer released while recorded (not yet submitted) work still uses it must not be destroyed yet, so
+ * destruction waits for the runtime's next submit (collect()).
+ */
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private freeBytes = 0;
+  private doomed: GPUBuffer[] = [];
+  /** Free bytes kept for reuse; more is destroyed after the next submit. */
+  maxFreeBytes = tun.maxFreeBytes;
   /** Bytes currently handed out, and the most ever handed out at once. */
   liveBytes = 0;
   peakBytes = 0;
@@ -42,8 +49,8 @@ export class BufferPool {
 
   release(buffer: GPUBuffer): void {
     this.liveBytes -= buffer.size;
-    if (this.freeBytes + buffer.size > tun.maxFreeBytes) {
-      buffer.destroy();
+    if (this.freeBytes + buffer.size > this.maxFreeBytes) {
+      this.doomed.push(buffer);
       return;
     }
     const list = this.free.get(buffer.size) ?? [];
@@ -52,10 +59,22 @@ export class BufferPool {
     this.freeBytes += buffer.size;
   }
 
+  /** Destroys the buffers released beyond the cap; call only once the work using them is submitted. */
+  collect(): void {
+    for (const b of this.doomed) b.destroy();
+    this.doomed = [];
+  }
+
+  /** Buffers waiting for collect(). */
+  get pendingDestroy(): number {
+    return this.doomed.length;
+  }
+
   /** Destroys every free buffer (live ones stay with their tensors). */
   trim(): void {
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.freeBytes = 0;
+    this.collect();
   }
 }

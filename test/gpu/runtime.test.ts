@@ -53,6 +53,23 @@ describe('buffer pool', () => {
 });
 
 describe('device', () => {
+  it('defers destroying a released buffer that recorded work still uses until that work is submitted', async () => {
+    const gpu = await getGpu();
+    const saved = gpu.pool.maxFreeBytes;
+    gpu.pool.maxFreeBytes = 0; // every release is over the cap
+    try {
+      const x = gpu.tensor(values(1000, 7), [1000]);
+      const s = sum(gpu, x); // recorded, not submitted
+      x.dispose();
+      expect(gpu.pool.pendingDestroy).toBeGreaterThan(0);
+      const [total] = await gpu.readF32(s);
+      expect(gpu.pool.pendingDestroy).toBe(0);
+      expect(Number.isFinite(total)).toBe(true);
+    } finally {
+      gpu.pool.maxFreeBytes = saved;
+    }
+  });
+
   it('requests the adapter limits and the optional features present', async () => {
     const gpu = await getGpu();
     expect(gpu.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 << 20);
