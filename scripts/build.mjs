@@ -19,7 +19,12 @@ try {
       ...common,
       platform: 'node',
       packages: 'external',
-      entryPoints: { node: 'src/node/index.ts', cli: 'src/cli/main.ts', bench: 'bench/run.ts' },
+      entryPoints: {
+        node: 'src/node/index.ts',
+        cli: 'src/cli/main.ts',
+        bench: 'bench/run.ts',
+        'bench-attention': 'bench/attention.ts',
+      },
       outdir: 'dist',
       banner: { js: '#!/usr/bin/env node' },
     }),

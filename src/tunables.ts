@@ -122,10 +122,11 @@ export const llm = {
 };
 
 /**
- * Flash attention tiles (shaders/attention.wgsl, attention-dkdv.wgsl). A workgroup is one subgroup of
- * lanes (rows exchanged by subgroupShuffle); key and query blocks are 4 keys / queries per lane. Forward
- * and dq: `rows` x lanes query rows per workgroup; dk / dv: `keyRows` x lanes key rows. On lavapipe 2 (16
- * rows) beat 1 and 4 (register spills); GPUs have 32-wide subgroups and want many workgroups.
+ * Flash attention tiles. A workgroup is one subgroup of lanes exchanging rows by subgroupShuffle. Forward
+ * and dq (shaders/attention.wgsl): `rows` x lanes query rows per workgroup against key blocks of 4 keys per
+ * lane. dk / dv (attention-dkdv.wgsl): `keyRows` x lanes key rows per workgroup, each lane owning
+ * `keyRows` of them. On lavapipe (8 lanes, T 512, D 64) rows 2 beat 1 and 4 (4 spills; 3 was ten times
+ * slower), keyRows 2 beat 1 and 4; GPUs have 32-wide subgroups and want many workgroups.
  */
 export const attention = {
   cpu: { rows: 2, keyRows: 2 },

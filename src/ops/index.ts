@@ -1,5 +1,14 @@
 export type { Activation } from './activation.js';
 export {
+  type AttentionLayout,
+  type AttentionOptions,
+  type AttentionTiles,
+  attention,
+  attentionBackward,
+  attentionWorkgroupBytes,
+  chooseAttentionTiles,
+} from './attention.js';
+export {
   type BatchNormGrads,
   type BatchNormOptions,
   type BatchNormParams,
@@ -33,6 +42,7 @@ export {
   uploadLabels,
 } from './cross-entropy.js';
 export { activation, add, type BinaryOp, binary, gelu, mul, relu, scale, silu } from './elementwise.js';
+export { embedding, embeddingBackward, type TokenIds, uploadTokens } from './embedding.js';
 export { type GemmOptions, gemm } from './gemm.js';
 export { chooseGemmTiles, type GemmShape, type GemmTiles } from './gemm-config.js';
 export { gradNorm } from './grad-norm.js';
@@ -47,6 +57,29 @@ export {
   maxPool2dBackward,
 } from './pool.js';
 export { max, mean, type ReduceOp, reduce, sum, sumSquares } from './reduce.js';
+export { rmsNorm, rmsNormBackward } from './rmsnorm.js';
+export {
+  type HeadLayout,
+  parseRopeScaling,
+  type RopeConfig,
+  type RopeOptions,
+  type RopeScaling,
+  type RopeTables,
+  rope,
+  ropeBackward,
+  ropeInvFreq,
+  ropeTables,
+} from './rope.js';
 export { reluBackward, shortcutA, shortcutABackward, shortcutAPad } from './shortcut.js';
 export { softmax } from './softmax.js';
+export { type GateUp, swiglu, swigluBackward } from './swiglu.js';
+export {
+  IGNORE_INDEX,
+  nextTokenTargets,
+  type TokenCrossEntropy,
+  type TokenCrossEntropyBackwardOptions,
+  tokenCrossEntropy,
+  tokenCrossEntropyBackward,
+  uploadTargets,
+} from './token-cross-entropy.js';
 export { permute, transpose } from './transpose.js';

@@ -1,0 +1,243 @@
+// Float64 CPU references for the transformer kernels, written plainly from the Hugging Face definitions
+// (no shared code with src/), and the gradient-check helpers their tests use.
+
+export type Vec = ArrayLike<number>;
+
+/** sum(out * r) in f64: the scalar loss whose gradient the backward kernels compute. */
+export function dot(out: Vec, r: Vec): number {
+  let s = 0;
+  for (let i = 0; i < out.length; i++) s += out[i] * r[i];
+  return s;
+}
+
+/**
+ * d loss / d v[i] for the listed indices (all by default), by central differences in f64: `loss` is
+ * evaluated with v replaced by a perturbed f64 copy.
+ */
+export function numericGrad(v0: Vec, loss: (v: Float64Array) => number, eps: number, only?: number[]) {
+  const v = Float64Array.from(v0);
+  const idx = only ?? Array.from({ length: v.length }, (_, i) => i);
+  const g = new Float64Array(idx.length);
+  idx.forEach((i, n) => {
+    const keep = v[i];
+    v[i] = keep + eps;
+    const up = loss(v);
+    v[i] = keep - eps;
+    const down = loss(v);
+    v[i] = keep;
+    g[n] = (up - down) / (2 * eps);
+  });
+  return g;
+}
+
+/** Picks `count` spread-out indices of [0, n) (all of them when n <= count). */
+export function sampleIndices(n: number, count: number): number[] {
+  if (n <= count) return Array.from({ length: n }, (_, i) => i);
+  return Array.from({ length: count }, (_, i) => Math.floor(((i + 0.5) * n) / count));
+}
+
+/** Largest |got - want| / (rel * max|want| + abs); <= 1 passes. */
+export function worstVsMax(got: Vec, want: Vec, rel: number, abs = 0): number {
+  if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
+  let max = 0;
+  for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i]));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const r = Math.abs(got[i] - want[i]) / (rel * max + abs);
+    if (!(r <= worst)) worst = Number.isNaN(r) ? Infinity : r;
+  }
+  return worst;
+}
+
+/** Values of `got` at the given indices. */
+export function pick(got: Vec, idx: number[]): Float64Array {
+  return Float64Array.from(idx, (i) => got[i]);
+}
+
+// ---- embedding ------------------------------------------------------------------------------------
+
+/** out[t, :] = table[ids[t], :]. */
+export function embeddingRef(table: Vec, ids: Vec, hidden: number): Float64Array {
+  const out = new Float64Array(ids.length * hidden);
+  for (let t = 0; t < ids.length; t++) {
+    for (let c = 0; c < hidden; c++) out[t * hidden + c] = table[ids[t] * hidden + c];
+  }
+  return out;
+}
+
+// ---- RMSNorm (LlamaRMSNorm) -----------------------------------------------------------------------
+
+/** y = weight * (x * 1/sqrt(mean(x^2) + eps)) per row of `hidden` values. */
+export function rmsNormRef(x: Vec, weight: Vec, hidden: number, eps: number): Float64Array {
+  const rows = x.length / hidden;
+  const out = new Float64Array(x.length);
+  for (let r = 0; r < rows; r++) {
+    let ss = 0;
+    for (let c = 0; c < hidden; c++) ss += x[r * hidden + c] ** 2;
+    const inv = 1 / Math.sqrt(ss / hidden + eps);
+    for (let c = 0; c < hidden; c++) out[r * hidden + c] = weight[c] * (x[r * hidden + c] * inv);
+  }
+  return out;
+}
+
+// ---- rotary embeddings ----------------------------------------------------------------------------
+
+export interface RopeScalingRef {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositionEmbeddings: number;
+}
+
+/**
+ * inv_freq as transformers computes it (default: 1 / theta^(2i/d); Llama-3: the wavelength-dependent
+ * division by `factor` with a smooth blend in between), here in plain f64 without any f32 rounding.
+ */
+export function invFreqRef(headDim: number, theta: number, scaling?: RopeScalingRef): Float64Array {
+  const half = headDim / 2;
+  const inv = Float64Array.from({ length: half }, (_, i) => 1 / theta ** ((2 * i) / headDim));
+  if (!scaling) return inv;
+  const { factor, lowFreqFactor: lo, highFreqFactor: hi, originalMaxPositionEmbeddings: old } = scaling;
+  const lowWave = old / lo;
+  const highWave = old / hi;
+  return inv.map((f) => {
+    const wave = (2 * Math.PI) / f;
+    if (wave < highWave) return f;
+    if (wave > lowWave) return f / factor;
+    const smooth = (old / wave - lo) / (hi - lo);
+    return ((1 - smooth) * f) / factor + smooth * f;
+  });
+}
+
+/**
+ * Hugging Face apply_rotary_pos_emb on one head vector layout: x viewed as [B, T, H, D] ('bthd') or
+ * [B, H, T, D] ('bhtd'); position of token t is positions[t]; rotate_half pairs d with d + D/2.
+ * `angle(t, i)` gives the angle of frequency i at token t; sign -1 applies the inverse rotation.
+ */
+export function ropeRef(
+  x: Vec,
+  shape: readonly number[],
+  layout: 'bthd' | 'bhtd',
+  angle: (t: number, i: number) => number,
+  sign = 1,
+): Float64Array {
+  const [B, A, C, D] = shape;
+  const [T, H] = layout === 'bthd' ? [A, C] : [C, A];
+  const half = D / 2;
+  const out = new Float64Array(x.length);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        const base = layout === 'bthd' ? ((b * T + t) * H + h) * D : ((b * H + h) * T + t) * D;
+        for (let i = 0; i < half; i++) {
+          const a = angle(t, i);
+          const c = Math.cos(a);
+          const s = Math.sin(a) * sign;
+          const x1 = x[base + i];
+          const x2 = x[base + i + half];
+          out[base + i] = x1 * c - x2 * s;
+          out[base + i + half] = x2 * c + x1 * s;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// ---- attention ------------------------------------------------------------------------------------
+
+export interface AttnShape {
+  B: number;
+  Hq: number;
+  Hkv: number;
+  T: number;
+  D: number;
+  causal?: boolean;
+}
+
+/** Index of (b, h, t, d) in a [B, T, H, D] ('bthd') or [B, H, T, D] ('bhtd') array. */
+export function headIndex(layout: 'bthd' | 'bhtd', H: number, T: number, D: number) {
+  return layout === 'bthd'
+    ? (b: number, h: number, t: number, d: number) => ((b * T + t) * H + h) * D + d
+    : (b: number, h: number, t: number, d: number) => ((b * H + h) * T + t) * D + d;
+}
+
+/**
+ * softmax(q k^T / sqrt(D) + causal mask) v with grouped-query heads (query head h reads kv head
+ * floor(h / (Hq / Hkv))), materialising the full score matrix; also the natural log-sum-exp per row
+ * ([B, Hq, T]).
+ */
+export function attentionRef(
+  q: Vec,
+  k: Vec,
+  v: Vec,
+  s: AttnShape,
+  layout: 'bthd' | 'bhtd' = 'bhtd',
+): { out: Float64Array; lse: Float64Array } {
+  const { B, Hq, Hkv, T, D, causal = true } = s;
+  const iq = headIndex(layout, Hq, T, D);
+  const ik = headIndex(layout, Hkv, T, D);
+  const group = Hq / Hkv;
+  const scale = 1 / Math.sqrt(D);
+  const out = new Float64Array(B * Hq * T * D);
+  const lse = new Float64Array(B * Hq * T);
+  const w = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / group);
+      for (let i = 0; i < T; i++) {
+        const last = causal ? i : T - 1;
+        let m = -Infinity;
+        for (let j = 0; j <= last; j++) {
+          let dotv = 0;
+          for (let d = 0; d < D; d++) dotv += q[iq(b, h, i, d)] * k[ik(b, hk, j, d)];
+          w[j] = dotv * scale;
+          m = Math.max(m, w[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j <= last; j++) {
+          w[j] = Math.exp(w[j] - m);
+          sum += w[j];
+        }
+        lse[(b * Hq + h) * T + i] = m + Math.log(sum);
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let j = 0; j <= last; j++) acc += w[j] * v[ik(b, hk, j, d)];
+          out[iq(b, h, i, d)] = acc / sum;
+        }
+      }
+    }
+  }
+  return { out, lse };
+}
+
+// ---- SwiGLU ---------------------------------------------------------------------------------------
+
+export const siluRef = (g: number) => g / (1 + Math.exp(-g));
+
+// ---- token cross-entropy --------------------------------------------------------------------------
+
+/**
+ * Mean negative log-likelihood over rows whose target is >= 0 (others ignored), from logits [N, V]; also
+ * the per-row log-sum-exp and NLL (0 for ignored rows).
+ */
+export function tokenCrossEntropyRef(logits: Vec, targets: Vec, vocab: number) {
+  const n = targets.length;
+  const lse = new Float64Array(n);
+  const nll = new Float64Array(n);
+  let sum = 0;
+  let count = 0;
+  for (let r = 0; r < n; r++) {
+    let m = -Infinity;
+    for (let c = 0; c < vocab; c++) m = Math.max(m, logits[r * vocab + c]);
+    let s = 0;
+    for (let c = 0; c < vocab; c++) s += Math.exp(logits[r * vocab + c] - m);
+    lse[r] = m + Math.log(s);
+    if (targets[r] >= 0) {
+      nll[r] = lse[r] - logits[r * vocab + targets[r]];
+      sum += nll[r];
+      count++;
+    }
+  }
+  return { lse, nll, mean: count ? sum / count : 0, count };
+}
