@@ -3,7 +3,7 @@
 // until one chunk remains gives the full reduction. MAX folds with max, otherwise sum; SQUARE squares
 // inputs (first pass of a sum of squares); the result is multiplied by `scale` (1/R on the last pass of
 // a mean). ROWS (inner = 1): a workgroup folds one chunk of one row, lanes striding through it (VEC4 reads
-// four at a time into four chains), then a tree in workgroup memory. Otherwise each invocation folds one
+// four at a time into sixteen chains), then a tree in workgroup memory. Otherwise each invocation folds one
 // column's chunk.
 
 struct Params {
@@ -49,6 +49,14 @@ fn prep(v: f32) -> f32 {
 #endif
 }
 
+fn combine4(a: vec4f, b: vec4f) -> vec4f {
+#if ${MAX}
+  return max(a, b);
+#else
+  return a + b;
+#endif
+}
+
 fn fold4(acc: vec4f, v: vec4f) -> vec4f {
 #if ${MAX}
   return max(acc, v);
@@ -74,11 +82,25 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
     let len = min(p.chunk, p.r - c * p.chunk);
 #if ${VEC4}
     // Four independent chains per lane: shorter rounding chains, and no serial dependency on one register.
-    var acc4 = vec4f(identity());
-    for (var j = lane; j < len / 4u; j += ${WG}u) {
-      acc4 = fold4(acc4, X[start / 4u + j]);
+    // Four independent vec4 chains (unrolled by four) so the per-lane loads of one step overlap.
+    var c0 = vec4f(identity());
+    var c1 = c0;
+    var c2 = c0;
+    var c3 = c0;
+    let n4 = len / 4u;
+    let base = start / 4u;
+    var j = lane;
+    for (; j + 3u * ${WG}u < n4; j += 4u * ${WG}u) {
+      c0 = fold4(c0, X[base + j]);
+      c1 = fold4(c1, X[base + j + ${WG}u]);
+      c2 = fold4(c2, X[base + j + 2u * ${WG}u]);
+      c3 = fold4(c3, X[base + j + 3u * ${WG}u]);
     }
-    acc = fold(fold(acc4.x, acc4.y), fold(acc4.z, acc4.w));
+    for (; j < n4; j += ${WG}u) {
+      c0 = fold4(c0, X[base + j]);
+    }
+    let c = combine4(combine4(c0, c1), combine4(c2, c3));
+    acc = fold(fold(c.x, c.y), fold(c.z, c.w));
 #else
     for (var j = lane; j < len; j += ${WG}u) {
       acc = fold(acc, prep(X[start + j]));
