@@ -7,7 +7,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     const field = fieldName(path);
     const found = lookup(input, path);
-    return `${field ? `field "${field}"` : 'config'}: ${describe(issue, found)}`;
+    return `${field ? `field "${field}"` : 'config'}: ${describeIssue(issue, found)}`;
   });
 }
 
@@ -16,9 +16,10 @@ export function fieldName(path: readonly (string | number)[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-type Found = { present: false } | { present: true; value: unknown };
+/** Whether the input holds a value at a path, and which. */
+export type Found = { present: false } | { present: true; value: unknown };
 
-function lookup(input: unknown, path: readonly (string | number)[]): Found {
+export function lookup(input: unknown, path: readonly (string | number)[]): Found {
   let cur = input;
   for (const p of path) {
     if (typeof cur !== 'object' || cur === null || !Object.hasOwn(cur, p)) return { present: false };
@@ -28,7 +29,8 @@ function lookup(input: unknown, path: readonly (string | number)[]): Found {
   return { present: true, value: cur };
 }
 
-function describe(issue: z.core.$ZodIssue, found: Found): string {
+/** One zod issue in words: what was expected, and what was found. */
+export function describeIssue(issue: z.core.$ZodIssue, found: Found): string {
   const got = found.present ? `, got ${show(found.value)}` : '';
   switch (issue.code) {
     case 'invalid_type': {

@@ -3,7 +3,7 @@
 // of the form that came closest, since "matches none of the accepted forms" does not say what to fix.
 
 import type * as z from 'zod';
-import { fieldName, show } from '../io/config-issues.js';
+import { describeIssue, fieldName, lookup } from '../io/config-issues.js';
 
 type Key = string | number;
 
@@ -26,43 +26,9 @@ function issueLines(issue: z.core.$ZodIssue, prefix: readonly Key[], input: unkn
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => `${label([...path, key])}: is not a field of this object (a typo?)`);
   }
-  return [`${label(path)}: ${describe(issue, lookup(input, path))}`];
+  return [`${label(path)}: ${describeIssue(issue, lookup(input, path))}`];
 }
 
 function label(path: readonly Key[]): string {
   return path.length === 0 ? 'report' : `field "${fieldName(path)}"`;
-}
-
-type Found = { present: false } | { present: true; value: unknown };
-
-function lookup(input: unknown, path: readonly Key[]): Found {
-  let cur = input;
-  for (const p of path) {
-    if (typeof cur !== 'object' || cur === null || !Object.hasOwn(cur, p)) return { present: false };
-    cur = (cur as Record<Key, unknown>)[p];
-    if (cur === undefined) return { present: false };
-  }
-  return { present: true, value: cur };
-}
-
-function describe(issue: z.core.$ZodIssue, found: Found): string {
-  const got = found.present ? `, got ${show(found.value)}` : '';
-  switch (issue.code) {
-    case 'invalid_type': {
-      const expected = issue.expected === 'int' ? 'an integer' : issue.expected;
-      return found.present ? `expected ${expected}${got}` : `missing (expected ${expected})`;
-    }
-    case 'invalid_value': {
-      const values = issue.values.map((v) => JSON.stringify(v));
-      const expected = values.length === 1 ? values[0] : `one of ${values.join(', ')}`;
-      return found.present ? `expected ${expected}${got}` : `missing (expected ${expected})`;
-    }
-    case 'too_small':
-    case 'too_big':
-      return `${issue.message.replace(/^Too (small|big): /, '')}${got}`;
-    case 'invalid_union':
-      return `matches none of the accepted forms${got}`;
-    default:
-      return issue.message;
-  }
 }
