@@ -25,4 +25,21 @@ export {
   ckaFromHsic,
   type Estimator,
 } from './sglp/cka.js';
+export { prunedConfigJson, prunedTensors } from './sglp/export.js';
+export {
+  type GradNormBatch,
+  networkGradNorm,
+  ParamView,
+  prunedNetwork,
+  segmentScorer,
+} from './sglp/importance.js';
+export {
+  type PruneInputs,
+  type PruneOptions,
+  type PruneProgress,
+  type PruneResult,
+  type PruneStage,
+  pruneSglp,
+  SGLP_DEFAULTS,
+} from './sglp/pipeline.js';
 export * as train from './train/index.js';

@@ -1,7 +1,10 @@
 import { Command, Option } from 'commander';
+import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
+import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
 import { intAtLeast, nonNegative, positive } from './common.js';
 import { EVAL_DEFAULT_BATCH, evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
+import { pruneCommand } from './prune.js';
 import { selfcheckCommand } from './selfcheck.js';
 import { TRAIN_DEFAULTS, trainCommand } from './train.js';
 
@@ -36,6 +39,54 @@ program
   .addOption(new Option('--json', 'print one JSON object on stdout'))
   .action(async (model: string, opts) => {
     await evalCommand(model, opts);
+  });
+
+program
+  .command('prune')
+  .description(
+    'SGLP layer pruning of a model directory: CKA, Fisher segmentation, GradNorm search; writes the pruned ' +
+      'model, sglp-report.json and report.html to --out',
+  )
+  .argument('<MODEL>', 'model directory (config.json + model.safetensors); only read')
+  .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+  .option('--remove <R>', 'remove R units (apportioned over the segments)', intAtLeast(0))
+  .option('--keep-per-segment <A,B,...>', 'units each segment keeps, protected ones included')
+  .option('--segments <K>', 'K segments instead of the elbow rule', intAtLeast(1))
+  .addOption(
+    new Option(
+      '--select <WHICH>',
+      "GradNorm candidate kept: min (least disturbed) or max (the authors' code)",
+    )
+      .choices(['min', 'max'])
+      .default('min'),
+  )
+  .option(
+    '--samples <N>',
+    'calibration samples (first N of the train split)',
+    intAtLeast(1),
+    SGLP_DEFAULTS.samples,
+  )
+  .option(
+    '--batch <B>',
+    'calibration batch size (rows of each CKA batch)',
+    intAtLeast(1),
+    SGLP_DEFAULTS.batch,
+  )
+  .option('--gradnorm-batches <G>', 'GradNorm batches', intAtLeast(1), SGLP_DEFAULTS.gradnormBatches)
+  .option('--gradnorm-batch-size <S>', 'GradNorm batch size', intAtLeast(1), SGLP_DEFAULTS.gradnormBatchSize)
+  .option(
+    '--max-exhaustive <N>',
+    'search a segment exhaustively up to N candidates, greedily above',
+    intAtLeast(1),
+    MAX_EXHAUSTIVE,
+  )
+  .option('--eval-limit <N>', 'evaluate before/after on the first N test samples only', intAtLeast(1))
+  .option('--method <M>', 'sglp (the baselines are not supported yet)')
+  .option('--finetune-epochs <E>', 'not supported yet', intAtLeast(0))
+  .requiredOption('--out <DIR>', 'output directory for the pruned model and the report (new or empty)')
+  .addOption(new Option('--json', 'print the report as one JSON object on stdout'))
+  .action(async (model: string, opts) => {
+    await pruneCommand(model, opts);
   });
 
 program

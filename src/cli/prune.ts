@@ -1,0 +1,249 @@
+// `sglp prune MODEL --data SPEC (--remove R | --keep-per-segment a,b,…) --out DIR [...]`: SGLP on a
+// cifar-resnet model directory (src/sglp/pipeline.ts). Writes DIR/model.safetensors, DIR/config.json,
+// DIR/sglp-report.json and DIR/report.html, each atomically and in this order; the input model is only read.
+// `--json` prints the report on stdout; progress goes to stderr.
+
+import { mkdir, readdir, realpath } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { describeModel } from '../arch/describe.js';
+import type { Gpu } from '../gpu/device.js';
+import { parseDataSpec } from '../io/data-spec.js';
+import type { SafetensorsDtype } from '../io/dtypes.js';
+import { openCheckpoint } from '../io/safetensors-index.js';
+import type { TensorToWrite } from '../io/safetensors-write.js';
+import { ParamStore } from '../nn/params.js';
+import { loadImageDataset } from '../node/datasets.js';
+import { acquireDevice } from '../node/device.js';
+import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
+import { renderReportHtml } from '../report/html.js';
+import type { Report } from '../report/schema.js';
+import type { Select } from '../sglp/candidates.js';
+import { prunedConfigJson, prunedTensors } from '../sglp/export.js';
+import type { KeepRequest } from '../sglp/keep-plan.js';
+import { type PruneProgress, type PruneStage, pruneSglp, SGLP_DEFAULTS } from '../sglp/pipeline.js';
+import { checkDatasetFits } from './common.js';
+import { readRunnableConfig } from './eval.js';
+import { type CliIo, Progress, processIo } from './progress.js';
+
+export interface PruneCliOptions {
+  readonly data: string;
+  readonly remove?: number;
+  /** `a,b,c` as given. */
+  readonly keepPerSegment?: string;
+  readonly segments?: number;
+  readonly select?: string;
+  readonly method?: string;
+  readonly finetuneEpochs?: number;
+  readonly samples?: number;
+  readonly batch?: number;
+  readonly gradnormBatches?: number;
+  readonly gradnormBatchSize?: number;
+  readonly maxExhaustive?: number;
+  readonly evalLimit?: number;
+  readonly out: string;
+  readonly json?: boolean;
+}
+
+export interface PruneDeps {
+  readonly io?: CliIo;
+  readonly gpu?: Gpu;
+  readonly signal?: AbortSignal;
+}
+
+export const REPORT_FILE = 'sglp-report.json';
+export const REPORT_HTML = 'report.html';
+
+function parseTarget(opts: PruneCliOptions): KeepRequest {
+  const hasRemove = opts.remove !== undefined;
+  const hasKeep = opts.keepPerSegment !== undefined;
+  if (hasRemove === hasKeep) {
+    throw new Error('give exactly one of --remove R and --keep-per-segment a,b,…');
+  }
+  if (hasRemove) return { remove: opts.remove as number };
+  const text = opts.keepPerSegment as string;
+  const parts = text.split(',').map((s) => s.trim());
+  const counts = parts.map(Number);
+  if (parts.some((p, i) => !/^\d+$/.test(p) || !Number.isSafeInteger(counts[i]))) {
+    throw new Error(`--keep-per-segment must be counts like 3,3,4,2,2, got "${text}"`);
+  }
+  return { keepPerSegment: counts };
+}
+
+function checkUnsupported(opts: PruneCliOptions): void {
+  if (opts.method !== undefined && opts.method !== 'sglp') {
+    throw new Error(
+      `--method ${opts.method}: the baselines (random, last, block-influence, angular) are not supported yet; ` +
+        'only --method sglp runs now',
+    );
+  }
+  if (opts.finetuneEpochs !== undefined && opts.finetuneEpochs > 0) {
+    throw new Error('--finetune-epochs: fine-tuning after pruning is not supported yet');
+  }
+  if (opts.select !== undefined && opts.select !== 'min' && opts.select !== 'max') {
+    throw new Error(`--select must be min or max, got "${opts.select}"`);
+  }
+}
+
+/** --out must be new or empty, and not the input model. */
+async function checkOut(model: string, out: string): Promise<void> {
+  const real = async (p: string) => {
+    try {
+      return await realpath(p);
+    } catch (err) {
+      if (isNotFound(err)) return resolve(p);
+      throw err;
+    }
+  };
+  if ((await real(model)) === (await real(out))) {
+    throw new Error(`--out ${out} is the input model; give a new or empty directory`);
+  }
+  let entries: string[] = [];
+  try {
+    entries = await readdir(out);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  if (entries.some((e) => !e.startsWith('.'))) {
+    throw new Error(`--out ${out} is not empty; give a new or empty directory`);
+  }
+}
+
+const STAGE_LABEL: Record<PruneStage, string> = {
+  features: 'calibration features + CKA',
+  cka: 'CKA',
+  segment: 'segmentation',
+  importance: 'GradNorm search',
+  'eval-before': 'eval before',
+  'eval-after': 'eval after',
+};
+
+/** Progress on stderr: a bar per batch stage, a line per segment's search every few seconds. */
+function progressReporter(io: CliIo): { onProgress: (p: PruneProgress) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  let barStage: PruneStage | undefined;
+  let lastLine = 0;
+  let searchStart = 0;
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+    barStage = undefined;
+  };
+  return {
+    stop,
+    onProgress: (p) => {
+      if (p.stage === 'importance') {
+        stop();
+        const now = performance.now();
+        if (p.done === 1) searchStart = now;
+        if (now - lastLine > 10_000 || p.done === 1 || p.done === p.total) {
+          lastLine = now;
+          const rate = (p.done - 1) / ((now - searchStart) / 1000);
+          const eta = p.done > 1 && rate > 0 ? `, ~${Math.ceil((p.total - p.done) / rate)} s left` : '';
+          io.stderr(
+            `${STAGE_LABEL[p.stage]}: ${p.detail ?? ''}: ${p.done}/${p.total} candidates` +
+              `${p.done > 1 ? ` (${rate.toFixed(2)}/s${eta})` : ''}\n`,
+          );
+        }
+        return;
+      }
+      if (p.stage === 'segment') return;
+      if (barStage !== p.stage) {
+        stop();
+        bar = new Progress(io, STAGE_LABEL[p.stage], p.total);
+        barStage = p.stage;
+      }
+      bar?.update(p.done);
+    },
+  };
+}
+
+export async function pruneCommand(
+  model: string,
+  opts: PruneCliOptions,
+  deps: PruneDeps = {},
+): Promise<Report> {
+  const io = deps.io ?? processIo;
+  checkUnsupported(opts);
+  const target = parseTarget(opts);
+  parseDataSpec(opts.data); // a bad spec fails before anything slow
+  const config = await readRunnableConfig(model);
+  await checkOut(model, opts.out);
+  const train = await loadImageDataset(opts.data, 'train');
+  const test = await loadImageDataset(opts.data, 'test');
+  checkDatasetFits(train, config, model);
+  checkDatasetFits(test, config, model);
+  const desc = describeModel(config);
+
+  const gpu = deps.gpu ?? (await acquireDevice());
+  const store = await openCheckpoint(directorySource(model));
+  const reporter = progressReporter(io);
+  try {
+    const params = await ParamStore.load(gpu, desc, store);
+    try {
+      const { report, pruned, view } = await pruneSglp(
+        { gpu, desc, params, normalize: config.normalize, train, test },
+        {
+          target,
+          segments: opts.segments,
+          select: (opts.select ?? SGLP_DEFAULTS.select) as Select,
+          samples: opts.samples,
+          batch: opts.batch,
+          gradnormBatches: opts.gradnormBatches,
+          gradnormBatchSize: opts.gradnormBatchSize,
+          maxExhaustive: opts.maxExhaustive,
+          evalLimit: opts.evalLimit,
+          dataSpec: opts.data,
+          input: model,
+          output: opts.out,
+          onProgress: reporter.onProgress,
+          signal: deps.signal,
+        },
+      );
+      reporter.stop();
+      // The input checkpoint's num_batches_tracked counters, carried over byte for byte.
+      const carried = (oldKey: string): TensorToWrite | undefined => {
+        if (!store.has(oldKey)) return undefined;
+        const info = store.info(oldKey);
+        return { dtype: info.dtype as SafetensorsDtype, shape: info.shape, data: () => store.bytes(oldKey) };
+      };
+      await mkdir(opts.out, { recursive: true });
+      await writeSafetensorsFile(join(opts.out, 'model.safetensors'), prunedTensors(pruned, view, carried), {
+        format: 'pt',
+        pruned_by: 'sglp',
+      });
+      await writeFileAtomic(join(opts.out, 'config.json'), prunedConfigJson(pruned));
+      await writeFileAtomic(join(opts.out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
+      await writeFileAtomic(join(opts.out, REPORT_HTML), renderReportHtml(report));
+      if (opts.json) io.stdout(`${JSON.stringify(report)}\n`);
+      else io.stdout(summary(report));
+      return report;
+    } finally {
+      params.dispose();
+    }
+  } finally {
+    reporter.stop();
+    await store.close();
+    if (!deps.gpu) gpu.destroy();
+  }
+}
+
+function summary(r: Report): string {
+  const pct = (m: Report['metrics']['before']) =>
+    'accuracy' in m ? `${(100 * m.accuracy).toFixed(2)}%` : '';
+  const t = r.timings;
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const name = (i: number) => r.units[i].name;
+  return [
+    `${r.model.name}: removed ${r.removed.length} of ${r.units.length} units (${r.removed.map(name).join(', ')})`,
+    `segments (${r.segmentation.kRule} K = ${r.segmentation.k}): ${r.segmentation.segments
+      .map(([a, b]) => `[${a}, ${b})`)
+      .join(' ')}`,
+    `accuracy ${pct(r.metrics.before)} → ${pct(r.metrics.after)} (${'samples' in r.metrics.after ? r.metrics.after.samples : ''} test samples, no fine-tuning)`,
+    `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs ${r.size.macsBefore} → ${r.size.macsAfter}`,
+    `time: features ${s(t.featuresMs)}, CKA ${s(t.ckaMs)}, segmentation ${s(t.segmentMs)}, ` +
+      `GradNorm search ${s(t.importanceMs)}, eval ${s(t.evalMs)}, total ${s(t.totalMs)}`,
+    ...r.notes.map((n) => `note: ${n}`),
+    `pruned model: ${r.model.output} (config.json, model.safetensors); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
+    '',
+  ].join('\n');
+}

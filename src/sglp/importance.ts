@@ -1,0 +1,206 @@
+// GradNorm importance (SGLP.md §4): a candidate keep-set of one segment is scored by the GradNorm of the
+// pretrained network with only that segment pruned to the candidate. The candidate network is built with
+// pruneModel + keyMap over the very tensors of the loaded model (a read-only view, no copies), run in train
+// mode (batch statistics) with the BN running statistics left untouched, and its score is the mean over
+// the GradNorm batches of √(Σ_p ‖∇_p mean CE‖²) over ALL its weights and biases.
+
+import { pruneModel } from '../arch/prune.js';
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { isTrainable, type ParamStore } from '../nn/params.js';
+import { CifarResnet } from '../nn/resnet.js';
+import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
+import { gradNorm } from '../ops/grad-norm.js';
+
+/**
+ * The tensors of `source` seen under the key names of a pruned description (`newToOld` maps each new key
+ * to the source's key). It only reads: write() is refused, and dispose() leaves the source's tensors alone.
+ * CifarResnet takes it where it takes a ParamStore (it only calls get/keys/version/desc).
+ */
+export class ParamView {
+  private readonly map: ReadonlyMap<string, string>;
+
+  constructor(
+    readonly source: ParamStore,
+    readonly desc: ModelDescription,
+    newToOld: ReadonlyMap<string, string>,
+  ) {
+    for (const p of desc.params) {
+      const old = newToOld.get(p.key);
+      if (old === undefined) throw new Error(`${desc.name}: no source tensor for "${p.key}"`);
+      const t = source.get(old);
+      if (t.size !== p.shape.reduce((a, d) => a * d, 1)) {
+        throw new Error(`${desc.name}: "${p.key}" ← "${old}" has ${t.size} values, expected [${p.shape}]`);
+      }
+    }
+    this.map = newToOld;
+  }
+
+  /** The view of `source` that a pruneModel result describes (its keyMap is old → new). */
+  static ofPruned(
+    source: ParamStore,
+    pruned: { description: ModelDescription; keyMap: ReadonlyMap<string, string> },
+  ) {
+    const inverse = new Map<string, string>();
+    for (const [oldKey, newKey] of pruned.keyMap) inverse.set(newKey, oldKey);
+    return new ParamView(source, pruned.description, inverse);
+  }
+
+  get gpu(): Gpu {
+    return this.source.gpu;
+  }
+
+  get version(): number {
+    return this.source.version;
+  }
+
+  get(key: string): Tensor {
+    const old = this.map.get(key);
+    if (old === undefined) throw new Error(`${this.desc.name} has no tensor "${key}"`);
+    return this.source.get(old);
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key) && this.desc.params.some((p) => p.key === key);
+  }
+
+  keys(): string[] {
+    return this.desc.params.map((p) => p.key);
+  }
+
+  trainableKeys(): string[] {
+    return this.desc.params.filter(isTrainable).map((p) => p.key);
+  }
+
+  bufferKeys(): string[] {
+    return this.desc.params.filter((p) => !isTrainable(p)).map((p) => p.key);
+  }
+
+  /** The source key of a key of this view. */
+  sourceKey(key: string): string {
+    const old = this.map.get(key);
+    if (old === undefined) throw new Error(`${this.desc.name} has no tensor "${key}"`);
+    return old;
+  }
+
+  async toArrays(keys: readonly string[] = this.keys()): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const k of keys) out[k] = await this.gpu.readF32(this.get(k));
+    return out;
+  }
+
+  write(key: string): never {
+    throw new Error(`${this.desc.name}: "${key}" is a read-only view of another model's tensors`);
+  }
+
+  dispose(): void {
+    // The tensors belong to the source store.
+  }
+
+  /** As the ParamStore type that CifarResnet takes (same methods; ParamStore's constructor is private). */
+  asStore(): ParamStore {
+    return this as unknown as ParamStore;
+  }
+}
+
+/** A CifarResnet running a pruned description over the tensors of `params` (no copies). */
+export function prunedNetwork(
+  gpu: Gpu,
+  desc: ModelDescription,
+  params: ParamStore,
+  removed: readonly number[],
+): { net: CifarResnet; view: ParamView; pruned: ReturnType<typeof pruneModel> } {
+  const pruned = pruneModel(desc, removed);
+  if (pruned.reinit.length > 0) {
+    throw new Error(`${desc.name}: pruning re-initialises units, which GradNorm scoring does not support`);
+  }
+  const view = ParamView.ofPruned(params, pruned);
+  return { net: new CifarResnet(gpu, pruned.description, view.asStore()), view, pruned };
+}
+
+/** One GradNorm batch, already on the device (kept across candidates). */
+export interface GradNormBatch {
+  readonly x: Tensor;
+  readonly labels: Tensor;
+  readonly n: number;
+}
+
+/** Uploads labelled batches once (they are reused for every candidate); dispose them when done. */
+export function uploadGradNormBatches(
+  gpu: Gpu,
+  desc: ModelDescription,
+  batches: readonly { x: Float32Array; y: Int32Array; size: number }[],
+): GradNormBatch[] {
+  const [c, h, w] = desc.input;
+  return batches.map((b) => ({
+    x: gpu.keep(gpu.tensor(b.x, [b.size, c, h, w])),
+    labels: gpu.keep(uploadLabels(gpu, b.y, desc.numClasses)),
+    n: b.size,
+  }));
+}
+
+export function disposeGradNormBatches(batches: readonly GradNormBatch[]): void {
+  for (const b of batches) {
+    b.x.dispose();
+    b.labels.dispose();
+  }
+}
+
+/**
+ * GradNorm of one network: per batch, a train-mode forward pass (running statistics untouched), mean
+ * cross-entropy, backward, the global L2 norm of every weight's and bias's gradient; the mean over batches.
+ */
+export async function networkGradNorm(
+  gpu: Gpu,
+  net: CifarResnet,
+  batches: readonly GradNormBatch[],
+  counters?: { forward: number; backward: number },
+): Promise<number> {
+  if (batches.length === 0) throw new Error('GradNorm needs at least one batch');
+  const keys = net.desc.params.filter(isTrainable).map((p) => p.key);
+  let sum = 0;
+  for (const b of batches) {
+    sum += await gpu.scope(async () => {
+      const { logits, saved } = await net.forward(b.x, { mode: 'train', updateRunningStats: false });
+      if (counters) counters.forward++;
+      const ce = softmaxCrossEntropy(gpu, logits, b.labels);
+      if (!saved || !ce.dlogits) throw new Error('internal: no saved activations for backward');
+      const grads = net.backward(saved, ce.dlogits);
+      if (counters) counters.backward++;
+      // Every tensor made here (gradients included) is freed when the scope ends.
+      return gradNorm(
+        gpu,
+        keys.map((k) => {
+          const g = grads.get(k);
+          if (!g) throw new Error(`internal: backward gave no gradient for "${k}"`);
+          return g;
+        }),
+      );
+    });
+  }
+  return sum / batches.length;
+}
+
+/**
+ * The scorer of one segment's candidates: the GradNorm of the model with the segment's units outside the
+ * keep-set removed (all other segments intact).
+ */
+export function segmentScorer(
+  gpu: Gpu,
+  desc: ModelDescription,
+  params: ParamStore,
+  segment: readonly [number, number],
+  batches: readonly GradNormBatch[],
+  options: { counters?: { forward: number; backward: number }; signal?: AbortSignal } = {},
+): (keepSet: readonly number[]) => Promise<number> {
+  const [start, end] = segment;
+  return async (keepSet) => {
+    options.signal?.throwIfAborted();
+    const keep = new Set(keepSet);
+    const removed: number[] = [];
+    for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
+    const { net } = prunedNetwork(gpu, desc, params, removed);
+    return networkGradNorm(gpu, net, batches, options.counters);
+  };
+}
