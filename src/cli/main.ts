@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
 import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
 import { intAtLeast, nonNegative, positive } from './common.js';
+import { demoCommand } from './demo.js';
 import { EVAL_DEFAULT_BATCH, evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
 import { pruneCommand } from './prune.js';
@@ -133,10 +134,12 @@ program
 
 program
   .command('demo')
-  .description('the main job: device info and a kernel self-check (the demo prune comes with the CNN engine)')
-  .action(async () => {
-    await infoCommand({});
-    await selfcheckCommand({});
+  .description('the main job: device check, then SGLP-prune the bundled ResNet-56 (reduced protocol)')
+  .option('--model <DIR>', 'model directory', 'models/fmnist-resnet56')
+  .option('--out <DIR>', 'output directory (default: demo-out/<date-time>)')
+  .action(async (opts: { model: string; out?: string }) => {
+    const out = opts.out ?? `demo-out/${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await demoCommand({ model: opts.model, out });
   });
 
 try {
