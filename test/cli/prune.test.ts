@@ -16,7 +16,7 @@ import { openSafetensors } from '../../src/io/safetensors.js';
 import { openFileSource } from '../../src/node/files.js';
 import { parseReport, reportWithoutTimings } from '../../src/report/schema.js';
 import { useGpu } from '../helpers/gpu.js';
-import { writeTinyMnist, writeTinyModel } from '../sglp/pipeline-fixture.js';
+import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
 const exec = promisify(execFile);
 const getGpu = useGpu();

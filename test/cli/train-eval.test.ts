@@ -7,7 +7,6 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../src/cli/eval.js';
 import type { CliIo } from '../../src/cli/progress.js';
@@ -16,46 +15,13 @@ import { openSafetensors } from '../../src/io/safetensors.js';
 import { serializeSafetensors } from '../../src/io/safetensors-write.js';
 import { openFileSource } from '../../src/node/files.js';
 import { useGpu } from '../helpers/gpu.js';
+import { writeTinyMnist } from '../helpers/tiny-model.js';
 
 const run = promisify(execFile);
 const getGpu = useGpu();
 
 let root: string;
 let data: string;
-
-/** IDX file bytes: magic (0, 0, 8 = ubyte, dims), big-endian sizes, then the values. */
-function idx(dims: number[], values: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head.writeUInt8(8, 2);
-  head.writeUInt8(dims.length, 3);
-  dims.forEach((d, i) => {
-    head.writeUInt32BE(d, 4 + 4 * i);
-  });
-  return gzipSync(Buffer.concat([head, Buffer.from(values)]));
-}
-
-/** n 8x8 images whose class shows as a bright row (label < 8) or column, plus noise. */
-async function writeSplit(dir: string, prefix: string, n: number, seed: number) {
-  const images = new Uint8Array(n * 64);
-  const labels = new Uint8Array(n);
-  let s = seed;
-  const rand = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-  for (let i = 0; i < n; i++) {
-    const y = i % 10;
-    labels[i] = y;
-    for (let p = 0; p < 64; p++) {
-      const r = Math.floor(p / 8);
-      const c = p % 8;
-      const on = y < 8 ? r === y : c === (y - 8) * 4 + 1;
-      images[i * 64 + p] = Math.min(255, Math.floor((on ? 180 : 20) + 60 * rand()));
-    }
-  }
-  await writeFile(join(dir, `${prefix}-images-idx3-ubyte.gz`), idx([n, 8, 8], images));
-  await writeFile(join(dir, `${prefix}-labels-idx1-ubyte.gz`), idx([n], labels));
-}
 
 function captureIo(onErr?: (text: string) => void) {
   const out: string[] = [];
@@ -98,8 +64,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'sglp-cli-'));
   data = join(root, 'data');
   await mkdir(data);
-  await writeSplit(data, 'train', 64, 1);
-  await writeSplit(data, 't10k', 30, 2);
+  await writeTinyMnist(data, 64, 30);
 });
 
 afterAll(async () => {

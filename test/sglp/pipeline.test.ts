@@ -23,7 +23,7 @@ import {
 import { planKeep } from '../../src/sglp/keep-plan.js';
 import { candidateCount, type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/pipeline.js';
 import { useGpu } from '../helpers/gpu.js';
-import { tinyArrays, tinyConfig, tinyDataset, tinyDescription, tinyParams } from './pipeline-fixture.js';
+import { tinyArrays, tinyConfig, tinyDataset, tinyDescription, tinyParams } from '../helpers/tiny-model.js';
 
 const getGpu = useGpu();
 
