@@ -1,5 +1,5 @@
 // Kernel benchmark: our kernels and TensorFlow.js's WebGPU backend on the same adapter in one process.
-// Usage: npm run bench [-- --quick] [--json FILE] [--no-peer]
+// Usage: npm run bench [-- --quick] [--json FILE] [--no-peer] [--only gemm,sum,conv,resnet]
 import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
 import { selfcheck } from '../src/cli/selfcheck.js';
@@ -10,19 +10,25 @@ import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from '../src/ops/co
 import { gemm } from '../src/ops/gemm.js';
 import { sum } from '../src/ops/reduce.js';
 import { tfjsPeer } from './peers/tfjs.js';
+import { tfjsResnet } from './peers/tfjs-resnet.js';
+import { checkResnetPeer, RESNET_BATCH, RESNET_INPUT, resnetBench } from './resnet56.js';
 import type { Workload } from './workload.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
 const withPeer = !args.includes('--no-peer');
+const GROUPS = ['gemm', 'sum', 'conv', 'resnet'];
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : GROUPS;
+for (const g of only)
+  if (!GROUPS.includes(g)) throw new Error(`--only: unknown group ${g} (${GROUPS.join(', ')})`);
 
 interface Row {
   case: string;
   impl: string;
   ms: number;
   rate: number;
-  unit: 'GFLOP/s' | 'GB/s';
+  unit: 'GFLOP/s' | 'GB/s' | 'images/s';
   samples: number;
   /** Operations per timed sample. */
   reps: number;
@@ -41,23 +47,40 @@ function random(n: number): Float32Array {
 /** Each sample queues `reps` operations then waits once, so sub-millisecond GPU work is not timed as latency. */
 const SAMPLE_MS = 20;
 
-async function measure(name: string, impl: string, work: number, unit: Row['unit'], w: Workload) {
-  w.record();
+/** Timed samples for workloads of seconds (whole networks), where the defaults would take minutes. */
+interface Long {
+  readonly iterations: number;
+}
+
+async function measure(
+  name: string,
+  impl: string,
+  work: number,
+  unit: Row['unit'],
+  w: Workload,
+  long?: Long,
+) {
+  await w.record();
   await w.sync();
-  const t0 = performance.now();
-  w.record();
-  await w.sync();
-  const once = performance.now() - t0;
-  const reps = Math.max(1, Math.min(500, Math.ceil(SAMPLE_MS / Math.max(once, 1e-3))));
+  let reps = 1;
+  // Long workloads run one warm-up pass (pipeline compilation), then one pass per sample.
+  if (!long) {
+    const t0 = performance.now();
+    await w.record();
+    await w.sync();
+    const once = performance.now() - t0;
+    reps = Math.max(1, Math.min(500, Math.ceil(SAMPLE_MS / Math.max(once, 1e-3))));
+  }
   w.gpuTime?.reset();
   const bench = new Bench({
-    time: quick ? 300 : 2000,
-    iterations: quick ? 2 : 5,
+    time: long ? 0 : quick ? 300 : 2000,
+    iterations: long ? long.iterations : quick ? 2 : 5,
+    warmup: !long,
     warmupIterations: 1,
     warmupTime: 0,
   });
   bench.add(name, async () => {
-    for (let i = 0; i < reps; i++) w.record();
+    for (let i = 0; i < reps; i++) await w.record();
     await w.sync();
   });
   await bench.run();
@@ -70,7 +93,7 @@ async function measure(name: string, impl: string, work: number, unit: Row['unit
     case: name,
     impl,
     ms,
-    rate: work / (ms / 1e3) / 1e9,
+    rate: unit === 'images/s' ? work / (ms / 1e3) : work / (ms / 1e3) / 1e9,
     unit,
     samples: r.latency.samplesCount,
     reps,
@@ -129,7 +152,7 @@ for (const c of checks)
   process.stderr.write(`  check ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.maxRelError.toExponential(2)}\n`);
 if (!checks.every((c) => c.ok)) process.exitCode = 1;
 
-for (const [m, n, k] of gemmCases) {
+for (const [m, n, k] of only.includes('gemm') ? gemmCases : []) {
   const name = `gemm ${m}x${n}x${k}`;
   const flops = 2 * m * n * k;
   const x = fill(gpu, [m, k]);
@@ -157,28 +180,30 @@ for (const [m, n, k] of gemmCases) {
 
 // 64 MB of f32: the reduction reads it once; a buffer copy of the same size is the bandwidth yardstick
 // (counted as the bytes read, like the reduction).
-const count = 16 << 20;
-const bytes = count * 4;
-const big = fill(gpu, [count]);
-const dst = gpu.empty([count]);
-await measure(
-  'copy 64 MB',
-  'sglp',
-  bytes,
-  'GB/s',
-  ours(gpu, () => void gpu.copy(big, dst), [dst]),
-);
-await measure(
-  'sum 64 MB',
-  'sglp',
-  bytes,
-  'GB/s',
-  ours(gpu, () => sum(gpu, big), [big]),
-);
-if (peer) await measure('sum 64 MB', 'tfjs', bytes, 'GB/s', peer.sum(count));
+if (only.includes('sum')) {
+  const count = 16 << 20;
+  const bytes = count * 4;
+  const big = fill(gpu, [count]);
+  const dst = gpu.empty([count]);
+  await measure(
+    'copy 64 MB',
+    'sglp',
+    bytes,
+    'GB/s',
+    ours(gpu, () => void gpu.copy(big, dst), [dst]),
+  );
+  await measure(
+    'sum 64 MB',
+    'sglp',
+    bytes,
+    'GB/s',
+    ours(gpu, () => sum(gpu, big), [big]),
+  );
+  if (peer) await measure('sum 64 MB', 'tfjs', bytes, 'GB/s', peer.sum(count));
+}
 
 // Convolution: batch 64, 16 -> 16 channels, 32x32, 3x3, padding 1 (a CIFAR ResNet stage-1 layer).
-{
+if (only.includes('conv')) {
   const [n, c, h, k] = [64, 16, 32, 3];
   const flops = 2 * n * c * h * h * c * k * k;
   const x = fill(gpu, [n, c, h, h]);
@@ -209,8 +234,38 @@ if (peer) await measure('sum 64 MB', 'tfjs', bytes, 'GB/s', peer.sum(count));
   if (peer) await measure('conv2d fwd 64x16x32x32 3x3', 'tfjs', flops, 'GFLOP/s', peer.conv2d(n, c, h, c, k));
 }
 
+// ResNet-56 (3x32x32, batch 64, 10 classes), same weights and input in both engines. Eval forward: ours
+// with BN folded into the convs (what `sglp eval` runs) and as separate BN; train: forward, loss and
+// every gradient (BN on batch statistics).
+const peerChecks: { name: string; relError: number; ok: boolean }[] = [];
+if (only.includes('resnet')) {
+  const net = await resnetBench(gpu);
+  const peerNet = peer ? tfjsResnet(net.desc, net.weights, net.x, net.labels) : undefined;
+  if (peerNet) {
+    for (const c of await checkResnetPeer(net, peerNet)) {
+      process.stderr.write(
+        `  check ${c.ok ? 'ok  ' : 'FAIL'} resnet56 vs tfjs ${c.name}: ${c.relError.toExponential(2)}\n`,
+      );
+      peerChecks.push(c);
+      if (!c.ok) process.exitCode = 1;
+    }
+  }
+  // Seconds per pass on a CPU adapter: one warm-up and two timed passes each.
+  const long = { iterations: quick ? 1 : 2 };
+  const fwd = `resnet56 fwd ${RESNET_INPUT.join('x')} b${RESNET_BATCH}`;
+  const train = `resnet56 fwd+bwd ${RESNET_INPUT.join('x')} b${RESNET_BATCH}`;
+  await measure(fwd, 'sglp', RESNET_BATCH, 'images/s', net.evalForward(true), long);
+  await measure(`${fwd} unfolded BN`, 'sglp', RESNET_BATCH, 'images/s', net.evalForward(false), long);
+  if (peerNet) await measure(fwd, 'tfjs', RESNET_BATCH, 'images/s', peerNet.evalForward(), long);
+  await measure(train, 'sglp', RESNET_BATCH, 'images/s', net.trainStep(), long);
+  if (peerNet) await measure(train, 'tfjs', RESNET_BATCH, 'images/s', peerNet.trainStep(), long);
+  peerNet?.dispose();
+  net.dispose();
+}
+
 const table = rows.map((r) => {
-  const peerRow = rows.find((p) => p.case === r.case && p.impl === 'tfjs');
+  // Our variants (' unfolded BN') compare with the peer's row of the same network.
+  const peerRow = rows.find((p) => p.case === r.case.replace(/ unfolded BN$/, '') && p.impl === 'tfjs');
   const ratio = r.impl === 'sglp' && peerRow ? (peerRow.ms / r.ms).toFixed(2) : '';
   return {
     case: r.case,
@@ -223,7 +278,7 @@ const table = rows.map((r) => {
 });
 console.table(table);
 if (jsonPath) {
-  const result = { adapter: gpu.adapter, date: new Date().toISOString(), quick, checks, rows };
+  const result = { adapter: gpu.adapter, date: new Date().toISOString(), quick, checks, peerChecks, rows };
   writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
 }
 gpu.destroy();

@@ -11,7 +11,10 @@
 // xhat = (X - mean) * invstd and the per-channel SumDy = sum dy (= dbeta), SumDyXhat = sum dy xhat (= dgamma):
 //   DX = Gamma * invstd * (DY - SumDy / count - xhat * SumDyXhat / count),
 //   with MASK, DY replaced by DY * (Mask > 0) throughout (a ReLU after the batch norm).
-// VEC4 (HW % 4 == 0) processes four elements of one plane per step. Grid-stride loop over all elements.
+// VEC4 (HW % 4 == 0) processes four elements of one plane per step. QUAD (HW % 4 != 0, HW >= 4, a total
+// that 4 divides: 7x7 planes) processes four consecutive scalars per step, which span at most two planes:
+// one division per four elements instead of one per element (llvmpipe divides lane by lane, and that
+// division was most of the scalar path's cost). Grid-stride loop; `total` counts steps.
 
 struct Params {
   total: u32,
@@ -61,6 +64,35 @@ const PER = 1u;
 @group(0) @binding(${BIND_P}) var<uniform> p: Params;
 #endif
 
+// One element (one vec4 with VEC4) at index i, of channel c.
+fn element(i: u32, c: u32) {
+  let x = X[i];
+#if ${BWD}
+  let invstd = inverseSqrt(Stats[p.c + c] + p.eps);
+  let inv = 1.0 / p.count;
+  let xhat = (x - Stats[c]) * invstd;
+  let g = Gamma[c] * invstd;
+#if ${MASK}
+  let dy = select(V(0.0), DY[i], Mask[i] > V(0.0));
+#else
+  let dy = DY[i];
+#endif
+  DX[i] = g * (dy - SumDy[c] * inv - xhat * (SumDyXhat[c] * inv));
+#else
+  let scale = Gamma[c] * inverseSqrt(Var[p.varOffset + c] + p.eps);
+#if ${RESIDUAL}
+  let v = (x - Mean[c]) * scale + Beta[c] + Res[i];
+#else
+  let v = (x - Mean[c]) * scale + Beta[c];
+#endif
+#if ${RELU}
+  Y[i] = max(v, V(0.0));
+#else
+  Y[i] = v;
+#endif
+#endif
+}
+
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let first = gid.y * groups.x * ${WG}u + gid.x;
@@ -71,32 +103,20 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     RunVar[first] = (1.0 - m) * RunVar[first] + m * Var[p.varOffset + first] * (p.count / (p.count - 1.0));
   }
 #endif
-  for (var i = first; i < p.total; i += p.stride) {
-    let c = (i * PER / p.hw) % p.c;
-    let x = X[i];
-#if ${BWD}
-    let invstd = inverseSqrt(Stats[p.c + c] + p.eps);
-    let inv = 1.0 / p.count;
-    let xhat = (x - Stats[c]) * invstd;
-    let g = Gamma[c] * invstd;
-#if ${MASK}
-    let dy = select(V(0.0), DY[i], Mask[i] > V(0.0));
-#else
-    let dy = DY[i];
-#endif
-    DX[i] = g * (dy - SumDy[c] * inv - xhat * (SumDyXhat[c] * inv));
-#else
-    let scale = Gamma[c] * inverseSqrt(Var[p.varOffset + c] + p.eps);
-#if ${RESIDUAL}
-    let v = (x - Mean[c]) * scale + Beta[c] + Res[i];
-#else
-    let v = (x - Mean[c]) * scale + Beta[c];
-#endif
-#if ${RELU}
-    Y[i] = max(v, V(0.0));
-#else
-    Y[i] = v;
-#endif
-#endif
+#if ${QUAD}
+  for (var q = first; q < p.total; q += p.stride) {
+    let e0 = q * 4u;
+    let plane = e0 / p.hw;
+    let j0 = e0 - plane * p.hw;
+    let c0 = plane % p.c;
+    let c1 = select(c0 + 1u, 0u, c0 + 1u == p.c);
+    for (var k = 0u; k < 4u; k++) {
+      element(e0 + k, select(c0, c1, j0 + k >= p.hw));
+    }
   }
+#else
+  for (var i = first; i < p.total; i += p.stride) {
+    element(i, (i * PER / p.hw) % p.c);
+  }
+#endif
 }

@@ -1,5 +1,32 @@
 // The portable library: runs unchanged in Node (through sglp/node), browsers and Deno.
 
+export {
+  type CifarFiles,
+  type CkaCallOptions,
+  type ClassifierMetrics,
+  cka,
+  type EvaluateCallOptions,
+  type ExportedModel,
+  evaluate,
+  exportModel,
+  type FileData,
+  filesDirectory,
+  type IdxFiles,
+  type ImageDataset,
+  type LoadModelOptions,
+  loadIdxSplits,
+  loadImageDataset,
+  loadModel,
+  type Model,
+  type ModelSource,
+  type Progress,
+  type PruneCallOptions,
+  prune,
+  type RunOptions,
+  type Segmentation,
+  segment,
+  urlDirectory,
+} from './api/index.js';
 export * as arch from './arch/index.js';
 export * as evaluation from './eval/index.js';
 export {
@@ -16,6 +43,7 @@ export { type DType, Tensor } from './gpu/tensor.js';
 export * as io from './io/index.js';
 export * as nn from './nn/index.js';
 export * as ops from './ops/index.js';
+export { calibrateText, TEXT_CALIBRATION_DEFAULTS } from './sglp/calibrate-text.js';
 export {
   type BatchCka,
   CkaAccumulator,
@@ -25,7 +53,7 @@ export {
   ckaFromHsic,
   type Estimator,
 } from './sglp/cka.js';
-export { prunedConfigJson, prunedTensors } from './sglp/export.js';
+export { HF_SIDE_FILES, prunedConfigJson, prunedHfConfigJson, prunedTensors } from './sglp/export.js';
 export {
   type GradNormBatch,
   networkGradNorm,
@@ -33,6 +61,7 @@ export {
   prunedNetwork,
   segmentScorer,
 } from './sglp/importance.js';
+export { llmGradNorm, llmSegmentScorer, type TextBatch } from './sglp/importance-llm.js';
 export {
   type PruneInputs,
   type PruneOptions,
@@ -42,4 +71,11 @@ export {
   pruneSglp,
   SGLP_DEFAULTS,
 } from './sglp/pipeline.js';
+export {
+  type LlmPruneInputs,
+  type LlmPruneOptions,
+  type LlmPruneResult,
+  pruneLlm,
+  SGLP_TEXT_DEFAULTS,
+} from './sglp/pipeline-llm.js';
 export * as train from './train/index.js';

@@ -24,39 +24,42 @@ export async function tfjsPeer(gpu: GPU): Promise<TfjsPeer> {
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend');
   await tf.ready();
-  const backend = tf.backend() as unknown as WebGpuBackend;
-
-  // tfjs batches commands itself; flush them and wait for the GPU, as our side's sync does.
-  function workload(inputs: tf.Tensor[], op: () => tf.Tensor): Workload {
-    const outputs: tf.Tensor[] = [];
-    return {
-      record: () => {
-        outputs.push(op());
-      },
-      sync: async () => {
-        backend.endComputePassEncoder();
-        backend.submitQueue();
-        await backend.device.queue.onSubmittedWorkDone();
-        tf.dispose(outputs.splice(0));
-      },
-      dispose: () => tf.dispose(inputs),
-    };
-  }
 
   return {
     matMul(m, n, k) {
       const a = tf.randomUniform([m, k], -1, 1);
       const b = tf.randomUniform([k, n], -1, 1);
-      return workload([a, b], () => tf.matMul(a, b));
+      return tfjsWorkload([a, b], () => tf.matMul(a, b));
     },
     sum(n) {
       const x = tf.randomUniform([n], -1, 1);
-      return workload([x], () => tf.sum(x));
+      return tfjsWorkload([x], () => tf.sum(x));
     },
     conv2d(n, c, h, co, k) {
       const x = tf.randomUniform([n, h, h, c], -1, 1) as tf.Tensor4D;
       const w = tf.randomUniform([k, k, c, co], -1, 1) as tf.Tensor4D;
-      return workload([x, w], () => tf.conv2d(x, w, 1, 'same'));
+      return tfjsWorkload([x, w], () => tf.conv2d(x, w, 1, 'same'));
     },
+  };
+}
+
+/**
+ * A tfjs workload: `op` queues work and returns what to free after the wait. tfjs batches commands itself;
+ * sync flushes them and waits for the GPU, as our side's sync does.
+ */
+export function tfjsWorkload(inputs: tf.Tensor[], op: () => tf.Tensor | tf.Tensor[]): Workload {
+  const backend = tf.backend() as unknown as WebGpuBackend;
+  const outputs: tf.Tensor[] = [];
+  return {
+    record: () => {
+      outputs.push(...[op()].flat());
+    },
+    sync: async () => {
+      backend.endComputePassEncoder();
+      backend.submitQueue();
+      await backend.device.queue.onSubmittedWorkDone();
+      tf.dispose(outputs.splice(0));
+    },
+    dispose: () => tf.dispose(inputs),
   };
 }

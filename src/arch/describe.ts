@@ -3,12 +3,13 @@
 import type { ModelConfig } from '../io/config.js';
 import { describeCifarResnet } from './cifar-resnet.js';
 import { ArchError } from './errors.js';
+import { describeLlama } from './llama.js';
 import { describeResnet } from './resnet.js';
 import type { DescribeOptions, ModelDescription } from './types.js';
 import { describeVgg } from './vgg.js';
 
-/** Architectures that have a description (LLMs will join when arch/llama exists). */
-export const DESCRIBED_ARCHITECTURES = ['cifar-resnet', 'resnet', 'vgg'] as const;
+/** Architectures that have a description ('llama' covers LlamaForCausalLM, Mistral and Qwen2 configs). */
+export const DESCRIBED_ARCHITECTURES = ['cifar-resnet', 'resnet', 'vgg', 'llama'] as const;
 
 /**
  * Describes a model from its validated config (io's `validateModelConfig`), pruned ones included: a
@@ -16,9 +17,7 @@ export const DESCRIBED_ARCHITECTURES = ['cifar-resnet', 'resnet', 'vgg'] as cons
  */
 export function describeModel(config: ModelConfig, options: DescribeOptions = {}): ModelDescription {
   const known = `known: ${DESCRIBED_ARCHITECTURES.join(', ')}`;
-  if (config.kind === 'llm') {
-    throw new ArchError(`no architecture description for ${config.architecture} yet (${known})`);
-  }
+  if (config.kind === 'llm') return describeLlama(config);
   switch (config.architecture) {
     case 'cifar-resnet':
       return describeCifarResnet(config);

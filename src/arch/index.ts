@@ -3,7 +3,21 @@
 export { describeCifarResnet } from './cifar-resnet.js';
 export { DESCRIBED_ARCHITECTURES, describeModel } from './describe.js';
 export { ArchError, StateDictError, type StateDictProblem } from './errors.js';
-export { type CnnConfigJson, type PrunedModel, pruneModel, type ReinitUnit } from './prune.js';
+export {
+  type DecoderLayerSpec,
+  describeLlama,
+  type LlamaNet,
+  layerProjections,
+  type ProjectionSpec,
+} from './llama.js';
+export {
+  type CnnConfigJson,
+  type LlmConfigJson,
+  type ModelConfigJson,
+  type PrunedModel,
+  pruneModel,
+  type ReinitUnit,
+} from './prune.js';
 export { describeResnet } from './resnet.js';
 export { type CheckOptions, checkStateDict, checkStateDictKeys } from './state-dict.js';
 export type {

@@ -3,7 +3,7 @@
 // conv re-initialised when its input width no longer matches. The result is a config.json that io validates
 // and describeModel describes, plus the old → new name of every tensor that is carried over unchanged.
 
-import type { CifarResnetConfig, ResnetConfig, VggConfig } from '../io/config.js';
+import type { CifarResnetConfig, LlmConfig, ResnetConfig, VggConfig } from '../io/config.js';
 import { validateModelConfig } from '../io/config.js';
 import { describeModel } from './describe.js';
 import { ArchError } from './errors.js';
@@ -14,6 +14,14 @@ export type CnnConfigJson =
   | Omit<CifarResnetConfig, 'kind'>
   | Omit<ResnetConfig, 'kind'>
   | Omit<VggConfig, 'kind'>;
+
+/**
+ * config.json of a LLaMA-family model as written to disk: the validated config without the fields io adds
+ * (`kind`, `architecture`, `family`, `bias`). Fields io's schema does not know are not carried over.
+ */
+export type LlmConfigJson = Omit<LlmConfig, 'kind' | 'architecture' | 'family' | 'bias'>;
+
+export type ModelConfigJson = CnnConfigJson | LlmConfigJson;
 
 /** A unit whose weights cannot be carried over: its input width changed (VGG only). */
 export interface ReinitUnit {
@@ -32,8 +40,11 @@ export interface ReinitUnit {
 }
 
 export interface PrunedModel {
-  /** The new config.json: `blocks` per stage (ResNets) or the shorter `layers` list (VGG). */
-  readonly config: CnnConfigJson;
+  /**
+   * The new config.json: `blocks` per stage (ResNets), the shorter `layers` list (VGG), or
+   * `num_hidden_layers` (LLMs: the kept decoder layers renumbered from 0).
+   */
+  readonly config: ModelConfigJson;
   /** describeModel of that config. */
   readonly description: ModelDescription;
   /** Removed unit indices of the original model, ascending. */
@@ -127,13 +138,14 @@ function checkRemoval(desc: ModelDescription, removed: Iterable<number>): Set<nu
       `cannot remove protected unit${refused.length === 1 ? '' : 's'} of ${desc.name}: ${lines.join('; ')}`,
     );
   }
-  if (desc.architecture === 'vgg' && remove.size === n) {
-    throw new ArchError(`cannot remove all ${n} convs of ${desc.name}: at least one must stay`);
+  if ((desc.architecture === 'vgg' || desc.architecture === 'llama') && remove.size === n) {
+    const what = desc.architecture === 'vgg' ? 'convs' : 'decoder layers';
+    throw new ArchError(`cannot remove all ${n} ${what} of ${desc.name}: at least one must stay`);
   }
   return remove;
 }
 
-function prunedConfig(desc: ModelDescription, remove: ReadonlySet<number>): CnnConfigJson {
+function prunedConfig(desc: ModelDescription, remove: ReadonlySet<number>): ModelConfigJson {
   switch (desc.architecture) {
     case 'cifar-resnet':
     case 'resnet': {
@@ -147,6 +159,10 @@ function prunedConfig(desc: ModelDescription, remove: ReadonlySet<number>): CnnC
       let conv = 0;
       const layers = rest.layers.filter((l) => l === 'M' || !remove.has(conv++));
       return { ...rest, layers };
+    }
+    case 'llama': {
+      const { kind: _k, architecture: _a, family: _f, bias: _b, ...rest } = desc.config;
+      return { ...rest, num_hidden_layers: desc.units.length - remove.size };
     }
   }
 }

@@ -2,7 +2,8 @@
 // order a forward pass runs them, and the prunable units of SGLP.md §0 with their shapes, params and MACs.
 // Descriptions are plain data (no GPU, no weights), so the nn/ layers, the pruner and the report share them.
 
-import type { CifarResnetConfig, CnnConfig, ResnetConfig, VggConfig } from '../io/config.js';
+import type { CifarResnetConfig, CnnConfig, LlmConfig, ResnetConfig, VggConfig } from '../io/config.js';
+import type { LlamaNet } from './llama.js';
 
 /** [channels, height, width] of one sample (the batch dimension is left out). */
 export type Shape3 = readonly [number, number, number];
@@ -139,7 +140,7 @@ export interface VggNet {
   readonly classifier: readonly ClassifierLayer[];
 }
 
-export type NetSpec = ResnetNet | VggNet;
+export type NetSpec = ResnetNet | VggNet | LlamaNet;
 
 /** A prunable unit of SGLP.md §0. */
 export interface UnitSpec {
@@ -147,7 +148,7 @@ export interface UnitSpec {
   readonly index: number;
   /** State-dict prefix: `conv1`, `layer1.0`, `features.3`. */
   readonly name: string;
-  readonly kind: 'stem' | 'block' | 'conv';
+  readonly kind: 'stem' | 'block' | 'conv' | 'decoder';
   /** 1-based stage (`layer{stage}`; for VGG the pool-delimited group), 0 for the stem. */
   readonly stage: number;
   /** Removing it would change tensor shapes (SGLP.md §0); `protectedReason` says why. */
@@ -197,7 +198,13 @@ export type ModelDescription =
       readonly config: ResnetConfig;
       readonly net: ResnetNet;
     })
-  | (DescriptionBase & { readonly architecture: 'vgg'; readonly config: VggConfig; readonly net: VggNet });
+  | (DescriptionBase & { readonly architecture: 'vgg'; readonly config: VggConfig; readonly net: VggNet })
+  /** LLaMA-family decoders; shapes are per token row, [hidden, 1, 1] (see llama.ts). */
+  | (DescriptionBase & {
+      readonly architecture: 'llama';
+      readonly config: LlmConfig;
+      readonly net: LlamaNet;
+    });
 
 export type CnnArchitecture = CnnConfig['architecture'];
 

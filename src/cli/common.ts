@@ -4,7 +4,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { LabelledBatch } from '../eval/classify.js';
 import type { ImageBatch } from '../io/batches.js';
-import type { CifarResnetConfig, ModelConfig } from '../io/config.js';
+import type { CnnConfig, ModelConfig } from '../io/config.js';
 import type { ImageDataset } from '../io/dataset.js';
 
 /** commander argParser: an integer >= min. */
@@ -34,20 +34,16 @@ export function positive(value: string): number {
   return n;
 }
 
-/** The architectures the commands can run today. */
-export const RUNNABLE_ARCHITECTURES = ['cifar-resnet'] as const;
-
-/** The config if the engine can run it; otherwise an error naming the architecture. */
-export function runnableConfig(config: ModelConfig, where: string): CifarResnetConfig {
-  if (config.kind === 'cnn' && config.architecture === 'cifar-resnet') return config;
-  throw new Error(
-    `${where}: architecture "${config.architecture}" is not supported yet by this command ` +
-      `(runnable now: ${RUNNABLE_ARCHITECTURES.join(', ')})`,
-  );
+/** An image classifier's config; a language model's is an error pointing at text data. */
+export function runnableConfig(config: ModelConfig, where: string): CnnConfig {
+  if (config.kind === 'llm') {
+    throw new Error(`${where} describes a language model: give it text data (--data text:FILE)`);
+  }
+  return config;
 }
 
 /** The data set's images must be what the model takes. */
-export function checkDatasetFits(ds: ImageDataset, config: CifarResnetConfig, model: string): void {
+export function checkDatasetFits(ds: ImageDataset, config: CnnConfig, model: string): void {
   const [c, h, w] = config.input_size;
   if (ds.c !== c || ds.h !== h || ds.w !== w) {
     throw new Error(

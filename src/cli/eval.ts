@@ -4,18 +4,20 @@
 import { stat } from 'node:fs/promises';
 import { describeModel } from '../arch/describe.js';
 import { type ClassifierMetrics, evaluateClassifier } from '../eval/classify.js';
+import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { Gpu } from '../gpu/device.js';
 import { batchCount, imageBatches } from '../io/batches.js';
-import { type CifarResnetConfig, readModelConfig } from '../io/config.js';
+import { type CnnConfig, readModelConfig } from '../io/config.js';
 import { parseDataSpec, parseSplit, type Split } from '../io/data-spec.js';
 import type { ImageDataset } from '../io/dataset.js';
 import { openCheckpoint } from '../io/safetensors-index.js';
+import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { ParamStore } from '../nn/params.js';
-import { CifarResnet } from '../nn/resnet.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
 import { directorySource, isNotFound } from '../node/files.js';
 import { checkDatasetFits, labelled, runnableConfig } from './common.js';
+import { evalTextCommand } from './eval-text.js';
 import { type CliIo, Progress, processIo } from './progress.js';
 
 export interface EvalOptions {
@@ -24,6 +26,8 @@ export interface EvalOptions {
   readonly limit?: number;
   readonly batch?: number;
   readonly json?: boolean;
+  /** text:FILE only: tokens per window (default 128). */
+  readonly seqLen?: number;
 }
 
 export interface EvalDeps {
@@ -35,7 +39,7 @@ export interface EvalDeps {
 export const EVAL_DEFAULT_BATCH = 128;
 
 /** A model directory's config, checked to be runnable; a missing directory or config.json is named. */
-export async function readRunnableConfig(model: string): Promise<CifarResnetConfig> {
+export async function readRunnableConfig(model: string): Promise<CnnConfig> {
   try {
     if (!(await stat(model)).isDirectory()) throw new Error(`model ${model} is not a directory`);
   } catch (err) {
@@ -51,12 +55,12 @@ export async function readRunnableConfig(model: string): Promise<CifarResnetConf
   return runnableConfig(await readModelConfig(dir), `${model}/config.json`);
 }
 
-/** Loads a cifar-resnet model directory onto the device (every tensor checked by checkStateDict). */
+/** Loads an image classifier's model directory onto the device (every tensor checked by checkStateDict). */
 export async function loadModel(
   gpu: Gpu,
   model: string,
-  config: CifarResnetConfig,
-): Promise<{ params: ParamStore; net: CifarResnet }> {
+  config: CnnConfig,
+): Promise<{ params: ParamStore; net: ClassifierModel }> {
   const desc = describeModel(config);
   const store = await openCheckpoint(directorySource(model));
   let params: ParamStore;
@@ -65,14 +69,14 @@ export async function loadModel(
   } finally {
     await store.close();
   }
-  return { params, net: new CifarResnet(gpu, desc, params) };
+  return { params, net: createClassifier(gpu, desc, params) };
 }
 
 /** Evaluates a loaded model on a data set, with a progress bar on stderr. */
 export async function evaluateOn(
   gpu: Gpu,
-  net: CifarResnet,
-  config: CifarResnetConfig,
+  net: ClassifierModel,
+  config: CnnConfig,
   ds: ImageDataset,
   options: { batch: number; limit?: number; label: string; io: CliIo },
 ): Promise<ClassifierMetrics> {
@@ -90,15 +94,29 @@ export async function evaluateOn(
   }
 }
 
+/** `text:FILE` data gives `{perplexity, nll, tokens}` (eval-text.ts); image data sets `{accuracy, loss, samples}`. */
+export function evalCommand(
+  model: string,
+  opts: EvalOptions & { data: `text:${string}` },
+  deps?: EvalDeps,
+): Promise<PerplexityMetrics & { split: Split }>;
+export function evalCommand(
+  model: string,
+  opts: EvalOptions,
+  deps?: EvalDeps,
+): Promise<ClassifierMetrics & { split: Split }>;
 export async function evalCommand(
   model: string,
   opts: EvalOptions,
   deps: EvalDeps = {},
-): Promise<ClassifierMetrics & { split: Split }> {
+): Promise<(ClassifierMetrics | PerplexityMetrics) & { split: Split }> {
   const io = deps.io ?? processIo;
   const split = parseSplit(opts.split ?? 'test');
+  const spec = parseDataSpec(opts.data); // a bad spec fails before the device is started
+  if (spec.kind === 'text') {
+    return evalTextCommand(model, { ...opts, file: spec.file, split }, { io, gpu: deps.gpu });
+  }
   const batch = opts.batch ?? EVAL_DEFAULT_BATCH;
-  parseDataSpec(opts.data); // a bad spec fails before the device is started
   const config = await readRunnableConfig(model);
   const ds = await loadImageDataset(opts.data, split);
   checkDatasetFits(ds, config, model);

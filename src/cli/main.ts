@@ -1,13 +1,20 @@
 import { Command, Option } from 'commander';
+import { DEFAULT_SEQ_LEN } from '../io/text-data.js';
+import { METHODS } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
 import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
+import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { registerCka } from './cka.js';
 import { intAtLeast, nonNegative, positive } from './common.js';
+import { registerCompare } from './compare.js';
 import { demoCommand } from './demo.js';
 import { EVAL_DEFAULT_BATCH, evalCommand } from './eval.js';
+import { TEXT_EVAL_DEFAULT_BATCH } from './eval-text.js';
 import { infoCommand } from './info.js';
 import { pruneCommand } from './prune.js';
 import { selfcheckCommand } from './selfcheck.js';
 import { TRAIN_DEFAULTS, trainCommand } from './train.js';
+import { lmTrainOptions, registerLmTrainOptions, trainLmCommand } from './train-lm.js';
 
 const program = new Command()
   .name('sglp')
@@ -30,13 +37,22 @@ program
 program
   .command('eval')
   .description(
-    'accuracy and mean cross-entropy of a model directory on a data set: {accuracy, loss, samples}',
+    'accuracy and mean cross-entropy of a model directory on a data set: {accuracy, loss, samples}; ' +
+      'for text:FILE and a language model, {perplexity, nll, tokens}',
   )
   .argument('<MODEL>', 'model directory (config.json + model.safetensors)')
-  .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+  .requiredOption(
+    '--data <SPEC>',
+    'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR or text:FILE',
+  )
   .addOption(new Option('--split <SPLIT>', 'which split').choices(['test', 'train']).default('test'))
-  .option('--limit <N>', 'evaluate only the first N samples', intAtLeast(1))
-  .option('--batch <B>', 'images per forward pass', intAtLeast(1), EVAL_DEFAULT_BATCH)
+  .option('--limit <N>', 'evaluate only the first N samples (text: windows)', intAtLeast(1))
+  .option(
+    '--batch <B>',
+    `images (text: windows) per forward pass (default: ${EVAL_DEFAULT_BATCH}; text: ${TEXT_EVAL_DEFAULT_BATCH})`,
+    intAtLeast(1),
+  )
+  .option('--seq-len <T>', `text: tokens per window (default: ${DEFAULT_SEQ_LEN})`, intAtLeast(2))
   .addOption(new Option('--json', 'print one JSON object on stdout'))
   .action(async (model: string, opts) => {
     await evalCommand(model, opts);
@@ -49,7 +65,10 @@ program
       'model, sglp-report.json and report.html to --out',
   )
   .argument('<MODEL>', 'model directory (config.json + model.safetensors); only read')
-  .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+  .requiredOption(
+    '--data <SPEC>',
+    'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, or text:FILE for a language model',
+  )
   .option('--remove <R>', 'remove R units (apportioned over the segments)', intAtLeast(0))
   .option('--keep-per-segment <A,B,...>', 'units each segment keeps, protected ones included')
   .option('--segments <K>', 'K segments instead of the elbow rule', intAtLeast(1))
@@ -61,41 +80,65 @@ program
       .choices(['min', 'max'])
       .default('min'),
   )
+  // No commander defaults here: images and text have different ones (pipeline.ts, pipeline-llm.ts).
   .option(
     '--samples <N>',
-    'calibration samples (first N of the train split)',
+    `calibration samples, first N of the train split (default ${SGLP_DEFAULTS.samples}; text: ${SGLP_TEXT_DEFAULTS.samples} windows)`,
     intAtLeast(1),
-    SGLP_DEFAULTS.samples,
   )
   .option(
     '--batch <B>',
-    'calibration batch size (rows of each CKA batch)',
+    `calibration batch size (default ${SGLP_DEFAULTS.batch}; text: ${SGLP_TEXT_DEFAULTS.batch} windows)`,
     intAtLeast(1),
-    SGLP_DEFAULTS.batch,
   )
-  .option('--gradnorm-batches <G>', 'GradNorm batches', intAtLeast(1), SGLP_DEFAULTS.gradnormBatches)
-  .option('--gradnorm-batch-size <S>', 'GradNorm batch size', intAtLeast(1), SGLP_DEFAULTS.gradnormBatchSize)
+  .option(
+    '--gradnorm-batches <G>',
+    `GradNorm batches (default ${SGLP_DEFAULTS.gradnormBatches})`,
+    intAtLeast(1),
+  )
+  .option(
+    '--gradnorm-batch-size <S>',
+    `GradNorm batch size (default ${SGLP_DEFAULTS.gradnormBatchSize}; text: ${SGLP_TEXT_DEFAULTS.gradnormBatchSize} windows)`,
+    intAtLeast(1),
+  )
+  .option('--seq-len <T>', `text: tokens per window (default: ${DEFAULT_SEQ_LEN})`, intAtLeast(2))
   .option(
     '--max-exhaustive <N>',
     'search a segment exhaustively up to N candidates, greedily above',
     intAtLeast(1),
     MAX_EXHAUSTIVE,
   )
-  .option('--eval-limit <N>', 'evaluate before/after on the first N test samples only', intAtLeast(1))
-  .option('--method <M>', 'sglp (the baselines are not supported yet)')
-  .option('--finetune-epochs <E>', 'not supported yet', intAtLeast(0))
+  .option(
+    '--eval-limit <N>',
+    'evaluate before/after on the first N test samples (text: windows) only',
+    intAtLeast(1),
+  )
+  .addOption(
+    new Option('--method <M>', 'SGLP or a baseline (baselines take --remove)')
+      .choices([...METHODS])
+      .default('sglp'),
+  )
+  .option('--seed <S>', 'seed of the random baseline', intAtLeast(0), 0)
+  .option(
+    '--finetune-epochs <E>',
+    'fine-tune the pruned model for E epochs (SGD momentum 0.9, lr 0.01 cosine, weight decay 5e-3, batch 256), then evaluate it again',
+    intAtLeast(0),
+  )
   .requiredOption('--out <DIR>', 'output directory for the pruned model and the report (new or empty)')
   .addOption(new Option('--json', 'print the report as one JSON object on stdout'))
   .action(async (model: string, opts) => {
     await pruneCommand(model, opts);
   });
 
+registerCka(program);
+registerCompare(program);
+
 program
   .command('train')
   .description(
     'train a base model (SGD + momentum, weight decay, cosine LR per step), checkpointing DIR after every epoch',
   )
-  .requiredOption('--arch <NAME>', 'architecture (trainable now: cifar-resnet)')
+  .requiredOption('--arch <NAME>', 'architecture (trainable now: cifar-resnet, llama)')
   .option('--depth <N>', 'cifar-resnet depth: 20, 32, 44, 56 or 110', intAtLeast(1), TRAIN_DEFAULTS.depth)
   .option('--in-channels <N>', "input channels (default: the data set's)", intAtLeast(1))
   .option('--num-classes <N>', "classes (default: the data set's)", intAtLeast(1))
@@ -105,7 +148,10 @@ program
       .default(TRAIN_DEFAULTS.shortcut),
   )
   .option('--blocks <A,B,C>', 'residual blocks per stage, fewer than --depth gives (small smoke-test models)')
-  .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+  .requiredOption(
+    '--data <SPEC>',
+    'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR (llama: text:FILE)',
+  )
   .requiredOption('--epochs <E>', 'epochs to train', intAtLeast(1))
   .requiredOption('--out <DIR>', 'output model directory (new or empty, or the run to --resume)')
   .option('--batch <B>', 'images per step', intAtLeast(1), TRAIN_DEFAULTS.batch)
@@ -128,9 +174,12 @@ program
   .option('--resume', 'continue the run in --out from its last completed epoch (same flags)')
   .option('--limit <N>', 'use only the first N training and N test images (smoke tests)', intAtLeast(1))
   .addOption(new Option('--json', 'print one JSON object on stdout'))
-  .action(async (opts) => {
-    await trainCommand(opts);
+  .action(async (opts, cmd) => {
+    const lm = lmTrainOptions(opts, cmd);
+    if (lm) await trainLmCommand(lm);
+    else await trainCommand(opts);
   });
+registerLmTrainOptions(program);
 
 program
   .command('demo')

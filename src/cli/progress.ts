@@ -38,12 +38,13 @@ export class Progress {
     private readonly label: string,
     private readonly total: number,
     private readonly unit = 'batches',
+    private readonly rateUnit = 'img/s',
   ) {
     if (io.tty && io === processIo) {
       this.bar = new cliProgress.SingleBar(
         {
           stream: process.stderr,
-          format: `${label} [{bar}] {value}/{total} ${unit} | {rate} img/s | loss {loss} | {duration_formatted}`,
+          format: `${label} [{bar}] {value}/{total} ${unit} | {rate} ${rateUnit} | loss {loss} | {duration_formatted}`,
           hideCursor: true,
           barsize: 30,
           etaBuffer: 20,
@@ -68,7 +69,9 @@ export class Progress {
     if (done < this.total && done - this.lastDone < step && now - this.lastLine < 10_000) return;
     this.lastLine = now;
     this.lastDone = done;
-    this.io.stderr(`${this.label} ${done}/${this.total} ${this.unit}  ${rate} img/s  loss ${loss}\n`);
+    this.io.stderr(
+      `${this.label} ${done}/${this.total} ${this.unit}  ${rate} ${this.rateUnit}  loss ${loss}\n`,
+    );
   }
 
   /** Ends the bar (or prints the last line if it was not printed). */
@@ -82,7 +85,9 @@ export class Progress {
       const v = this.values;
       const rate = v.rate === undefined ? '-' : v.rate.toFixed(1);
       const loss = v.loss === undefined ? '-' : v.loss.toFixed(4);
-      this.io.stderr(`${this.label} ${this.done}/${this.total} ${this.unit}  ${rate} img/s  loss ${loss}\n`);
+      this.io.stderr(
+        `${this.label} ${this.done}/${this.total} ${this.unit}  ${rate} ${this.rateUnit}  loss ${loss}\n`,
+      );
     }
   }
 

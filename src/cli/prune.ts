@@ -1,12 +1,15 @@
-// `sglp prune MODEL --data SPEC (--remove R | --keep-per-segment a,b,…) --out DIR [...]`: SGLP on a
-// cifar-resnet model directory (src/sglp/pipeline.ts). Writes DIR/model.safetensors, DIR/config.json,
-// DIR/sglp-report.json and DIR/report.html, each atomically and in this order; the input model is only read.
+// `sglp prune MODEL --data SPEC (--remove R | --keep-per-segment a,b,…) --out DIR [...]`: SGLP, or with
+// `--method` a baseline (src/sglp/baselines.ts), on a cifar-resnet model directory (src/sglp/pipeline.ts),
+// or on a LLaMA-family one with text:FILE data (prune-llm.ts: a Hugging Face directory). Writes
+// DIR/model.safetensors, DIR/config.json, DIR/sglp-report.json and DIR/report.html, each atomically and in this order; the input model is only read.
 // `--json` prints the report on stdout; progress goes to stderr.
 
-import { mkdir, readdir, realpath } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describeModel } from '../arch/describe.js';
+import type { ClassifierMetrics } from '../eval/classify.js';
 import type { Gpu } from '../gpu/device.js';
+import { type LlmConfig, parseModelConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
 import type { SafetensorsDtype } from '../io/dtypes.js';
 import { openCheckpoint } from '../io/safetensors-index.js';
@@ -16,14 +19,22 @@ import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
 import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
 import { renderReportHtml } from '../report/html.js';
-import type { Report } from '../report/schema.js';
+import { methodLabel } from '../report/labels.js';
+import { METHODS, type Method, type Report } from '../report/schema.js';
 import type { Select } from '../sglp/candidates.js';
 import { prunedConfigJson, prunedTensors } from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
-import { type PruneProgress, type PruneStage, pruneSglp, SGLP_DEFAULTS } from '../sglp/pipeline.js';
+import {
+  methodTargetError,
+  type PruneProgress,
+  type PruneStage,
+  pruneSglp,
+  SGLP_DEFAULTS,
+} from '../sglp/pipeline.js';
 import { checkDatasetFits } from './common.js';
 import { readRunnableConfig } from './eval.js';
 import { type CliIo, Progress, processIo } from './progress.js';
+import { pruneLlmCommand } from './prune-llm.js';
 
 export interface PruneCliOptions {
   readonly data: string;
@@ -33,6 +44,8 @@ export interface PruneCliOptions {
   readonly segments?: number;
   readonly select?: string;
   readonly method?: string;
+  /** The random baseline's seed (default 0). */
+  readonly seed?: number;
   readonly finetuneEpochs?: number;
   readonly samples?: number;
   readonly batch?: number;
@@ -40,6 +53,8 @@ export interface PruneCliOptions {
   readonly gradnormBatchSize?: number;
   readonly maxExhaustive?: number;
   readonly evalLimit?: number;
+  /** text:FILE and a language model only: tokens per window (default 128). */
+  readonly seqLen?: number;
   readonly out: string;
   readonly json?: boolean;
 }
@@ -48,6 +63,8 @@ export interface PruneDeps {
   readonly io?: CliIo;
   readonly gpu?: Gpu;
   readonly signal?: AbortSignal;
+  /** The unpruned model's metrics on the same test samples, already measured (`sglp compare`). */
+  readonly before?: ClassifierMetrics;
 }
 
 export const REPORT_FILE = 'sglp-report.json';
@@ -69,15 +86,22 @@ function parseTarget(opts: PruneCliOptions): KeepRequest {
   return { keepPerSegment: counts };
 }
 
-function checkUnsupported(opts: PruneCliOptions): void {
-  if (opts.method !== undefined && opts.method !== 'sglp') {
-    throw new Error(
-      `--method ${opts.method}: the baselines (random, last, block-influence, angular) are not supported yet; ` +
-        'only --method sglp runs now',
-    );
+/** `--method` checked against the methods there are. */
+export function parseMethod(method: string | undefined): Method {
+  if (method === undefined) return 'sglp';
+  if (!(METHODS as readonly string[]).includes(method)) {
+    throw new Error(`--method must be one of ${METHODS.join(', ')}, got "${method}"`);
   }
-  if (opts.finetuneEpochs !== undefined && opts.finetuneEpochs > 0) {
-    throw new Error('--finetune-epochs: fine-tuning after pruning is not supported yet');
+  return method as Method;
+}
+
+function checkUnsupported(opts: PruneCliOptions): void {
+  if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) {
+    throw new Error(`--seed must be an integer, got ${opts.seed}`);
+  }
+  const e = opts.finetuneEpochs;
+  if (e !== undefined && !(Number.isSafeInteger(e) && e >= 0)) {
+    throw new Error(`--finetune-epochs must be an integer >= 0, got ${e}`);
   }
   if (opts.select !== undefined && opts.select !== 'min' && opts.select !== 'max') {
     throw new Error(`--select must be min or max, got "${opts.select}"`);
@@ -85,7 +109,7 @@ function checkUnsupported(opts: PruneCliOptions): void {
 }
 
 /** --out must be new or empty, and not the input model. */
-async function checkOut(model: string, out: string): Promise<void> {
+export async function checkOut(model: string, out: string): Promise<void> {
   const real = async (p: string) => {
     try {
       return await realpath(p);
@@ -115,10 +139,12 @@ const STAGE_LABEL: Record<PruneStage, string> = {
   importance: 'GradNorm search',
   'eval-before': 'eval before',
   'eval-after': 'eval after',
+  finetune: 'fine-tuning',
+  'eval-finetuned': 'eval after fine-tuning',
 };
 
 /** Progress on stderr: a bar per batch stage, a line per segment's search every few seconds. */
-function progressReporter(io: CliIo): { onProgress: (p: PruneProgress) => void; stop: () => void } {
+export function progressReporter(io: CliIo): { onProgress: (p: PruneProgress) => void; stop: () => void } {
   let bar: Progress | undefined;
   let barStage: PruneStage | undefined;
   let lastLine = 0;
@@ -164,8 +190,16 @@ export async function pruneCommand(
 ): Promise<Report> {
   const io = deps.io ?? processIo;
   checkUnsupported(opts);
+  const method = parseMethod(opts.method);
   const target = parseTarget(opts);
+  const targetError = methodTargetError(method, target);
+  if (targetError) throw new Error(targetError);
   parseDataSpec(opts.data); // a bad spec fails before anything slow
+  const llm = await readLlmConfig(model);
+  if (llm) return pruneLlmCommand(model, opts, deps, { ...llm, method, target });
+  if (opts.seqLen !== undefined) {
+    throw new Error(`--seq-len applies to language models on text:FILE data only; ${model} is not one`);
+  }
   const config = await readRunnableConfig(model);
   await checkOut(model, opts.out);
   const train = await loadImageDataset(opts.data, 'train');
@@ -179,11 +213,14 @@ export async function pruneCommand(
   const reporter = progressReporter(io);
   try {
     const params = await ParamStore.load(gpu, desc, store);
+    let tuned: ParamStore | undefined;
     try {
-      const { report, pruned, view } = await pruneSglp(
+      const { report, pruned, view, finetuned } = await pruneSglp(
         { gpu, desc, params, normalize: config.normalize, train, test },
         {
           target,
+          method,
+          seed: opts.seed,
           segments: opts.segments,
           select: (opts.select ?? SGLP_DEFAULTS.select) as Select,
           samples: opts.samples,
@@ -192,13 +229,16 @@ export async function pruneCommand(
           gradnormBatchSize: opts.gradnormBatchSize,
           maxExhaustive: opts.maxExhaustive,
           evalLimit: opts.evalLimit,
+          finetune: opts.finetuneEpochs ? { epochs: opts.finetuneEpochs } : undefined,
           dataSpec: opts.data,
           input: model,
           output: opts.out,
           onProgress: reporter.onProgress,
           signal: deps.signal,
+          before: deps.before,
         },
       );
+      tuned = finetuned;
       reporter.stop();
       // The input checkpoint's num_batches_tracked counters, carried over byte for byte.
       const carried = (oldKey: string): TensorToWrite | undefined => {
@@ -207,10 +247,14 @@ export async function pruneCommand(
         return { dtype: info.dtype as SafetensorsDtype, shape: info.shape, data: () => store.bytes(oldKey) };
       };
       await mkdir(opts.out, { recursive: true });
-      await writeSafetensorsFile(join(opts.out, 'model.safetensors'), prunedTensors(pruned, view, carried), {
-        format: 'pt',
-        pruned_by: 'sglp',
-      });
+      await writeSafetensorsFile(
+        join(opts.out, 'model.safetensors'),
+        prunedTensors(pruned, finetuned ?? view, carried),
+        {
+          format: 'pt',
+          pruned_by: 'sglp',
+        },
+      );
       await writeFileAtomic(join(opts.out, 'config.json'), prunedConfigJson(pruned));
       await writeFileAtomic(join(opts.out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
       await writeFileAtomic(join(opts.out, REPORT_HTML), renderReportHtml(report));
@@ -218,6 +262,7 @@ export async function pruneCommand(
       else io.stdout(summary(report));
       return report;
     } finally {
+      tuned?.dispose();
       params.dispose();
     }
   } finally {
@@ -227,6 +272,19 @@ export async function pruneCommand(
   }
 }
 
+/** The config of a LLaMA-family model directory and its text, or undefined for any other directory. */
+async function readLlmConfig(model: string): Promise<{ config: LlmConfig; configText: string } | undefined> {
+  let configText: string;
+  try {
+    configText = await readFile(join(model, 'config.json'), 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return undefined; // readRunnableConfig names what is missing
+    throw err;
+  }
+  const config = parseModelConfig(configText, join(model, 'config.json'));
+  return config.kind === 'llm' ? { config, configText } : undefined;
+}
+
 function summary(r: Report): string {
   const pct = (m: Report['metrics']['before']) =>
     'accuracy' in m ? `${(100 * m.accuracy).toFixed(2)}%` : '';
@@ -234,14 +292,20 @@ function summary(r: Report): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const name = (i: number) => r.units[i].name;
   return [
-    `${r.model.name}: removed ${r.removed.length} of ${r.units.length} units (${r.removed.map(name).join(', ')})`,
+    `${r.model.name} (${methodLabel(r)}): removed ${r.removed.length} of ${r.units.length} units (${r.removed.map(name).join(', ')})`,
     `segments (${r.segmentation.kRule} K = ${r.segmentation.k}): ${r.segmentation.segments
       .map(([a, b]) => `[${a}, ${b})`)
       .join(' ')}`,
     `accuracy ${pct(r.metrics.before)} → ${pct(r.metrics.after)} (${'samples' in r.metrics.after ? r.metrics.after.samples : ''} test samples, no fine-tuning)`,
+    ...(r.metrics.afterFinetune
+      ? [
+          `after fine-tuning for ${r.protocol.finetune?.epochs} epoch(s): accuracy ${pct(r.metrics.afterFinetune)} ` +
+            `(fine-tuning ${s(t.finetuneMs)})`,
+        ]
+      : []),
     `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs ${r.size.macsBefore} → ${r.size.macsAfter}`,
     `time: features ${s(t.featuresMs)}, CKA ${s(t.ckaMs)}, segmentation ${s(t.segmentMs)}, ` +
-      `GradNorm search ${s(t.importanceMs)}, eval ${s(t.evalMs)}, total ${s(t.totalMs)}`,
+      `${r.protocol.method === 'sglp' ? 'GradNorm search' : 'selection'} ${s(t.importanceMs)}, eval ${s(t.evalMs)}, total ${s(t.totalMs)}`,
     ...r.notes.map((n) => `note: ${n}`),
     `pruned model: ${r.model.output} (config.json, model.safetensors); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
     '',

@@ -4,29 +4,28 @@
 // each file atomically and in this order: DIR/optimizer.safetensors (momentum buffers), DIR/model.safetensors,
 // DIR/config.json and DIR/train-state.json (the commit point). `--resume` continues from the last completed
 // epoch and gives bit-identical files to an uninterrupted run: every random stream is derived from
-// (seed, epoch), so nothing but the weights, BN statistics and momentum buffers needs saving.
+// (seed, epoch), so nothing but the weights, BN statistics and momentum buffers needs saving. The epoch loop
+// itself is src/train/loop.ts (shared with fine-tuning after pruning).
 
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
-import type { Tensor } from '../gpu/tensor.js';
-import { batchCount, imageBatches, type Normalize } from '../io/batches.js';
+import { batchCount, type Normalize } from '../io/batches.js';
 import { type CifarResnetConfig, KNOWN_ARCHITECTURES, validateModelConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
 import { type ImageDataset, imageDataset } from '../io/dataset.js';
 import { Rng } from '../io/prng.js';
 import { openSafetensors } from '../io/safetensors.js';
 import type { TensorToWrite } from '../io/safetensors-write.js';
+import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { ParamStore } from '../nn/params.js';
-import { CifarResnet } from '../nn/resnet.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
 import { isNotFound, openFileSource, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
-import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
+import { runEpochs } from '../train/loop.js';
 import { Optimizer } from '../train/optimizer.js';
-import { cosineLr } from '../train/schedule.js';
 import { checkDatasetFits } from './common.js';
 import { evaluateOn, loadModel } from './eval.js';
 import { type CliIo, Progress, processIo } from './progress.js';
@@ -385,12 +384,11 @@ export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Pr
   checkDatasetFits(test, config, 'the model');
   const desc = describeModel(config);
   const stepsPerEpoch = batchCount(train, { batchSize: settings.batch, normalize: config.normalize });
-  const totalSteps = settings.epochs * stepsPerEpoch;
   await mkdir(out, { recursive: true });
 
   const gpu = deps.gpu ?? (await acquireDevice());
   let params: ParamStore | undefined;
-  let net: CifarResnet | undefined;
+  let net: ClassifierModel | undefined;
   const opt = new Optimizer(gpu, {
     kind: 'sgd',
     momentum: settings.momentum,
@@ -417,86 +415,69 @@ export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Pr
     } else {
       const initRng = Rng.derive(settings.seed, 0, INIT_STREAM);
       params = ParamStore.init(gpu, desc, () => initRng.float());
-      net = new CifarResnet(gpu, desc, params);
+      net = createClassifier(gpu, desc, params);
     }
-    const keys = params.trainableKeys();
-    const paramTensors = keys.map((k) => (params as ParamStore).get(k));
-    for (let epoch = startEpoch; epoch < settings.epochs; epoch++) {
-      const label = `epoch ${epoch + 1}/${settings.epochs}`;
-      const progress = new Progress(io, label, stepsPerEpoch);
-      const t0 = performance.now();
-      let seen = 0;
-      let lossSum = 0;
-      let lr = settings.lr;
-      try {
-        const batches = imageBatches(train, {
-          batchSize: settings.batch,
-          normalize: config.normalize,
-          seed: settings.seed,
-          shuffle: true,
-          augment: settings.augment,
-          epoch,
-        });
-        let i = 0;
-        for (const b of batches) {
-          const step = epoch * stepsPerEpoch + i;
-          lr = cosineLr(settings.lr, step, totalSteps);
-          const model = net;
-          const loss = await gpu.scope(async () => {
-            const x = gpu.tensor(b.x, [b.size, ...desc.input]);
-            const labels = uploadLabels(gpu, b.y, desc.numClasses);
-            const { logits, saved } = await model.forward(x, { mode: 'train' });
-            const ce = softmaxCrossEntropy(gpu, logits, labels);
-            if (!saved || !ce.dlogits) throw new Error('internal: no saved activations for backward');
-            const grads = model.backward(saved, ce.dlogits);
-            opt.step(
-              paramTensors,
-              keys.map((k) => grads.get(k) as Tensor),
-              lr,
-            );
-            return (await gpu.readF32(ce.loss))[0];
+    // Between epochs: test metrics, the checkpoint, then the summary line (a crash test hooks that line).
+    let bar: Progress | undefined;
+    const stopBar = () => {
+      bar?.stop();
+      bar = undefined;
+    };
+    const model = net;
+    const store = params;
+    try {
+      await runEpochs(gpu, model, store, opt, train, {
+        epochs: settings.epochs,
+        startEpoch,
+        batchSize: settings.batch,
+        lr: settings.lr,
+        schedule: 'cosine',
+        normalize: config.normalize,
+        seed: settings.seed,
+        augment: settings.augment,
+        lrName: '--lr',
+        onProgress: (p) => {
+          if (p.type === 'epoch-start') {
+            stopBar();
+            bar = new Progress(io, `epoch ${p.epoch}/${p.epochs}`, p.steps);
+          } else bar?.update(p.step, { rate: p.rate, loss: p.loss });
+        },
+        onEpoch: async (r) => {
+          stopBar();
+          const label = `epoch ${r.epoch}/${settings.epochs}`;
+          const metrics = await evaluateOn(gpu, model, config, test, {
+            batch: settings.batch,
+            limit: settings.limit ?? undefined,
+            label: `${label} test`,
+            io,
           });
-          if (!Number.isFinite(loss)) {
-            throw new Error(`${label}, step ${i + 1}: the loss is ${loss}; try a smaller --lr`);
-          }
-          lossSum += loss * b.size;
-          seen += b.size;
-          i++;
-          progress.update(i, { rate: seen / ((performance.now() - t0) / 1000), loss: lossSum / seen });
-        }
-      } finally {
-        progress.stop();
-      }
-      const trainSeconds = (performance.now() - t0) / 1000;
-      const metrics = await evaluateOn(gpu, net, config, test, {
-        batch: settings.batch,
-        limit: settings.limit ?? undefined,
-        label: `${label} test`,
-        io,
+          const record: EpochRecord = {
+            epoch: r.epoch,
+            trainLoss: r.trainLoss,
+            accuracy: metrics.accuracy,
+            loss: metrics.loss,
+            samples: metrics.samples,
+            lr: r.lr,
+            seconds: r.seconds,
+            imagesPerSecond: r.imagesPerSecond,
+          };
+          history.push(record);
+          await saveCheckpoint(gpu, out, desc, store, opt, configJson, {
+            version: 1,
+            completedEpochs: r.epoch,
+            step: r.epoch * stepsPerEpoch,
+            stepsPerEpoch,
+            settings,
+            history,
+          });
+          io.stderr(
+            `${label}: train loss ${record.trainLoss.toFixed(4)} (${record.imagesPerSecond.toFixed(1)} img/s)  ` +
+              `test accuracy ${(100 * record.accuracy).toFixed(2)}% loss ${record.loss.toFixed(4)}  saved ${out}\n`,
+          );
+        },
       });
-      const record: EpochRecord = {
-        epoch: epoch + 1,
-        trainLoss: lossSum / seen,
-        accuracy: metrics.accuracy,
-        loss: metrics.loss,
-        samples: metrics.samples,
-        lr,
-        seconds: trainSeconds,
-        imagesPerSecond: seen / trainSeconds,
-      };
-      history.push(record);
-      await saveCheckpoint(gpu, out, desc, params, opt, configJson, {
-        version: 1,
-        completedEpochs: epoch + 1,
-        step: (epoch + 1) * stepsPerEpoch,
-        stepsPerEpoch,
-        settings,
-        history,
-      });
-      io.stderr(
-        `${label}: train loss ${record.trainLoss.toFixed(4)} (${record.imagesPerSecond.toFixed(1)} img/s)  ` +
-          `test accuracy ${(100 * record.accuracy).toFixed(2)}% loss ${record.loss.toFixed(4)}  saved ${out}\n`,
-      );
+    } finally {
+      stopBar();
     }
     const last = history.at(-1);
     if (!last) throw new Error('internal: no epoch was trained');

@@ -1,4 +1,4 @@
-// Evaluation: classifier accuracy and loss.
+// Evaluation: classifier accuracy and loss; language-model perplexity.
 export {
   type Classifier,
   type ClassifierMetrics,
@@ -6,3 +6,9 @@ export {
   evaluateClassifier,
   type LabelledBatch,
 } from './classify.js';
+export {
+  evaluatePerplexity,
+  type LanguageModel,
+  type PerplexityMetrics,
+  type PerplexityOptions,
+} from './perplexity.js';

@@ -66,3 +66,18 @@ export {
   readAll,
   readText,
 } from './source.js';
+export {
+  DEFAULT_SEQ_LEN,
+  TEXT_TRAIN_FRACTION_PERCENT,
+  type TextWindows,
+  textSplitRange,
+  textWindows,
+} from './text-data.js';
+export {
+  byteTokenizer,
+  parseTokenizer,
+  readTokenizer,
+  type TextTokenizer,
+  TOKENIZER_CONFIG_FILE,
+  TOKENIZER_FILE,
+} from './tokenizer.js';

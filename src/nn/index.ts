@@ -1,5 +1,19 @@
 // Layers and models with explicit forward/backward (llm.c style): parameters on the GPU by state-dict
-// name, and the CIFAR ResNet.
+// name, the ResNets (CIFAR and torchvision), CIFAR VGG-BN, and createClassifier choosing between them.
+export {
+  Llama,
+  type LlamaActivations,
+  type LlamaForwardOptions,
+  type LlamaForwardResult,
+  type LlamaLoss,
+} from './llama.js';
+export {
+  CLASSIFIER_ARCHITECTURES,
+  type ClassifierForward,
+  type ClassifierModel,
+  createClassifier,
+  type SavedActivations,
+} from './model.js';
 export { isTrainable, type LoadOptions, ParamStore } from './params.js';
 export {
   type CaptureHook,
@@ -9,3 +23,4 @@ export {
   type Gradients,
   type ResnetActivations,
 } from './resnet.js';
+export { Vgg, type VggActivations, type VggForwardResult } from './vgg.js';

@@ -1,4 +1,5 @@
-// CIFAR-style ResNet (`architecture: 'cifar-resnet'`) with explicit forward and backward, llm.c style:
+// CIFAR-style ResNet (`architecture: 'cifar-resnet'`) and torchvision's ResNet (`'resnet'`: the stem adds
+// a max pool) with explicit forward and backward, llm.c style:
 // the forward pass keeps, per conv → BN pair, its input, the conv output, the batch statistics and the
 // (ReLU'd) BN output; backward walks them in reverse. Removed blocks are absent from the description
 // (a pruned stage is shorter), which is exactly the identity. No autograd tape.
@@ -10,6 +11,7 @@ import type {
   BatchNorm2dSpec,
   Conv2dSpec,
   ConvBn,
+  MaxPool2dSpec,
   ModelDescription,
   ResidualBlockSpec,
   ResnetNet,
@@ -28,6 +30,8 @@ import {
   globalAvgPool2dBackward,
   linear,
   linearBackward,
+  maxPool2d,
+  maxPool2dBackward,
   reluBackward,
   shortcutA,
   shortcutABackward,
@@ -52,10 +56,15 @@ export interface ForwardOptions {
    * leaves them bit-identical (GradNorm scoring, SGLP.md §4).
    */
   readonly updateRunningStats?: boolean;
+  /**
+   * Train mode, models with dropout (VGG's 'dropout-mlp' classifier): the u32 seed of the dropout masks
+   * (default 0), so that a pass is reproducible. ResNets have no dropout.
+   */
+  readonly dropoutSeed?: number;
 }
 
 /** What one conv → BN pair keeps for backward. */
-interface PairActivations {
+export interface PairActivations {
   readonly input: Tensor;
   /** The conv output, the BN input. */
   readonly pre: Tensor;
@@ -65,7 +74,7 @@ interface PairActivations {
   readonly out: Tensor;
 }
 
-interface BlockActivations {
+export interface BlockActivations {
   readonly body: PairActivations[];
   /** Option B: the projection's pair (its `out` is the BN output, no ReLU). */
   readonly shortcut?: PairActivations;
@@ -79,11 +88,15 @@ export interface ResnetActivations {
   readonly kind: 'resnet-activations';
   readonly x: Tensor;
   readonly stem: PairActivations;
+  /** torchvision: the stem's max pool output (the first block's input) and its argmax indices. */
+  readonly stemPool?: { readonly out: Tensor; readonly indices: Tensor };
   readonly blocks: BlockActivations[];
   /** [N, C] pooled features, the linear layer's input. */
   readonly pooled: Tensor;
   /** Shape of the last feature map (what the global average pool read). */
   readonly featureShape: readonly number[];
+  /** Tensors that backward and dispose() leave alone: activations shared with other passes. */
+  readonly shared?: ReadonlySet<Tensor>;
   consumed: boolean;
   dispose(): void;
 }
@@ -111,6 +124,10 @@ function convOpts(conv: Conv2dSpec) {
   return { stride: conv.stride, padding: conv.padding };
 }
 
+function poolOpts(pool: MaxPool2dSpec) {
+  return { kernel: pool.kernel, stride: pool.stride, padding: pool.padding };
+}
+
 /** BN folded into the conv before it, for eval mode: w' = w·γ/√(σ²+ε), b' = β + (b − μ)·γ/√(σ²+ε). */
 interface FoldedConv {
   readonly weight: Tensor;
@@ -127,9 +144,9 @@ export class CifarResnet {
     readonly desc: ModelDescription,
     readonly params: ParamStore,
   ) {
-    if (desc.architecture !== 'cifar-resnet') {
+    if (desc.architecture !== 'cifar-resnet' && desc.architecture !== 'resnet') {
       throw new Error(
-        `CifarResnet runs architecture 'cifar-resnet', got '${desc.architecture}' (${desc.name})`,
+        `CifarResnet runs architectures 'cifar-resnet' and 'resnet', got '${desc.architecture}' (${desc.name})`,
       );
     }
     if (params.desc !== desc && params.keys().join('\n') !== desc.params.map((p) => p.key).join('\n')) {
@@ -138,7 +155,8 @@ export class CifarResnet {
       );
     }
     this.net = desc.net;
-    if (this.net.stem.pool) throw new Error(`${desc.name}: a cifar-resnet stem has no max pool`);
+    if (desc.architecture === 'cifar-resnet' && this.net.stem.pool)
+      throw new Error(`${desc.name}: a cifar-resnet stem has no max pool`);
     this.blocks = this.net.stages.flat();
     for (const b of this.blocks) {
       const sc = b.shortcut;
@@ -188,6 +206,16 @@ export class CifarResnet {
         out: stemAct.out,
       };
       let hcur = stemAct.out;
+      let stemPool: ResnetActivations['stemPool'];
+      if (stem.pool) {
+        const p = maxPool2d(this.gpu, hcur, poolOpts(stem.pool));
+        if (train) stemPool = p;
+        else {
+          p.indices.dispose();
+          hcur.dispose();
+        }
+        hcur = p.out;
+      }
       for (const block of this.blocks) {
         const body: PairActivations[] = [];
         let inp = hcur;
@@ -233,6 +261,7 @@ export class CifarResnet {
         kind: 'resnet-activations',
         x,
         stem: stemPair,
+        stemPool,
         blocks,
         pooled,
         featureShape,
@@ -338,6 +367,12 @@ export class CifarResnet {
       hcur = batchNorm2dEval(gpu, pre, bnParams(this.params, stem.bn), { eps: stem.bn.eps, relu: true });
       pre.dispose();
     } else hcur = fconv(stem.conv, x, true);
+    if (stem.pool) {
+      const p = maxPool2d(gpu, hcur, poolOpts(stem.pool));
+      p.indices.dispose();
+      hcur.dispose();
+      hcur = p.out;
+    }
     try {
       for (const block of this.blocks) {
         let inp = hcur;
@@ -400,6 +435,17 @@ export class CifarResnet {
         d = next;
       }
       const stem = this.net.stem;
+      if (stem.pool && saved.stemPool) {
+        const dPre = maxPool2dBackward(
+          gpu,
+          d,
+          saved.stemPool.indices,
+          saved.stem.out.shape,
+          poolOpts(stem.pool),
+        );
+        d.dispose();
+        d = dPre;
+      }
       this.pairBackward(stem, saved.stem, d, grads, { mask: true, inputGrad: false });
       d.dispose();
     } finally {
@@ -412,6 +458,67 @@ export class CifarResnet {
       ordered.set(key, g);
     }
     return ordered;
+  }
+
+  /**
+   * forward() in train mode with the running statistics untouched, in pieces, for callers that share work
+   * between passes (the GradNorm search runs the blocks before a segment once for all its candidates):
+   * trainStem, trainBlock per block, trainHead compute exactly what forward() does. `scratch` holds the
+   * throw-away running statistics (dispose its tensors when done); inputs stay the caller's.
+   */
+  trainStem(
+    x: Tensor,
+    scratch: Map<number, Tensor>,
+  ): { pair: PairActivations; pool: ResnetActivations['stemPool']; out: Tensor } {
+    const stem = this.net.stem;
+    const pre = conv2d(this.gpu, x, this.params.get(`${stem.conv.name}.weight`), {
+      ...convOpts(stem.conv),
+      bias: stem.conv.bias ? this.params.get(`${stem.conv.name}.bias`) : undefined,
+    });
+    const act = this.bnForward(stem.bn, pre, true, false, scratch, true);
+    const pair: PairActivations = { input: x, pre, stats: act.stats as Tensor, out: act.out };
+    if (!stem.pool) return { pair, pool: undefined, out: act.out };
+    const pool = maxPool2d(this.gpu, act.out, poolOpts(stem.pool));
+    return { pair, pool, out: pool.out };
+  }
+
+  /** Block `b` of this.blocks (see trainStem); its output is `body.at(-1).out`. */
+  trainBlock(b: number, input: Tensor, scratch: Map<number, Tensor>): BlockActivations {
+    const block = this.blocks[b];
+    const run = (spec: ConvBn, inp: Tensor, relu: boolean, residual?: Tensor) =>
+      this.pairForward(spec, inp, true, false, scratch, relu, residual);
+    const body: PairActivations[] = [];
+    let inp = input;
+    for (let i = 0; i < block.body.length - 1; i++) {
+      const pair = run(block.body[i], inp, true);
+      body.push(pair);
+      inp = pair.out;
+    }
+    let shortcut: PairActivations | undefined;
+    let residual: Tensor;
+    const sc = block.shortcut;
+    if (sc.kind === 'identity') residual = input;
+    else if (sc.kind === 'pad') residual = shortcutA(this.gpu, input, block.output[0]);
+    else {
+      shortcut = run(sc, input, false);
+      residual = shortcut.out;
+    }
+    body.push(run(block.body[block.body.length - 1], inp, true, residual));
+    if (sc.kind === 'pad') residual.dispose();
+    return { body, shortcut };
+  }
+
+  /** The pooled features and logits of the last feature map (see trainStem). */
+  trainHead(features: Tensor): { pooled: Tensor; logits: Tensor } {
+    const pooled = globalAvgPool2d(this.gpu, features);
+    const fc = this.net.fc;
+    const logits = linear(
+      this.gpu,
+      pooled,
+      this.params.get(`${fc.name}.weight`),
+      fc.bias ? this.params.get(`${fc.name}.bias`) : undefined,
+    );
+    return { pooled, logits };
   }
 
   private bnForward(
@@ -527,20 +634,36 @@ function scratchVec(gpu: Gpu, scratch: Map<number, Tensor>, key: number): Tensor
 }
 
 /** Frees what a pair kept except its input, which is another pair's output or the caller's x. */
-function disposePair(p: PairActivations): void {
-  p.pre.dispose();
-  p.stats.dispose();
-  p.out.dispose();
+function disposePair(p: PairActivations, shared?: ReadonlySet<Tensor>): void {
+  for (const t of [p.pre, p.stats, p.out]) if (!shared?.has(t)) t.dispose();
+}
+
+/** Saved activations assembled from trainStem/trainBlock/trainHead pieces, for backward. */
+export function resnetActivations(
+  parts: Omit<ResnetActivations, 'kind' | 'consumed' | 'dispose'>,
+): ResnetActivations {
+  return {
+    kind: 'resnet-activations',
+    ...parts,
+    consumed: false,
+    dispose() {
+      disposeActivations(this);
+    },
+  };
 }
 
 /** Frees everything a train-mode forward pass kept (never the caller's input). */
 function disposeActivations(a: ResnetActivations): void {
   if (a.consumed) return;
   a.consumed = true;
-  disposePair(a.stem);
+  disposePair(a.stem, a.shared);
+  if (a.stemPool && !a.shared?.has(a.stemPool.out)) {
+    a.stemPool.out.dispose();
+    a.stemPool.indices.dispose();
+  }
   for (const b of a.blocks) {
-    for (const p of b.body) disposePair(p);
-    if (b.shortcut) disposePair(b.shortcut);
+    for (const p of b.body) disposePair(p, a.shared);
+    if (b.shortcut) disposePair(b.shortcut, a.shared);
   }
   a.pooled.dispose();
 }

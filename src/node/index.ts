@@ -1,6 +1,7 @@
 // Node entry: everything the portable library has, with a Dawn-backed acquireDevice.
 export * from '../index.js';
-export { FASHION_MNIST_DIR, loadImageDataset } from './datasets.js';
+export { loadImageDataset, loadModelDir } from './api.js';
+export { FASHION_MNIST_DIR } from './datasets.js';
 export { acquireDevice, dawn } from './device.js';
 export {
   directorySource,

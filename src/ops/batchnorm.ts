@@ -13,6 +13,16 @@ const BUSY = { cpu: 32, gpu: 1024 };
 
 type ChannelMode = 'sum' | 'sqdev' | 'bwd';
 
+/**
+ * Steps of the elementwise batch-norm pass over `size` elements of planes of `hw`: vec4 within a plane
+ * (HW % 4 = 0), four consecutive scalars spanning at most two planes (QUAD), or one scalar per step.
+ */
+export function elementSteps(size: number, hw: number): { vec4: boolean; quad: boolean; total: number } {
+  const vec4 = hw % 4 === 0;
+  const quad = !vec4 && hw >= 4 && size % 4 === 0;
+  return { vec4, quad, total: vec4 || quad ? size / 4 : size };
+}
+
 function nchw(op: string, x: Tensor): [number, number, number] {
   expectDType(op, x, 'f32');
   if (x.shape.length !== 4) throw new ShapeError(op, `expected [N, C, H, W], got [${x.shape.join(', ')}]`);
@@ -136,8 +146,7 @@ function normalize(
     );
   }
   const out = gpu.empty(x.shape);
-  const vec4 = hw % 4 === 0;
-  const total = x.size / (vec4 ? 4 : 1);
+  const { vec4, quad, total } = elementSteps(x.size, hw);
   // At most 8 storage buffers per pass (WebGPU's default limit): with a residual, the running statistics
   // are updated by a pass of their own (total 0: no elements, only the C update invocations).
   const pass = (elements: number, upd: boolean, withRes: boolean) => {
@@ -153,6 +162,7 @@ function normalize(
         defines: {
           WG: wg,
           VEC4: vec4,
+          QUAD: quad,
           BWD: false,
           UPDATE: upd,
           RELU: !!opts.relu,
@@ -275,8 +285,7 @@ export function batchNorm2dBackward(
   foldSlices(gpu, part, slices, dbias, { n: 2 * c, count: c });
   foldSlices(gpu, part, slices, dweight, { n: 2 * c, count: c, srcOffset: c });
   part.dispose();
-  const vec4 = hw % 4 === 0;
-  const total = x.size / (vec4 ? 4 : 1);
+  const { vec4, quad, total } = elementSteps(x.size, hw);
   const { workgroups, step } = elementGrid(gpu, total);
   const buffers = [x, dy, stats, weight, dbias, dweight, dx];
   if (mask) buffers.push(mask);
@@ -287,6 +296,7 @@ export function batchNorm2dBackward(
       defines: {
         WG: tun.workgroupSize,
         VEC4: vec4,
+        QUAD: quad,
         BWD: true,
         MASK: !!mask,
         UPDATE: false,

@@ -41,6 +41,7 @@ export {
   softmaxCrossEntropy,
   uploadLabels,
 } from './cross-entropy.js';
+export { type DropoutOptions, dropout, dropoutBackward, dropoutThreshold } from './dropout.js';
 export { activation, add, type BinaryOp, binary, gelu, mul, relu, scale, silu } from './elementwise.js';
 export { embedding, embeddingBackward, type TokenIds, uploadTokens } from './embedding.js';
 export { type GemmOptions, gemm } from './gemm.js';

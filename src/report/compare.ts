@@ -1,11 +1,11 @@
 // The comparison of pruning methods on the same model, data and budget (issue 4, item 7): one row per
-// method with its metric without fine-tuning, parameters, MACs and time, as aligned plain text for the
+// method with its metric and loss (NLL for language models) without fine-tuning, parameters, MACs and time, as aligned plain text for the
 // terminal and as a markdown table for bench/RESULTS.md. ASCII only (a '-' for minus), so that both paste
 // anywhere.
 
 import { fmtChange, fmtCount, fmtMetric, fmtMs, metricName } from './format.js';
 import { methodLabel } from './labels.js';
-import type { EvalMetrics, Report } from './schema.js';
+import { type EvalMetrics, isClassification, type Report } from './schema.js';
 
 export interface CompareRow {
   /** `SGLP (select min)`, `random`, `unpruned`. */
@@ -74,10 +74,20 @@ function cells(rows: readonly CompareRow[]): { header: string[]; body: string[][
   }
   const metric = rows.length > 0 ? metricName(rows[0].metric) : 'accuracy';
   const tuned = rows.some((r) => r.finetuned !== undefined);
-  const header = ['method', metric, ...(tuned ? [`${metric} fine-tuned`] : []), 'params', 'MACs', 'time'];
+  const lossName = metric === 'accuracy' ? 'loss' : 'NLL';
+  const header = [
+    'method',
+    metric,
+    lossName,
+    ...(tuned ? [`${metric} fine-tuned`] : []),
+    'params',
+    'MACs',
+    'time',
+  ];
   const body = rows.map((r) => [
     r.method,
     fmtMetric(r.metric),
+    (isClassification(r.metric) ? r.metric.loss : r.metric.nll).toFixed(4),
     ...(tuned ? [r.finetuned ? fmtMetric(r.finetuned) : '-'] : []),
     sizeCell(r.params, r.paramsBefore),
     sizeCell(r.macs, r.macsBefore),

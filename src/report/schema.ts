@@ -149,6 +149,19 @@ export const importanceSchema = z.strictObject({
   search: z.enum(['exhaustive', 'greedy', 'mixed']),
   /** The segments that were searched (those that keep fewer units than they have), in order. */
   perSegment: z.array(segmentImportanceSchema),
+  /**
+   * Optional: how the search shared work (src/sglp/gradnorm-shared.ts), in units run per batch (the
+   * stem counts as one): forward work done against what scoring each pruned network alone would do.
+   */
+  sharing: z
+    .strictObject({
+      candidates: count,
+      unitForwards: count,
+      unitForwardsPlain: count,
+      unitBackwards: count,
+      readbacks: count,
+    })
+    .optional(),
 });
 
 /** The per-unit scores of the block-influence and angular baselines; null for units never scored. */

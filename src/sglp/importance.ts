@@ -8,15 +8,17 @@ import { pruneModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { isTrainable, type ParamStore } from '../nn/params.js';
 import { CifarResnet } from '../nn/resnet.js';
 import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
 import { gradNorm } from '../ops/grad-norm.js';
+import { SharedSegmentScorer, type SharingStats } from './gradnorm-shared.js';
 
 /**
  * The tensors of `source` seen under the key names of a pruned description (`newToOld` maps each new key
  * to the source's key). It only reads: write() is refused, and dispose() leaves the source's tensors alone.
- * CifarResnet takes it where it takes a ParamStore (it only calls get/keys/version/desc).
+ * The nn/ models take it where they take a ParamStore (it only calls get/keys/version/desc).
  */
 export class ParamView {
   private readonly map: ReadonlyMap<string, string>;
@@ -98,25 +100,25 @@ export class ParamView {
     // The tensors belong to the source store.
   }
 
-  /** As the ParamStore type that CifarResnet takes (same methods; ParamStore's constructor is private). */
+  /** As the ParamStore type that the nn/ models take (same methods; ParamStore's constructor is private). */
   asStore(): ParamStore {
     return this as unknown as ParamStore;
   }
 }
 
-/** A CifarResnet running a pruned description over the tensors of `params` (no copies). */
+/** A network running a pruned description over the tensors of `params` (no copies). */
 export function prunedNetwork(
   gpu: Gpu,
   desc: ModelDescription,
   params: ParamStore,
   removed: readonly number[],
-): { net: CifarResnet; view: ParamView; pruned: ReturnType<typeof pruneModel> } {
+): { net: ClassifierModel; view: ParamView; pruned: ReturnType<typeof pruneModel> } {
   const pruned = pruneModel(desc, removed);
   if (pruned.reinit.length > 0) {
     throw new Error(`${desc.name}: pruning re-initialises units, which GradNorm scoring does not support`);
   }
   const view = ParamView.ofPruned(params, pruned);
-  return { net: new CifarResnet(gpu, pruned.description, view.asStore()), view, pruned };
+  return { net: createClassifier(gpu, pruned.description, view.asStore()), view, pruned };
 }
 
 /** One GradNorm batch, already on the device (kept across candidates). */
@@ -142,9 +144,20 @@ export function uploadGradNormBatches(
 
 export function disposeGradNormBatches(batches: readonly GradNormBatch[]): void {
   for (const b of batches) {
+    releaseScorers(b);
     b.x.dispose();
     b.labels.dispose();
   }
+}
+
+/** Shared-path scorers holding activations computed on a batch (freed with it, or by the next scorer). */
+const scorersOf = new WeakMap<GradNormBatch, Set<SharedSegmentScorer>>();
+
+function releaseScorers(batch: GradNormBatch): void {
+  const set = scorersOf.get(batch);
+  if (!set) return;
+  for (const s of set) s.dispose();
+  set.clear();
 }
 
 /**
@@ -153,7 +166,7 @@ export function disposeGradNormBatches(batches: readonly GradNormBatch[]): void 
  */
 export async function networkGradNorm(
   gpu: Gpu,
-  net: CifarResnet,
+  net: ClassifierModel,
   batches: readonly GradNormBatch[],
   counters?: { forward: number; backward: number },
 ): Promise<number> {
@@ -182,9 +195,58 @@ export async function networkGradNorm(
   return sum / batches.length;
 }
 
+const SHARING_KEYS = [
+  'candidates',
+  'unitForwards',
+  'unitForwardsPlain',
+  'unitBackwards',
+  'readbacks',
+] as const satisfies readonly (keyof SharingStats)[];
+
+const sharingByCounters = new WeakMap<object, SharingStats>();
+
+/**
+ * What the shared path saved, summed over every segmentScorer given these `counters` (so a caller that
+ * already passes its pass counters can report it: `sharing: sharingTotals(passes)`); undefined if none.
+ */
+export function sharingTotals(counters: object): SharingStats | undefined {
+  const t = sharingByCounters.get(counters);
+  return t && { ...t };
+}
+
+function totalsFor(counters: object): SharingStats {
+  let t = sharingByCounters.get(counters);
+  if (!t) {
+    t = { candidates: 0, unitForwards: 0, unitForwardsPlain: 0, unitBackwards: 0, readbacks: 0 };
+    sharingByCounters.set(counters, t);
+  }
+  return t;
+}
+
+export interface SegmentScorerOptions {
+  /**
+   * Whole passes over one batch, counted as run: with sharing, the forward pass up to the segment counts
+   * once per batch, and each candidate's forward from the segment start on counts once per batch.
+   */
+  readonly counters?: { forward: number; backward: number };
+  readonly signal?: AbortSignal;
+  /** Share the forward work the maths allows (default true; false: a whole pruned network per candidate). */
+  readonly share?: boolean;
+}
+
+/** A segment's scorer; `sharing` tells what the shared path saved (undefined on the plain path). */
+export type SegmentScorer = ((keepSet: readonly number[]) => Promise<number>) & {
+  readonly sharing: SharingStats | undefined;
+  /** Frees cached activations (also done by disposeGradNormBatches or the batches' next scorer). */
+  dispose(): void;
+};
+
 /**
  * The scorer of one segment's candidates: the GradNorm of the model with the segment's units outside the
- * keep-set removed (all other segments intact).
+ * keep-set removed (all other segments intact). By default it reuses the forward pass before the segment
+ * and the forward through kept units that candidates share (gradnorm-shared.ts); scores are bit-identical
+ * to scoring each pruned network on its own (share: false). Only one segment's scorer holds activations
+ * at a time: making one releases the previous scorers of the same batches.
  */
 export function segmentScorer(
   gpu: Gpu,
@@ -192,15 +254,43 @@ export function segmentScorer(
   params: ParamStore,
   segment: readonly [number, number],
   batches: readonly GradNormBatch[],
-  options: { counters?: { forward: number; backward: number }; signal?: AbortSignal } = {},
-): (keepSet: readonly number[]) => Promise<number> {
+  options: SegmentScorerOptions = {},
+): SegmentScorer {
   const [start, end] = segment;
-  return async (keepSet) => {
-    options.signal?.throwIfAborted();
-    const keep = new Set(keepSet);
-    const removed: number[] = [];
-    for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
-    const { net } = prunedNetwork(gpu, desc, params, removed);
-    return networkGradNorm(gpu, net, batches, options.counters);
+  const network = (removed: readonly number[]) => prunedNetwork(gpu, desc, params, removed).net;
+  // The shared path walks ResNet blocks; other networks are scored whole per candidate.
+  if (options.share === false || desc.net.family !== 'resnet') {
+    const plain = async (keepSet: readonly number[]) => {
+      options.signal?.throwIfAborted();
+      const keep = new Set(keepSet);
+      const removed: number[] = [];
+      for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
+      return networkGradNorm(gpu, network(removed), batches, options.counters);
+    };
+    return Object.assign(plain, { sharing: undefined, dispose() {} });
+  }
+  for (const b of batches) releaseScorers(b);
+  const resnet = (removed: readonly number[]) => {
+    const net = network(removed);
+    if (!(net instanceof CifarResnet)) throw new Error(`internal: ${desc.name} is not run by CifarResnet`);
+    return net;
   };
+  const shared = new SharedSegmentScorer(gpu, desc, params, segment, resnet, batches, options.counters);
+  for (const b of batches) {
+    const set = scorersOf.get(b) ?? new Set();
+    scorersOf.set(b, set);
+    set.add(shared);
+  }
+  const totals = options.counters && totalsFor(options.counters);
+  const score = async (keepSet: readonly number[]) => {
+    options.signal?.throwIfAborted();
+    const before = { ...shared.stats };
+    const value = await shared.score(keepSet);
+    if (totals) for (const k of SHARING_KEYS) totals[k] += shared.stats[k] - before[k];
+    return value;
+  };
+  return Object.assign(score, {
+    sharing: shared.stats,
+    dispose: () => shared.dispose(),
+  });
 }

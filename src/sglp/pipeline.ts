@@ -1,6 +1,8 @@
 // SGLP end to end on a loaded CIFAR-style ResNet (SGLP.md §1–4), as pure library code (no fs): calibration
 // features → averaged CKA → Fisher segmentation → keep plan → GradNorm search per segment → the pruned
 // model → metrics before/after → the report (src/report/schema.ts), validated with parseReport.
+// `method` swaps the keep plan and the search for a baseline (baselines.ts) on the same calibration
+// samples and budget; CKA and the segmentation are still computed and reported, for comparison.
 //
 // The pruned model is returned as a description plus a read-only view of the loaded tensors under the
 // pruned model's names (export.ts turns it into files); the loaded parameters are never modified.
@@ -11,9 +13,19 @@ import { type ClassifierMetrics, evaluateClassifier, type LabelledBatch } from '
 import type { Gpu } from '../gpu/device.js';
 import { batchCount, imageBatches, type Normalize } from '../io/batches.js';
 import type { ImageDataset } from '../io/dataset.js';
+import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
-import { CifarResnet } from '../nn/resnet.js';
-import { parseReport, type Report, type ReportUnit } from '../report/schema.js';
+import { METHODS, type Method, parseReport, type Report, type ReportUnit } from '../report/schema.js';
+import {
+  CosineScores,
+  checkBudget,
+  chooseLast,
+  chooseLowest,
+  chooseRandom,
+  RANDOM_STREAM,
+  removableUnits,
+} from './baselines.js';
+import { calibrate } from './calibrate.js';
 import {
   MAX_EXHAUSTIVE,
   planSearch,
@@ -21,12 +33,14 @@ import {
   type Select,
   searchSegment,
 } from './candidates.js';
-import { CkaAccumulator, type Estimator } from './cka.js';
+import type { Estimator } from './cka.js';
+import { type FinetuneRequest, finetuneStage } from './finetune-stage.js';
 import {
   disposeGradNormBatches,
   type GradNormBatch,
   ParamView,
   segmentScorer,
+  sharingTotals,
   uploadGradNormBatches,
 } from './importance.js';
 import { type KeepRequest, planKeep } from './keep-plan.js';
@@ -43,7 +57,15 @@ export const SGLP_DEFAULTS = {
   select: 'min' as Select,
 } as const;
 
-export type PruneStage = 'features' | 'cka' | 'segment' | 'importance' | 'eval-before' | 'eval-after';
+export type PruneStage =
+  | 'features'
+  | 'cka'
+  | 'segment'
+  | 'importance'
+  | 'eval-before'
+  | 'eval-after'
+  | 'finetune'
+  | 'eval-finetuned';
 
 export interface PruneProgress {
   readonly stage: PruneStage;
@@ -55,8 +77,12 @@ export interface PruneProgress {
 }
 
 export interface PruneOptions {
-  /** `--remove R` or `--keep-per-segment a,b,…`. */
+  /** `--remove R` or `--keep-per-segment a,b,…` (baselines take `--remove` only). */
   readonly target: KeepRequest;
+  /** `--method`: SGLP (default) or a baseline. */
+  readonly method?: Method;
+  /** `--seed`: the random baseline's seed (default 0). */
+  readonly seed?: number;
   /** `--segments K`; default: the elbow rule. */
   readonly segments?: number;
   readonly select?: Select;
@@ -72,6 +98,13 @@ export interface PruneOptions {
   /** Evaluate on the first N test samples only. */
   readonly evalLimit?: number;
   readonly evalBatch?: number;
+  /** `--finetune-epochs E` (SGLP.md §5): fine-tune a copy of the pruned model, then evaluate it again. */
+  readonly finetune?: FinetuneRequest;
+  /**
+   * The unpruned model's metrics on the same evaluation samples, when already measured (`sglp compare`
+   * runs several methods on one model): the before-evaluation is then skipped.
+   */
+  readonly before?: ClassifierMetrics;
   /** For the report: the `--data` spec, the model directory read and the one written. */
   readonly dataSpec: string;
   readonly input: string;
@@ -96,6 +129,8 @@ export interface PruneResult {
   readonly pruned: ReturnType<typeof pruneModel>;
   /** The pruned model's tensors, by their new names, over the loaded tensors (read-only, no copies). */
   readonly view: ParamView;
+  /** With options.finetune: the fine-tuned tensors under the pruned names (the caller disposes them). */
+  readonly finetuned?: ParamStore;
 }
 
 function checkCount(name: string, v: number, min = 1): void {
@@ -119,19 +154,87 @@ export function candidateCount(
   return total;
 }
 
+/** Why a method cannot take this target, or undefined. */
+export function methodTargetError(method: Method, target: KeepRequest): string | undefined {
+  if (method === 'sglp' || 'remove' in target) return undefined;
+  return (
+    `--method ${method} takes --remove R, not --keep-per-segment: the baselines remove R units ` +
+    'anywhere and have no segments to keep units in'
+  );
+}
+
 function* labelled(ds: ImageDataset, normalize: Normalize, batchSize: number, limit?: number) {
   for (const b of imageBatches(ds, { batchSize, normalize, limit })) {
     yield { x: b.x, labels: b.y, n: b.size } satisfies LabelledBatch;
   }
 }
 
-/** Runs SGLP on a loaded cifar-resnet and returns the report, the pruned architecture and its tensors. */
+interface SearchPlan {
+  readonly segments: readonly (readonly [number, number])[];
+  readonly keep: readonly number[];
+  readonly protectedUnits: readonly number[];
+  readonly gBatches: number;
+  readonly gSize: number;
+  readonly select: Select;
+  readonly maxExhaustive: number;
+}
+
+/** GradNorm search (SGLP.md §4) in every segment that keeps fewer units than it has, in segment order. */
+async function searchSegments(
+  model: Pick<PruneInputs, 'gpu' | 'desc' | 'params' | 'normalize' | 'train'>,
+  plan: SearchPlan,
+  run: {
+    passes: { forward: number; backward: number };
+    signal?: AbortSignal;
+    progress: (p: PruneProgress) => void;
+  },
+): Promise<SegmentImportance[]> {
+  const { gpu, desc, params, normalize, train } = model;
+  const { segments, keep: keepBySegment, protectedUnits, gBatches, gSize, select, maxExhaustive } = plan;
+  const perSegment: SegmentImportance[] = [];
+  const gBatchList: GradNormBatch[] = uploadGradNormBatches(gpu, desc, [
+    ...imageBatches(train, { batchSize: gSize, normalize, limit: gBatches * gSize }),
+  ]);
+  try {
+    const searched = segments
+      .map((s, i) => ({ s, i, keep: keepBySegment[i] }))
+      .filter(({ s, keep }) => keep < s[1] - s[0]);
+    for (const [j, { s, i, keep }] of searched.entries()) {
+      const segUnits = Array.from({ length: s[1] - s[0] }, (_, k) => s[0] + k);
+      const score = segmentScorer(gpu, desc, params, [s[0], s[1]], gBatchList, {
+        counters: run.passes,
+        signal: run.signal,
+      });
+      let scored = 0;
+      const total = candidateCount(segUnits, protectedUnits, keep, maxExhaustive);
+      const detail =
+        `segment ${i + 1} of ${segments.length} (units ${s[0]}–${s[1] - 1}, keep ${keep}; ` +
+        `searched segment ${j + 1} of ${searched.length})`;
+      const counted = async (set: readonly number[]) => {
+        const v = await score(set);
+        run.progress({ stage: 'importance', done: ++scored, total, detail });
+        return v;
+      };
+      perSegment.push(await searchSegment(i, segUnits, protectedUnits, keep, counted, select, maxExhaustive));
+    }
+  } finally {
+    disposeGradNormBatches(gBatchList);
+  }
+  return perSegment;
+}
+
+/** Runs SGLP on a loaded ResNet and returns the report, the pruned architecture and its tensors. */
 export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Promise<PruneResult> {
   const { gpu, desc, params, normalize, train, test } = inputs;
-  if (desc.architecture !== 'cifar-resnet') {
+  if (desc.architecture === 'llama') {
     throw new Error(
-      `sglp prune: architecture "${desc.architecture}" is not supported yet (supported: cifar-resnet)`,
+      'pruneSglp runs image classifiers; prune a decoder LM with pruneLlm (pipeline-llm.ts) on text windows',
     );
+  }
+  if (desc.architecture === 'vgg') {
+    // A removed VGG conv can leave the next one re-initialised (SGLP.md §0): scoring and export do not
+    // create such weights yet.
+    throw new Error(`sglp prune: ${desc.name}: VGG is not supported yet (supported: cifar-resnet, resnet)`);
   }
   const samples = options.samples ?? SGLP_DEFAULTS.samples;
   const batch = options.batch ?? SGLP_DEFAULTS.batch;
@@ -141,6 +244,16 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   const estimator = options.estimator ?? SGLP_DEFAULTS.estimator;
   const select = options.select ?? SGLP_DEFAULTS.select;
   const maxExhaustive = options.maxExhaustive ?? MAX_EXHAUSTIVE;
+  const method = options.method ?? 'sglp';
+  const seed = options.seed ?? 0;
+  if (!METHODS.includes(method)) {
+    throw new Error(`--method must be one of ${METHODS.join(', ')}, got "${method}"`);
+  }
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`--seed must be an integer, got ${seed}`);
+  const targetError = methodTargetError(method, options.target);
+  if (targetError) throw new Error(targetError);
+  const sglp = method === 'sglp';
+  if (!sglp) checkBudget(method, (options.target as { remove: number }).remove, removableUnits(desc));
   checkCount('--samples', samples);
   checkCount('--batch', batch);
   checkCount('--gradnorm-batches', gBatches);
@@ -152,7 +265,7 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   if (samples > train.n) {
     throw new RangeError(`--samples ${samples}: ${train.name} has only ${train.n} samples`);
   }
-  if (gBatches * gSize > train.n) {
+  if (sglp && gBatches * gSize > train.n) {
     throw new RangeError(
       `--gradnorm-batches ${gBatches} x --gradnorm-batch-size ${gSize}: ${train.name} has only ${train.n} samples`,
     );
@@ -164,40 +277,32 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   const units = desc.units;
   const names = units.map((u) => u.name);
   const protectedUnits = units.filter((u) => u.protected).map((u) => u.index);
-  const net = new CifarResnet(gpu, desc, params);
+  const net = createClassifier(gpu, desc, params);
 
-  // 1. Calibration features → CKA, batch by batch; each unit's output goes into its Gram at once.
-  let featuresMs = 0;
-  let ckaMs = 0;
-  const acc = new CkaAccumulator(gpu, { units: names, estimator });
-  let cka: ReturnType<CkaAccumulator['result']>;
+  // 1. Calibration features → CKA (every method: the report carries the matrix); the scored baselines
+  // read the same representations in the same pass.
+  const cosine =
+    method === 'block-influence' || method === 'angular' ? new CosineScores(gpu, desc, params) : undefined;
+  let calib: Awaited<ReturnType<typeof calibrate>>;
   try {
-    const tf = performance.now();
-    await net.freezeForEval();
-    featuresMs += performance.now() - tf;
-    const total = Math.ceil(samples / batch);
-    let done = 0;
-    for (const b of labelled(train, normalize, batch, samples)) {
-      signal?.throwIfAborted();
-      const ta = performance.now();
-      acc.beginBatch(b.n);
-      await gpu.scope(async () => {
-        const [c, h, w] = desc.input;
-        const x = gpu.tensor(b.x, [b.n, c, h, w]);
-        await net.forward(x, { mode: 'eval', capture: (unit, rep) => acc.addUnit(unit, rep) });
-      });
-      passes.forward++;
-      const tb = performance.now();
-      await acc.endBatch();
-      const tc = performance.now();
-      featuresMs += tb - ta;
-      ckaMs += tc - tb;
-      progress({ stage: 'features', done: ++done, total });
-    }
-    cka = acc.result();
+    calib = await calibrate(
+      gpu,
+      { desc, params, normalize, train },
+      {
+        samples,
+        batch,
+        estimator,
+        net,
+        signal,
+        observers: cosine ? [cosine] : [],
+        onProgress: (done, total) => progress({ stage: 'features', done, total }),
+      },
+    );
   } finally {
-    acc.dispose();
+    cosine?.dispose();
   }
+  const { cka, featuresMs, ckaMs } = calib;
+  passes.forward += calib.forwardPasses;
 
   // 2. Segmentation of the row sums.
   const ts = performance.now();
@@ -205,53 +310,47 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   const segmentMs = performance.now() - ts;
   progress({ stage: 'segment', done: 1, total: 1 });
 
-  // 3. Keep plan.
-  const plan = planKeep(seg.segments, protectedUnits, options.target, { stem: desc.stem ?? null });
-
-  // 4. GradNorm search inside every segment that loses units.
+  // 3–4. SGLP: keep plan, then GradNorm search inside every segment that loses units. A baseline instead.
   const ti = performance.now();
-  const perSegment: SegmentImportance[] = [];
-  const gBatchList: GradNormBatch[] = uploadGradNormBatches(gpu, desc, [
-    ...imageBatches(train, { batchSize: gSize, normalize, limit: gBatches * gSize }),
-  ]);
-  try {
-    const searched = seg.segments
-      .map((s, i) => ({ s, i, keep: plan.keep[i] }))
-      .filter(({ s, keep }) => keep < s[1] - s[0]);
-    for (const [j, { s, i, keep }] of searched.entries()) {
-      const segUnits = Array.from({ length: s[1] - s[0] }, (_, k) => s[0] + k);
-      const score = segmentScorer(gpu, desc, params, s, gBatchList, { counters: passes, signal });
-      let scored = 0;
-      const total = candidateCount(segUnits, protectedUnits, keep, maxExhaustive);
-      const detail =
-        `segment ${i + 1} of ${seg.segments.length} (units ${s[0]}–${s[1] - 1}, keep ${keep}; ` +
-        `searched segment ${j + 1} of ${searched.length})`;
-      const counted = async (set: readonly number[]) => {
-        const v = await score(set);
-        progress({ stage: 'importance', done: ++scored, total, detail });
-        return v;
-      };
-      perSegment.push(await searchSegment(i, segUnits, protectedUnits, keep, counted, select, maxExhaustive));
+  let perSegment: SegmentImportance[] = [];
+  let removed: number[];
+  let secondPass = false;
+  let unitScores: Report['unitScores'];
+  if (sglp) {
+    const plan = planKeep(seg.segments, protectedUnits, options.target, { stem: desc.stem ?? null });
+    secondPass = plan.secondPass;
+    perSegment = await searchSegments(
+      { gpu, desc, params, normalize, train },
+      { segments: seg.segments, keep: plan.keep, protectedUnits, gBatches, gSize, select, maxExhaustive },
+      { passes, signal, progress },
+    );
+    const keptSet = new Set<number>();
+    seg.segments.forEach(([a, b], i) => {
+      const best = perSegment.find((p) => p.segment === i);
+      if (best) for (const u of best.best.units) keptSet.add(u);
+      else for (let u = a; u < b; u++) keptSet.add(u);
+    });
+    removed = units.map((u) => u.index).filter((u) => !keptSet.has(u));
+  } else {
+    const R = (options.target as { remove: number }).remove;
+    const removable = removableUnits(desc);
+    if (method === 'random') removed = chooseRandom(removable, R, seed);
+    else if (method === 'last') removed = chooseLast(removable, R);
+    else {
+      const scores = (cosine as CosineScores).scores(method);
+      unitScores = { kind: method, scores };
+      removed = chooseLowest(method, removable, scores, R);
     }
-  } finally {
-    disposeGradNormBatches(gBatchList);
   }
   const importanceMs = performance.now() - ti;
-
-  const keptSet = new Set<number>();
-  seg.segments.forEach(([a, b], i) => {
-    const best = perSegment.find((p) => p.segment === i);
-    if (best) for (const u of best.best.units) keptSet.add(u);
-    else for (let u = a; u < b; u++) keptSet.add(u);
-  });
-  const kept = units.map((u) => u.index).filter((u) => keptSet.has(u));
-  const removed = units.map((u) => u.index).filter((u) => !keptSet.has(u));
+  const removedSet = new Set(removed);
+  const kept = units.map((u) => u.index).filter((u) => !removedSet.has(u));
   const pruned = pruneModel(desc, removed);
   const view = ParamView.ofPruned(params, pruned);
 
   // 5. Metrics before and after, eval mode on the test split.
   const te = performance.now();
-  const evaluate = async (model: CifarResnet, stage: PruneStage): Promise<ClassifierMetrics> => {
+  const evaluate = async (model: ClassifierModel, stage: PruneStage): Promise<ClassifierMetrics> => {
     const total = batchCount(test, { batchSize: evalBatch, normalize, limit: options.evalLimit });
     await model.freezeForEval();
     try {
@@ -270,13 +369,29 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
     }
   };
   let before: ClassifierMetrics;
-  try {
-    before = await evaluate(net, 'eval-before');
-  } finally {
-    net.unfreeze();
+  if (options.before) {
+    const n = Math.min(test.n, options.evalLimit ?? test.n);
+    if (options.before.samples !== n) {
+      throw new Error(`pruneSglp: options.before holds ${options.before.samples} samples, expected ${n}`);
+    }
+    before = options.before;
+  } else {
+    try {
+      before = await evaluate(net, 'eval-before');
+    } finally {
+      net.unfreeze();
+    }
   }
-  const after = await evaluate(new CifarResnet(gpu, pruned.description, view.asStore()), 'eval-after');
+  const after = await evaluate(createClassifier(gpu, pruned.description, view.asStore()), 'eval-after');
   const evalMs = performance.now() - te;
+  const tuned = options.finetune
+    ? await finetuneStage(gpu, pruned.description, view, train, normalize, options.finetune, {
+        evaluate: (m) => evaluate(m, 'eval-finetuned'),
+        onProgress: progress,
+        signal,
+        counters: passes,
+      })
+    : undefined;
 
   const reportUnits: ReportUnit[] = units.map((u) => ({
     index: u.index,
@@ -286,12 +401,14 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
     params: u.params,
     macs: u.macs,
   }));
+  // Baselines do not read the GradNorm settings, so only what they use decides their preset.
   const isDefault =
     samples === SGLP_DEFAULTS.samples &&
     batch === SGLP_DEFAULTS.batch &&
-    gBatches === SGLP_DEFAULTS.gradnormBatches &&
-    gSize === SGLP_DEFAULTS.gradnormBatchSize &&
-    maxExhaustive === MAX_EXHAUSTIVE &&
+    (!sglp ||
+      (gBatches === SGLP_DEFAULTS.gradnormBatches &&
+        gSize === SGLP_DEFAULTS.gradnormBatchSize &&
+        maxExhaustive === MAX_EXHAUSTIVE)) &&
     options.evalLimit === undefined;
   const sampling = (n: number, size: number) => ({
     split: 'train' as const,
@@ -304,16 +421,20 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   const notes: string[] = [];
   if (!isDefault) {
     notes.push(
-      `reduced protocol: ${samples} calibration samples in batches of ${batch}, GradNorm on ${gBatches} ` +
-        `batch(es) of ${gSize}` +
-        (maxExhaustive !== MAX_EXHAUSTIVE ? `, exhaustive search up to ${maxExhaustive} candidates` : '') +
+      `reduced protocol: ${samples} calibration samples in batches of ${batch}` +
+        (sglp ? `, GradNorm on ${gBatches} batch(es) of ${gSize}` : '') +
+        (sglp && maxExhaustive !== MAX_EXHAUSTIVE
+          ? `, exhaustive search up to ${maxExhaustive} candidates`
+          : '') +
         (options.evalLimit !== undefined
           ? `, evaluation on the first ${options.evalLimit} test samples`
           : ''),
     );
   }
-  if (plan.secondPass) notes.push("--remove needed the keep plan's second pass (segments down to one unit)");
-  if (select === 'max')
+  if (method === 'random') notes.push(`random baseline: seed ${seed} (mulberry32, stream ${RANDOM_STREAM})`);
+  if (!sglp) notes.push('CKA and the segmentation are shown for comparison; this baseline does not use them');
+  if (secondPass) notes.push("--remove needed the keep plan's second pass (segments down to one unit)");
+  if (sglp && select === 'max')
     notes.push("--select max: the candidate with the highest GradNorm was kept (the authors' direction)");
   const report: Report = {
     version: 1,
@@ -321,8 +442,8 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
     units: reportUnits,
     protocol: {
       preset: isDefault ? 'default' : 'reduced',
-      method: 'sglp',
-      seed: 0,
+      method,
+      seed,
       data: { spec: options.dataSpec, seqLen: null },
       features: sampling(samples, batch),
       estimator,
@@ -332,14 +453,11 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
         elbowThreshold: ELBOW_THRESHOLD,
       },
       target: options.target,
-      importance: {
-        score: 'gradnorm',
-        select,
-        samples: sampling(gBatches * gSize, gSize),
-        maxExhaustive,
-      },
+      importance: sglp
+        ? { score: 'gradnorm', select, samples: sampling(gBatches * gSize, gSize), maxExhaustive }
+        : null,
       eval: { split: 'test', limit: options.evalLimit ?? null },
-      finetune: null,
+      finetune: tuned?.protocol ?? null,
     },
     cka: { estimator, batches: cka.batches, batchSize: cka.batchSize, matrix: cka.matrix },
     segmentation: {
@@ -349,21 +467,28 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
       kRule: seg.kRule,
       segments: seg.segments.map(([a, b]) => [a, b] as [number, number]),
     },
-    importance: {
-      search: kinds.size === 2 ? 'mixed' : kinds.has('greedy') ? 'greedy' : 'exhaustive',
-      perSegment: perSegment.map((p) => ({
-        segment: p.segment,
-        search: p.search,
-        keep: p.keep,
-        candidates: p.candidates.map((c) => ({ units: [...c.units], score: c.score })),
-        best: { units: [...p.best.units], score: p.best.score },
-      })),
-    },
+    ...(sglp
+      ? {
+          importance: {
+            search: kinds.size === 2 ? 'mixed' : kinds.has('greedy') ? 'greedy' : 'exhaustive',
+            perSegment: perSegment.map((p) => ({
+              segment: p.segment,
+              search: p.search,
+              keep: p.keep,
+              candidates: p.candidates.map((c) => ({ units: [...c.units], score: c.score })),
+              best: { units: [...p.best.units], score: p.best.score },
+            })),
+            sharing: sharingTotals(passes),
+          },
+        }
+      : {}),
+    ...(unitScores ? { unitScores } : {}),
     kept,
     removed,
     metrics: {
       before: { accuracy: before.accuracy, loss: before.loss, samples: before.samples },
       after: { accuracy: after.accuracy, loss: after.loss, samples: after.samples },
+      ...(tuned ? { afterFinetune: tuned.metrics } : {}),
     },
     size: {
       paramsBefore: desc.paramCount,
@@ -376,8 +501,8 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
       ckaMs,
       segmentMs,
       importanceMs,
-      evalMs,
-      finetuneMs: 0,
+      evalMs: evalMs + (tuned?.evalMs ?? 0),
+      finetuneMs: tuned?.trainMs ?? 0,
       totalMs: performance.now() - t0,
     },
     passes,
@@ -388,5 +513,10 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
     },
     notes,
   };
-  return { report: parseReport(report, 'the prune report'), pruned, view };
+  try {
+    return { report: parseReport(report, 'the prune report'), pruned, view, finetuned: tuned?.params };
+  } catch (e) {
+    tuned?.params.dispose();
+    throw e;
+  }
 }

@@ -143,11 +143,24 @@ describe('sglp prune', () => {
     const before = await digest(model);
     const { io } = captureIo();
     const out = join(root, 'err');
-    await expect(pruneCommand(model, { ...base(out), method: 'random' }, { io, gpu })).rejects.toThrow(
-      /--method random.*not supported yet/,
+    await expect(pruneCommand(model, { ...base(out), method: 'bogus' }, { io, gpu })).rejects.toThrow(
+      /--method must be one of sglp, random, last, block-influence, angular, got "bogus"/,
     );
-    await expect(pruneCommand(model, { ...base(out), finetuneEpochs: 2 }, { io, gpu })).rejects.toThrow(
-      /--finetune-epochs.*not supported yet/,
+    await expect(
+      pruneCommand(
+        model,
+        { ...base(out), method: 'angular', remove: undefined, keepPerSegment: '1,2' },
+        { io, gpu },
+      ),
+    ).rejects.toThrow(/--method angular takes --remove R, not --keep-per-segment/);
+    await expect(
+      pruneCommand(model, { ...base(out), method: 'random', seed: 0.5 }, { io, gpu }),
+    ).rejects.toThrow(/--seed must be an integer/);
+    await expect(
+      pruneCommand(model, { ...base(out), method: 'last', remove: 8 }, { io, gpu }),
+    ).rejects.toThrow(/only 7 units are unprotected/);
+    await expect(pruneCommand(model, { ...base(out), finetuneEpochs: 1.5 }, { io, gpu })).rejects.toThrow(
+      /--finetune-epochs must be an integer >= 0, got 1.5/,
     );
     await expect(pruneCommand(model, { ...base(out), keepPerSegment: '1,2' }, { io, gpu })).rejects.toThrow(
       /exactly one of --remove/,

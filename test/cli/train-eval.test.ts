@@ -191,7 +191,7 @@ describe('sglp eval', () => {
     expect(await digest(model)).toEqual(before);
   });
 
-  it('gives clear errors: missing directory, unsupported architecture, missing tensor, wrong data', async () => {
+  it('gives clear errors: missing directory, a language model with image data, missing tensor, wrong data', async () => {
     const gpu = await getGpu();
     const { io } = captureIo();
     const spec = `mnist:${data}`;
@@ -199,21 +199,25 @@ describe('sglp eval', () => {
       /model directory .*nope not found/,
     );
 
-    const vgg = join(root, 'vgg');
-    await mkdir(vgg);
+    const lm = join(root, 'lm');
+    await mkdir(lm);
     await writeFile(
-      join(vgg, 'config.json'),
+      join(lm, 'config.json'),
       JSON.stringify({
-        architecture: 'vgg',
-        depth: 11,
-        in_channels: 1,
-        num_classes: 10,
-        input_size: [1, 8, 8],
-        normalize: { mean: [0.5], std: [0.5] },
+        architectures: ['LlamaForCausalLM'],
+        model_type: 'llama',
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        vocab_size: 256,
+        rms_norm_eps: 1e-5,
+        max_position_embeddings: 64,
       }),
     );
-    await expect(evalCommand(vgg, { data: spec }, { io, gpu })).rejects.toThrow(
-      /architecture "vgg" is not supported yet/,
+    await expect(evalCommand(lm, { data: spec }, { io, gpu })).rejects.toThrow(
+      /language model: give it text data \(--data text:FILE\)/,
     );
 
     // A checkpoint without linear.weight: the error names the key.

@@ -20,23 +20,28 @@ export function conv2dRef(
   const oh = Math.floor((h + 2 * padH - kh) / stride) + 1;
   const ow = Math.floor((wd + 2 * padW - kw) / stride) + 1;
   const out = new Float64Array(n * cout * oh * ow);
+  // Each output adds its terms in (ci, kh, kw) order after the bias; the loops run tap by tap over whole
+  // output rows (the columns whose input is inside the image) so that the network references stay quick.
   for (let b0 = 0; b0 < n; b0++) {
     for (let co = 0; co < cout; co++) {
-      for (let y = 0; y < oh; y++) {
-        for (let z = 0; z < ow; z++) {
-          let s = b ? b[co] : 0;
-          for (let ci = 0; ci < cin; ci++) {
-            for (let i = 0; i < kh; i++) {
+      const plane = (b0 * cout + co) * oh * ow;
+      out.fill(b ? b[co] : 0, plane, plane + oh * ow);
+      for (let ci = 0; ci < cin; ci++) {
+        const xPlane = (b0 * cin + ci) * h * wd;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const wv = w[((co * cin + ci) * kh + i) * kw + j];
+            // Columns z with 0 <= z * stride - padW + j < wd.
+            const z0 = Math.max(0, Math.ceil((padW - j) / stride));
+            const z1 = Math.min(ow, Math.floor((wd - 1 + padW - j) / stride) + 1);
+            for (let y = 0; y < oh; y++) {
               const iy = y * stride - padH + i;
               if (iy < 0 || iy >= h) continue;
-              for (let j = 0; j < kw; j++) {
-                const iz = z * stride - padW + j;
-                if (iz < 0 || iz >= wd) continue;
-                s += w[((co * cin + ci) * kh + i) * kw + j] * x[((b0 * cin + ci) * h + iy) * wd + iz];
-              }
+              const o = plane + y * ow;
+              const xr = xPlane + iy * wd - padW + j;
+              for (let z = z0; z < z1; z++) out[o + z] += wv * x[xr + z * stride];
             }
           }
-          out[((b0 * cout + co) * oh + y) * ow + z] = s;
         }
       }
     }
@@ -213,4 +218,21 @@ export function crossEntropyRef(
     perSample[r] = loss;
   }
   return { perSample, loss: perSample.reduce((a, b) => a + b, 0) / rows };
+}
+
+/** The PCG hash of Jarzynski & Olano (2020) in u32 arithmetic, as shaders/dropout.wgsl computes it. */
+function pcgRef(v: number): number {
+  const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}
+
+/** Dropout's multiplier per element (0 or 1 / (1 - p)) for n elements of one (seed, stream). */
+export function dropoutMaskRef(n: number, p: number, seed: number, stream = 0): Float64Array {
+  const key = pcgRef((seed ^ pcgRef(stream)) >>> 0);
+  const threshold = Math.round(p * 2 ** 24);
+  const scale = p >= 1 ? 0 : Math.fround(1 / (1 - p));
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = pcgRef((pcgRef(i) ^ key) >>> 0) >>> 8 >= threshold ? scale : 0;
+  return out;
 }

@@ -241,3 +241,103 @@ export function tokenCrossEntropyRef(logits: Vec, targets: Vec, vocab: number) {
   }
   return { lse, nll, mean: count ? sum / count : 0, count };
 }
+
+// ---- whole model: Hugging Face LlamaForCausalLM ---------------------------------------------------
+
+export interface LlamaRefConfig {
+  hidden: number;
+  intermediate: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  layers: number;
+  eps: number;
+  theta: number;
+  scaling?: RopeScalingRef;
+  /** lm_head is the embedding. */
+  tied: boolean;
+  /** Biases on q/k/v (Qwen2, attention_bias), o (attention_bias), gate/up/down (mlp_bias). */
+  qkvBias: boolean;
+  oBias: boolean;
+  mlpBias: boolean;
+}
+
+/** y [N, out] = x [N, in] Wᵀ (+ b), PyTorch's F.linear. */
+function linearRef(x: Vec, w: Vec, inF: number, outF: number, b?: Vec): Float64Array {
+  const n = x.length / inF;
+  const y = new Float64Array(n * outF);
+  for (let r = 0; r < n; r++) {
+    for (let o = 0; o < outF; o++) {
+      let s = b ? b[o] : 0;
+      for (let i = 0; i < inF; i++) s += x[r * inF + i] * w[o * inF + i];
+      y[r * outF + o] = s;
+    }
+  }
+  return y;
+}
+
+function addRef(a: Vec, b: Vec): Float64Array {
+  return Float64Array.from({ length: a.length }, (_, i) => a[i] + b[i]);
+}
+
+/**
+ * LlamaForCausalLM's forward in f64 on windows ids [B, T] (positions 0…T−1), weights by Hugging Face key:
+ * logits [B·T, vocab] and each decoder layer's output hidden state [B·T, hidden].
+ */
+export function llamaRef(
+  c: LlamaRefConfig,
+  w: Readonly<Record<string, Vec>>,
+  ids: Vec,
+  B: number,
+  T: number,
+): { logits: Float64Array; hidden: Float64Array[] } {
+  const { hidden: h, heads, kvHeads, headDim: D } = c;
+  const get = (k: string): Vec => {
+    const v = w[k];
+    if (!v) throw new Error(`llamaRef: no weight "${k}"`);
+    return v;
+  };
+  const inv = invFreqRef(D, c.theta, c.scaling);
+  const angle = (t: number, i: number) => t * inv[i];
+  let x = embeddingRef(get('model.embed_tokens.weight'), ids, h);
+  const states: Float64Array[] = [];
+  for (let l = 0; l < c.layers; l++) {
+    const p = `model.layers.${l}`;
+    const proj = (name: string, input: Vec, inF: number, outF: number, bias: boolean) =>
+      linearRef(input, get(`${p}.${name}.weight`), inF, outF, bias ? get(`${p}.${name}.bias`) : undefined);
+    const n1 = rmsNormRef(x, get(`${p}.input_layernorm.weight`), h, c.eps);
+    const q = ropeRef(proj('self_attn.q_proj', n1, h, heads * D, c.qkvBias), [B, T, heads, D], 'bthd', angle);
+    const k = ropeRef(
+      proj('self_attn.k_proj', n1, h, kvHeads * D, c.qkvBias),
+      [B, T, kvHeads, D],
+      'bthd',
+      angle,
+    );
+    const v = proj('self_attn.v_proj', n1, h, kvHeads * D, c.qkvBias);
+    const a = attentionRef(q, k, v, { B, Hq: heads, Hkv: kvHeads, T, D }, 'bthd').out;
+    const x1 = addRef(x, proj('self_attn.o_proj', a, heads * D, h, c.oBias));
+    const n2 = rmsNormRef(x1, get(`${p}.post_attention_layernorm.weight`), h, c.eps);
+    const g = proj('mlp.gate_proj', n2, h, c.intermediate, c.mlpBias);
+    const u = proj('mlp.up_proj', n2, h, c.intermediate, c.mlpBias);
+    const act = g.map((gv, i) => siluRef(gv) * u[i]);
+    x = addRef(x1, proj('mlp.down_proj', act, c.intermediate, h, c.mlpBias));
+    states.push(x);
+  }
+  const nf = rmsNormRef(x, get('model.norm.weight'), h, c.eps);
+  const head = get(c.tied ? 'model.embed_tokens.weight' : 'lm_head.weight');
+  return { logits: linearRef(nf, head, h, c.vocab), hidden: states };
+}
+
+/** Mean next-token NLL of windows ids [B, T]: position t predicts ids[t + 1]; the last predicts nothing. */
+export function llamaNllRef(
+  c: LlamaRefConfig,
+  w: Readonly<Record<string, Vec>>,
+  ids: Vec,
+  B: number,
+  T: number,
+) {
+  const { logits } = llamaRef(c, w, ids, B, T);
+  const targets = Array.from({ length: B * T }, (_, i) => ((i + 1) % T === 0 ? -1 : ids[i + 1]));
+  return tokenCrossEntropyRef(logits, targets, c.vocab).mean;
+}

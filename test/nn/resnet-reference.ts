@@ -1,4 +1,4 @@
-// Float64 CPU reference of a cifar-resnet forward pass, written from the description plainly on top of the
+// Float64 CPU reference of a cifar-resnet or torchvision resnet forward pass, written from the description plainly on top of the
 // per-op references in test/helpers/cnn-reference.ts (no code shared with src/nn).
 
 import type { ConvBn, ModelDescription } from '../../src/arch/types.js';
@@ -7,6 +7,7 @@ import {
   conv2dRef,
   crossEntropyRef,
   globalAvgPoolRef,
+  maxPoolRef,
   shortcutARef,
 } from '../helpers/cnn-reference.js';
 import { values } from '../helpers/reference.js';
@@ -56,8 +57,14 @@ export function resnetRef(
   const [c, h, w] = desc.input;
   const stem = convBn(net.stem, x, [n, c, h, w]);
   units.push({ unit: 0, data: stem.pre, shape: stem.shape });
-  let cur = relu(stem.out);
+  let cur: Float64Array = relu(stem.out);
   let shape = stem.shape;
+  if (net.stem.pool) {
+    const { kernel, stride, padding } = net.stem.pool;
+    const pooled = maxPoolRef(cur, shape, kernel, stride, padding);
+    cur = pooled.out;
+    shape = pooled.shape;
+  }
   for (const block of net.stages.flat()) {
     let hcur: Float64Array = cur;
     let hs = shape;

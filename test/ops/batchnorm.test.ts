@@ -4,6 +4,7 @@ import {
   batchNorm2dEval,
   batchNorm2dTrain,
   channelSum,
+  elementSteps,
 } from '../../src/ops/batchnorm.js';
 import { batchNormRef, dotRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
@@ -34,50 +35,61 @@ function inputs(shape: number[], offset = 0) {
 }
 
 describe('batch norm 2-D', () => {
-  it.each([[[3, 5, 7, 9]], [[1, 3, 5, 5]], [[4, 2, 8, 8]], [[2, 7, 1, 1]], [[64, 3, 4, 4]], [[5, 4, 3, 3]]])(
-    'training forward, running stats and eval forward on %j',
-    async (shape) => {
-      const gpu = await getGpu();
-      const { x, gamma, beta, rm, rv } = inputs(shape);
-      const momentum = 0.1;
-      const eps = 1e-5;
-      const got = await gpu.scope(async () => {
-        const params = {
-          weight: gpu.tensor(gamma, [shape[1]]),
-          bias: gpu.tensor(beta, [shape[1]]),
-          runningMean: gpu.tensor(rm, [shape[1]]),
-          runningVar: gpu.tensor(rv, [shape[1]]),
-        };
-        const tx = gpu.tensor(x, shape);
-        const { out, stats } = batchNorm2dTrain(gpu, tx, params, { momentum, eps });
-        const evalOut = batchNorm2dEval(gpu, tx, params, { eps });
-        return {
-          out: await gpu.readF32(out),
-          stats: await gpu.readF32(stats),
-          rm: await gpu.readF32(params.runningMean),
-          rv: await gpu.readF32(params.runningVar),
-          evalOut: await gpu.readF32(evalOut),
-        };
-      });
-      const ref = batchNormRef(x, shape, gamma, beta, eps);
-      expect(worstVsMax(got.out, ref.out, REL)).toBeLessThanOrEqual(1);
-      const c = shape[1];
-      const count = prod(shape) / c;
-      expect(worstRatio(got.stats.subarray(0, c), ref.mean, 1, 1e-6, 0)).toBeLessThanOrEqual(1);
-      expect(worstRatio(got.stats.subarray(c), ref.variance, ref.variance, 1e-5, 1e-7)).toBeLessThanOrEqual(
-        1,
-      );
-      const wantRm = ref.mean.map((m, i) => (1 - momentum) * rm[i] + momentum * m);
-      const wantRv = ref.variance.map(
-        (v, i) => (1 - momentum) * rv[i] + (momentum * v * count) / (count - 1),
-      );
-      expect(worstRatio(got.rm, wantRm, 1, 1e-6, 0)).toBeLessThanOrEqual(1);
-      expect(worstRatio(got.rv, wantRv, wantRv, 1e-5, 0)).toBeLessThanOrEqual(1);
-      // Eval mode reads the running statistics as they are after the update.
-      const evalRef = batchNormRef(x, shape, gamma, beta, eps, { mean: got.rm, variance: got.rv });
-      expect(worstVsMax(got.evalOut, evalRef.out, REL)).toBeLessThanOrEqual(1);
-    },
-  );
+  it.each([
+    [[3, 5, 7, 9]],
+    [[1, 3, 5, 5]],
+    [[4, 2, 8, 8]],
+    [[2, 7, 1, 1]],
+    [[64, 3, 4, 4]],
+    [[5, 4, 3, 3]],
+    [[4, 3, 7, 7]],
+    [[8, 1, 7, 7]],
+  ])('training forward, running stats and eval forward on %j', async (shape) => {
+    const gpu = await getGpu();
+    const { x, gamma, beta, rm, rv } = inputs(shape);
+    const momentum = 0.1;
+    const eps = 1e-5;
+    const got = await gpu.scope(async () => {
+      const params = {
+        weight: gpu.tensor(gamma, [shape[1]]),
+        bias: gpu.tensor(beta, [shape[1]]),
+        runningMean: gpu.tensor(rm, [shape[1]]),
+        runningVar: gpu.tensor(rv, [shape[1]]),
+      };
+      const tx = gpu.tensor(x, shape);
+      const { out, stats } = batchNorm2dTrain(gpu, tx, params, { momentum, eps });
+      const evalOut = batchNorm2dEval(gpu, tx, params, { eps });
+      return {
+        out: await gpu.readF32(out),
+        stats: await gpu.readF32(stats),
+        rm: await gpu.readF32(params.runningMean),
+        rv: await gpu.readF32(params.runningVar),
+        evalOut: await gpu.readF32(evalOut),
+      };
+    });
+    const ref = batchNormRef(x, shape, gamma, beta, eps);
+    expect(worstVsMax(got.out, ref.out, REL)).toBeLessThanOrEqual(1);
+    const c = shape[1];
+    const count = prod(shape) / c;
+    expect(worstRatio(got.stats.subarray(0, c), ref.mean, 1, 1e-6, 0)).toBeLessThanOrEqual(1);
+    expect(worstRatio(got.stats.subarray(c), ref.variance, ref.variance, 1e-5, 1e-7)).toBeLessThanOrEqual(1);
+    const wantRm = ref.mean.map((m, i) => (1 - momentum) * rm[i] + momentum * m);
+    const wantRv = ref.variance.map((v, i) => (1 - momentum) * rv[i] + (momentum * v * count) / (count - 1));
+    expect(worstRatio(got.rm, wantRm, 1, 1e-6, 0)).toBeLessThanOrEqual(1);
+    expect(worstRatio(got.rv, wantRv, wantRv, 1e-5, 0)).toBeLessThanOrEqual(1);
+    // Eval mode reads the running statistics as they are after the update.
+    const evalRef = batchNormRef(x, shape, gamma, beta, eps, { mean: got.rm, variance: got.rv });
+    expect(worstVsMax(got.evalOut, evalRef.out, REL)).toBeLessThanOrEqual(1);
+  });
+
+  it('the shapes above reach every elementwise path: vec4, four scalars across planes, one scalar', () => {
+    expect(elementSteps(4 * 3 * 49, 49)).toEqual({ vec4: false, quad: true, total: 147 });
+    expect(elementSteps(8 * 49, 49).quad).toBe(true); // one channel: the next plane wraps to channel 0
+    expect(elementSteps(40 * 2 * 6, 6).quad).toBe(true);
+    expect(elementSteps(3 * 5 * 63, 63)).toEqual({ vec4: false, quad: false, total: 945 });
+    expect(elementSteps(2 * 7, 1).quad).toBe(false); // four scalars could span more than two planes
+    expect(elementSteps(4 * 2 * 16, 16)).toEqual({ vec4: true, quad: false, total: 32 });
+  });
 
   it('two-pass statistics stay accurate with a large mean', async () => {
     const gpu = await getGpu();
@@ -116,6 +128,7 @@ describe('batch norm 2-D', () => {
     for (const shape of [
       [2, 3, 5, 4],
       [3, 2, 3, 3],
+      [4, 5, 3, 3],
     ]) {
       const c = shape[1];
       const { x, gamma, beta, rm, rv } = inputs(shape);
@@ -164,7 +177,7 @@ describe('batch norm 2-D', () => {
     ).toThrow(/residual must be f32 \[2, 3, 4, 4\]/);
   });
 
-  it.each([[[3, 5, 7, 9]], [[1, 3, 5, 5]], [[4, 2, 4, 4]], [[2, 3, 1, 1]], [[40, 2, 2, 3]]])(
+  it.each([[[3, 5, 7, 9]], [[1, 3, 5, 5]], [[4, 2, 4, 4]], [[2, 3, 1, 1]], [[40, 2, 2, 3]], [[4, 3, 7, 7]]])(
     'training backward against central differences on %j',
     async (shape) => {
       const gpu = await getGpu();
@@ -214,7 +227,7 @@ describe('batch norm 2-D', () => {
     },
   );
 
-  it.each([[[3, 5, 7, 9]], [[4, 2, 4, 4]]])(
+  it.each([[[3, 5, 7, 9]], [[4, 2, 4, 4]], [[4, 2, 3, 3]], [[2, 2, 5, 6]]])(
     'backward through a fused ReLU (reluOutput mask) on %j',
     async (shape) => {
       const gpu = await getGpu();

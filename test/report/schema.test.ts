@@ -48,6 +48,24 @@ describe('sglp-report.json schema', () => {
     expect(parseReport(report)).toEqual(report);
   });
 
+  it('accepts the optional importance.sharing counts, and only those fields', async () => {
+    const sharing = {
+      candidates: 66,
+      unitForwards: 900,
+      unitForwardsPlain: 2000,
+      unitBackwards: 2000,
+      readbacks: 66,
+    };
+    const ok = await broken((r) => {
+      if (r.importance) r.importance.sharing = sharing;
+    });
+    expect(errorOf(ok)).toBe('');
+    const bad = await broken((r) => {
+      if (r.importance) r.importance.sharing = { ...sharing, readbacks: -1 };
+    });
+    expect(errorOf(bad)).toContain('field "importance.sharing.readbacks"');
+  });
+
   it('accepts LLaMA reports (elbow rule, perplexity, greedy and exhaustive segments)', async () => {
     for (const layers of [12, 56]) {
       const report = await llamaReport(layers, { finetune: true });

@@ -144,7 +144,7 @@ describe('pruneSglp', () => {
     await expect(run({ signal: controller.signal })).rejects.toThrow('stop here');
     const vgg = { ...desc, architecture: 'vgg' } as unknown as ModelDescription;
     await expect(pruneSglp({ gpu, desc: vgg, params, normalize, train, test }, options())).rejects.toThrow(
-      /"vgg" is not supported yet/,
+      /VGG is not supported yet/,
     );
     await expect(run({ target: { remove: 9 } })).rejects.toThrow(/remove/);
   });

@@ -1,0 +1,89 @@
+// A model loaded onto the device from its files: config, description, tensors, and the few bytes an
+// export carries over unchanged (BN num_batches_tracked).
+
+import { describeModel } from '../arch/describe.js';
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { Normalize } from '../io/batches.js';
+import { type CnnConfig, readModelConfig } from '../io/config.js';
+import type { SafetensorsDtype } from '../io/dtypes.js';
+import { openCheckpoint } from '../io/safetensors-index.js';
+import type { TensorToWrite } from '../io/safetensors-write.js';
+import { type ClassifierModel, createClassifier } from '../nn/model.js';
+import { ParamStore } from '../nn/params.js';
+import { type ModelSource, toDirectory } from './sources.js';
+
+export interface LoadModelOptions {
+  /** Check every value for NaN/Inf and negative running variances (default true). */
+  readonly checkValues?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** A model on the device. Call dispose() when done with it (the Gpu stays open). */
+export interface Model {
+  readonly gpu: Gpu;
+  /** Where it came from, for messages and reports. */
+  readonly name: string;
+  readonly config: CnnConfig;
+  readonly desc: ModelDescription;
+  readonly params: ParamStore;
+  readonly normalize: Normalize;
+  /** Tensors of the checkpoint the description does not load, kept as bytes for exports. */
+  readonly carried: ReadonlyMap<string, TensorToWrite>;
+  dispose(): void;
+}
+
+/**
+ * Loads `config.json` + safetensors (one file or shards) onto `gpu`. A missing file, unknown
+ * architecture or missing/mis-shaped tensor is an error naming it.
+ */
+export async function loadModel(
+  gpu: Gpu,
+  source: ModelSource,
+  options: LoadModelOptions = {},
+): Promise<Model> {
+  const dir = toDirectory(source);
+  options.signal?.throwIfAborted();
+  if (!(await dir.has('config.json'))) {
+    throw new Error(`${dir.name}: no config.json (a model is config.json + model.safetensors)`);
+  }
+  const config = await readModelConfig(dir);
+  if (config.kind !== 'cnn') {
+    throw new Error(
+      `${dir.name}/config.json: architecture "${config.architecture}" is not supported by the library API yet (CNNs only)`,
+    );
+  }
+  const desc = describeModel(config);
+  const store = await openCheckpoint(dir);
+  try {
+    options.signal?.throwIfAborted();
+    const params = await ParamStore.load(gpu, desc, store, { checkValues: options.checkValues ?? true });
+    const carried = new Map<string, TensorToWrite>();
+    for (const key of desc.ignoredKeys) {
+      if (!store.has(key)) continue;
+      const info = store.info(key);
+      carried.set(key, {
+        dtype: info.dtype as SafetensorsDtype,
+        shape: info.shape,
+        data: await store.bytes(key),
+      });
+    }
+    return {
+      gpu,
+      name: dir.name,
+      config,
+      desc,
+      params,
+      normalize: config.normalize,
+      carried,
+      dispose: () => params.dispose(),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The runnable network of a model; an error names the architecture when the engine cannot run it yet. */
+export function networkOf(model: Model): ClassifierModel {
+  return createClassifier(model.gpu, model.desc, model.params);
+}

@@ -1,0 +1,144 @@
+// `sglp cka MODEL --data SPEC [--samples N --batch B --estimator biased|unbiased] [--out FILE] [--json]`:
+// the averaged CKA matrix of every pair of units on the calibration samples (src/sglp/calibrate.ts, the
+// same stage `sglp prune` runs) → {units, matrix, rowSums, batches}. `--out` writes that JSON atomically;
+// without `--json`, stdout gets a short summary. Progress goes to stderr.
+
+import { type Command, Option } from 'commander';
+import { parseDataSpec } from '../io/data-spec.js';
+import { loadImageDataset } from '../node/datasets.js';
+import { acquireDevice } from '../node/device.js';
+import { writeFileAtomic } from '../node/files.js';
+import { CALIBRATION_DEFAULTS, calibrate } from '../sglp/calibrate.js';
+import type { Estimator } from '../sglp/cka.js';
+import { ESTIMATORS } from '../sglp/gram.js';
+import { rowSums } from '../sglp/segment.js';
+import { checkDatasetFits, intAtLeast } from './common.js';
+import { loadModel, readRunnableConfig } from './eval.js';
+import { Progress, processIo } from './progress.js';
+import type { PruneDeps } from './prune.js';
+
+export interface CkaCliOptions {
+  readonly data: string;
+  readonly samples?: number;
+  readonly batch?: number;
+  readonly estimator?: string;
+  readonly out?: string;
+  readonly json?: boolean;
+}
+
+/** DESIGN.md's `sglp cka` output. */
+export interface CkaOutput {
+  /** Unit names (state-dict prefixes), in unit order. */
+  readonly units: string[];
+  /** L × L, averaged over batches, diagonal exactly 1. */
+  readonly matrix: number[][];
+  /** Each unit's row sum (diagonal included): SGLP's segmentation input. */
+  readonly rowSums: number[];
+  readonly batches: number;
+  readonly batchSize: number;
+  readonly samples: number;
+  readonly estimator: Estimator;
+}
+
+export async function ckaCommand(
+  model: string,
+  opts: CkaCliOptions,
+  deps: PruneDeps = {},
+): Promise<CkaOutput> {
+  const io = deps.io ?? processIo;
+  const estimator = (opts.estimator ?? CALIBRATION_DEFAULTS.estimator) as Estimator;
+  if (!ESTIMATORS.includes(estimator)) {
+    throw new Error(`--estimator must be one of ${ESTIMATORS.join(', ')}, got "${opts.estimator}"`);
+  }
+  const samples = opts.samples ?? CALIBRATION_DEFAULTS.samples;
+  const batch = opts.batch ?? CALIBRATION_DEFAULTS.batch;
+  parseDataSpec(opts.data); // a bad spec fails before anything slow
+  const config = await readRunnableConfig(model);
+  const train = await loadImageDataset(opts.data, 'train');
+  checkDatasetFits(train, config, model);
+  if (samples > train.n) throw new Error(`--samples ${samples}: ${train.name} has only ${train.n} samples`);
+
+  const gpu = deps.gpu ?? (await acquireDevice());
+  let output: CkaOutput;
+  try {
+    const { params, net } = await loadModel(gpu, model, config);
+    const progress = new Progress(io, 'calibration features + CKA', Math.ceil(samples / batch));
+    try {
+      const { cka } = await calibrate(
+        gpu,
+        { desc: net.desc, params, normalize: config.normalize, train },
+        {
+          samples,
+          batch,
+          estimator,
+          net,
+          signal: deps.signal,
+          onProgress: (done) => progress.update(done),
+        },
+      );
+      output = {
+        units: cka.units,
+        matrix: cka.matrix,
+        rowSums: rowSums(cka.matrix),
+        batches: cka.batches,
+        batchSize: cka.batchSize,
+        samples,
+        estimator: cka.estimator,
+      };
+    } finally {
+      progress.stop();
+      params.dispose();
+    }
+  } finally {
+    if (!deps.gpu) gpu.destroy();
+  }
+  const json = JSON.stringify(output);
+  if (opts.out !== undefined) await writeFileAtomic(opts.out, `${json}\n`);
+  if (opts.json) io.stdout(`${json}\n`);
+  else io.stdout(summary(model, output, opts.out));
+  return output;
+}
+
+function summary(model: string, o: CkaOutput, out: string | undefined): string {
+  const L = o.units.length;
+  let lo = { v: Number.POSITIVE_INFINITY, i: 0, j: 0 };
+  for (let i = 0; i < L; i++) {
+    for (let j = i + 1; j < L; j++) if (o.matrix[i][j] < lo.v) lo = { v: o.matrix[i][j], i, j };
+  }
+  const lines = [
+    `${model}: ${o.estimator} linear CKA of ${L} units over ${o.batches} batch(es) of ${o.batchSize} ` +
+      `(${o.samples} train samples)`,
+    `row sums: ${o.rowSums.map((s) => s.toFixed(3)).join(' ')}`,
+  ];
+  if (L > 1) lines.push(`least similar pair: ${o.units[lo.i]} / ${o.units[lo.j]} (CKA ${lo.v.toFixed(4)})`);
+  if (out !== undefined) lines.push(`written: ${out}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `sglp cka` on the command line. */
+export function registerCka(program: Command): void {
+  program
+    .command('cka')
+    .description(
+      'linear CKA between every pair of units on the calibration samples: {units, matrix, rowSums, batches}',
+    )
+    .argument('<MODEL>', 'model directory (config.json + model.safetensors)')
+    .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+    .option(
+      '--samples <N>',
+      'calibration samples (first N of the train split)',
+      intAtLeast(1),
+      CALIBRATION_DEFAULTS.samples,
+    )
+    .option('--batch <B>', 'rows of each CKA batch', intAtLeast(1), CALIBRATION_DEFAULTS.batch)
+    .addOption(
+      new Option('--estimator <E>', 'HSIC estimator')
+        .choices([...ESTIMATORS])
+        .default(CALIBRATION_DEFAULTS.estimator),
+    )
+    .option('--out <FILE>', 'also write the JSON to FILE (atomically)')
+    .addOption(new Option('--json', 'print one JSON object on stdout'))
+    .action(async (model: string, opts: CkaCliOptions) => {
+      await ckaCommand(model, opts);
+    });
+}

@@ -1,0 +1,190 @@
+// `sglp compare MODEL --data SPEC --remove R --methods sglp,random,… [--out DIR] [protocol flags] [--json]`:
+// runs `sglp prune` once per method on the same model, data, calibration samples and budget, each into
+// DIR/<method>/ (pruned model, sglp-report.json, report.html), then prints one table (src/report/compare.ts)
+// and writes it as DIR/compare.json and DIR/compare.md. The unpruned model is evaluated once (by the first
+// method) and its metrics reused by the others. Progress on stderr; `--json` prints compare.json's object.
+
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { parseDataSpec } from '../io/data-spec.js';
+import { acquireDevice } from '../node/device.js';
+import { isNotFound, writeFileAtomic } from '../node/files.js';
+import { type CompareRow, compareRows, compareTable } from '../report/compare.js';
+import { METHODS, type Method, type Report } from '../report/schema.js';
+import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
+import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
+import { intAtLeast } from './common.js';
+import { type CliIo, Progress, processIo } from './progress.js';
+import { type PruneCliOptions, type PruneDeps, parseMethod, pruneCommand, REPORT_FILE } from './prune.js';
+
+export interface CompareCliOptions
+  extends Omit<PruneCliOptions, 'method' | 'keepPerSegment' | 'out' | 'remove'> {
+  readonly remove: number;
+  /** `sglp,random,…` as given. */
+  readonly methods?: string;
+  readonly out?: string;
+}
+
+/** compare.json: the rows of the table, the table itself, and where each method's report is. */
+export interface CompareOutput {
+  readonly model: string;
+  readonly data: string;
+  readonly remove: number;
+  readonly methods: Method[];
+  readonly rows: CompareRow[];
+  readonly markdown: string;
+  readonly reports: Record<string, string>;
+}
+
+export const DEFAULT_METHODS = METHODS;
+
+/** `a,b,c` → distinct known methods, in the order given. */
+export function parseMethods(text: string | undefined): Method[] {
+  if (text === undefined) return [...DEFAULT_METHODS];
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.some((p) => p === '')) throw new Error(`--methods must be a comma-separated list, got "${text}"`);
+  const methods = parts.map((p) => {
+    try {
+      return parseMethod(p);
+    } catch {
+      throw new Error(`--methods: unknown method "${p}" (known: ${METHODS.join(', ')})`);
+    }
+  });
+  const dup = methods.find((m, i) => methods.indexOf(m) !== i);
+  if (dup !== undefined) throw new Error(`--methods lists "${dup}" twice`);
+  return methods;
+}
+
+async function checkEmptyDir(out: string): Promise<void> {
+  let entries: string[] = [];
+  try {
+    entries = await readdir(out);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  if (entries.some((e) => !e.startsWith('.'))) {
+    throw new Error(`--out ${out} is not empty; give a new or empty directory`);
+  }
+}
+
+/** Lines of the method runs go to stderr; the table alone goes to stdout. */
+function quietIo(io: CliIo): CliIo {
+  return { stdout: (t) => io.stderr(t), stderr: io.stderr, tty: io.tty };
+}
+
+export async function compareCommand(
+  model: string,
+  opts: CompareCliOptions,
+  deps: PruneDeps = {},
+): Promise<CompareOutput> {
+  const io = deps.io ?? processIo;
+  const methods = parseMethods(opts.methods);
+  if (!Number.isSafeInteger(opts.remove) || opts.remove < 0) {
+    throw new Error(`--remove must be an integer >= 0, got ${opts.remove}`);
+  }
+  parseDataSpec(opts.data);
+  const out = opts.out ?? `compare-out/${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await checkEmptyDir(out);
+  const gpu = deps.gpu ?? (await acquireDevice());
+  const reports: Report[] = [];
+  const paths: Record<string, string> = {};
+  const overall = new Progress(io, 'sglp compare', methods.length, 'methods');
+  try {
+    for (const [i, method] of methods.entries()) {
+      io.stderr(`\n== ${i + 1}/${methods.length}: --method ${method} ==\n`);
+      const dir = join(out, method);
+      const report = await pruneCommand(
+        model,
+        { ...opts, method, out: dir, json: false },
+        {
+          io: quietIo(io),
+          gpu,
+          signal: deps.signal,
+          before: reports.length > 0 ? toMetrics(reports[0].metrics.before) : undefined,
+        },
+      );
+      reports.push(report);
+      paths[method] = join(dir, REPORT_FILE);
+      overall.update(i + 1);
+    }
+  } finally {
+    overall.stop();
+    if (!deps.gpu) gpu.destroy();
+  }
+  const rows = compareRows(reports);
+  const table = compareTable(rows);
+  const output: CompareOutput = {
+    model,
+    data: opts.data,
+    remove: opts.remove,
+    methods,
+    rows,
+    markdown: table.markdown,
+    reports: paths,
+  };
+  await mkdir(out, { recursive: true });
+  await writeFileAtomic(join(out, 'compare.json'), `${JSON.stringify(output, null, 2)}\n`);
+  await writeFileAtomic(join(out, 'compare.md'), table.markdown);
+  if (opts.json) io.stdout(`${JSON.stringify(output)}\n`);
+  else {
+    const first = reports[0];
+    io.stdout(
+      `${first.model.name}: remove ${opts.remove} of ${first.units.length} units, ${methods.length} method(s), ` +
+        `no fine-tuning; time = choosing the units (calibration, CKA, search), evaluation excluded\n\n` +
+        `${table.text}\nreports: ${out}/<method>/${REPORT_FILE}; table: ${join(out, 'compare.json')}, ` +
+        `${join(out, 'compare.md')}\n`,
+    );
+  }
+  return output;
+}
+
+function toMetrics(m: Report['metrics']['before']) {
+  if (!('accuracy' in m)) throw new Error('sglp compare: expected classifier metrics');
+  return { accuracy: m.accuracy, loss: m.loss, samples: m.samples };
+}
+
+/** `sglp compare` on the command line: prune's protocol flags, --methods instead of --method. */
+export function registerCompare(program: Command): void {
+  program
+    .command('compare')
+    .description(
+      'prune one model with several methods on the same data and budget; print one table and write each ' +
+        "method's pruned model and report to --out/<method>/",
+    )
+    .argument('<MODEL>', 'model directory (config.json + model.safetensors); only read')
+    .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+    .requiredOption('--remove <R>', 'units every method removes', intAtLeast(0))
+    .option('--methods <LIST>', `comma-separated methods (default: ${DEFAULT_METHODS.join(',')})`)
+    .option('--out <DIR>', 'output directory, new or empty (default: compare-out/<date-time>)')
+    .option('--segments <K>', 'K segments instead of the elbow rule', intAtLeast(1))
+    .addOption(
+      new Option('--select <WHICH>', 'SGLP: GradNorm candidate kept').choices(['min', 'max']).default('min'),
+    )
+    .option('--seed <S>', 'seed of the random baseline', intAtLeast(0), 0)
+    .option(
+      '--samples <N>',
+      'calibration samples (first N of the train split)',
+      intAtLeast(1),
+      SGLP_DEFAULTS.samples,
+    )
+    .option('--batch <B>', 'calibration batch size', intAtLeast(1), SGLP_DEFAULTS.batch)
+    .option('--gradnorm-batches <G>', 'SGLP: GradNorm batches', intAtLeast(1), SGLP_DEFAULTS.gradnormBatches)
+    .option(
+      '--gradnorm-batch-size <S>',
+      'SGLP: GradNorm batch size',
+      intAtLeast(1),
+      SGLP_DEFAULTS.gradnormBatchSize,
+    )
+    .option(
+      '--max-exhaustive <N>',
+      'SGLP: search a segment exhaustively up to N candidates, greedily above',
+      intAtLeast(1),
+      MAX_EXHAUSTIVE,
+    )
+    .option('--eval-limit <N>', 'evaluate on the first N test samples only', intAtLeast(1))
+    .addOption(new Option('--json', 'print the comparison as one JSON object on stdout'))
+    .action(async (model: string, opts: CompareCliOptions) => {
+      await compareCommand(model, opts);
+    });
+}

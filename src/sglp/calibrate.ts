@@ -1,0 +1,120 @@
+// Calibration (SGLP.md §1): the first `samples` train samples in file order, batches of `batch`, through the
+// unpruned model in eval mode; every unit's representation goes into the CKA accumulator as soon as the
+// forward pass hands it over. Used by `sglp prune` (all methods: the report always carries the CKA
+// matrix), `sglp cka` and the library. Observers see the same representations in the same pass, which
+// is how the block-influence and angular baselines are scored on exactly the CKA samples.
+
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { imageBatches, type Normalize } from '../io/batches.js';
+import type { ImageDataset } from '../io/dataset.js';
+import { CLASSIFIER_ARCHITECTURES, type ClassifierModel, createClassifier } from '../nn/model.js';
+import type { ParamStore } from '../nn/params.js';
+import { CkaAccumulator, type CkaResult, type Estimator } from './cka.js';
+
+/** SGLP.md's calibration protocol for images. */
+export const CALIBRATION_DEFAULTS = { samples: 2500, batch: 500, estimator: 'biased' as Estimator } as const;
+
+/** Sees each calibration batch's unit representations (the model's tensors: read, never keep or free). */
+export interface FeatureObserver {
+  beginBatch(rows: number): void;
+  /** Called in unit order; a returned promise is awaited before the forward pass goes on. */
+  capture(unit: number, representation: Tensor): void | Promise<void>;
+  endBatch(): void | Promise<void>;
+}
+
+export interface CalibrationOptions {
+  readonly samples?: number;
+  readonly batch?: number;
+  readonly estimator?: Estimator;
+  readonly observers?: readonly FeatureObserver[];
+  /** After each batch: batches done and in all. */
+  readonly onProgress?: (done: number, total: number) => void;
+  readonly signal?: AbortSignal;
+  /** The network to run (default: createClassifier over `params`); frozen for eval, unfrozen after. */
+  readonly net?: ClassifierModel;
+}
+
+export interface CalibrationResult {
+  readonly cka: CkaResult;
+  /** Forward passes plus Gram work done during them (features) and the per-batch products (CKA). */
+  readonly featuresMs: number;
+  readonly ckaMs: number;
+  /** Forward passes over one batch. */
+  readonly forwardPasses: number;
+}
+
+function checkCount(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
+}
+
+/** Runs the calibration samples through the model and returns the averaged CKA matrix. */
+export async function calibrate(
+  gpu: Gpu,
+  model: {
+    readonly desc: ModelDescription;
+    readonly params: ParamStore;
+    readonly normalize: Normalize;
+    readonly train: ImageDataset;
+  },
+  options: CalibrationOptions = {},
+): Promise<CalibrationResult> {
+  const { desc, params, normalize, train } = model;
+  if (!(CLASSIFIER_ARCHITECTURES as readonly string[]).includes(desc.architecture)) {
+    throw new Error(
+      `calibration: architecture "${desc.architecture}" is not supported yet ` +
+        `(supported: ${CLASSIFIER_ARCHITECTURES.join(', ')})`,
+    );
+  }
+  const samples = options.samples ?? CALIBRATION_DEFAULTS.samples;
+  const batch = options.batch ?? CALIBRATION_DEFAULTS.batch;
+  const estimator = options.estimator ?? CALIBRATION_DEFAULTS.estimator;
+  checkCount('--samples', samples);
+  checkCount('--batch', batch);
+  if (samples > train.n) {
+    throw new RangeError(`--samples ${samples}: ${train.name} has only ${train.n} samples`);
+  }
+  const observers = options.observers ?? [];
+  const net = options.net ?? createClassifier(gpu, desc, params);
+  const acc = new CkaAccumulator(gpu, { units: desc.units.map((u) => u.name), estimator });
+  let featuresMs = 0;
+  let ckaMs = 0;
+  let forwardPasses = 0;
+  const [c, h, w] = desc.input;
+  try {
+    const tf = performance.now();
+    await net.freezeForEval();
+    featuresMs += performance.now() - tf;
+    const total = Math.ceil(samples / batch);
+    let done = 0;
+    for (const b of imageBatches(train, { batchSize: batch, normalize, limit: samples })) {
+      options.signal?.throwIfAborted();
+      const ta = performance.now();
+      acc.beginBatch(b.size);
+      for (const o of observers) o.beginBatch(b.size);
+      await gpu.scope(async () => {
+        const x = gpu.tensor(b.x, [b.size, c, h, w]);
+        await net.forward(x, {
+          mode: 'eval',
+          capture: async (unit, rep) => {
+            acc.addUnit(unit, rep);
+            for (const o of observers) await o.capture(unit, rep);
+          },
+        });
+      });
+      forwardPasses++;
+      const tb = performance.now();
+      await acc.endBatch();
+      for (const o of observers) await o.endBatch();
+      const tc = performance.now();
+      featuresMs += tb - ta;
+      ckaMs += tc - tb;
+      options.onProgress?.(++done, total);
+    }
+    return { cka: acc.result(), featuresMs, ckaMs, forwardPasses };
+  } finally {
+    acc.dispose();
+    net.unfreeze();
+  }
+}

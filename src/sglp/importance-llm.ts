@@ -1,0 +1,80 @@
+// GradNorm scoring for decoder LMs (SGLP.md §4, text): a candidate keep-set of one segment is scored on the
+// pretrained model with only that segment pruned to the candidate (a ParamView over the loaded tensors, no
+// copies), as the mean over the GradNorm batches of the global L2 norm of d mean next-token NLL / d every
+// parameter. There is no batch norm, so no train/eval distinction: the forward is the inference one.
+
+import { pruneModel } from '../arch/prune.js';
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import { Llama } from '../nn/llama.js';
+import type { ParamStore } from '../nn/params.js';
+import { gradNorm } from '../ops/grad-norm.js';
+import type { Scorer } from './candidates.js';
+import { ParamView } from './importance.js';
+
+/** One GradNorm batch: `batch` windows of `seq` token ids, window after window. */
+export interface TextBatch {
+  readonly ids: Int32Array;
+  readonly batch: number;
+  readonly seq: number;
+}
+
+/** GradNorm of `net` averaged over `batches` (f64 mean, batches in order). */
+export async function llmGradNorm(
+  net: Llama,
+  batches: readonly TextBatch[],
+  counters?: { forward: number; backward: number },
+): Promise<number> {
+  if (batches.length === 0) throw new Error('GradNorm: no batches');
+  let total = 0;
+  for (const b of batches) {
+    const r = await net.nextTokenLoss(b.ids, b.batch, b.seq, { grads: true });
+    const grads = r.grads as NonNullable<typeof r.grads>;
+    try {
+      total += await gradNorm(net.gpu, [...grads.values()]);
+    } finally {
+      for (const g of grads.values()) g.dispose();
+    }
+    if (counters) {
+      counters.forward++;
+      counters.backward++;
+    }
+  }
+  return total / batches.length;
+}
+
+/**
+ * Scores keep-sets of segment [start, end) of a decoder LM: units of the segment outside the keep-set
+ * are removed, all others stay. Non-finite scores are an error naming the candidate.
+ */
+export function llmSegmentScorer(
+  gpu: Gpu,
+  desc: ModelDescription,
+  params: ParamStore,
+  segment: readonly [number, number],
+  batches: readonly TextBatch[],
+  options: { counters?: { forward: number; backward: number }; signal?: AbortSignal } = {},
+): Scorer {
+  const [start, end] = segment;
+  return async (keepSet) => {
+    options.signal?.throwIfAborted();
+    const keep = new Set(keepSet);
+    for (const u of keep) {
+      if (u < start || u >= end) throw new Error(`GradNorm: unit ${u} is outside segment [${start}, ${end})`);
+    }
+    const removed: number[] = [];
+    for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
+    const pruned = pruneModel(desc, removed);
+    const view = ParamView.ofPruned(params, pruned);
+    const net = new Llama(gpu, pruned.description, view.asStore());
+    try {
+      const score = await llmGradNorm(net, batches, options.counters);
+      if (!Number.isFinite(score)) {
+        throw new Error(`GradNorm of ${desc.name} keeping units [${[...keepSet].join(', ')}] is ${score}`);
+      }
+      return score;
+    } finally {
+      net.dispose();
+    }
+  };
+}

@@ -1,0 +1,186 @@
+// Deno (issue 6 item 3): examples/deno/prune.ts runs cka + prune through dist/index.js under
+// `deno run --unstable-webgpu` (npm `deno`) on the tiny model; its CKA matrix must match Node's within
+// 1e-5 (f32 Grams on two WebGPU stacks), its segments, kept units and pruned files exactly.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cka, exportModel, loadIdxSplits, prune, segment } from '../../src/index.js';
+import { loadModelDir } from '../../src/node/api.js';
+import { useGpu } from '../helpers/gpu.js';
+import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno');
+const EXAMPLE = path.join(ROOT, 'examples', 'deno', 'prune.ts');
+const TIMEOUT_MS = 180_000;
+const CKA_TOLERANCE = 1e-5;
+const S = { remove: 3, samples: 40, batch: 20, gradnormBatches: 2, gradnormBatchSize: 8, evalLimit: 30 };
+
+const getGpu = useGpu();
+let scratch = '';
+let node: {
+  cka: number[][];
+  segments: [number, number][];
+  kept: number[];
+  removed: number[];
+  files: ReadonlyMap<string, Uint8Array>;
+};
+
+interface DenoOut {
+  units: string[];
+  cka: number[][];
+  segments: [number, number][];
+  kept: number[];
+  removed: number[];
+}
+
+beforeAll(async () => {
+  scratch = mkdtempSync(path.join(tmpdir(), 'sglp-deno-prune-'));
+  mkdirSync(path.join(scratch, 'model'));
+  mkdirSync(path.join(scratch, 'data'));
+  await writeTinyModel(path.join(scratch, 'model'));
+  await writeTinyMnist(path.join(scratch, 'data'), 64, 30);
+  const model = await loadModelDir(await getGpu(), path.join(scratch, 'model'));
+  try {
+    const names = [
+      'train-images-idx3-ubyte.gz',
+      'train-labels-idx1-ubyte.gz',
+      't10k-images-idx3-ubyte.gz',
+      't10k-labels-idx1-ubyte.gz',
+    ];
+    const data = await loadIdxSplits(
+      new Map(names.map((n) => [n, new Uint8Array(readFileSync(path.join(scratch, 'data', n)))])),
+    );
+    const sim = await cka(model, data.train, { samples: S.samples, batch: S.batch });
+    const r = await prune(model, data, { ...S, target: { remove: S.remove } });
+    node = {
+      cka: sim.matrix,
+      segments: segment(sim).segments,
+      kept: r.report.kept,
+      removed: r.report.removed,
+      files: (await exportModel(model, r)).files,
+    };
+    r.view.dispose();
+  } finally {
+    model.dispose();
+  }
+});
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('Deno example', () => {
+  it(
+    "runs cka and a prune under deno --unstable-webgpu with Node's results",
+    async () => {
+      if (!existsSync(DENO)) throw new Error(`${path.relative(ROOT, DENO)} is missing: run \`npm ci\``);
+      const stale = staleBundle();
+      if (stale) throw new Error(stale);
+      const out = path.join(scratch, 'pruned');
+      const args = [
+        'run',
+        '--unstable-webgpu',
+        '--no-prompt',
+        '--no-config',
+        '--no-lock',
+        '--cached-only',
+        `--allow-read=${ROOT},${scratch}`,
+        `--allow-write=${scratch}`,
+        EXAMPLE,
+        path.join(scratch, 'model'),
+        path.join(scratch, 'data'),
+        ...Object.entries(S).flatMap(([k, v]) => [
+          `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+          String(v),
+        ]),
+        '--out',
+        out,
+      ];
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        DENO_DIR: path.join(scratch, 'deno-dir'),
+        DENO_NO_UPDATE_CHECK: '1',
+        DENO_NO_PACKAGE_JSON: '1',
+        NO_COLOR: '1',
+      };
+      if (!env.XDG_RUNTIME_DIR && env.MESA_VK_DEVICE_SELECT === undefined) env.NODEVICE_SELECT ??= '1';
+      const { code, signal, stdout, stderr } = await runProcess(DENO, args, { cwd: scratch, env });
+      expect(signal, `deno was killed (timeout ${TIMEOUT_MS} ms?)\n${stderr}`).toBeNull();
+      expect(code, `deno failed:\n${stderr}`).toBe(0);
+      expect(stderr, 'progress reaches stderr').toMatch(/importance \d+\/\d+/);
+      const got = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as DenoOut;
+      let worst = 0;
+      got.cka.forEach((row, i) => {
+        row.forEach((v, j) => {
+          worst = Math.max(worst, Math.abs(v - node.cka[i][j]));
+        });
+      });
+      console.log(`[deno] worst |CKA deno - CKA node| = ${worst.toExponential(2)}`);
+      expect(got.cka).toHaveLength(node.cka.length);
+      expect(worst).toBeLessThanOrEqual(CKA_TOLERANCE);
+      expect(got.segments).toEqual(node.segments);
+      expect(got.kept).toEqual(node.kept);
+      expect(got.removed).toEqual(node.removed);
+      for (const [name, bytes] of node.files) {
+        expect(Buffer.compare(readFileSync(path.join(out, name)), Buffer.from(bytes)), name).toBe(0);
+      }
+    },
+    TIMEOUT_MS + 30_000,
+  );
+});
+
+/** Why dist/index.js may not hold the current sources (a source in its map is newer), or undefined. */
+function staleBundle(): string | undefined {
+  const bundle = path.join(ROOT, 'dist', 'index.js');
+  const rebuild = 'run `npm run build`';
+  if (!existsSync(bundle) || !existsSync(`${bundle}.map`))
+    return `dist/index.js(.map) is missing: ${rebuild}`;
+  const built = statSync(bundle).mtimeMs;
+  const { sources } = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as { sources: string[] };
+  for (const s of sources) {
+    const file = path.resolve(ROOT, 'dist', s);
+    if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
+    if (!existsSync(file) || statSync(file).mtimeMs > built) {
+      return `dist/index.js is older than ${path.relative(ROOT, file)}: ${rebuild}`;
+    }
+  }
+  return undefined;
+}
+
+function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // Its own process group: the npm shim runs the real binary as a child, and a timeout kills both.
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+    });
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, TIMEOUT_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, sig) => {
+      clearTimeout(timer);
+      resolve({ code, signal: sig, stdout, stderr });
+    });
+  });
+}
