@@ -4,19 +4,20 @@
 // and writes it as DIR/compare.json and DIR/compare.md. The unpruned model is evaluated once (by the first
 // method) and its metrics reused by the others. Progress on stderr; `--json` prints compare.json's object.
 
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parseDataSpec } from '../io/data-spec.js';
 import { acquireDevice } from '../node/device.js';
-import { isNotFound, writeFileAtomic } from '../node/files.js';
+import { writeFileAtomic } from '../node/files.js';
 import { type CompareRow, compareRows, compareTable } from '../report/compare.js';
 import { METHODS, type Method, type Report } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
 import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
 import { intAtLeast } from './common.js';
 import { type CliIo, Progress, processIo } from './progress.js';
-import { type PruneCliOptions, type PruneDeps, parseMethod, pruneCommand, REPORT_FILE } from './prune.js';
+import { parseMethod, pruneCommand } from './prune.js';
+import { checkEmptyDir, type PruneCliOptions, type PruneDeps, REPORT_FILE } from './prune-common.js';
 
 export interface CompareCliOptions
   extends Omit<PruneCliOptions, 'method' | 'keepPerSegment' | 'out' | 'remove'> {
@@ -54,18 +55,6 @@ export function parseMethods(text: string | undefined): Method[] {
   const dup = methods.find((m, i) => methods.indexOf(m) !== i);
   if (dup !== undefined) throw new Error(`--methods lists "${dup}" twice`);
   return methods;
-}
-
-async function checkEmptyDir(out: string): Promise<void> {
-  let entries: string[] = [];
-  try {
-    entries = await readdir(out);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  if (entries.some((e) => !e.startsWith('.'))) {
-    throw new Error(`--out ${out} is not empty; give a new or empty directory`);
-  }
 }
 
 /** Lines of the method runs go to stderr; the table alone goes to stdout. */

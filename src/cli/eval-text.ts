@@ -90,7 +90,13 @@ export async function evalTextCommand(
       await store.close();
     }
     const net = new Llama(gpu, desc, params);
-    const progress = new Progress(io, `eval ${opts.split}`, Math.ceil(data.windows / batch));
+    const progress = new Progress(
+      io,
+      `eval ${opts.split}`,
+      Math.ceil(data.windows / batch),
+      'batches',
+      'tok/s',
+    );
     try {
       metrics = await evaluatePerplexity(net, data, {
         batch,

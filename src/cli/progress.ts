@@ -58,10 +58,11 @@ export class Progress {
   update(done: number, values: ProgressValues = {}): void {
     this.done = done;
     this.values = values;
-    const rate = values.rate === undefined ? '-' : values.rate.toFixed(1);
-    const loss = values.loss === undefined ? '-' : values.loss.toFixed(4);
     if (this.bar) {
-      this.bar.update(done, { rate, loss });
+      this.bar.update(done, {
+        rate: values.rate === undefined ? '-' : values.rate.toFixed(1),
+        loss: values.loss === undefined ? '-' : values.loss.toFixed(4),
+      });
       return;
     }
     const now = performance.now();
@@ -69,9 +70,14 @@ export class Progress {
     if (done < this.total && done - this.lastDone < step && now - this.lastLine < 10_000) return;
     this.lastLine = now;
     this.lastDone = done;
-    this.io.stderr(
-      `${this.label} ${done}/${this.total} ${this.unit}  ${rate} ${this.rateUnit}  loss ${loss}\n`,
-    );
+    this.io.stderr(this.line(done, values));
+  }
+
+  /** A plain progress line; a rate or loss never given is left out. */
+  private line(done: number, v: ProgressValues): string {
+    const rate = v.rate === undefined ? '' : `  ${v.rate.toFixed(1)} ${this.rateUnit}`;
+    const loss = v.loss === undefined ? '' : `  loss ${v.loss.toFixed(4)}`;
+    return `${this.label} ${done}/${this.total} ${this.unit}${rate}${loss}\n`;
   }
 
   /** Ends the bar (or prints the last line if it was not printed). */
@@ -82,12 +88,7 @@ export class Progress {
     }
     if (this.lastDone !== this.done) {
       this.lastDone = this.total; // force
-      const v = this.values;
-      const rate = v.rate === undefined ? '-' : v.rate.toFixed(1);
-      const loss = v.loss === undefined ? '-' : v.loss.toFixed(4);
-      this.io.stderr(
-        `${this.label} ${this.done}/${this.total} ${this.unit}  ${rate} ${this.rateUnit}  loss ${loss}\n`,
-      );
+      this.io.stderr(this.line(this.done, this.values));
     }
   }
 

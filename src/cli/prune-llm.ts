@@ -15,10 +15,8 @@ import { readTokenizer } from '../io/tokenizer.js';
 import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
 import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
-import { renderReportHtml } from '../report/html.js';
 import { methodLabel } from '../report/labels.js';
 import type { Method, Report } from '../report/schema.js';
-import type { Select } from '../sglp/candidates.js';
 import { HF_SIDE_FILES, prunedHfConfigJson, prunedTensors } from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
@@ -29,9 +27,13 @@ import {
   type PruneCliOptions,
   type PruneDeps,
   progressReporter,
+  protocolOptions,
   REPORT_FILE,
   REPORT_HTML,
-} from './prune.js';
+  segmentsLine,
+  timingAndNotesLines,
+  writeReport,
+} from './prune-common.js';
 
 /** The LLM branch of pruneCommand, after the method, target and --data syntax were checked. */
 export async function pruneLlmCommand(
@@ -80,15 +82,7 @@ export async function pruneLlmCommand(
         {
           target: parsed.target,
           method: parsed.method,
-          seed: opts.seed,
-          segments: opts.segments,
-          select: (opts.select ?? SGLP_TEXT_DEFAULTS.select) as Select,
-          samples: opts.samples,
-          batch: opts.batch,
-          gradnormBatches: opts.gradnormBatches,
-          gradnormBatchSize: opts.gradnormBatchSize,
-          maxExhaustive: opts.maxExhaustive,
-          evalLimit: opts.evalLimit,
+          ...protocolOptions(opts, SGLP_TEXT_DEFAULTS.select),
           dataSpec: opts.data,
           input: model,
           output: opts.out,
@@ -116,10 +110,7 @@ export async function pruneLlmCommand(
         }
         await writeFileAtomic(join(opts.out, name), bytes);
       }
-      await writeFileAtomic(join(opts.out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
-      await writeFileAtomic(join(opts.out, REPORT_HTML), renderReportHtml(report));
-      if (opts.json) io.stdout(`${JSON.stringify(report)}\n`);
-      else io.stdout(summary(report));
+      await writeReport(opts.out, report, io, opts.json, summary);
       return report;
     } finally {
       params.dispose();
@@ -133,20 +124,14 @@ export async function pruneLlmCommand(
 
 function summary(r: Report): string {
   const ppl = (m: Report['metrics']['before']) => ('perplexity' in m ? m.perplexity.toFixed(3) : '');
-  const t = r.timings;
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const name = (i: number) => r.units[i].name;
   const m = r.metrics.after;
   return [
     `${r.model.name} (${methodLabel(r)}): removed ${r.removed.length} of ${r.units.length} decoder layers (${r.removed.map(name).join(', ')})`,
-    `segments (${r.segmentation.kRule} K = ${r.segmentation.k}): ${r.segmentation.segments
-      .map(([a, b]) => `[${a}, ${b})`)
-      .join(' ')}`,
+    segmentsLine(r),
     `perplexity ${ppl(r.metrics.before)} → ${ppl(m)} (${'tokens' in m ? m.tokens : ''} test tokens, no fine-tuning)`,
     `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs/token ${r.size.macsBefore} → ${r.size.macsAfter}`,
-    `time: features ${s(t.featuresMs)}, CKA ${s(t.ckaMs)}, segmentation ${s(t.segmentMs)}, ` +
-      `${r.protocol.method === 'sglp' ? 'GradNorm search' : 'selection'} ${s(t.importanceMs)}, eval ${s(t.evalMs)}, total ${s(t.totalMs)}`,
-    ...r.notes.map((n) => `note: ${n}`),
+    ...timingAndNotesLines(r),
     `pruned model: ${r.model.output} (Hugging Face: config.json, model.safetensors, tokenizer files); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
     '',
   ].join('\n');

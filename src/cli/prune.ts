@@ -4,11 +4,9 @@
 // DIR/model.safetensors, DIR/config.json, DIR/sglp-report.json and DIR/report.html, each atomically and in this order; the input model is only read.
 // `--json` prints the report on stdout; progress goes to stderr.
 
-import { mkdir, readdir, readFile, realpath } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
-import type { ClassifierMetrics } from '../eval/classify.js';
-import type { Gpu } from '../gpu/device.js';
 import { type LlmConfig, parseModelConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
 import type { SafetensorsDtype } from '../io/dtypes.js';
@@ -18,57 +16,29 @@ import { ParamStore } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
 import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
-import { renderReportHtml } from '../report/html.js';
 import { methodLabel } from '../report/labels.js';
 import { METHODS, type Method, type Report } from '../report/schema.js';
-import type { Select } from '../sglp/candidates.js';
 import { prunedConfigJson, prunedTensors } from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
-import {
-  methodTargetError,
-  type PruneProgress,
-  type PruneStage,
-  pruneSglp,
-  SGLP_DEFAULTS,
-} from '../sglp/pipeline.js';
+import { methodTargetError, pruneSglp, SGLP_DEFAULTS } from '../sglp/pipeline.js';
 import { checkDatasetFits } from './common.js';
 import { readRunnableConfig } from './eval.js';
-import { type CliIo, Progress, processIo } from './progress.js';
+import { processIo } from './progress.js';
+import {
+  checkOut,
+  type PruneCliOptions,
+  type PruneDeps,
+  progressReporter,
+  protocolOptions,
+  REPORT_FILE,
+  REPORT_HTML,
+  segmentsLine,
+  timingAndNotesLines,
+  writeReport,
+} from './prune-common.js';
 import { pruneLlmCommand } from './prune-llm.js';
 
-export interface PruneCliOptions {
-  readonly data: string;
-  readonly remove?: number;
-  /** `a,b,c` as given. */
-  readonly keepPerSegment?: string;
-  readonly segments?: number;
-  readonly select?: string;
-  readonly method?: string;
-  /** The random baseline's seed (default 0). */
-  readonly seed?: number;
-  readonly finetuneEpochs?: number;
-  readonly samples?: number;
-  readonly batch?: number;
-  readonly gradnormBatches?: number;
-  readonly gradnormBatchSize?: number;
-  readonly maxExhaustive?: number;
-  readonly evalLimit?: number;
-  /** text:FILE and a language model only: tokens per window (default 128). */
-  readonly seqLen?: number;
-  readonly out: string;
-  readonly json?: boolean;
-}
-
-export interface PruneDeps {
-  readonly io?: CliIo;
-  readonly gpu?: Gpu;
-  readonly signal?: AbortSignal;
-  /** The unpruned model's metrics on the same test samples, already measured (`sglp compare`). */
-  readonly before?: ClassifierMetrics;
-}
-
-export const REPORT_FILE = 'sglp-report.json';
-export const REPORT_HTML = 'report.html';
+export type { PruneCliOptions, PruneDeps } from './prune-common.js';
 
 function parseTarget(opts: PruneCliOptions): KeepRequest {
   const hasRemove = opts.remove !== undefined;
@@ -108,81 +78,6 @@ function checkUnsupported(opts: PruneCliOptions): void {
   }
 }
 
-/** --out must be new or empty, and not the input model. */
-export async function checkOut(model: string, out: string): Promise<void> {
-  const real = async (p: string) => {
-    try {
-      return await realpath(p);
-    } catch (err) {
-      if (isNotFound(err)) return resolve(p);
-      throw err;
-    }
-  };
-  if ((await real(model)) === (await real(out))) {
-    throw new Error(`--out ${out} is the input model; give a new or empty directory`);
-  }
-  let entries: string[] = [];
-  try {
-    entries = await readdir(out);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  if (entries.some((e) => !e.startsWith('.'))) {
-    throw new Error(`--out ${out} is not empty; give a new or empty directory`);
-  }
-}
-
-const STAGE_LABEL: Record<PruneStage, string> = {
-  features: 'calibration features + CKA',
-  cka: 'CKA',
-  segment: 'segmentation',
-  importance: 'GradNorm search',
-  'eval-before': 'eval before',
-  'eval-after': 'eval after',
-  finetune: 'fine-tuning',
-  'eval-finetuned': 'eval after fine-tuning',
-};
-
-/** Progress on stderr: a bar per batch stage, a line per segment's search every few seconds. */
-export function progressReporter(io: CliIo): { onProgress: (p: PruneProgress) => void; stop: () => void } {
-  let bar: Progress | undefined;
-  let barStage: PruneStage | undefined;
-  let lastLine = 0;
-  let searchStart = 0;
-  const stop = () => {
-    bar?.stop();
-    bar = undefined;
-    barStage = undefined;
-  };
-  return {
-    stop,
-    onProgress: (p) => {
-      if (p.stage === 'importance') {
-        stop();
-        const now = performance.now();
-        if (p.done === 1) searchStart = now;
-        if (now - lastLine > 10_000 || p.done === 1 || p.done === p.total) {
-          lastLine = now;
-          const rate = (p.done - 1) / ((now - searchStart) / 1000);
-          const eta = p.done > 1 && rate > 0 ? `, ~${Math.ceil((p.total - p.done) / rate)} s left` : '';
-          io.stderr(
-            `${STAGE_LABEL[p.stage]}: ${p.detail ?? ''}: ${p.done}/${p.total} candidates` +
-              `${p.done > 1 ? ` (${rate.toFixed(2)}/s${eta})` : ''}\n`,
-          );
-        }
-        return;
-      }
-      if (p.stage === 'segment') return;
-      if (barStage !== p.stage) {
-        stop();
-        bar = new Progress(io, STAGE_LABEL[p.stage], p.total);
-        barStage = p.stage;
-      }
-      bar?.update(p.done);
-    },
-  };
-}
-
 export async function pruneCommand(
   model: string,
   opts: PruneCliOptions,
@@ -220,15 +115,7 @@ export async function pruneCommand(
         {
           target,
           method,
-          seed: opts.seed,
-          segments: opts.segments,
-          select: (opts.select ?? SGLP_DEFAULTS.select) as Select,
-          samples: opts.samples,
-          batch: opts.batch,
-          gradnormBatches: opts.gradnormBatches,
-          gradnormBatchSize: opts.gradnormBatchSize,
-          maxExhaustive: opts.maxExhaustive,
-          evalLimit: opts.evalLimit,
+          ...protocolOptions(opts, SGLP_DEFAULTS.select),
           finetune: opts.finetuneEpochs ? { epochs: opts.finetuneEpochs } : undefined,
           dataSpec: opts.data,
           input: model,
@@ -256,10 +143,7 @@ export async function pruneCommand(
         },
       );
       await writeFileAtomic(join(opts.out, 'config.json'), prunedConfigJson(pruned));
-      await writeFileAtomic(join(opts.out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
-      await writeFileAtomic(join(opts.out, REPORT_HTML), renderReportHtml(report));
-      if (opts.json) io.stdout(`${JSON.stringify(report)}\n`);
-      else io.stdout(summary(report));
+      await writeReport(opts.out, report, io, opts.json, summary);
       return report;
     } finally {
       tuned?.dispose();
@@ -293,9 +177,7 @@ function summary(r: Report): string {
   const name = (i: number) => r.units[i].name;
   return [
     `${r.model.name} (${methodLabel(r)}): removed ${r.removed.length} of ${r.units.length} units (${r.removed.map(name).join(', ')})`,
-    `segments (${r.segmentation.kRule} K = ${r.segmentation.k}): ${r.segmentation.segments
-      .map(([a, b]) => `[${a}, ${b})`)
-      .join(' ')}`,
+    segmentsLine(r),
     `accuracy ${pct(r.metrics.before)} → ${pct(r.metrics.after)} (${'samples' in r.metrics.after ? r.metrics.after.samples : ''} test samples, no fine-tuning)`,
     ...(r.metrics.afterFinetune
       ? [
@@ -304,9 +186,7 @@ function summary(r: Report): string {
         ]
       : []),
     `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs ${r.size.macsBefore} → ${r.size.macsAfter}`,
-    `time: features ${s(t.featuresMs)}, CKA ${s(t.ckaMs)}, segmentation ${s(t.segmentMs)}, ` +
-      `${r.protocol.method === 'sglp' ? 'GradNorm search' : 'selection'} ${s(t.importanceMs)}, eval ${s(t.evalMs)}, total ${s(t.totalMs)}`,
-    ...r.notes.map((n) => `note: ${n}`),
+    ...timingAndNotesLines(r),
     `pruned model: ${r.model.output} (config.json, model.safetensors); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
     '',
   ].join('\n');

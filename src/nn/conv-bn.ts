@@ -1,10 +1,10 @@
 // What conv → BN models share: the BN's parameter tensors, throw-away running statistics for passes that
 // must not change them, and the eval-mode fold of a BN into the conv before it.
 
-import type { BatchNorm2dSpec, Conv2dSpec } from '../arch/types.js';
+import type { BatchNorm2dSpec, Conv2dSpec, ConvBn } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
-import type { BatchNormParams } from '../ops/index.js';
+import { type BatchNormParams, batchNorm2dEval, batchNorm2dTrain } from '../ops/index.js';
 import type { ParamStore } from './params.js';
 
 export function bnParams(params: ParamStore, bn: BatchNorm2dSpec): BatchNormParams {
@@ -27,6 +27,34 @@ export function scratchVec(gpu: Gpu, scratch: Map<number, Tensor>, key: number):
     scratch.set(key, t);
   }
   return t;
+}
+
+/**
+ * A BN on the conv output `pre`: eval mode on the running statistics; train mode on the batch statistics
+ * (returned as `stats`), updating the running ones in place unless `update` is false.
+ */
+export function bnForward(
+  gpu: Gpu,
+  params: ParamStore,
+  bn: BatchNorm2dSpec,
+  pre: Tensor,
+  o: {
+    readonly train: boolean;
+    readonly update: boolean;
+    readonly scratch: Map<number, Tensor>;
+    readonly relu: boolean;
+    readonly residual?: Tensor;
+  },
+): { out: Tensor; stats?: Tensor } {
+  const p = bnParams(params, bn);
+  const { relu, residual } = o;
+  if (!o.train) return { out: batchNorm2dEval(gpu, pre, p, { eps: bn.eps, relu, residual }) };
+  if (!o.update) {
+    // The kernel always updates running statistics: give it throw-away ones.
+    p.runningMean = scratchVec(gpu, o.scratch, bn.channels);
+    p.runningVar = scratchVec(gpu, o.scratch, -bn.channels);
+  }
+  return batchNorm2dTrain(gpu, pre, p, { eps: bn.eps, momentum: bn.momentum, relu, residual });
 }
 
 /** BN folded into the conv before it, for eval mode: w' = w·γ/√(σ²+ε), b' = β + (b − μ)·γ/√(σ²+ε). */
@@ -61,4 +89,62 @@ export async function foldConvBn(
     weight: gpu.keep(gpu.tensor(fw, [conv.outChannels, conv.inChannels, conv.kernel, conv.kernel])),
     bias: gpu.keep(gpu.tensor(fb, [conv.outChannels])),
   };
+}
+
+/** Folds each pair, keyed by conv name; on failure frees what it had folded. */
+export async function foldConvBns(
+  gpu: Gpu,
+  params: ParamStore,
+  pairs: Iterable<ConvBn>,
+): Promise<Map<string, FoldedConv>> {
+  const convs = new Map<string, FoldedConv>();
+  try {
+    for (const { conv, bn } of pairs) convs.set(conv.name, await foldConvBn(gpu, params, conv, bn));
+  } catch (e) {
+    disposeFolded(convs);
+    throw e;
+  }
+  return convs;
+}
+
+export function disposeFolded(convs: Map<string, FoldedConv>): void {
+  for (const f of convs.values()) {
+    f.weight.dispose();
+    f.bias.dispose();
+  }
+}
+
+/**
+ * A model's eval-mode snapshot: every conv → BN pair folded from the parameters of one ParamStore.version.
+ * `current()` drops a snapshot the parameters have moved on from.
+ */
+export class FoldedSnapshot {
+  private folded: { convs: Map<string, FoldedConv>; version: number } | undefined;
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly params: ParamStore,
+  ) {}
+
+  async freeze(pairs: Iterable<ConvBn>): Promise<void> {
+    this.drop();
+    const version = this.params.version;
+    this.folded = { convs: await foldConvBns(this.gpu, this.params, pairs), version };
+  }
+
+  drop(): void {
+    if (!this.folded) return;
+    disposeFolded(this.folded.convs);
+    this.folded = undefined;
+  }
+
+  get frozen(): boolean {
+    return this.folded !== undefined && this.folded.version === this.params.version;
+  }
+
+  /** The folded convs by conv name, or undefined when there is no snapshot of the current parameters. */
+  current(): Map<string, FoldedConv> | undefined {
+    if (this.folded && this.folded.version !== this.params.version) this.drop();
+    return this.folded?.convs;
+  }
 }

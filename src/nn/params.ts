@@ -155,3 +155,21 @@ export class ParamStore {
     this.tensors.clear();
   }
 }
+
+/**
+ * A backward pass's gradients in params.trainableKeys() order; a missing one is an error naming `model`.
+ * (Not a method: read-only views pass for a ParamStore with only the methods it had when they were written.)
+ */
+export function inTrainableOrder(
+  params: Pick<ParamStore, 'trainableKeys'>,
+  grads: ReadonlyMap<string, Tensor>,
+  model: string,
+): Map<string, Tensor> {
+  const ordered = new Map<string, Tensor>();
+  for (const key of params.trainableKeys()) {
+    const g = grads.get(key);
+    if (!g) throw new Error(`${model}: backward produced no gradient for "${key}"`);
+    ordered.set(key, g);
+  }
+  return ordered;
+}

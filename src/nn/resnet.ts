@@ -20,10 +20,8 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import {
   add,
-  type BatchNormParams,
   batchNorm2dBackward,
   batchNorm2dEval,
-  batchNorm2dTrain,
   conv2d,
   conv2dBackward,
   globalAvgPool2d,
@@ -37,7 +35,8 @@ import {
   shortcutABackward,
   shortcutAPad,
 } from '../ops/index.js';
-import type { ParamStore } from './params.js';
+import { bnForward, bnParams, type FoldedConv, FoldedSnapshot } from './conv-bn.js';
+import { inTrainableOrder, type ParamStore } from './params.js';
 
 /**
  * Receives unit `unit`'s representation (SGLP.md §1: the stem's raw conv output before BN/ReLU; a block's
@@ -111,15 +110,6 @@ export interface ForwardResult {
 /** Gradients by state-dict key, for every weight and bias, in state_dict order. */
 export type Gradients = Map<string, Tensor>;
 
-function bnParams(params: ParamStore, bn: BatchNorm2dSpec): BatchNormParams {
-  return {
-    weight: params.get(`${bn.name}.weight`),
-    bias: params.get(`${bn.name}.bias`),
-    runningMean: params.get(`${bn.name}.running_mean`),
-    runningVar: params.get(`${bn.name}.running_var`),
-  };
-}
-
 function convOpts(conv: Conv2dSpec) {
   return { stride: conv.stride, padding: conv.padding };
 }
@@ -128,16 +118,10 @@ function poolOpts(pool: MaxPool2dSpec) {
   return { kernel: pool.kernel, stride: pool.stride, padding: pool.padding };
 }
 
-/** BN folded into the conv before it, for eval mode: w' = w·γ/√(σ²+ε), b' = β + (b − μ)·γ/√(σ²+ε). */
-interface FoldedConv {
-  readonly weight: Tensor;
-  readonly bias: Tensor;
-}
-
 export class CifarResnet {
   readonly net: ResnetNet;
   readonly blocks: readonly ResidualBlockSpec[];
-  private folded: { convs: Map<string, FoldedConv>; version: number } | undefined;
+  private readonly folded: FoldedSnapshot;
 
   constructor(
     readonly gpu: Gpu,
@@ -155,6 +139,7 @@ export class CifarResnet {
       );
     }
     this.net = desc.net;
+    this.folded = new FoldedSnapshot(gpu, params);
     if (desc.architecture === 'cifar-resnet' && this.net.stem.pool)
       throw new Error(`${desc.name}: a cifar-resnet stem has no max pool`);
     this.blocks = this.net.stages.flat();
@@ -180,22 +165,16 @@ export class CifarResnet {
     }
     const train = options.mode === 'train';
     if (train) this.unfreeze();
-    else if (this.folded && this.folded.version !== this.params.version) this.unfreeze();
-    if (!train && this.folded)
-      return { logits: await this.foldedForward(x, this.folded.convs, options.capture), saved: undefined };
+    const folded = train ? undefined : this.folded.current();
+    if (folded) return { logits: await this.foldedForward(x, folded, options.capture), saved: undefined };
     const update = options.updateRunningStats ?? true;
     const capture = options.capture;
     const scratch = new Map<number, Tensor>();
-    const run = (spec: ConvBn, input: Tensor, relu: boolean, residual?: Tensor) =>
-      this.pairForward(spec, input, train, update, scratch, relu, residual);
     const blocks: BlockActivations[] = [];
     try {
       // Stem: its representation is the raw conv output.
       const stem = this.net.stem;
-      const stemPre = conv2d(this.gpu, x, this.params.get(`${stem.conv.name}.weight`), {
-        ...convOpts(stem.conv),
-        bias: stem.conv.bias ? this.params.get(`${stem.conv.name}.bias`) : undefined,
-      });
+      const stemPre = this.convForward(stem.conv, x);
       if (capture) await capture(0, stemPre);
       const stemAct = this.bnForward(stem.bn, stemPre, train, update, scratch, true);
       if (!train) stemPre.dispose();
@@ -217,42 +196,17 @@ export class CifarResnet {
         hcur = p.out;
       }
       for (const block of this.blocks) {
-        const body: PairActivations[] = [];
-        let inp = hcur;
-        for (let i = 0; i < block.body.length - 1; i++) {
-          const pair = run(block.body[i], inp, true);
-          if (!train && inp !== hcur) inp.dispose();
-          body.push(pair);
-          inp = pair.out;
-        }
-        let shortcutPair: PairActivations | undefined;
-        let residual: Tensor;
-        const sc = block.shortcut;
-        if (sc.kind === 'identity') residual = hcur;
-        else if (sc.kind === 'pad') residual = shortcutA(this.gpu, hcur, block.output[0]);
-        else {
-          shortcutPair = run(sc, hcur, false);
-          residual = shortcutPair.out;
-        }
-        const last = run(block.body[block.body.length - 1], inp, true, residual);
-        if (!train && inp !== hcur) inp.dispose();
-        body.push(last);
-        if (residual !== hcur && (sc.kind === 'pad' || !train)) residual.dispose();
-        if (capture) await capture(block.unit, last.out);
-        if (train) blocks.push({ body, shortcut: shortcutPair });
+        const act = this.blockForward(block, hcur, train, update, scratch);
+        const out = act.body[act.body.length - 1].out;
+        if (capture) await capture(block.unit, out);
+        if (train) blocks.push(act);
         else hcur.dispose();
-        hcur = last.out;
+        hcur = out;
       }
       const featureShape = hcur.shape;
       const pooled = globalAvgPool2d(this.gpu, hcur);
       if (!train) hcur.dispose();
-      const fc = this.net.fc;
-      const logits = linear(
-        this.gpu,
-        pooled,
-        this.params.get(`${fc.name}.weight`),
-        fc.bias ? this.params.get(`${fc.name}.bias`) : undefined,
-      );
+      const logits = this.fcForward(pooled);
       if (!train) {
         pooled.dispose();
         return { logits, saved: undefined };
@@ -284,60 +238,21 @@ export class CifarResnet {
    * training. Eval outputs differ from the unfolded path by f32 rounding only.
    */
   async freezeForEval(): Promise<void> {
-    this.unfreeze();
-    const version = this.params.version;
-    const convs = new Map<string, FoldedConv>();
-    try {
-      const pairs: ConvBn[] = [this.net.stem];
-      for (const b of this.blocks) {
-        pairs.push(...b.body);
-        if (b.shortcut.kind === 'projection') pairs.push(b.shortcut);
-      }
-      for (const { conv, bn } of pairs) {
-        const read = (key: string) => this.gpu.readF32(this.params.get(key));
-        const w = await read(`${conv.name}.weight`);
-        const b = conv.bias ? await read(`${conv.name}.bias`) : undefined;
-        const gamma = await read(`${bn.name}.weight`);
-        const beta = await read(`${bn.name}.bias`);
-        const mean = await read(`${bn.name}.running_mean`);
-        const variance = await read(`${bn.name}.running_var`);
-        const per = w.length / conv.outChannels;
-        const fw = new Float32Array(w.length);
-        const fb = new Float32Array(conv.outChannels);
-        for (let c = 0; c < conv.outChannels; c++) {
-          const s = gamma[c] / Math.sqrt(variance[c] + bn.eps);
-          for (let i = c * per; i < (c + 1) * per; i++) fw[i] = w[i] * s;
-          fb[c] = beta[c] + ((b ? b[c] : 0) - mean[c]) * s;
-        }
-        convs.set(conv.name, {
-          weight: this.gpu.keep(
-            this.gpu.tensor(fw, [conv.outChannels, conv.inChannels, conv.kernel, conv.kernel]),
-          ),
-          bias: this.gpu.keep(this.gpu.tensor(fb, [conv.outChannels])),
-        });
-      }
-    } catch (e) {
-      for (const f of convs.values()) {
-        f.weight.dispose();
-        f.bias.dispose();
-      }
-      throw e;
+    const pairs: ConvBn[] = [this.net.stem];
+    for (const b of this.blocks) {
+      pairs.push(...b.body);
+      if (b.shortcut.kind === 'projection') pairs.push(b.shortcut);
     }
-    this.folded = { convs, version };
+    await this.folded.freeze(pairs);
   }
 
   /** Drops the folded snapshot (eval mode goes back to conv + BN). */
   unfreeze(): void {
-    if (!this.folded) return;
-    for (const f of this.folded.convs.values()) {
-      f.weight.dispose();
-      f.bias.dispose();
-    }
-    this.folded = undefined;
+    this.folded.drop();
   }
 
   get frozen(): boolean {
-    return this.folded !== undefined && this.folded.version === this.params.version;
+    return this.folded.frozen;
   }
 
   private async foldedForward(
@@ -354,10 +269,7 @@ export class CifarResnet {
     let hcur: Tensor;
     if (capture) {
       // The stem's representation is its raw conv output: run conv and BN apart for it.
-      const pre = conv2d(gpu, x, this.params.get(`${stem.conv.name}.weight`), {
-        ...convOpts(stem.conv),
-        bias: stem.conv.bias ? this.params.get(`${stem.conv.name}.bias`) : undefined,
-      });
+      const pre = this.convForward(stem.conv, x);
       try {
         await capture(0, pre);
       } catch (e) {
@@ -396,13 +308,7 @@ export class CifarResnet {
         if (capture) await capture(block.unit, out);
       }
       const pooled = globalAvgPool2d(gpu, hcur);
-      const fc = this.net.fc;
-      const logits = linear(
-        gpu,
-        pooled,
-        this.params.get(`${fc.name}.weight`),
-        fc.bias ? this.params.get(`${fc.name}.bias`) : undefined,
-      );
+      const logits = this.fcForward(pooled);
       pooled.dispose();
       return logits;
     } finally {
@@ -451,13 +357,7 @@ export class CifarResnet {
     } finally {
       disposeActivations(saved);
     }
-    const ordered = new Map<string, Tensor>();
-    for (const key of this.params.trainableKeys()) {
-      const g = grads.get(key);
-      if (!g) throw new Error(`${this.desc.name}: backward produced no gradient for "${key}"`);
-      ordered.set(key, g);
-    }
-    return ordered;
+    return inTrainableOrder(this.params, grads, this.desc.name);
   }
 
   /**
@@ -471,10 +371,7 @@ export class CifarResnet {
     scratch: Map<number, Tensor>,
   ): { pair: PairActivations; pool: ResnetActivations['stemPool']; out: Tensor } {
     const stem = this.net.stem;
-    const pre = conv2d(this.gpu, x, this.params.get(`${stem.conv.name}.weight`), {
-      ...convOpts(stem.conv),
-      bias: stem.conv.bias ? this.params.get(`${stem.conv.name}.bias`) : undefined,
-    });
+    const pre = this.convForward(stem.conv, x);
     const act = this.bnForward(stem.bn, pre, true, false, scratch, true);
     const pair: PairActivations = { input: x, pre, stats: act.stats as Tensor, out: act.out };
     if (!stem.pool) return { pair, pool: undefined, out: act.out };
@@ -484,13 +381,33 @@ export class CifarResnet {
 
   /** Block `b` of this.blocks (see trainStem); its output is `body.at(-1).out`. */
   trainBlock(b: number, input: Tensor, scratch: Map<number, Tensor>): BlockActivations {
-    const block = this.blocks[b];
+    return this.blockForward(this.blocks[b], input, true, false, scratch);
+  }
+
+  /** The pooled features and logits of the last feature map (see trainStem). */
+  trainHead(features: Tensor): { pooled: Tensor; logits: Tensor } {
+    const pooled = globalAvgPool2d(this.gpu, features);
+    return { pooled, logits: this.fcForward(pooled) };
+  }
+
+  /**
+   * One residual block on `input` (which stays the caller's). Eval mode frees every intermediate and keeps
+   * only the output, `body.at(-1).out`; train mode keeps each pair's activations for backward.
+   */
+  private blockForward(
+    block: ResidualBlockSpec,
+    input: Tensor,
+    train: boolean,
+    update: boolean,
+    scratch: Map<number, Tensor>,
+  ): BlockActivations {
     const run = (spec: ConvBn, inp: Tensor, relu: boolean, residual?: Tensor) =>
-      this.pairForward(spec, inp, true, false, scratch, relu, residual);
+      this.pairForward(spec, inp, train, update, scratch, relu, residual);
     const body: PairActivations[] = [];
     let inp = input;
     for (let i = 0; i < block.body.length - 1; i++) {
       const pair = run(block.body[i], inp, true);
+      if (!train && inp !== input) inp.dispose();
       body.push(pair);
       inp = pair.out;
     }
@@ -503,22 +420,29 @@ export class CifarResnet {
       shortcut = run(sc, input, false);
       residual = shortcut.out;
     }
-    body.push(run(block.body[block.body.length - 1], inp, true, residual));
-    if (sc.kind === 'pad') residual.dispose();
+    const last = run(block.body[block.body.length - 1], inp, true, residual);
+    if (!train && inp !== input) inp.dispose();
+    body.push(last);
+    if (residual !== input && (sc.kind === 'pad' || !train)) residual.dispose();
     return { body, shortcut };
   }
 
-  /** The pooled features and logits of the last feature map (see trainStem). */
-  trainHead(features: Tensor): { pooled: Tensor; logits: Tensor } {
-    const pooled = globalAvgPool2d(this.gpu, features);
+  /** The conv alone (its own bias, if any), no BN. */
+  private convForward(conv: Conv2dSpec, input: Tensor): Tensor {
+    return conv2d(this.gpu, input, this.params.get(`${conv.name}.weight`), {
+      ...convOpts(conv),
+      bias: conv.bias ? this.params.get(`${conv.name}.bias`) : undefined,
+    });
+  }
+
+  private fcForward(pooled: Tensor): Tensor {
     const fc = this.net.fc;
-    const logits = linear(
+    return linear(
       this.gpu,
       pooled,
       this.params.get(`${fc.name}.weight`),
       fc.bias ? this.params.get(`${fc.name}.bias`) : undefined,
     );
-    return { pooled, logits };
   }
 
   private bnForward(
@@ -530,14 +454,7 @@ export class CifarResnet {
     relu: boolean,
     residual?: Tensor,
   ): { out: Tensor; stats?: Tensor } {
-    const p = bnParams(this.params, bn);
-    if (!train) return { out: batchNorm2dEval(this.gpu, pre, p, { eps: bn.eps, relu, residual }) };
-    if (!update) {
-      // The kernel always updates running statistics: give it throw-away ones.
-      p.runningMean = scratchVec(this.gpu, scratch, bn.channels);
-      p.runningVar = scratchVec(this.gpu, scratch, -bn.channels);
-    }
-    return batchNorm2dTrain(this.gpu, pre, p, { eps: bn.eps, momentum: bn.momentum, relu, residual });
+    return bnForward(this.gpu, this.params, bn, pre, { train, update, scratch, relu, residual });
   }
 
   private pairForward(
@@ -550,10 +467,7 @@ export class CifarResnet {
     residual?: Tensor,
   ): PairActivations {
     const { conv, bn } = spec;
-    const pre = conv2d(this.gpu, input, this.params.get(`${conv.name}.weight`), {
-      ...convOpts(conv),
-      bias: conv.bias ? this.params.get(`${conv.name}.bias`) : undefined,
-    });
+    const pre = this.convForward(conv, input);
     const r = this.bnForward(bn, pre, train, update, scratch, relu, residual);
     if (!train) pre.dispose();
     return { input, pre, stats: r.stats as Tensor, out: r.out };
@@ -621,16 +535,6 @@ export class CifarResnet {
     g.dispose();
     return dInput;
   }
-}
-
-/** A zeroed [|key|] vector kept for one forward pass (key > 0: means, key < 0: variances). */
-function scratchVec(gpu: Gpu, scratch: Map<number, Tensor>, key: number): Tensor {
-  let t = scratch.get(key);
-  if (!t) {
-    t = gpu.keep(gpu.zeros([Math.abs(key)]));
-    scratch.set(key, t);
-  }
-  return t;
 }
 
 /** Frees what a pair kept except its input, which is another pair's output or the caller's x. */

@@ -10,8 +10,6 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import {
   batchNorm2dBackward,
-  batchNorm2dEval,
-  batchNorm2dTrain,
   conv2d,
   conv2dBackward,
   dropout,
@@ -23,8 +21,8 @@ import {
   relu,
   reluBackward,
 } from '../ops/index.js';
-import { bnParams, type FoldedConv, foldConvBn, scratchVec } from './conv-bn.js';
-import type { ParamStore } from './params.js';
+import { bnForward, type FoldedConv, FoldedSnapshot } from './conv-bn.js';
+import { inTrainableOrder, type ParamStore } from './params.js';
 import type { CaptureHook, ForwardOptions, Gradients } from './resnet.js';
 
 /** What one features entry keeps for backward; `out` is the next entry's input. */
@@ -78,7 +76,7 @@ function poolOpts(pool: MaxPool2dSpec) {
 
 export class Vgg {
   readonly net: VggNet;
-  private folded: { convs: Map<string, FoldedConv>; version: number } | undefined;
+  private readonly folded: FoldedSnapshot;
 
   constructor(
     readonly gpu: Gpu,
@@ -94,6 +92,7 @@ export class Vgg {
       );
     }
     this.net = desc.net;
+    this.folded = new FoldedSnapshot(gpu, params);
   }
 
   /** Forward pass of x [N, C, H, W] (normalised images). x stays the caller's. */
@@ -110,8 +109,7 @@ export class Vgg {
       throw new Error(`${this.desc.name}: dropoutSeed must be an integer in [0, 2^32), got ${seed}`);
     }
     if (train) this.unfreeze();
-    else if (this.folded && this.folded.version !== this.params.version) this.unfreeze();
-    const folded = train ? undefined : this.folded?.convs;
+    const folded = train ? undefined : this.folded.current();
     const update = options.updateRunningStats ?? true;
     const scratch = new Map<number, Tensor>();
     const features: FeatureActivations[] = [];
@@ -183,35 +181,16 @@ export class Vgg {
    * rounding only.
    */
   async freezeForEval(): Promise<void> {
-    this.unfreeze();
-    const version = this.params.version;
-    const convs = new Map<string, FoldedConv>();
-    try {
-      for (const f of this.net.features) {
-        if (f.kind === 'conv') convs.set(f.conv.name, await foldConvBn(this.gpu, this.params, f.conv, f.bn));
-      }
-    } catch (e) {
-      for (const fc of convs.values()) {
-        fc.weight.dispose();
-        fc.bias.dispose();
-      }
-      throw e;
-    }
-    this.folded = { convs, version };
+    await this.folded.freeze(this.net.features.flatMap((f) => (f.kind === 'conv' ? [f] : [])));
   }
 
   /** Drops the folded snapshot (eval mode goes back to conv + BN). */
   unfreeze(): void {
-    if (!this.folded) return;
-    for (const f of this.folded.convs.values()) {
-      f.weight.dispose();
-      f.bias.dispose();
-    }
-    this.folded = undefined;
+    this.folded.drop();
   }
 
   get frozen(): boolean {
-    return this.folded !== undefined && this.folded.version === this.params.version;
+    return this.folded.frozen;
   }
 
   /**
@@ -289,13 +268,7 @@ export class Vgg {
     } finally {
       disposeActivations(saved);
     }
-    const ordered = new Map<string, Tensor>();
-    for (const key of this.params.trainableKeys()) {
-      const g = grads.get(key);
-      if (!g) throw new Error(`${this.desc.name}: backward produced no gradient for "${key}"`);
-      ordered.set(key, g);
-    }
-    return ordered;
+    return inTrainableOrder(this.params, grads, this.desc.name);
   }
 
   private poolForward(
@@ -336,18 +309,12 @@ export class Vgg {
       if (!o.train) pre.dispose();
       throw e;
     }
-    const p = bnParams(this.params, f.bn);
+    const r = bnForward(gpu, this.params, f.bn, pre, { ...o, relu: true });
     if (!o.train) {
-      const out = batchNorm2dEval(gpu, pre, p, { eps: f.bn.eps, relu: true });
       pre.dispose();
-      return out;
+      return r.out;
     }
-    if (!o.update) {
-      p.runningMean = scratchVec(gpu, o.scratch, f.bn.channels);
-      p.runningVar = scratchVec(gpu, o.scratch, -f.bn.channels);
-    }
-    const r = batchNorm2dTrain(gpu, pre, p, { eps: f.bn.eps, momentum: f.bn.momentum, relu: true });
-    saved.push({ kind: 'conv', input, pre, stats: r.stats, out: r.out });
+    saved.push({ kind: 'conv', input, pre, stats: r.stats as Tensor, out: r.out });
     return r.out;
   }
 }

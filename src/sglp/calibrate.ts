@@ -45,7 +45,7 @@ export interface CalibrationResult {
   readonly forwardPasses: number;
 }
 
-function checkCount(name: string, v: number): void {
+export function checkCount(name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
 }
 

@@ -12,30 +12,23 @@ import type { Gpu } from '../gpu/device.js';
 import type { TextWindows } from '../io/text-data.js';
 import { Llama } from '../nn/llama.js';
 import type { ParamStore } from '../nn/params.js';
-import { METHODS, parseReport, type Report, type ReportUnit } from '../report/schema.js';
-import {
-  CosineScores,
-  checkBudget,
-  chooseLast,
-  chooseLowest,
-  chooseRandom,
-  RANDOM_STREAM,
-  removableUnits,
-} from './baselines.js';
+import { parseReport, type Report } from '../report/schema.js';
 import { calibrateText } from './calibrate-text.js';
-import { MAX_EXHAUSTIVE, type SegmentImportance, type Select, searchSegment } from './candidates.js';
+import type { Select } from './candidates.js';
 import type { Estimator } from './cka.js';
 import { ParamView } from './importance.js';
 import { llmSegmentScorer, type TextBatch } from './importance-llm.js';
-import { planKeep } from './keep-plan.js';
+import type { PruneOptions } from './pipeline.js';
+import { buildReport } from './report-build.js';
 import {
-  candidateCount,
-  methodTargetError,
-  type PruneOptions,
+  calibrateAndSegment,
+  chooseRemoved,
+  isDefaultProtocol,
   type PruneProgress,
   type PruneStage,
-} from './pipeline.js';
-import { DEFAULT_MAX_SEGMENTS, ELBOW_THRESHOLD, segmentCka } from './segment.js';
+  resolveSettings,
+  searchSegments,
+} from './search-stage.js';
 
 /** SGLP.md's default protocol for text (counts are windows of seqLen tokens). */
 export const SGLP_TEXT_DEFAULTS = {
@@ -70,10 +63,6 @@ export interface LlmPruneResult {
   readonly view: ParamView;
 }
 
-function checkCount(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
-}
-
 /** The first `count` windows of `data` in batches of `size`. */
 function textBatches(data: TextWindows, count: number, size: number): TextBatch[] {
   const T = data.seqLen;
@@ -99,32 +88,8 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
   const D = SGLP_TEXT_DEFAULTS;
   const T = train.seqLen;
   if (test.seqLen !== T) throw new Error(`pruneLlm: train windows of ${T} tokens, test of ${test.seqLen}`);
-  const samples = options.samples ?? D.samples;
-  const batch = options.batch ?? D.batch;
-  const gBatches = options.gradnormBatches ?? D.gradnormBatches;
-  const gSize = options.gradnormBatchSize ?? D.gradnormBatchSize;
-  const evalBatch = options.evalBatch ?? D.evalBatch;
-  const estimator = options.estimator ?? D.estimator;
-  const select = options.select ?? D.select;
-  const maxExhaustive = options.maxExhaustive ?? MAX_EXHAUSTIVE;
-  const method = options.method ?? 'sglp';
-  const seed = options.seed ?? 0;
-  if (!METHODS.includes(method)) {
-    throw new Error(`--method must be one of ${METHODS.join(', ')}, got "${method}"`);
-  }
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`--seed must be an integer, got ${seed}`);
-  const targetError = methodTargetError(method, options.target);
-  if (targetError) throw new Error(targetError);
-  const sglp = method === 'sglp';
-  if (!sglp) checkBudget(method, (options.target as { remove: number }).remove, removableUnits(desc));
-  checkCount('--samples', samples);
-  checkCount('--batch', batch);
-  checkCount('--gradnorm-batches', gBatches);
-  checkCount('--gradnorm-batch-size', gSize);
-  checkCount('eval batch', evalBatch);
-  checkCount('--max-exhaustive', maxExhaustive);
-  if (options.evalLimit !== undefined) checkCount('--eval-limit', options.evalLimit);
-  if (select !== 'min' && select !== 'max') throw new Error(`--select must be min or max, got "${select}"`);
+  const settings = resolveSettings(options, D, desc);
+  const { sglp, samples, batch, gBatches, gSize, evalBatch, estimator, select, maxExhaustive } = settings;
   const windowsOf = (what: string, n: number, split: TextWindows) => {
     if (n > split.windows) {
       throw new RangeError(
@@ -143,80 +108,47 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
   const passes = { forward: 0, backward: 0 };
   const t0 = performance.now();
   const units = desc.units;
-  const names = units.map((u) => u.name);
   const net = new Llama(gpu, desc, params);
   try {
-    // 1. Calibration → CKA; the scored baselines read the same hidden states in the same pass.
-    const cosine =
-      method === 'block-influence' || method === 'angular' ? new CosineScores(gpu, desc, params) : undefined;
-    let calib: Awaited<ReturnType<typeof calibrateText>>;
-    try {
-      calib = await calibrateText(gpu, net, train, {
-        windows: samples,
-        batchWindows: batch,
-        estimator,
-        signal,
-        observers: cosine ? [cosine] : [],
-        onProgress: (done, total) => progress({ stage: 'features', done, total }),
-      });
-    } finally {
-      cosine?.dispose();
-    }
+    // 1–2. Calibration → CKA of the layers' hidden states, then the segmentation.
+    const { calib, cosine, seg, segmentMs } = await calibrateAndSegment(
+      settings,
+      inputs,
+      options.segments,
+      (observers) =>
+        calibrateText(gpu, net, train, {
+          windows: samples,
+          batchWindows: batch,
+          estimator,
+          signal,
+          observers,
+          onProgress: (done, total) => progress({ stage: 'features', done, total }),
+        }),
+      { progress, passes },
+    );
     const { cka, featuresMs, ckaMs } = calib;
-    passes.forward += calib.forwardPasses;
 
-    // 2. Segmentation.
-    const ts = performance.now();
-    const seg = segmentCka(cka.matrix, { names, segments: options.segments });
-    const segmentMs = performance.now() - ts;
-    progress({ stage: 'segment', done: 1, total: 1 });
-
-    // 3–4. Keep plan + GradNorm search, or a baseline.
+    // 3–4. Keep plan (no stem, nothing protected) + GradNorm search, or a baseline.
     const ti = performance.now();
-    const perSegment: SegmentImportance[] = [];
-    let removed: number[];
-    let secondPass = false;
-    let unitScores: Report['unitScores'];
-    if (sglp) {
-      const plan = planKeep(seg.segments, [], options.target, { stem: null });
-      secondPass = plan.secondPass;
+    const search = (keep: readonly number[]) => {
       const gList = textBatches(train, gBatches * gSize, gSize);
-      const searched = seg.segments
-        .map((s, i) => ({ s, i, keep: plan.keep[i] }))
-        .filter(({ s, keep }) => keep < s[1] - s[0]);
-      for (const [j, { s, i, keep }] of searched.entries()) {
-        const segUnits = Array.from({ length: s[1] - s[0] }, (_, k) => s[0] + k);
-        const score = llmSegmentScorer(gpu, desc, params, s, gList, { counters: passes, signal });
-        const total = candidateCount(segUnits, [], keep, maxExhaustive);
-        const detail =
-          `segment ${i + 1} of ${seg.segments.length} (units ${s[0]}–${s[1] - 1}, keep ${keep}; ` +
-          `searched segment ${j + 1} of ${searched.length})`;
-        let scored = 0;
-        const counted = async (set: readonly number[]) => {
-          const v = await score(set);
-          progress({ stage: 'importance', done: ++scored, total, detail });
-          return v;
-        };
-        perSegment.push(await searchSegment(i, segUnits, [], keep, counted, select, maxExhaustive));
-      }
-      const keptSet = new Set<number>();
-      seg.segments.forEach(([a, b], i) => {
-        const best = perSegment.find((p) => p.segment === i);
-        if (best) for (const u of best.best.units) keptSet.add(u);
-        else for (let u = a; u < b; u++) keptSet.add(u);
-      });
-      removed = units.map((u) => u.index).filter((u) => !keptSet.has(u));
-    } else {
-      const R = (options.target as { remove: number }).remove;
-      const removable = removableUnits(desc);
-      if (method === 'random') removed = chooseRandom(removable, R, seed);
-      else if (method === 'last') removed = chooseLast(removable, R);
-      else {
-        const scores = (cosine as CosineScores).scores(method);
-        unitScores = { kind: method, scores };
-        removed = chooseLowest(method, removable, scores, R);
-      }
-    }
+      return searchSegments(
+        seg.segments,
+        keep,
+        [],
+        (s) => llmSegmentScorer(gpu, desc, params, s, gList, { counters: passes, signal }),
+        { select, maxExhaustive, progress },
+      );
+    };
+    const { removed, perSegment, secondPass, unitScores } = await chooseRemoved(
+      settings,
+      desc,
+      seg,
+      options.target,
+      { protectedUnits: [], stem: null },
+      cosine,
+      search,
+    );
     const importanceMs = performance.now() - ti;
     const removedSet = new Set(removed);
     const kept = units.map((u) => u.index).filter((u) => !removedSet.has(u));
@@ -257,128 +189,29 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
     }
     const evalMs = performance.now() - te;
 
-    const reportUnits: ReportUnit[] = units.map((u) => ({
-      index: u.index,
-      name: u.name,
-      protected: u.protected,
-      params: u.params,
-      macs: u.macs,
-    }));
-    const isDefault =
-      T === D.seqLen &&
-      samples === D.samples &&
-      batch === D.batch &&
-      (!sglp ||
-        (gBatches === D.gradnormBatches &&
-          gSize === D.gradnormBatchSize &&
-          maxExhaustive === MAX_EXHAUSTIVE)) &&
-      options.evalLimit === undefined;
-    const sampling = (n: number, size: number) => ({
-      split: 'train' as const,
-      samples: n,
-      batchSize: size,
-      batches: Math.ceil(n / size),
-      shuffleSeed: null,
-    });
-    const kinds = new Set(perSegment.map((p) => p.search));
-    const notes: string[] = [];
-    if (!isDefault) {
-      notes.push(
-        `reduced protocol: ${samples} calibration windows of ${T} tokens in batches of ${batch}` +
-          (sglp ? `, GradNorm on ${gBatches} batch(es) of ${gSize} windows` : '') +
-          (sglp && maxExhaustive !== MAX_EXHAUSTIVE
-            ? `, exhaustive search up to ${maxExhaustive} candidates`
-            : '') +
-          (options.evalLimit !== undefined
-            ? `, evaluation on the first ${options.evalLimit} test windows`
-            : ''),
-      );
-    }
-    if (method === 'random')
-      notes.push(`random baseline: seed ${seed} (mulberry32, stream ${RANDOM_STREAM})`);
-    if (!sglp)
-      notes.push('CKA and the segmentation are shown for comparison; this baseline does not use them');
-    if (secondPass) notes.push("--remove needed the keep plan's second pass (segments down to one unit)");
-    if (sglp && select === 'max')
-      notes.push("--select max: the candidate with the highest GradNorm was kept (the authors' direction)");
     const lm = (m: PerplexityMetrics) => ({ perplexity: m.perplexity, nll: m.nll, tokens: m.tokens });
-    const report: Report = {
-      version: 1,
-      model: {
-        name: desc.name,
-        architecture: desc.architecture,
-        input: options.input,
-        output: options.output,
-      },
-      units: reportUnits,
-      protocol: {
-        preset: isDefault ? 'default' : 'reduced',
-        method,
-        seed,
-        data: { spec: options.dataSpec, seqLen: T },
-        features: sampling(samples, batch),
-        estimator,
-        segmentation: {
-          segments: options.segments ?? null,
-          maxSegments: DEFAULT_MAX_SEGMENTS,
-          elbowThreshold: ELBOW_THRESHOLD,
-        },
-        target: options.target,
-        importance: sglp
-          ? { score: 'gradnorm', select, samples: sampling(gBatches * gSize, gSize), maxExhaustive }
-          : null,
-        eval: { split: 'test', limit: options.evalLimit ?? null },
-        finetune: null,
-      },
-      cka: { estimator, batches: cka.batches, batchSize: cka.batchSize, matrix: cka.matrix },
-      segmentation: {
-        rowSums: seg.rowSums,
-        lossByK: seg.lossByK,
-        k: seg.k,
-        kRule: seg.kRule,
-        segments: seg.segments.map(([a, b]) => [a, b] as [number, number]),
-      },
-      ...(sglp
-        ? {
-            importance: {
-              search: kinds.size === 2 ? 'mixed' : kinds.has('greedy') ? 'greedy' : 'exhaustive',
-              perSegment: perSegment.map((p) => ({
-                segment: p.segment,
-                search: p.search,
-                keep: p.keep,
-                candidates: p.candidates.map((c) => ({ units: [...c.units], score: c.score })),
-                best: { units: [...p.best.units], score: p.best.score },
-              })),
-            },
-          }
-        : {}),
-      ...(unitScores ? { unitScores } : {}),
+    const report = buildReport({
+      gpu,
+      desc,
+      pruned: pruned.description,
+      settings,
+      isDefault: T === D.seqLen && isDefaultProtocol(settings, D, options.evalLimit),
+      options,
+      seqLen: T,
+      wording: { calibration: `windows of ${T} tokens`, gradnormSuffix: ' windows', eval: 'windows' },
+      cka,
+      seg,
+      perSegment,
+      unitScores,
+      secondPass,
       kept,
       removed,
       metrics: { before: lm(before), after: lm(after) },
-      size: {
-        paramsBefore: desc.paramCount,
-        paramsAfter: pruned.description.paramCount,
-        macsBefore: desc.macs,
-        macsAfter: pruned.description.macs,
-      },
-      timings: {
-        featuresMs,
-        ckaMs,
-        segmentMs,
-        importanceMs,
-        evalMs,
-        finetuneMs: 0,
-        totalMs: performance.now() - t0,
-      },
+      finetune: null,
+      timings: { featuresMs, ckaMs, segmentMs, importanceMs, evalMs, finetuneMs: 0 },
+      t0,
       passes,
-      device: {
-        vendor: gpu.adapter.vendor,
-        architecture: gpu.adapter.architecture,
-        description: gpu.adapter.description,
-      },
-      notes,
-    };
+    });
     return { report: parseReport(report, 'the prune report'), pruned, view };
   } finally {
     net.dispose();

@@ -1,0 +1,174 @@
+// What `sglp prune` for classifiers (prune.ts) and for language models (prune-llm.ts), and `sglp compare`,
+// share: the options, the --out check, progress on stderr, the pipeline's protocol options, and writing
+// and summarising the report.
+
+import { readdir, realpath } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ClassifierMetrics } from '../eval/classify.js';
+import type { Gpu } from '../gpu/device.js';
+import { isNotFound, writeFileAtomic } from '../node/files.js';
+import { renderReportHtml } from '../report/html.js';
+import type { Report } from '../report/schema.js';
+import type { Select } from '../sglp/candidates.js';
+import type { PruneProgress, PruneStage } from '../sglp/search-stage.js';
+import { type CliIo, Progress } from './progress.js';
+
+export interface PruneCliOptions {
+  readonly data: string;
+  readonly remove?: number;
+  /** `a,b,c` as given. */
+  readonly keepPerSegment?: string;
+  readonly segments?: number;
+  readonly select?: string;
+  readonly method?: string;
+  /** The random baseline's seed (default 0). */
+  readonly seed?: number;
+  readonly finetuneEpochs?: number;
+  readonly samples?: number;
+  readonly batch?: number;
+  readonly gradnormBatches?: number;
+  readonly gradnormBatchSize?: number;
+  readonly maxExhaustive?: number;
+  readonly evalLimit?: number;
+  /** text:FILE and a language model only: tokens per window (default 128). */
+  readonly seqLen?: number;
+  readonly out: string;
+  readonly json?: boolean;
+}
+
+export interface PruneDeps {
+  readonly io?: CliIo;
+  readonly gpu?: Gpu;
+  readonly signal?: AbortSignal;
+  /** The unpruned model's metrics on the same test samples, already measured (`sglp compare`). */
+  readonly before?: ClassifierMetrics;
+}
+
+export const REPORT_FILE = 'sglp-report.json';
+export const REPORT_HTML = 'report.html';
+
+/** --out must be new or empty (hidden entries aside). */
+export async function checkEmptyDir(out: string): Promise<void> {
+  let entries: string[] = [];
+  try {
+    entries = await readdir(out);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  if (entries.some((e) => !e.startsWith('.'))) {
+    throw new Error(`--out ${out} is not empty; give a new or empty directory`);
+  }
+}
+
+/** --out must be new or empty, and not the input model. */
+export async function checkOut(model: string, out: string): Promise<void> {
+  const real = async (p: string) => {
+    try {
+      return await realpath(p);
+    } catch (err) {
+      if (isNotFound(err)) return resolve(p);
+      throw err;
+    }
+  };
+  if ((await real(model)) === (await real(out))) {
+    throw new Error(`--out ${out} is the input model; give a new or empty directory`);
+  }
+  await checkEmptyDir(out);
+}
+
+const STAGE_LABEL: Record<PruneStage, string> = {
+  features: 'calibration features + CKA',
+  cka: 'CKA',
+  segment: 'segmentation',
+  importance: 'GradNorm search',
+  'eval-before': 'eval before',
+  'eval-after': 'eval after',
+  finetune: 'fine-tuning',
+  'eval-finetuned': 'eval after fine-tuning',
+};
+
+/** Progress on stderr: a bar per batch stage, a line per segment's search every few seconds. */
+export function progressReporter(io: CliIo): { onProgress: (p: PruneProgress) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  let barStage: PruneStage | undefined;
+  let lastLine = 0;
+  let searchStart = 0;
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+    barStage = undefined;
+  };
+  return {
+    stop,
+    onProgress: (p) => {
+      if (p.stage === 'importance') {
+        stop();
+        const now = performance.now();
+        if (p.done === 1) searchStart = now;
+        if (now - lastLine > 10_000 || p.done === 1 || p.done === p.total) {
+          lastLine = now;
+          const rate = (p.done - 1) / ((now - searchStart) / 1000);
+          const eta = p.done > 1 && rate > 0 ? `, ~${Math.ceil((p.total - p.done) / rate)} s left` : '';
+          io.stderr(
+            `${STAGE_LABEL[p.stage]}: ${p.detail ?? ''}: ${p.done}/${p.total} candidates` +
+              `${p.done > 1 ? ` (${rate.toFixed(2)}/s${eta})` : ''}\n`,
+          );
+        }
+        return;
+      }
+      if (p.stage === 'segment') return;
+      if (barStage !== p.stage) {
+        stop();
+        bar = new Progress(io, STAGE_LABEL[p.stage], p.total);
+        barStage = p.stage;
+      }
+      bar?.update(p.done);
+    },
+  };
+}
+
+/** The protocol flags as both pipelines take them; `select` defaults to the pipeline's. */
+export function protocolOptions(opts: PruneCliOptions, defaultSelect: Select) {
+  return {
+    seed: opts.seed,
+    segments: opts.segments,
+    select: (opts.select ?? defaultSelect) as Select,
+    samples: opts.samples,
+    batch: opts.batch,
+    gradnormBatches: opts.gradnormBatches,
+    gradnormBatchSize: opts.gradnormBatchSize,
+    maxExhaustive: opts.maxExhaustive,
+    evalLimit: opts.evalLimit,
+  };
+}
+
+/** Writes DIR/sglp-report.json then DIR/report.html, and prints the report (--json) or the summary. */
+export async function writeReport(
+  out: string,
+  report: Report,
+  io: CliIo,
+  json: boolean | undefined,
+  summary: (r: Report) => string,
+): Promise<void> {
+  await writeFileAtomic(join(out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFileAtomic(join(out, REPORT_HTML), renderReportHtml(report));
+  if (json) io.stdout(`${JSON.stringify(report)}\n`);
+  else io.stdout(summary(report));
+}
+
+/** The summary lines every prune prints: segments, then (after the metrics) timings and notes. */
+export function segmentsLine(r: Report): string {
+  return `segments (${r.segmentation.kRule} K = ${r.segmentation.k}): ${r.segmentation.segments
+    .map(([a, b]) => `[${a}, ${b})`)
+    .join(' ')}`;
+}
+
+export function timingAndNotesLines(r: Report): string[] {
+  const t = r.timings;
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return [
+    `time: features ${s(t.featuresMs)}, CKA ${s(t.ckaMs)}, segmentation ${s(t.segmentMs)}, ` +
+      `${r.protocol.method === 'sglp' ? 'GradNorm search' : 'selection'} ${s(t.importanceMs)}, eval ${s(t.evalMs)}, total ${s(t.totalMs)}`,
+    ...r.notes.map((n) => `note: ${n}`),
+  ];
+}

@@ -1,0 +1,300 @@
+// What the image and text pipelines (pipeline.ts, pipeline-llm.ts) share around their data-specific parts:
+// the option defaults and checks, the GradNorm search over the segments that lose units, and the choice
+// of removed units (by the search, or by a baseline).
+
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { ParamStore } from '../nn/params.js';
+import { METHODS, type Method, type Report } from '../report/schema.js';
+import {
+  CosineScores,
+  checkBudget,
+  chooseLast,
+  chooseLowest,
+  chooseRandom,
+  removableUnits,
+  type ScoredBaseline,
+} from './baselines.js';
+import { type CalibrationResult, checkCount } from './calibrate.js';
+import {
+  MAX_EXHAUSTIVE,
+  planSearch,
+  type Scorer,
+  type SegmentImportance,
+  type Select,
+  searchSegment,
+} from './candidates.js';
+import type { Estimator } from './cka.js';
+import { type KeepRequest, planKeep } from './keep-plan.js';
+import { type Segmentation, segmentCka } from './segment.js';
+
+export type PruneStage =
+  | 'features'
+  | 'cka'
+  | 'segment'
+  | 'importance'
+  | 'eval-before'
+  | 'eval-after'
+  | 'finetune'
+  | 'eval-finetuned';
+
+export interface PruneProgress {
+  readonly stage: PruneStage;
+  /** Steps done and total in this stage (batches, or candidates for 'importance'). */
+  readonly done: number;
+  readonly total: number;
+  /** e.g. `segment 2 of 5` during the search. */
+  readonly detail?: string;
+}
+
+/** A pipeline's default protocol (SGLP_DEFAULTS, SGLP_TEXT_DEFAULTS). */
+export interface ProtocolDefaults {
+  readonly samples: number;
+  readonly batch: number;
+  readonly gradnormBatches: number;
+  readonly gradnormBatchSize: number;
+  readonly evalBatch: number;
+  readonly estimator: Estimator;
+  readonly select: Select;
+}
+
+/** The options both pipelines read the same way (a subset of PruneOptions). */
+export interface SettingsOptions {
+  readonly target: KeepRequest;
+  readonly method?: Method;
+  readonly seed?: number;
+  readonly samples?: number;
+  readonly batch?: number;
+  readonly estimator?: Estimator;
+  readonly select?: Select;
+  readonly gradnormBatches?: number;
+  readonly gradnormBatchSize?: number;
+  readonly maxExhaustive?: number;
+  readonly evalLimit?: number;
+  readonly evalBatch?: number;
+}
+
+/** The options with their defaults filled in, checked. */
+export interface PruneSettings {
+  readonly method: Method;
+  readonly sglp: boolean;
+  readonly seed: number;
+  readonly samples: number;
+  readonly batch: number;
+  readonly gBatches: number;
+  readonly gSize: number;
+  readonly evalBatch: number;
+  readonly estimator: Estimator;
+  readonly select: Select;
+  readonly maxExhaustive: number;
+}
+
+/** Why a method cannot take this target, or undefined. */
+export function methodTargetError(method: Method, target: KeepRequest): string | undefined {
+  if (method === 'sglp' || 'remove' in target) return undefined;
+  return (
+    `--method ${method} takes --remove R, not --keep-per-segment: the baselines remove R units ` +
+    'anywhere and have no segments to keep units in'
+  );
+}
+
+/** Fills in the defaults and checks every value (data sizes are the caller's to check). */
+export function resolveSettings(
+  options: SettingsOptions,
+  defaults: ProtocolDefaults,
+  desc: ModelDescription,
+): PruneSettings {
+  const samples = options.samples ?? defaults.samples;
+  const batch = options.batch ?? defaults.batch;
+  const gBatches = options.gradnormBatches ?? defaults.gradnormBatches;
+  const gSize = options.gradnormBatchSize ?? defaults.gradnormBatchSize;
+  const evalBatch = options.evalBatch ?? defaults.evalBatch;
+  const estimator = options.estimator ?? defaults.estimator;
+  const select = options.select ?? defaults.select;
+  const maxExhaustive = options.maxExhaustive ?? MAX_EXHAUSTIVE;
+  const method = options.method ?? 'sglp';
+  const seed = options.seed ?? 0;
+  if (!METHODS.includes(method)) {
+    throw new Error(`--method must be one of ${METHODS.join(', ')}, got "${method}"`);
+  }
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`--seed must be an integer, got ${seed}`);
+  const targetError = methodTargetError(method, options.target);
+  if (targetError) throw new Error(targetError);
+  const sglp = method === 'sglp';
+  if (!sglp) checkBudget(method, (options.target as { remove: number }).remove, removableUnits(desc));
+  checkCount('--samples', samples);
+  checkCount('--batch', batch);
+  checkCount('--gradnorm-batches', gBatches);
+  checkCount('--gradnorm-batch-size', gSize);
+  checkCount('eval batch', evalBatch);
+  checkCount('--max-exhaustive', maxExhaustive);
+  if (options.evalLimit !== undefined) checkCount('--eval-limit', options.evalLimit);
+  if (select !== 'min' && select !== 'max') throw new Error(`--select must be min or max, got "${select}"`);
+  return { method, sglp, seed, samples, batch, gBatches, gSize, evalBatch, estimator, select, maxExhaustive };
+}
+
+/** Whether the settings are the default protocol; baselines do not read the GradNorm settings. */
+export function isDefaultProtocol(
+  s: PruneSettings,
+  defaults: ProtocolDefaults,
+  evalLimit: number | undefined,
+): boolean {
+  return (
+    s.samples === defaults.samples &&
+    s.batch === defaults.batch &&
+    (!s.sglp ||
+      (s.gBatches === defaults.gradnormBatches &&
+        s.gSize === defaults.gradnormBatchSize &&
+        s.maxExhaustive === MAX_EXHAUSTIVE)) &&
+    evalLimit === undefined
+  );
+}
+
+/** How many candidates searchSegment will score: all keep-sets, or every greedy step's trials. */
+export function candidateCount(
+  units: readonly number[],
+  protectedUnits: readonly number[],
+  keep: number,
+  maxExhaustive = MAX_EXHAUSTIVE,
+): number {
+  const plan = planSearch(units, protectedUnits, keep, maxExhaustive);
+  if (plan.search === 'exhaustive') return Number(plan.count);
+  const prot = new Set(protectedUnits);
+  const free = units.filter((u) => !prot.has(u)).length;
+  let total = 0;
+  for (let left = free, drop = units.length - keep; drop > 0; drop--, left--) total += left;
+  return total;
+}
+
+/**
+ * GradNorm search (SGLP.md §4) in every segment that keeps fewer units than it has, in segment order;
+ * `scorer` makes the segment's scorer, `progress` hears of every candidate scored.
+ */
+export async function searchSegments(
+  segments: readonly (readonly [number, number])[],
+  keepBySegment: readonly number[],
+  protectedUnits: readonly number[],
+  scorer: (segment: readonly [number, number]) => Scorer,
+  o: { select: Select; maxExhaustive: number; progress: (p: PruneProgress) => void },
+): Promise<SegmentImportance[]> {
+  const perSegment: SegmentImportance[] = [];
+  const searched = segments
+    .map((s, i) => ({ s, i, keep: keepBySegment[i] }))
+    .filter(({ s, keep }) => keep < s[1] - s[0]);
+  for (const [j, { s, i, keep }] of searched.entries()) {
+    const segUnits = Array.from({ length: s[1] - s[0] }, (_, k) => s[0] + k);
+    const score = scorer(s);
+    let scored = 0;
+    const total = candidateCount(segUnits, protectedUnits, keep, o.maxExhaustive);
+    const detail =
+      `segment ${i + 1} of ${segments.length} (units ${s[0]}–${s[1] - 1}, keep ${keep}; ` +
+      `searched segment ${j + 1} of ${searched.length})`;
+    const counted = async (set: readonly number[]) => {
+      const v = await score(set);
+      o.progress({ stage: 'importance', done: ++scored, total, detail });
+      return v;
+    };
+    perSegment.push(
+      await searchSegment(i, segUnits, protectedUnits, keep, counted, o.select, o.maxExhaustive),
+    );
+  }
+  return perSegment;
+}
+
+/** The units no searched segment's best candidate keeps (a segment not searched keeps all its units). */
+export function removedBySearch(
+  segments: readonly (readonly [number, number])[],
+  perSegment: readonly SegmentImportance[],
+  desc: ModelDescription,
+): number[] {
+  const keptSet = new Set<number>();
+  segments.forEach(([a, b], i) => {
+    const best = perSegment.find((p) => p.segment === i);
+    if (best) for (const u of best.best.units) keptSet.add(u);
+    else for (let u = a; u < b; u++) keptSet.add(u);
+  });
+  return desc.units.map((u) => u.index).filter((u) => !keptSet.has(u));
+}
+
+/** A baseline's choice of R removed units; the scored ones read `cosine`, filled by calibration. */
+export function removedByBaseline(
+  s: PruneSettings,
+  desc: ModelDescription,
+  target: KeepRequest,
+  cosine: CosineScores | undefined,
+): { removed: number[]; unitScores?: Report['unitScores'] } {
+  const R = (target as { remove: number }).remove;
+  const removable = removableUnits(desc);
+  if (s.method === 'random') return { removed: chooseRandom(removable, R, s.seed) };
+  if (s.method === 'last') return { removed: chooseLast(removable, R) };
+  const method = s.method as ScoredBaseline;
+  const scores = (cosine as CosineScores).scores(method);
+  return { removed: chooseLowest(method, removable, scores, R), unitScores: { kind: method, scores } };
+}
+
+/** What the pipeline's run shares with these stages. */
+export interface StageRun {
+  readonly progress: (p: PruneProgress) => void;
+  readonly passes: { forward: number; backward: number };
+}
+
+/**
+ * Stages 1–2: calibration → averaged CKA (every method: the report carries the matrix), with the scored
+ * baselines' observer reading the same representations in the same pass; then the segmentation.
+ */
+export async function calibrateAndSegment<C extends CalibrationResult>(
+  s: PruneSettings,
+  model: { readonly gpu: Gpu; readonly desc: ModelDescription; readonly params: ParamStore },
+  segments: number | undefined,
+  calibrate: (observers: CosineScores[]) => Promise<C>,
+  run: StageRun,
+): Promise<{ calib: C; cosine: CosineScores | undefined; seg: Segmentation; segmentMs: number }> {
+  const { gpu, desc, params } = model;
+  const cosine =
+    s.method === 'block-influence' || s.method === 'angular'
+      ? new CosineScores(gpu, desc, params)
+      : undefined;
+  let calib: C;
+  try {
+    calib = await calibrate(cosine ? [cosine] : []);
+  } finally {
+    cosine?.dispose();
+  }
+  run.passes.forward += calib.forwardPasses;
+  const ts = performance.now();
+  const names = desc.units.map((u) => u.name);
+  const seg = segmentCka(calib.cka.matrix, { names, segments });
+  const segmentMs = performance.now() - ts;
+  run.progress({ stage: 'segment', done: 1, total: 1 });
+  return { calib, cosine, seg, segmentMs };
+}
+
+export interface Removal {
+  readonly removed: number[];
+  readonly perSegment: SegmentImportance[];
+  readonly secondPass: boolean;
+  readonly unitScores?: Report['unitScores'];
+}
+
+/**
+ * Stages 3–4: SGLP's keep plan, then `search` (searchSegments with the pipeline's scorer) in the segments
+ * that lose units; or a baseline's choice.
+ */
+export async function chooseRemoved(
+  s: PruneSettings,
+  desc: ModelDescription,
+  seg: Segmentation,
+  target: KeepRequest,
+  plan: { readonly protectedUnits: readonly number[]; readonly stem: number | null },
+  cosine: CosineScores | undefined,
+  search: (keep: readonly number[]) => Promise<SegmentImportance[]>,
+): Promise<Removal> {
+  if (!s.sglp) return { ...removedByBaseline(s, desc, target, cosine), perSegment: [], secondPass: false };
+  const keep = planKeep(seg.segments, plan.protectedUnits, target, { stem: plan.stem });
+  const perSegment = await search(keep.keep);
+  return {
+    removed: removedBySearch(seg.segments, perSegment, desc),
+    perSegment,
+    secondPass: keep.secondPass,
+  };
+}
