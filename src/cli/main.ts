@@ -13,7 +13,7 @@ import { TEXT_EVAL_DEFAULT_BATCH } from './eval-text.js';
 import { infoCommand } from './info.js';
 import { pruneCommand } from './prune.js';
 import { selfcheckCommand } from './selfcheck.js';
-import { TRAIN_DEFAULTS, trainCommand } from './train.js';
+import { DEFAULT_DEPTH, TRAIN_DEFAULTS, trainCommand } from './train.js';
 import { lmTrainOptions, registerLmTrainOptions, trainLmCommand } from './train-lm.js';
 
 const program = new Command()
@@ -138,16 +138,28 @@ program
   .description(
     'train a base model (SGD + momentum, weight decay, cosine LR per step), checkpointing DIR after every epoch',
   )
-  .requiredOption('--arch <NAME>', 'architecture (trainable now: cifar-resnet, llama)')
-  .option('--depth <N>', 'cifar-resnet depth: 20, 32, 44, 56 or 110', intAtLeast(1), TRAIN_DEFAULTS.depth)
+  .requiredOption(
+    '--arch <NAME>',
+    'architecture: cifar-resnet, vgg (CIFAR VGG-BN), resnet (torchvision), llama',
+  )
+  .option(
+    '--depth <N>',
+    `cifar-resnet: 20, 32, 44, 56 or 110 (default ${DEFAULT_DEPTH['cifar-resnet']}); vgg: 11, 13, 16 or 19 ` +
+      `(default ${DEFAULT_DEPTH.vgg}); resnet: 18, 34 or 50 (default ${DEFAULT_DEPTH.resnet})`,
+    intAtLeast(1),
+  )
   .option('--in-channels <N>', "input channels (default: the data set's)", intAtLeast(1))
   .option('--num-classes <N>', "classes (default: the data set's)", intAtLeast(1))
   .addOption(
-    new Option('--shortcut <KIND>', 'A: zero-padding shortcut, B: 1x1 conv + BN')
-      .choices(['A', 'B'])
-      .default(TRAIN_DEFAULTS.shortcut),
+    new Option(
+      '--shortcut <KIND>',
+      `cifar-resnet: A zero-padding shortcut, B 1x1 conv + BN (default ${TRAIN_DEFAULTS.shortcut})`,
+    ).choices(['A', 'B']),
   )
-  .option('--blocks <A,B,C>', 'residual blocks per stage, fewer than --depth gives (small smoke-test models)')
+  .option(
+    '--blocks <COUNTS>',
+    'residual blocks per stage, fewer than --depth gives (small models): A,B,C for cifar-resnet, A,B,C,D for resnet',
+  )
   .requiredOption(
     '--data <SPEC>',
     'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR (llama: text:FILE)',
@@ -177,7 +189,8 @@ program
   .action(async (opts, cmd) => {
     const lm = lmTrainOptions(opts, cmd);
     if (lm) await trainLmCommand(lm);
-    else await trainCommand(opts);
+    // --layers is shared with llama's layer count: for vgg it is the layer list, as text.
+    else await trainCommand({ ...opts, layers: opts.layers === undefined ? undefined : String(opts.layers) });
   });
 registerLmTrainOptions(program);
 

@@ -498,7 +498,12 @@ export function registerLmTrainOptions(program: Command): void {
   if (!train) throw new Error('internal: register the train command before its --arch llama flags');
   const d = TRAIN_LM_DEFAULTS;
   train
-    .option('--layers <N>', `llama: decoder layers (default: ${d.layers})`, intAtLeast(1))
+    // Shared with vgg's layer list (8,M,16,M,...): an integer is parsed here, a list passes as text.
+    .option(
+      '--layers <N>',
+      `llama: decoder layers (default: ${d.layers}); vgg: conv widths and M pools, like 8,M,16,M,...`,
+      (v: string) => (v.includes(',') || v.trim() === 'M' ? v : intAtLeast(1)(v)),
+    )
     .option('--hidden <N>', `llama: hidden size (default: ${d.hidden})`, intAtLeast(1))
     .option('--heads <N>', `llama: attention heads (default: ${d.heads})`, intAtLeast(1))
     .option('--kv-heads <N>', 'llama: key/value heads (default: --heads)', intAtLeast(1))
@@ -528,9 +533,12 @@ function flagName(key: string): string {
 export function lmTrainOptions(opts: Record<string, unknown>, cmd: Command): TrainLmOptions | undefined {
   const given = (k: string) => opts[k] !== undefined && cmd.getOptionValueSource(k) !== 'default';
   if (opts.arch !== 'llama') {
-    const wrong = LM_ONLY.filter(given);
+    const wrong = LM_ONLY.filter((k) => given(k) && !(k === 'layers' && opts.arch === 'vgg'));
     if (wrong.length > 0) {
-      throw new Error(`${wrong.map(flagName).join(', ')}: only for --arch llama (got --arch ${opts.arch})`);
+      const alsoVgg = wrong.length === 1 && wrong[0] === 'layers' ? ' and vgg' : '';
+      throw new Error(
+        `${wrong.map(flagName).join(', ')}: only for --arch llama${alsoVgg} (got --arch ${opts.arch})`,
+      );
     }
     return undefined;
   }

@@ -1,6 +1,7 @@
-// `sglp train --arch cifar-resnet --depth 56 --data SPEC --epochs E --out DIR`: trains a base model from
-// PyTorch's default initialisation with SGD (momentum, weight decay) and a per-step cosine learning rate,
-// seeded shuffling and crop + flip augmentation. After every epoch it evaluates on the test split and writes,
+// `sglp train --arch cifar-resnet|vgg|resnet --depth N --data SPEC --epochs E --out DIR`: trains a base model
+// (CIFAR ResNet, CIFAR VGG-BN or torchvision ResNet, all through createClassifier) from PyTorch's default
+// initialisation with SGD (momentum, weight decay) and a per-step cosine learning rate, seeded shuffling and
+// crop + flip augmentation. After every epoch it evaluates on the test split and writes,
 // each file atomically and in this order: DIR/optimizer.safetensors (momentum buffers), DIR/model.safetensors,
 // DIR/config.json and DIR/train-state.json (the commit point). `--resume` continues from the last completed
 // epoch and gives bit-identical files to an uninterrupted run: every random stream is derived from
@@ -13,7 +14,7 @@ import { describeModel } from '../arch/describe.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import { batchCount, type Normalize } from '../io/batches.js';
-import { type CifarResnetConfig, KNOWN_ARCHITECTURES, validateModelConfig } from '../io/config.js';
+import { type CnnConfig, KNOWN_ARCHITECTURES, validateModelConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
 import { type ImageDataset, imageDataset } from '../io/dataset.js';
 import { Rng } from '../io/prng.js';
@@ -35,9 +36,12 @@ export interface TrainOptions {
   readonly depth?: number;
   readonly inChannels?: number;
   readonly numClasses?: number;
+  /** cifar-resnet only. */
   readonly shortcut?: string;
-  /** Residual blocks per stage (a smaller model than `depth` gives; smoke tests). */
+  /** Residual blocks per stage, 3 counts (cifar-resnet) or 4 (resnet): a smaller model than `depth` gives. */
   readonly blocks?: string;
+  /** vgg only: conv widths and 'M' pools, like 8,M,16,M,... (a smaller model than `depth` gives). */
+  readonly layers?: string;
   readonly data: string;
   readonly epochs: number;
   readonly out: string;
@@ -58,6 +62,7 @@ export interface TrainDeps {
 }
 
 export const TRAIN_DEFAULTS = {
+  /** cifar-resnet's; see DEFAULT_DEPTH for the others. */
   depth: 56,
   shortcut: 'A',
   batch: 128,
@@ -72,6 +77,15 @@ export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const STATE_FILE = 'train-state.json';
 export const CONFIG_FILE = 'config.json';
 
+/** The CNNs this command trains (llama is src/cli/train-lm.ts) and their default depths. */
+export const TRAINABLE_ARCHITECTURES = ['cifar-resnet', 'vgg', 'resnet'] as const;
+type TrainableArch = (typeof TRAINABLE_ARCHITECTURES)[number];
+export const DEFAULT_DEPTH: Record<TrainableArch, number> = {
+  'cifar-resnet': TRAIN_DEFAULTS.depth,
+  vgg: 16,
+  resnet: 18,
+};
+
 /** Random stream for the initial weights (batches.ts uses streams 1 and 2 per epoch). */
 const INIT_STREAM = 3;
 
@@ -79,8 +93,12 @@ const INIT_STREAM = 3;
 export interface RunSettings {
   readonly arch: string;
   readonly depth: number;
-  readonly shortcut: string;
-  readonly blocks: number[] | null;
+  /** cifar-resnet only (absent for the others, so cifar-resnet's train-state.json is as before). */
+  readonly shortcut?: string;
+  /** cifar-resnet and resnet. */
+  readonly blocks?: number[] | null;
+  /** vgg only. */
+  readonly layers?: (number | 'M')[] | null;
   readonly inChannels: number;
   readonly numClasses: number;
   readonly data: string;
@@ -170,26 +188,60 @@ function firstImages(ds: ImageDataset, n: number | undefined): ImageDataset {
   });
 }
 
-function parseBlocks(text: string | undefined): number[] | null {
+function parseBlocks(text: string | undefined, arch: TrainableArch): number[] | null {
   if (text === undefined) return null;
+  const [n, example] = arch === 'resnet' ? [4, 'four counts like 1,1,1,1'] : [3, 'three counts like 1,1,1'];
   const parts = text.split(',').map((s) => s.trim());
   const blocks = parts.map(Number);
-  if (parts.length !== 3 || blocks.some((b, i) => parts[i] === '' || !Number.isSafeInteger(b) || b < 0)) {
-    throw new Error(`--blocks must be three counts like 1,1,1 (one per stage), got "${text}"`);
+  if (parts.length !== n || blocks.some((b, i) => parts[i] === '' || !Number.isSafeInteger(b) || b < 0)) {
+    throw new Error(`--blocks must be ${example} (one per stage of ${arch}), got "${text}"`);
   }
   return blocks;
 }
 
-function checkArchitecture(arch: string): void {
-  if (arch === 'cifar-resnet') return;
+function parseLayers(text: string | undefined): (number | 'M')[] | null {
+  if (text === undefined) return null;
+  const parts = text.split(',').map((s) => s.trim());
+  const bad = parts.find(
+    (p) => p !== 'M' && !(/^\d+$/.test(p) && Number(p) >= 1 && Number.isSafeInteger(Number(p))),
+  );
+  if (bad !== undefined) {
+    throw new Error(
+      `--layers must list conv widths and M pools like 8,M,16,M,32,M,32,M,32,M; "${bad}" in "${text}" is neither`,
+    );
+  }
+  return parts.map((p) => (p === 'M' ? 'M' : Number(p)));
+}
+
+function checkArchitecture(arch: string): asserts arch is TrainableArch {
+  const trainable: readonly string[] = TRAINABLE_ARCHITECTURES;
+  if (trainable.includes(arch)) return;
+  const supported = `${TRAINABLE_ARCHITECTURES.join(', ')}; llama trains through \`sglp train --arch llama\``;
   if (KNOWN_ARCHITECTURES.includes(arch)) {
     throw new Error(
-      `--arch ${arch}: training architecture "${arch}" is not supported yet (supported: cifar-resnet)`,
+      `--arch ${arch}: training architecture "${arch}" is not supported here (supported: ${supported})`,
     );
   }
   throw new Error(
-    `--arch: unknown architecture "${arch}" (known: ${KNOWN_ARCHITECTURES.join(', ')}; trainable: cifar-resnet)`,
+    `--arch: unknown architecture "${arch}" (known: ${KNOWN_ARCHITECTURES.join(', ')}; trainable: ${supported})`,
   );
+}
+
+/** Flags that only some architectures take: naming the wrong one fails before any data is read. */
+function checkArchFlags(opts: TrainOptions, arch: TrainableArch): void {
+  if (opts.shortcut !== undefined && arch !== 'cifar-resnet') {
+    throw new Error(`--shortcut: only for --arch cifar-resnet (got --arch ${arch})`);
+  }
+  if (opts.layers !== undefined && arch !== 'vgg') {
+    throw new Error(
+      `--layers: only for --arch vgg here (got --arch ${arch}; use --blocks for residual stages)`,
+    );
+  }
+  if (opts.blocks !== undefined && arch === 'vgg') {
+    throw new Error(
+      '--blocks: only for --arch cifar-resnet and resnet (a smaller vgg is --layers 8,M,16,M,...)',
+    );
+  }
 }
 
 /** The settings a run uses, from the flags and the training data. */
@@ -205,11 +257,13 @@ function runSettings(opts: TrainOptions, train: ImageDataset): RunSettings {
   if (numClasses < train.classes) {
     throw new Error(`--num-classes ${numClasses}, but ${train.name} has ${train.classes} classes`);
   }
+  const arch = opts.arch as TrainableArch;
+  // Key order is the train-state.json order; cifar-resnet's keys are as they always were.
   return {
-    arch: opts.arch,
-    depth: opts.depth ?? TRAIN_DEFAULTS.depth,
-    shortcut: opts.shortcut ?? TRAIN_DEFAULTS.shortcut,
-    blocks: parseBlocks(opts.blocks),
+    arch,
+    depth: opts.depth ?? DEFAULT_DEPTH[arch],
+    ...(arch === 'cifar-resnet' ? { shortcut: opts.shortcut ?? TRAIN_DEFAULTS.shortcut } : {}),
+    ...(arch === 'vgg' ? { layers: parseLayers(opts.layers) } : { blocks: parseBlocks(opts.blocks, arch) }),
     inChannels,
     numClasses,
     data: opts.data,
@@ -229,6 +283,7 @@ const FLAG_OF: Record<keyof RunSettings, string> = {
   depth: '--depth',
   shortcut: '--shortcut',
   blocks: '--blocks',
+  layers: '--layers',
   inChannels: '--in-channels',
   numClasses: '--num-classes',
   data: '--data',
@@ -325,6 +380,9 @@ async function restoreMomentum(gpu: Gpu, out: string, params: ParamStore, opt: O
 export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Promise<TrainResult> {
   const io = deps.io ?? processIo;
   checkArchitecture(opts.arch);
+  checkArchFlags(opts, opts.arch);
+  parseBlocks(opts.blocks, opts.arch);
+  parseLayers(opts.layers);
   parseDataSpec(opts.data);
   if (opts.limit !== undefined && opts.limit < 1) throw new Error('--limit must be at least 1');
   const out = opts.out;
@@ -368,10 +426,12 @@ export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Pr
     }
   }
   const configJson = {
-    architecture: 'cifar-resnet',
+    architecture: settings.arch,
     depth: settings.depth,
-    shortcut: settings.shortcut,
+    ...(settings.shortcut !== undefined ? { shortcut: settings.shortcut } : {}),
     ...(settings.blocks ? { blocks: settings.blocks } : {}),
+    ...(settings.arch === 'vgg' ? { batch_norm: true } : {}),
+    ...(settings.layers ? { layers: settings.layers } : {}),
     in_channels: settings.inChannels,
     num_classes: settings.numClasses,
     input_size: [train.c, train.h, train.w],
@@ -379,8 +439,8 @@ export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Pr
   };
   const config = validateModelConfig(
     configJson,
-    'the model flags (--arch, --depth, --shortcut, --blocks, ...)',
-  ) as CifarResnetConfig;
+    'the model flags (--arch, --depth, --shortcut, --blocks, --layers, ...)',
+  ) as CnnConfig;
   checkDatasetFits(test, config, 'the model');
   const desc = describeModel(config);
   const stepsPerEpoch = batchCount(train, { batchSize: settings.batch, normalize: config.normalize });

@@ -152,12 +152,12 @@ describe('sglp train', () => {
     expect(await digest(full)).toEqual(before);
   });
 
-  it('names the culprit for an unsupported or unknown architecture and a bad depth', async () => {
+  it('names the culprit for a flag of another architecture, an unknown architecture and a bad depth', async () => {
     const gpu = await getGpu();
     const { io } = captureIo();
     const out = join(root, 'bad');
     await expect(trainCommand({ ...base(out), arch: 'vgg' }, { io, gpu })).rejects.toThrow(
-      /"vgg" is not supported yet/,
+      /--blocks: only for --arch cifar-resnet and resnet/,
     );
     await expect(trainCommand({ ...base(out), arch: 'lenet' }, { io, gpu })).rejects.toThrow(
       /unknown architecture "lenet"/,
