@@ -39,11 +39,17 @@ export {
 } from './gpu/device.js';
 export { DeviceLostError, KernelError, ShapeError } from './gpu/errors.js';
 export { type KernelSpec, pipelineKey } from './gpu/pipelines.js';
+export { DeviceMemoryError } from './gpu/pool.js';
 export { type DType, Tensor } from './gpu/tensor.js';
 export * as io from './io/index.js';
 export * as nn from './nn/index.js';
 export * as ops from './ops/index.js';
 export { calibrateText, TEXT_CALIBRATION_DEFAULTS } from './sglp/calibrate-text.js';
+export {
+  calibrateTextStreamed,
+  type StreamedTextCalibrationOptions,
+  type StreamedTextCalibrationResult,
+} from './sglp/calibrate-text-stream.js';
 export {
   type BatchCka,
   CkaAccumulator,

@@ -1,7 +1,8 @@
 // `sglp cka MODEL --data SPEC [--samples N --batch B --estimator biased|unbiased] [--out FILE] [--json]`:
 // the averaged CKA matrix of every pair of units on the calibration samples (src/sglp/calibrate.ts, the
 // same stage `sglp prune` runs) → {units, matrix, rowSums, batches}. `--out` writes that JSON atomically;
-// without `--json`, stdout gets a short summary. Progress goes to stderr.
+// without `--json`, stdout gets a short summary. Progress goes to stderr. A language model with text:FILE
+// data goes to cka-llm.ts (--seq-len, --stream: layer streaming, --memory-cap).
 
 import { type Command, Option } from 'commander';
 import { parseDataSpec } from '../io/data-spec.js';
@@ -9,13 +10,15 @@ import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
 import { writeFileAtomic } from '../node/files.js';
 import { CALIBRATION_DEFAULTS, calibrate } from '../sglp/calibrate.js';
-import type { Estimator } from '../sglp/cka.js';
+import type { CkaResult, Estimator } from '../sglp/cka.js';
 import { ESTIMATORS } from '../sglp/gram.js';
+import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
 import { rowSums } from '../sglp/segment.js';
+import { ckaLlm } from './cka-llm.js';
 import { checkDatasetFits, intAtLeast } from './common.js';
 import { loadModel, readRunnableConfig } from './eval.js';
 import { Progress, processIo } from './progress.js';
-import type { PruneDeps } from './prune.js';
+import { type PruneDeps, readLlmConfig } from './prune.js';
 
 export interface CkaCliOptions {
   readonly data: string;
@@ -24,6 +27,11 @@ export interface CkaCliOptions {
   readonly estimator?: string;
   readonly out?: string;
   readonly json?: boolean;
+  /** Language models only: tokens per window, layer streaming, and a device-memory cap in bytes. */
+  readonly seqLen?: number;
+  readonly stream?: boolean;
+  readonly streamPerBatch?: boolean;
+  readonly memoryCap?: number;
 }
 
 /** DESIGN.md's `sglp cka` output. */
@@ -50,9 +58,24 @@ export async function ckaCommand(
   if (!ESTIMATORS.includes(estimator)) {
     throw new Error(`--estimator must be one of ${ESTIMATORS.join(', ')}, got "${opts.estimator}"`);
   }
+  parseDataSpec(opts.data); // a bad spec fails before anything slow
+  const llm = await readLlmConfig(model);
+  if (llm) {
+    const r = await ckaLlm(model, llm.config, { ...opts, estimator }, deps);
+    const streamed = opts.stream || opts.streamPerBatch ? ' (layer streaming)' : '';
+    const peak = `peak device memory: ${r.peakBytes} bytes${streamed}`;
+    return emit(model, { ...outputOf(r.cka), samples: r.samples }, opts, io, [peak]);
+  }
+  for (const [flag, set] of [
+    ['--stream', opts.stream],
+    ['--stream-per-batch', opts.streamPerBatch],
+    ['--memory-cap', opts.memoryCap !== undefined],
+    ['--seq-len', opts.seqLen !== undefined],
+  ] as const) {
+    if (set) throw new Error(`${flag} applies to language models only; ${model} is not one`);
+  }
   const samples = opts.samples ?? CALIBRATION_DEFAULTS.samples;
   const batch = opts.batch ?? CALIBRATION_DEFAULTS.batch;
-  parseDataSpec(opts.data); // a bad spec fails before anything slow
   const config = await readRunnableConfig(model);
   const train = await loadImageDataset(opts.data, 'train');
   checkDatasetFits(train, config, model);
@@ -76,15 +99,7 @@ export async function ckaCommand(
           onProgress: (done) => progress.update(done),
         },
       );
-      output = {
-        units: cka.units,
-        matrix: cka.matrix,
-        rowSums: rowSums(cka.matrix),
-        batches: cka.batches,
-        batchSize: cka.batchSize,
-        samples,
-        estimator: cka.estimator,
-      };
+      output = { ...outputOf(cka), samples };
     } finally {
       progress.stop();
       params.dispose();
@@ -92,14 +107,36 @@ export async function ckaCommand(
   } finally {
     if (!deps.gpu) gpu.destroy();
   }
+  return emit(model, output, opts, io);
+}
+
+function outputOf(cka: CkaResult): Omit<CkaOutput, 'samples'> {
+  return {
+    units: cka.units,
+    matrix: cka.matrix,
+    rowSums: rowSums(cka.matrix),
+    batches: cka.batches,
+    batchSize: cka.batchSize,
+    estimator: cka.estimator,
+  };
+}
+
+/** Writes --out, then the JSON or the summary (with `extra` lines) on stdout. */
+async function emit(
+  model: string,
+  output: CkaOutput,
+  opts: CkaCliOptions,
+  io: typeof processIo,
+  extra: readonly string[] = [],
+): Promise<CkaOutput> {
   const json = JSON.stringify(output);
   if (opts.out !== undefined) await writeFileAtomic(opts.out, `${json}\n`);
   if (opts.json) io.stdout(`${json}\n`);
-  else io.stdout(summary(model, output, opts.out));
+  else io.stdout(summary(model, output, opts.out, extra));
   return output;
 }
 
-function summary(model: string, o: CkaOutput, out: string | undefined): string {
+function summary(model: string, o: CkaOutput, out: string | undefined, extra: readonly string[]): string {
   const L = o.units.length;
   let lo = { v: Number.POSITIVE_INFINITY, i: 0, j: 0 };
   for (let i = 0; i < L; i++) {
@@ -111,6 +148,7 @@ function summary(model: string, o: CkaOutput, out: string | undefined): string {
     `row sums: ${o.rowSums.map((s) => s.toFixed(3)).join(' ')}`,
   ];
   if (L > 1) lines.push(`least similar pair: ${o.units[lo.i]} / ${o.units[lo.j]} (CKA ${lo.v.toFixed(4)})`);
+  lines.push(...extra);
   if (out !== undefined) lines.push(`written: ${out}`);
   return `${lines.join('\n')}\n`;
 }
@@ -123,14 +161,32 @@ export function registerCka(program: Command): void {
       'linear CKA between every pair of units on the calibration samples: {units, matrix, rowSums, batches}',
     )
     .argument('<MODEL>', 'model directory (config.json + model.safetensors)')
-    .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+    .requiredOption(
+      '--data <SPEC>',
+      'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, or text:FILE for a language model',
+    )
+    // No commander defaults: images and text have different ones (calibrate.ts, pipeline-llm.ts).
     .option(
       '--samples <N>',
-      'calibration samples (first N of the train split)',
+      `calibration samples, first N of the train split (default ${CALIBRATION_DEFAULTS.samples}; text: ${SGLP_TEXT_DEFAULTS.samples} windows)`,
       intAtLeast(1),
-      CALIBRATION_DEFAULTS.samples,
     )
-    .option('--batch <B>', 'rows of each CKA batch', intAtLeast(1), CALIBRATION_DEFAULTS.batch)
+    .option(
+      '--batch <B>',
+      `samples per CKA batch (default ${CALIBRATION_DEFAULTS.batch}; text: ${SGLP_TEXT_DEFAULTS.batch} windows)`,
+      intAtLeast(1),
+    )
+    .option('--seq-len <T>', `text: tokens per window (default: ${SGLP_TEXT_DEFAULTS.seqLen})`, intAtLeast(2))
+    .option('--stream', 'text: run one decoder layer at a time, read from the checkpoint when needed')
+    .option(
+      '--stream-per-batch',
+      'text: --stream once per CKA batch (re-reads the checkpoint; one batch of CKA state on the device)',
+    )
+    .option(
+      '--memory-cap <BYTES>',
+      'text: fail any allocation that takes device memory past BYTES',
+      intAtLeast(1),
+    )
     .addOption(
       new Option('--estimator <E>', 'HSIC estimator')
         .choices([...ESTIMATORS])

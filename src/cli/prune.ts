@@ -157,7 +157,9 @@ export async function pruneCommand(
 }
 
 /** The config of a LLaMA-family model directory and its text, or undefined for any other directory. */
-async function readLlmConfig(model: string): Promise<{ config: LlmConfig; configText: string } | undefined> {
+export async function readLlmConfig(
+  model: string,
+): Promise<{ config: LlmConfig; configText: string } | undefined> {
   let configText: string;
   try {
     configText = await readFile(join(model, 'config.json'), 'utf8');

@@ -19,6 +19,8 @@ export interface AcquireOptions {
   profile?: boolean;
   /** Called once if the device is lost. */
   onLost?: (error: DeviceLostError) => void;
+  /** Most bytes live tensors may hold at once (BufferPool.memoryCap); an allocation past it throws. */
+  memoryCap?: number;
 }
 
 export interface AdapterSummary {
@@ -47,6 +49,10 @@ const CPU_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|cpu/i;
 
 /** Acquires an adapter and a device with the adapter's real limits and the optional features it has. */
 export async function acquireDevice(options: AcquireOptions = {}): Promise<Gpu> {
+  const cap = options.memoryCap;
+  if (cap !== undefined && !(Number.isSafeInteger(cap) && cap > 0)) {
+    throw new RangeError(`memoryCap must be a whole number of bytes > 0, got ${cap}`);
+  }
   const entry = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!entry) {
     throw new Error(
@@ -117,6 +123,7 @@ export class Gpu {
     this.features = new Set(device.features as unknown as Iterable<string>);
     this.limits = device.limits;
     this.pool = new BufferPool(device, device.limits.maxStorageBufferBindingSize);
+    this.pool.memoryCap = options.memoryCap;
     this.pipelines = new PipelineCache(device);
     this.staging = new Staging(device);
     this.uniformArena = device.createBuffer({

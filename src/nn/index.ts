@@ -7,6 +7,7 @@ export {
   type LlamaForwardResult,
   type LlamaLoss,
 } from './llama.js';
+export { type LlamaStreamOptions, type LlamaStreamResult, streamLlamaLayers } from './llama-stream.js';
 export {
   CLASSIFIER_ARCHITECTURES,
   type ClassifierForward,

@@ -50,7 +50,7 @@ export interface LlamaForwardOptions {
 }
 
 /** What one decoder layer keeps for backward (tensors it created; `x` belongs to the layer before). */
-interface LayerActivations {
+export interface LayerActivations {
   readonly x: Tensor;
   readonly n1: Tensor;
   readonly rstd1: Tensor;
@@ -380,15 +380,6 @@ export class Llama {
     return tb;
   }
 
-  private proj(p: ProjectionSpec, x: Tensor): Tensor {
-    return linear(
-      this.gpu,
-      x,
-      this.params.get(`${p.name}.weight`),
-      p.bias ? this.params.get(`${p.name}.bias`) : undefined,
-    );
-  }
-
   /** Runs inside a scope: returns every tensor it keeps (the rest is freed by the scope). */
   private layerForward(
     l: DecoderLayerSpec,
@@ -397,37 +388,7 @@ export class Llama {
     B: number,
     T: number,
   ): LayerActivations {
-    const gpu = this.gpu;
-    const { heads, kvHeads, headDim: D, eps } = this.net;
-    const N = B * T;
-    const a1 = rmsNorm(gpu, x, this.params.get(l.inputNorm), eps);
-    const q = rope(gpu, this.proj(l.q, a1.out).reshape([B, T, heads, D]), tables);
-    const k = rope(gpu, this.proj(l.k, a1.out).reshape([B, T, kvHeads, D]), tables);
-    const v = this.proj(l.v, a1.out);
-    const at = attention(gpu, q, k, v.reshape([B, T, kvHeads, D]), { layout: 'bthd', causal: true });
-    const x1 = add(gpu, x, this.proj(l.o, at.out.reshape([N, heads * D])));
-    const a2 = rmsNorm(gpu, x1, this.params.get(l.postAttentionNorm), eps);
-    const gate = this.proj(l.gate, a2.out);
-    const up = this.proj(l.up, a2.out);
-    const act = swiglu(gpu, { gate, up });
-    const out = add(gpu, x1, this.proj(l.down, act));
-    return {
-      x,
-      n1: a1.out,
-      rstd1: a1.rstd,
-      q,
-      k,
-      v,
-      attn: at.out,
-      lse: at.lse,
-      x1,
-      n2: a2.out,
-      rstd2: a2.rstd,
-      gate,
-      up,
-      act,
-      out,
-    };
+    return decoderLayerForward(this.gpu, this.net, l, (key) => this.params.get(key), x, tables, B, T);
   }
 
   /** dx of the layer input from dout; weight gradients go into `grads`. Frees its own temporaries. */
@@ -487,4 +448,53 @@ export class Llama {
       for (const x of tmp) x.dispose();
     }
   }
+}
+
+/**
+ * One decoder layer on rows x [B·T, hidden], its weights by state-dict key from `get` (the loaded store, or
+ * one layer streamed in). Runs inside a scope: returns every tensor a backward pass reads, the rest is
+ * freed by the scope.
+ */
+export function decoderLayerForward(
+  gpu: Gpu,
+  net: LlamaNet,
+  l: DecoderLayerSpec,
+  get: (key: string) => Tensor,
+  x: Tensor,
+  tables: RopeTables,
+  B: number,
+  T: number,
+): LayerActivations {
+  const { heads, kvHeads, headDim: D, eps } = net;
+  const N = B * T;
+  const proj = (p: ProjectionSpec, input: Tensor): Tensor =>
+    linear(gpu, input, get(`${p.name}.weight`), p.bias ? get(`${p.name}.bias`) : undefined);
+  const a1 = rmsNorm(gpu, x, get(l.inputNorm), eps);
+  const q = rope(gpu, proj(l.q, a1.out).reshape([B, T, heads, D]), tables);
+  const k = rope(gpu, proj(l.k, a1.out).reshape([B, T, kvHeads, D]), tables);
+  const v = proj(l.v, a1.out);
+  const at = attention(gpu, q, k, v.reshape([B, T, kvHeads, D]), { layout: 'bthd', causal: true });
+  const x1 = add(gpu, x, proj(l.o, at.out.reshape([N, heads * D])));
+  const a2 = rmsNorm(gpu, x1, get(l.postAttentionNorm), eps);
+  const gate = proj(l.gate, a2.out);
+  const up = proj(l.up, a2.out);
+  const act = swiglu(gpu, { gate, up });
+  const out = add(gpu, x1, proj(l.down, act));
+  return {
+    x,
+    n1: a1.out,
+    rstd1: a1.rstd,
+    q,
+    k,
+    v,
+    attn: at.out,
+    lse: at.lse,
+    x1,
+    n2: a2.out,
+    rstd2: a2.rstd,
+    gate,
+    up,
+    act,
+    out,
+  };
 }

@@ -1,0 +1,137 @@
+// calibrateText with layer streaming (nn/llama-stream.ts): the same windows, batches and CKA, but the model
+// runs layer-major, one decoder layer's weights on the device at a time, read from the checkpoint on demand.
+// Each batch has its own CKA accumulator (every batch's per-layer Grams arrive interleaved); at the end the
+// per-batch CKA matrices are averaged in batch order in f64 exactly as CkaAccumulator.result() does, so the
+// result equals calibrateText's (test/nn/llama-stream.test.ts checks bit equality).
+// Device memory: one layer's weights, the batches' hidden states (unless `hostStates`), and per batch the
+// accumulator's L·n² floats. With `perBatch` the whole stream runs once per batch instead (the checkpoint is
+// read once per batch): one batch's state and one accumulator, as calibrateText holds.
+
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { TensorStore } from '../io/safetensors.js';
+import type { TextWindows } from '../io/text-data.js';
+import { type LlamaStreamResult, streamLlamaLayers, type TokenBatch } from '../nn/llama-stream.js';
+import {
+  TEXT_CALIBRATION_DEFAULTS,
+  type TextCalibrationOptions,
+  type TextCalibrationResult,
+} from './calibrate-text.js';
+import { CkaAccumulator, type CkaResult } from './cka.js';
+
+export interface StreamedTextCalibrationOptions extends Omit<TextCalibrationOptions, 'observers'> {
+  /** Keep hidden states on the CPU between layers (less device memory, one read + upload per layer). */
+  readonly hostStates?: boolean;
+  /** Stream the model once per batch: one batch's CKA state on the device instead of all batches'. */
+  readonly perBatch?: boolean;
+}
+
+export interface StreamedTextCalibrationResult extends TextCalibrationResult {
+  readonly memory: LlamaStreamResult;
+}
+
+/** The CKA of calibrateText for a checkpoint read layer by layer; `forwardPasses` counts batches. */
+export async function calibrateTextStreamed(
+  gpu: Gpu,
+  desc: ModelDescription,
+  store: TensorStore,
+  train: TextWindows,
+  options: StreamedTextCalibrationOptions = {},
+): Promise<StreamedTextCalibrationResult> {
+  const windows = options.windows ?? TEXT_CALIBRATION_DEFAULTS.windows;
+  const per = options.batchWindows ?? TEXT_CALIBRATION_DEFAULTS.batchWindows;
+  const estimator = options.estimator ?? TEXT_CALIBRATION_DEFAULTS.estimator;
+  for (const [name, v] of [
+    ['--samples', windows],
+    ['--batch', per],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
+  }
+  if (windows > train.windows) {
+    throw new RangeError(
+      `--samples ${windows}: ${train.name} (train) has only ${train.windows} windows of ${train.seqLen} tokens`,
+    );
+  }
+  const T = train.seqLen;
+  const batches: TokenBatch[] = [];
+  for (let w = 0; w < windows; w += per) {
+    const b = Math.min(per, windows - w);
+    batches.push({ ids: train.ids.subarray(w * T, (w + b) * T), batch: b, seq: T });
+  }
+  const units = desc.units.map((u) => u.name);
+  const stream = {
+    ...(options.hostStates ? { hostStates: true } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  if (options.perBatch) {
+    const acc = new CkaAccumulator(gpu, { units, estimator });
+    const L = desc.units.length;
+    let memory: LlamaStreamResult = { peakBytes: 0, largestUploadBytes: 0, streamedBytes: 0 };
+    let featuresMs = 0;
+    let ckaMs = 0;
+    try {
+      for (let i = 0; i < batches.length; i++) {
+        const ta = performance.now();
+        acc.beginBatch(batches[i].batch * T);
+        const m = await streamLlamaLayers(gpu, desc, store, [batches[i]], (u, _, h) => acc.addUnit(u, h), {
+          ...stream,
+          onProgress: (done) => options.onProgress?.(i * L + done, batches.length * L),
+        });
+        const tb = performance.now();
+        await acc.endBatch();
+        featuresMs += tb - ta;
+        ckaMs += performance.now() - tb;
+        memory = {
+          peakBytes: Math.max(memory.peakBytes, m.peakBytes),
+          largestUploadBytes: Math.max(memory.largestUploadBytes, m.largestUploadBytes),
+          streamedBytes: memory.streamedBytes + m.streamedBytes,
+        };
+      }
+      return { cka: acc.result(), featuresMs, ckaMs, forwardPasses: batches.length, memory };
+    } finally {
+      acc.dispose();
+    }
+  }
+  const accs: CkaAccumulator[] = [];
+  try {
+    for (const b of batches) {
+      const acc = new CkaAccumulator(gpu, { units, estimator });
+      accs.push(acc);
+      acc.beginBatch(b.batch * T);
+    }
+    const ta = performance.now();
+    const memory = await streamLlamaLayers(
+      gpu,
+      desc,
+      store,
+      batches,
+      (unit, i, hidden) => accs[i].addUnit(unit, hidden),
+      { ...stream, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+    );
+    const tb = performance.now();
+    const L = units.length;
+    const sum = new Float64Array(L * L);
+    for (const acc of accs) {
+      const { cka } = await acc.endBatch();
+      for (let i = 0; i < L; i++) for (let j = 0; j < L; j++) sum[i * L + j] += cka[i][j];
+    }
+    const cka: CkaResult = {
+      units,
+      matrix: Array.from({ length: L }, (_, i) =>
+        Array.from({ length: L }, (_, j) => (i === j ? 1 : sum[i * L + j] / batches.length)),
+      ),
+      batches: batches.length,
+      estimator,
+      batchSize: batches[0].batch * T,
+    };
+    return {
+      cka,
+      featuresMs: tb - ta,
+      ckaMs: performance.now() - tb,
+      forwardPasses: batches.length,
+      memory,
+    };
+  } finally {
+    for (const acc of accs) acc.dispose();
+  }
+}
