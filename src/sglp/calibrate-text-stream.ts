@@ -13,9 +13,9 @@ import type { TensorStore } from '../io/safetensors.js';
 import type { TextWindows } from '../io/text-data.js';
 import { type LlamaStreamResult, streamLlamaLayers, type TokenBatch } from '../nn/llama-stream.js';
 import {
-  TEXT_CALIBRATION_DEFAULTS,
   type TextCalibrationOptions,
   type TextCalibrationResult,
+  textCalibrationSettings,
 } from './calibrate-text.js';
 import { CkaAccumulator, type CkaResult } from './cka.js';
 
@@ -38,20 +38,7 @@ export async function calibrateTextStreamed(
   train: TextWindows,
   options: StreamedTextCalibrationOptions = {},
 ): Promise<StreamedTextCalibrationResult> {
-  const windows = options.windows ?? TEXT_CALIBRATION_DEFAULTS.windows;
-  const per = options.batchWindows ?? TEXT_CALIBRATION_DEFAULTS.batchWindows;
-  const estimator = options.estimator ?? TEXT_CALIBRATION_DEFAULTS.estimator;
-  for (const [name, v] of [
-    ['--samples', windows],
-    ['--batch', per],
-  ] as const) {
-    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
-  }
-  if (windows > train.windows) {
-    throw new RangeError(
-      `--samples ${windows}: ${train.name} (train) has only ${train.windows} windows of ${train.seqLen} tokens`,
-    );
-  }
+  const { windows, per, estimator } = textCalibrationSettings(train, options);
   const T = train.seqLen;
   const batches: TokenBatch[] = [];
   for (let w = 0; w < windows; w += per) {

@@ -36,13 +36,11 @@ export interface TextCalibrationResult {
   readonly forwardPasses: number;
 }
 
-/** Runs the first windows of `train` through `net` and returns the averaged CKA of its decoder layers. */
-export async function calibrateText(
-  gpu: Gpu,
-  net: Llama,
+/** The windows, windows per batch and estimator a calibration uses, checked against `train`. */
+export function textCalibrationSettings(
   train: TextWindows,
-  options: TextCalibrationOptions = {},
-): Promise<TextCalibrationResult> {
+  options: Pick<TextCalibrationOptions, 'windows' | 'batchWindows' | 'estimator'>,
+): { windows: number; per: number; estimator: Estimator } {
   const windows = options.windows ?? TEXT_CALIBRATION_DEFAULTS.windows;
   const per = options.batchWindows ?? TEXT_CALIBRATION_DEFAULTS.batchWindows;
   const estimator = options.estimator ?? TEXT_CALIBRATION_DEFAULTS.estimator;
@@ -57,6 +55,17 @@ export async function calibrateText(
       `--samples ${windows}: ${train.name} (train) has only ${train.windows} windows of ${train.seqLen} tokens`,
     );
   }
+  return { windows, per, estimator };
+}
+
+/** Runs the first windows of `train` through `net` and returns the averaged CKA of its decoder layers. */
+export async function calibrateText(
+  gpu: Gpu,
+  net: Llama,
+  train: TextWindows,
+  options: TextCalibrationOptions = {},
+): Promise<TextCalibrationResult> {
+  const { windows, per, estimator } = textCalibrationSettings(train, options);
   const T = train.seqLen;
   const observers = options.observers ?? [];
   const acc = new CkaAccumulator(gpu, { units: net.desc.units.map((u) => u.name), estimator });
