@@ -22,7 +22,13 @@ import { byteTokenizer } from '../io/tokenizer.js';
 import { Llama } from '../nn/llama.js';
 import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
-import { isNotFound, openFileSource, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
+import {
+  isNotFound,
+  openFileSource,
+  readJsonFile,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from '../node/files.js';
 import { initLmArrays, type LmEpochRecord, lmStepsPerEpoch, runLmEpochs } from '../train/lm-loop.js';
 import { ADAMW_DEFAULTS, Optimizer } from '../train/optimizer.js';
 import { intAtLeast } from './common.js';
@@ -201,19 +207,8 @@ export function llamaConfigJson(s: LmRunSettings): Record<string, unknown> {
 
 async function readState(out: string): Promise<LmTrainState | undefined> {
   const file = join(out, STATE_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  let state: LmTrainState;
-  try {
-    state = JSON.parse(text) as LmTrainState;
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
-  }
+  const state = (await readJsonFile(file)) as LmTrainState | undefined;
+  if (state === undefined) return undefined;
   if (state?.version !== 1 || state.kind !== 'llama' || !state.settings) {
     throw new Error(`${file}: not a language-model train state this version of sglp wrote`);
   }

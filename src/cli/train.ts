@@ -8,7 +8,7 @@
 // (seed, epoch), so nothing but the weights, BN statistics and momentum buffers needs saving. The epoch loop
 // itself is src/train/loop.ts (shared with fine-tuning after pruning).
 
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import type { ModelDescription } from '../arch/types.js';
@@ -24,7 +24,13 @@ import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { ParamStore } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
-import { isNotFound, openFileSource, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
+import {
+  isNotFound,
+  openFileSource,
+  readJsonFile,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from '../node/files.js';
 import { runEpochs } from '../train/loop.js';
 import { Optimizer } from '../train/optimizer.js';
 import { checkDatasetFits } from './common.js';
@@ -299,19 +305,8 @@ const FLAG_OF: Record<keyof RunSettings, string> = {
 
 async function readState(out: string): Promise<TrainState | undefined> {
   const file = join(out, STATE_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  let state: TrainState;
-  try {
-    state = JSON.parse(text) as TrainState;
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
-  }
+  const state = (await readJsonFile(file)) as TrainState | undefined;
+  if (state === undefined) return undefined;
   if (state?.version !== 1 || !Number.isSafeInteger(state.completedEpochs) || !state.settings) {
     throw new Error(`${file}: not a train state this version of sglp wrote (version 1)`);
   }

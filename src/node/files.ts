@@ -3,7 +3,7 @@
 // directory, fsync, rename) so an interrupted run never leaves a half-written model behind.
 
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '../io/safetensors-write.js';
 import type { ByteSource, DirectorySource } from '../io/source.js';
@@ -137,4 +137,20 @@ async function syncDirectory(dir: string): Promise<void> {
 export function isNotFound(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** A JSON file's value, or undefined when the file does not exist; bad JSON is an error naming the file. */
+export async function readJsonFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
+  }
 }
