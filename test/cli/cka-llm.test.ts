@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CkaCliOptions, ckaCommand } from '../../src/cli/cka.js';
-import type { CliIo } from '../../src/cli/progress.js';
 import { DeviceMemoryError } from '../../src/gpu/pool.js';
+import { captureIo } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 
 const getGpu = useGpu();
@@ -23,12 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-function captureIo() {
-  const out: string[] = [];
-  const io: CliIo = { stdout: (t) => out.push(t), stderr: () => {}, tty: false };
-  return { io, out };
-}
 
 describe('sglp cka on a language model', () => {
   it('--stream gives the loaded model’s matrix, and fits a --memory-cap the whole model does not', async () => {

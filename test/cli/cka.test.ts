@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ckaCommand } from '../../src/cli/cka.js';
-import type { CliIo } from '../../src/cli/progress.js';
 import { pruneCommand } from '../../src/cli/prune.js';
+import { captureIo } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
@@ -20,13 +20,6 @@ const getGpu = useGpu();
 let root: string;
 let data: string;
 let model: string;
-
-function captureIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), tty: false };
-  return { io, out, err };
-}
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'sglp-cka-'));

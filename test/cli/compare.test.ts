@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareCommand, parseMethods } from '../../src/cli/compare.js';
-import type { CliIo } from '../../src/cli/progress.js';
 import { parseReport } from '../../src/report/schema.js';
+import { captureIo } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
@@ -21,13 +21,6 @@ const getGpu = useGpu();
 let root: string;
 let data: string;
 let model: string;
-
-function captureIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), tty: false };
-  return { io, out, err };
-}
 
 const protocol = {
   remove: 3,

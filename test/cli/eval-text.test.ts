@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeModel } from '../../src/arch/describe.js';
 import { evalCommand } from '../../src/cli/eval.js';
-import type { CliIo } from '../../src/cli/progress.js';
 import { validateModelConfig } from '../../src/io/config.js';
 import { textWindows } from '../../src/io/text-data.js';
 import { parseTokenizer } from '../../src/io/tokenizer.js';
 import { writeSafetensorsFile } from '../../src/node/files.js';
 import { tinyBpeTokenizerJson } from '../helpers/bpe-tokenizer.js';
+import { captureIo } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { type LlamaRefConfig, llamaNllRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
@@ -77,13 +77,6 @@ async function writeModel(dir: string, vocab: number, tokenizer?: string) {
     mlpBias: false,
   };
   return { w, ref };
-}
-
-function captureIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), tty: false };
-  return { io, out, err };
 }
 
 beforeAll(async () => {

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeModel } from '../../src/arch/describe.js';
 import { evalCommand } from '../../src/cli/eval.js';
-import type { CliIo } from '../../src/cli/progress.js';
 import { type PruneCliOptions, pruneCommand } from '../../src/cli/prune.js';
 import { validateModelConfig } from '../../src/io/config.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
@@ -18,6 +17,7 @@ import { openFileSource, writeSafetensorsFile } from '../../src/node/files.js';
 import { parseReport, type Report, reportWithoutTimings } from '../../src/report/schema.js';
 import { chooseRandom } from '../../src/sglp/baselines.js';
 import { tinyBpeTokenizerJson } from '../helpers/bpe-tokenizer.js';
+import { captureIo } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { embeddingRef, type LlamaRefConfig, llamaRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
@@ -99,13 +99,6 @@ async function writeModel(
     mlpBias: false,
   };
   return { w, ref, cfg };
-}
-
-function captureIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), tty: false };
-  return { io, out, err };
 }
 
 /** A reduced protocol that fits the tiny corpus: 8 calibration windows of 16 tokens, 2 GradNorm batches of 2. */

@@ -3,18 +3,17 @@
 // says, identical reports from two runs (timings aside), an untouched input directory, clear errors.
 
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../src/cli/eval.js';
-import type { CliIo } from '../../src/cli/progress.js';
 import { type PruneCliOptions, pruneCommand } from '../../src/cli/prune.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { openFileSource } from '../../src/node/files.js';
 import { parseReport, reportWithoutTimings } from '../../src/report/schema.js';
+import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
@@ -24,23 +23,6 @@ const getGpu = useGpu();
 let root: string;
 let data: string;
 let model: string;
-
-function captureIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), tty: false };
-  return { io, out, err };
-}
-
-async function digest(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const f of (await readdir(dir)).sort()) {
-    out[f] = createHash('sha256')
-      .update(await readFile(join(dir, f)))
-      .digest('hex');
-  }
-  return out;
-}
 
 const base = (out: string): PruneCliOptions => ({
   data: `mnist:${data}`,

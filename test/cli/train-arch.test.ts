@@ -4,7 +4,6 @@
 // bit-identical to an uninterrupted one, and flags of another architecture are named errors.
 
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +11,10 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../src/cli/eval.js';
-import type { CliIo } from '../../src/cli/progress.js';
 import { type TrainOptions, trainCommand } from '../../src/cli/train.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { openFileSource } from '../../src/node/files.js';
+import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist } from '../helpers/tiny-model.js';
 
@@ -25,20 +24,6 @@ const getGpu = useGpu();
 let root: string;
 let data32: string;
 let data8: string;
-
-function captureIo(onErr?: (text: string) => void) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (t) => out.push(t),
-    stderr: (t) => {
-      err.push(t);
-      onErr?.(t);
-    },
-    tty: false,
-  };
-  return { io, out, err };
-}
 
 function idx(dims: number[], values: Uint8Array): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
@@ -79,16 +64,6 @@ async function writeBandMnist(dir: string, trainN: number, testN: number): Promi
     await writeFile(join(dir, `${prefix}-images-idx3-ubyte.gz`), idx([n, 32, 32], images));
     await writeFile(join(dir, `${prefix}-labels-idx1-ubyte.gz`), idx([n], labels));
   }
-}
-
-async function digest(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const f of (await readdir(dir)).sort()) {
-    out[f] = createHash('sha256')
-      .update(await readFile(join(dir, f)))
-      .digest('hex');
-  }
-  return out;
 }
 
 const vgg = (out: string): TrainOptions => ({

@@ -2,18 +2,17 @@
 // cifar-resnet with one block per stage): checkpoints, --resume bit-identity, --json, clear errors.
 
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../src/cli/eval.js';
-import type { CliIo } from '../../src/cli/progress.js';
 import { type TrainOptions, trainCommand } from '../../src/cli/train.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { serializeSafetensors } from '../../src/io/safetensors-write.js';
 import { openFileSource } from '../../src/node/files.js';
+import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist } from '../helpers/tiny-model.js';
 
@@ -22,20 +21,6 @@ const getGpu = useGpu();
 
 let root: string;
 let data: string;
-
-function captureIo(onErr?: (text: string) => void) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (t) => out.push(t),
-    stderr: (t) => {
-      err.push(t);
-      onErr?.(t);
-    },
-    tty: false,
-  };
-  return { io, out, err };
-}
 
 const base = (out: string): TrainOptions => ({
   arch: 'cifar-resnet',
@@ -49,16 +34,6 @@ const base = (out: string): TrainOptions => ({
   seed: 7,
   json: true,
 });
-
-async function digest(dir: string): Promise<Record<string, string>> {
-  const files = (await readdir(dir)).sort();
-  const out: Record<string, string> = {};
-  for (const f of files)
-    out[f] = createHash('sha256')
-      .update(await readFile(join(dir, f)))
-      .digest('hex');
-  return out;
-}
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'sglp-cli-'));

@@ -4,27 +4,13 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../src/cli/eval.js';
-import type { CliIo } from '../../src/cli/progress.js';
 import { lmTrainOptions, type TrainLmOptions, trainLmCommand } from '../../src/cli/train-lm.js';
+import { captureIo } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 
 const getGpu = useGpu();
 let root: string;
 let textFile: string;
-
-function captureIo(onErr?: (text: string) => void) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (t) => out.push(t),
-    stderr: (t) => {
-      err.push(t);
-      onErr?.(t);
-    },
-    tty: false,
-  };
-  return { io, out, err };
-}
 
 function base(out: string, extra: Partial<TrainLmOptions> = {}): TrainLmOptions {
   return {
