@@ -6,7 +6,7 @@
 // DIR/model.safetensors, DIR/config.json (Hugging Face layout, tied embeddings) and DIR/train-state.json
 // (the commit point). `--resume` continues after the last completed epoch and repeats the uninterrupted run.
 
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { describeModel } from '../arch/describe.js';
@@ -22,17 +22,12 @@ import { byteTokenizer } from '../io/tokenizer.js';
 import { Llama } from '../nn/llama.js';
 import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
-import {
-  isNotFound,
-  openFileSource,
-  readJsonFile,
-  writeFileAtomic,
-  writeSafetensorsFile,
-} from '../node/files.js';
+import { isNotFound, openFileSource, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
 import { initLmArrays, type LmEpochRecord, lmStepsPerEpoch, runLmEpochs } from '../train/lm-loop.js';
 import { ADAMW_DEFAULTS, Optimizer } from '../train/optimizer.js';
 import { intAtLeast } from './common.js';
 import { type CliIo, Progress, processIo } from './progress.js';
+import { checkCheckpointEpochs, openRunDir, STATE_FILE } from './train-run-dir.js';
 
 export interface TrainLmOptions {
   readonly layers?: number;
@@ -73,7 +68,6 @@ const EVAL_BATCH = 16;
 
 const MODEL_FILE = 'model.safetensors';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
-const STATE_FILE = 'train-state.json';
 const CONFIG_FILE = 'config.json';
 
 /** Every setting that changes the result; a resumed run must repeat them. */
@@ -205,14 +199,12 @@ export function llamaConfigJson(s: LmRunSettings): Record<string, unknown> {
   };
 }
 
-async function readState(out: string): Promise<LmTrainState | undefined> {
-  const file = join(out, STATE_FILE);
-  const state = (await readJsonFile(file)) as LmTrainState | undefined;
-  if (state === undefined) return undefined;
-  if (state?.version !== 1 || state.kind !== 'llama' || !state.settings) {
+function checkState(state: unknown, file: string): LmTrainState {
+  const st = state as LmTrainState | null;
+  if (st?.version !== 1 || st.kind !== 'llama' || !st.settings) {
     throw new Error(`${file}: not a language-model train state this version of sglp wrote`);
   }
-  return state;
+  return st;
 }
 
 /** The text file's UTF-8 bytes as token ids, named in errors. */
@@ -222,15 +214,6 @@ async function readTextIds(file: string): Promise<Uint8Array> {
   } catch (err) {
     if (isNotFound(err)) throw new Error(`--data text:${file}: file not found`);
     throw err;
-  }
-}
-
-async function fileMeta(path: string): Promise<Record<string, string> | undefined> {
-  const src = await openFileSource(path);
-  try {
-    return (await openSafetensors(src)).metadata;
-  } finally {
-    await src.close?.();
   }
 }
 
@@ -272,15 +255,7 @@ async function restoreRun(
   previous: LmTrainState,
   opt: Optimizer,
 ): Promise<ParamStore> {
-  const epoch = String(previous.completedEpochs);
-  for (const file of [MODEL_FILE, OPTIMIZER_FILE]) {
-    const got = (await fileMeta(join(out, file)))?.epoch;
-    if (got !== epoch) {
-      throw new Error(
-        `--resume: ${join(out, file)} holds epoch ${got ?? '?'} but ${STATE_FILE} says ${epoch} (a write was interrupted; start again)`,
-      );
-    }
-  }
+  await checkCheckpointEpochs(out, [MODEL_FILE, OPTIMIZER_FILE], previous.completedEpochs);
   const src = await openFileSource(join(out, MODEL_FILE));
   let params: ParamStore;
   try {
@@ -328,24 +303,7 @@ export async function trainLmCommand(
     throw new Error(`--arch llama trains on text: --data text:FILE, not "${opts.data}"`);
   }
   const out = opts.out;
-  let entries: string[] = [];
-  try {
-    entries = await readdir(out);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  const previous = opts.resume ? await readState(out) : undefined;
-  if (opts.resume && !previous) {
-    throw new Error(
-      `--resume: ${out} holds no ${STATE_FILE}, so there is no run to resume (drop --resume to start one)`,
-    );
-  }
-  if (!opts.resume && entries.some((e) => !e.startsWith('.'))) {
-    const hint = entries.includes(STATE_FILE)
-      ? ' (it holds a training run: add --resume to continue it)'
-      : '';
-    throw new Error(`--out ${out} is not empty${hint}; give a new or empty directory`);
-  }
+  const previous = await openRunDir(out, !!opts.resume, checkState);
   if (previous) {
     const differ = (Object.keys(FLAG_OF) as (keyof LmRunSettings)[]).filter(
       (k) => JSON.stringify(previous.settings[k]) !== JSON.stringify(settings[k]),

@@ -8,7 +8,7 @@
 // (seed, epoch), so nothing but the weights, BN statistics and momentum buffers needs saving. The epoch loop
 // itself is src/train/loop.ts (shared with fine-tuning after pruning).
 
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import type { ModelDescription } from '../arch/types.js';
@@ -24,18 +24,13 @@ import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { ParamStore } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
-import {
-  isNotFound,
-  openFileSource,
-  readJsonFile,
-  writeFileAtomic,
-  writeSafetensorsFile,
-} from '../node/files.js';
+import { openFileSource, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
 import { runEpochs } from '../train/loop.js';
 import { Optimizer } from '../train/optimizer.js';
 import { checkDatasetFits } from './common.js';
 import { evaluateOn, loadModel } from './eval.js';
 import { type CliIo, Progress, processIo } from './progress.js';
+import { checkCheckpointEpochs, openRunDir, STATE_FILE } from './train-run-dir.js';
 
 export interface TrainOptions {
   readonly arch: string;
@@ -80,7 +75,6 @@ export const TRAIN_DEFAULTS = {
 
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
-export const STATE_FILE = 'train-state.json';
 export const CONFIG_FILE = 'config.json';
 
 /** The CNNs this command trains (llama is src/cli/train-lm.ts) and their default depths. */
@@ -303,14 +297,12 @@ const FLAG_OF: Record<keyof RunSettings, string> = {
   augment: '--augment/--no-augment',
 };
 
-async function readState(out: string): Promise<TrainState | undefined> {
-  const file = join(out, STATE_FILE);
-  const state = (await readJsonFile(file)) as TrainState | undefined;
-  if (state === undefined) return undefined;
-  if (state?.version !== 1 || !Number.isSafeInteger(state.completedEpochs) || !state.settings) {
+function checkState(state: unknown, file: string): TrainState {
+  const st = state as TrainState | null;
+  if (st?.version !== 1 || !Number.isSafeInteger(st.completedEpochs) || !st.settings) {
     throw new Error(`${file}: not a train state this version of sglp wrote (version 1)`);
   }
-  return state;
+  return st;
 }
 
 async function saveCheckpoint(
@@ -347,17 +339,6 @@ async function saveCheckpoint(
   await writeFileAtomic(join(out, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
-/** The epoch a checkpoint file says it holds. */
-async function fileEpoch(path: string): Promise<string | undefined> {
-  const src = await openFileSource(path);
-  try {
-    const st = await openSafetensors(src);
-    return st.metadata?.epoch;
-  } finally {
-    await src.close?.();
-  }
-}
-
 async function restoreMomentum(gpu: Gpu, out: string, params: ParamStore, opt: Optimizer): Promise<void> {
   const path = join(out, OPTIMIZER_FILE);
   const src = await openFileSource(path);
@@ -383,24 +364,7 @@ export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Pr
   const out = opts.out;
 
   // Look at --out before the (slow) data loading so a wrong directory fails at once.
-  let entries: string[] = [];
-  try {
-    entries = await readdir(out);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  const previous = opts.resume ? await readState(out) : undefined;
-  if (opts.resume && !previous) {
-    throw new Error(
-      `--resume: ${out} holds no ${STATE_FILE}, so there is no run to resume (drop --resume to start one)`,
-    );
-  }
-  if (!opts.resume && entries.some((e) => !e.startsWith('.'))) {
-    const hint = entries.includes(STATE_FILE)
-      ? ' (it holds a training run: add --resume to continue it)'
-      : '';
-    throw new Error(`--out ${out} is not empty${hint}; give a new or empty directory`);
-  }
+  const previous = await openRunDir(out, !!opts.resume, checkState);
 
   const train = firstImages(await loadImageDataset(opts.data, 'train'), opts.limit);
   const test = await loadImageDataset(opts.data, 'test');
@@ -453,15 +417,7 @@ export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Pr
     let startEpoch = 0;
     let history: EpochRecord[] = [];
     if (previous) {
-      const epoch = String(previous.completedEpochs);
-      for (const file of [MODEL_FILE, OPTIMIZER_FILE]) {
-        const got = await fileEpoch(join(out, file));
-        if (got !== epoch) {
-          throw new Error(
-            `--resume: ${join(out, file)} holds epoch ${got ?? '?'} but ${STATE_FILE} says ${epoch} (a write was interrupted; start again)`,
-          );
-        }
-      }
+      await checkCheckpointEpochs(out, [MODEL_FILE, OPTIMIZER_FILE], previous.completedEpochs);
       ({ params, net } = await loadModel(gpu, out, config));
       await restoreMomentum(gpu, out, params, opt);
       startEpoch = previous.completedEpochs;

@@ -1,0 +1,67 @@
+// The --out directory of a training run, shared by `sglp train` for images and for language models: a
+// new run needs a new or empty directory, --resume needs the state file a previous run left, and the
+// checkpoint files must hold the epoch the state says (an interrupted write is caught, never resumed).
+
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openSafetensors } from '../io/safetensors.js';
+import { isNotFound, openFileSource, readJsonFile } from '../node/files.js';
+
+export const STATE_FILE = 'train-state.json';
+
+/**
+ * Checks `out` for a new run or a resumed one and returns the previous run's state (undefined for a new
+ * run). `check` validates the parsed state file and returns it typed, or throws naming the file.
+ */
+export async function openRunDir<S>(
+  out: string,
+  resume: boolean,
+  check: (state: unknown, file: string) => S,
+): Promise<S | undefined> {
+  let entries: string[] = [];
+  try {
+    entries = await readdir(out);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  if (resume) {
+    const file = join(out, STATE_FILE);
+    const state = await readJsonFile(file);
+    if (state === undefined) {
+      throw new Error(
+        `--resume: ${out} holds no ${STATE_FILE}, so there is no run to resume (drop --resume to start one)`,
+      );
+    }
+    return check(state, file);
+  }
+  if (entries.some((e) => !e.startsWith('.'))) {
+    const hint = entries.includes(STATE_FILE)
+      ? ' (it holds a training run: add --resume to continue it)'
+      : '';
+    throw new Error(`--out ${out} is not empty${hint}; give a new or empty directory`);
+  }
+  return undefined;
+}
+
+/** Throws unless every checkpoint file in `files` of `out` says it holds epoch `epoch`. */
+export async function checkCheckpointEpochs(
+  out: string,
+  files: readonly string[],
+  epoch: number,
+): Promise<void> {
+  for (const file of files) {
+    const path = join(out, file);
+    const src = await openFileSource(path);
+    let got: string | undefined;
+    try {
+      got = (await openSafetensors(src)).metadata?.epoch;
+    } finally {
+      await src.close?.();
+    }
+    if (got !== String(epoch)) {
+      throw new Error(
+        `--resume: ${path} holds epoch ${got ?? '?'} but ${STATE_FILE} says ${epoch} (a write was interrupted; start again)`,
+      );
+    }
+  }
+}
