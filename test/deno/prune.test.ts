@@ -1,19 +1,16 @@
 // Deno (issue 6 item 3): examples/deno/prune.ts runs cka + prune through dist/index.js under
 // `deno run --unstable-webgpu` (npm `deno`) on the tiny model; its CKA matrix must match Node's within
 // 1e-5 (f32 Grams on two WebGPU stacks), its segments, kept units and pruned files exactly.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cka, exportModel, loadIdxSplits, prune, segment } from '../../src/index.js';
 import { loadModelDir } from '../../src/node/api.js';
 import { useGpu } from '../helpers/gpu.js';
+import { DENO, ROOT, runProcess, staleBundle } from '../helpers/runtimes.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno');
 const EXAMPLE = path.join(ROOT, 'examples', 'deno', 'prune.ts');
 const TIMEOUT_MS = 180_000;
 const CKA_TOLERANCE = 1e-5;
@@ -108,7 +105,11 @@ describe('Deno example', () => {
         NO_COLOR: '1',
       };
       if (!env.XDG_RUNTIME_DIR && env.MESA_VK_DEVICE_SELECT === undefined) env.NODEVICE_SELECT ??= '1';
-      const { code, signal, stdout, stderr } = await runProcess(DENO, args, { cwd: scratch, env });
+      const { code, signal, stdout, stderr } = await runProcess(DENO, args, {
+        cwd: scratch,
+        env,
+        timeoutMs: TIMEOUT_MS,
+      });
       expect(signal, `deno was killed (timeout ${TIMEOUT_MS} ms?)\n${stderr}`).toBeNull();
       expect(code, `deno failed:\n${stderr}`).toBe(0);
       expect(stderr, 'progress reaches stderr').toMatch(/importance \d+\/\d+/);
@@ -132,55 +133,3 @@ describe('Deno example', () => {
     TIMEOUT_MS + 30_000,
   );
 });
-
-/** Why dist/index.js may not hold the current sources (a source in its map is newer), or undefined. */
-function staleBundle(): string | undefined {
-  const bundle = path.join(ROOT, 'dist', 'index.js');
-  const rebuild = 'run `npm run build`';
-  if (!existsSync(bundle) || !existsSync(`${bundle}.map`))
-    return `dist/index.js(.map) is missing: ${rebuild}`;
-  const built = statSync(bundle).mtimeMs;
-  const { sources } = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as { sources: string[] };
-  for (const s of sources) {
-    const file = path.resolve(ROOT, 'dist', s);
-    if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
-    if (!existsSync(file) || statSync(file).mtimeMs > built) {
-      return `dist/index.js is older than ${path.relative(ROOT, file)}: ${rebuild}`;
-    }
-  }
-  return undefined;
-}
-
-function runProcess(
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // Its own process group: the npm shim runs the real binary as a child, and a timeout kills both.
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
-    const timer = setTimeout(() => {
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, TIMEOUT_MS);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ code, signal: sig, stdout, stderr });
-    });
-  });
-}

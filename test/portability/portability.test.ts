@@ -2,22 +2,18 @@
 // dist/index.js run in headless Chromium (Debian's chromium driven by playwright-core, the page served
 // on 127.0.0.1) and in Deno (npm `deno`, --unstable-webgpu), checked against the float64 CPU reference
 // in case.mjs, which the page, the Deno script and this file share.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DENO, ROOT, runProcess, staleBundle } from '../helpers/runtimes.js';
 import { type CaseResults, check, reference } from './case.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = path.join(ROOT, 'test', 'portability');
-const BUNDLE = path.join(ROOT, 'dist', 'index.js');
 const CHROMIUM = process.env.SGLP_CHROMIUM ?? '/usr/bin/chromium';
-const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno');
 const DENO_TIMEOUT_MS = 90_000;
 const PAGE_TIMEOUT_MS = 90_000;
 
@@ -56,28 +52,6 @@ const BROWSER_RUNS = [
     ignoreDefaultArgs: [] as string[],
   },
 ];
-
-/** Why dist/index.js cannot be trusted to hold the current sources, or undefined if it can. */
-function staleBundle(): string | undefined {
-  const rebuild = 'run `node scripts/build.mjs` (`npm test` builds it first)';
-  if (!existsSync(BUNDLE)) return `dist/index.js is missing: ${rebuild}`;
-  const built = statSync(BUNDLE).mtimeMs;
-  let sources: string[] = [];
-  try {
-    const map = JSON.parse(readFileSync(`${BUNDLE}.map`, 'utf8')) as { sources: string[] };
-    sources = map.sources.map((s) => path.resolve(ROOT, 'dist', s));
-  } catch {
-    return `dist/index.js.map is missing or unreadable: ${rebuild}`;
-  }
-  const inputs = [...sources, path.join(ROOT, 'src', 'index.ts'), path.join(ROOT, 'scripts', 'build.mjs')];
-  for (const file of inputs) {
-    if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
-    const rel = path.relative(ROOT, file);
-    if (!existsSync(file)) return `dist/index.js was built from ${rel}, which no longer exists: ${rebuild}`;
-    if (statSync(file).mtimeMs > built) return `dist/index.js is older than ${rel}: ${rebuild}`;
-  }
-  return undefined;
-}
 
 /** Mesa's device-select layer prints XDG_RUNTIME_DIR complaints when it is unset; compute needs no layer. */
 function quietEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -250,7 +224,11 @@ describe('portability: the same GEMM and sum outside Node', () => {
           path.join(HERE, 'deno-check.mjs'),
         ];
         // cwd outside the repository: Deno finds no package.json or config there to act on.
-        const { code, signal, stdout, stderr } = await runProcess(DENO, args, { cwd: scratch, env });
+        const { code, signal, stdout, stderr } = await runProcess(DENO, args, {
+          cwd: scratch,
+          env,
+          timeoutMs: DENO_TIMEOUT_MS,
+        });
         const what = `deno ${args.join(' ')}`;
         expect(signal, `${what} was killed (timeout ${DENO_TIMEOUT_MS} ms?)\n${stderr}`).toBeNull();
         expect(code, `${what} failed:\n${stderr}`).toBe(0);
@@ -270,37 +248,3 @@ describe('portability: the same GEMM and sum outside Node', () => {
     });
   });
 });
-
-function runProcess(
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // Its own process group: the npm shim runs the real binary as a child, and a timeout kills both.
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
-    const timer = setTimeout(() => {
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, DENO_TIMEOUT_MS);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
