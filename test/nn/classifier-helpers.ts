@@ -90,3 +90,57 @@ export function firstBitDifference(a: Float32Array, b: Float32Array): number {
 
 /** First, middle and last entries. */
 export const ends = (n: number) => [...new Set([0, Math.floor(n / 2), n - 1])];
+
+/** What an f64 reference forward gives: logits and each unit's representation, in unit order. */
+export interface ReferenceForward {
+  logits: ArrayLike<number>;
+  units: { data: ArrayLike<number> }[];
+}
+
+/**
+ * Eval forward of `model` (BN folded or not) on a seeded batch of `n` against `reference`, with and without
+ * capture: logits and exactly the description's units, in order, with their shapes and values, errors
+ * relative to the largest |value| within `rel`. The model frees every representation it hands out.
+ */
+export async function expectEvalMatches(
+  gpu: Gpu,
+  model: ClassifierModel,
+  n: number,
+  folded: boolean,
+  reference: (x: Float32Array, n: number) => ReferenceForward,
+  rel: number,
+): Promise<void> {
+  const desc = model.desc;
+  if (folded) await model.freezeForEval();
+  expect(model.frozen).toBe(folded);
+  const xData = values(n * desc.input.reduce((a, d) => a * d, 1), 11);
+  const x = gpu.tensor(xData, [n, ...desc.input]);
+  const ref = reference(xData, n);
+  for (const withCapture of [true, false]) {
+    const captured: { unit: number; shape: number[]; data: Float32Array }[] = [];
+    const held: Tensor[] = [];
+    const { logits, saved } = await model.forward(x, {
+      mode: 'eval',
+      capture: withCapture
+        ? async (unit, t) => {
+            held.push(t);
+            captured.push({ unit, shape: [...t.shape], data: await gpu.readF32(t) });
+          }
+        : undefined,
+    });
+    expect(saved).toBeUndefined();
+    expect(logits.shape).toEqual([n, desc.numClasses]);
+    expect(worstVsMax(await gpu.readF32(logits), ref.logits, rel)).toBeLessThanOrEqual(1);
+    logits.dispose();
+    if (!withCapture) continue;
+    expect(captured.map((u) => u.unit)).toEqual(desc.units.map((u) => u.index));
+    expect(captured.map((u) => u.shape)).toEqual(desc.units.map((u) => [n, ...u.output]));
+    captured.forEach((u, i) => {
+      expect(worstVsMax(u.data, ref.units[i].data, rel), `unit ${u.unit}`).toBeLessThanOrEqual(1);
+    });
+    expect(held.every((t) => t.isDisposed)).toBe(true);
+  }
+  expect(x.isDisposed).toBe(false);
+  model.unfreeze();
+  x.dispose();
+}

@@ -12,9 +12,10 @@ import { CifarResnet } from '../../src/nn/resnet.js';
 import { softmaxCrossEntropy, uploadLabels } from '../../src/ops/index.js';
 import { Optimizer } from '../../src/train/optimizer.js';
 import { config, openStore } from '../arch/helpers.js';
-import { crossEntropyRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
+import { crossEntropyRef, worstVsMax } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
 import { values } from '../helpers/reference.js';
+import { ends, expectEvalMatches, expectGradsMatch, gpuGrads, labelsFor } from './classifier-helpers.js';
 import { randomParams, resnetLossRef, resnetRef, to64 } from './resnet-reference.js';
 
 const getGpu = useGpu();
@@ -32,10 +33,6 @@ async function build(gpu: Gpu, desc: ModelDescription, seed: number) {
   const arrays = randomParams(desc, seed);
   const params = ParamStore.fromArrays(gpu, desc, arrays);
   return { arrays, params, model: new CifarResnet(gpu, desc, params) };
-}
-
-function labelsFor(n: number, classes: number, seed: number): Int32Array {
-  return Int32Array.from(values(n, seed), (v) => Math.floor(((v + 1) / 2) * classes) % classes);
 }
 
 const CASES: {
@@ -68,42 +65,8 @@ describe('CifarResnet eval forward', () => {
         const gpu = await getGpu();
         const desc = describeNet(c.shortcut, c.blocks, c.input, c.depth);
         const { arrays, params, model } = await build(gpu, desc, 3);
-        if (folded) await model.freezeForEval();
-        expect(model.frozen).toBe(folded);
-        const n = 3;
-        const xData = values(n * c.input.reduce((a, d) => a * d, 1), 11);
-        const x = gpu.tensor(xData, [n, ...c.input]);
-        const ref = resnetRef(desc, to64(arrays), xData, n, false);
-        for (const withCapture of [true, false]) {
-          const captured: { unit: number; shape: number[]; data: Float32Array }[] = [];
-          const held: Tensor[] = [];
-          const capture = async (unit: number, t: Tensor) => {
-            held.push(t);
-            captured.push({ unit, shape: [...t.shape], data: await gpu.readF32(t) });
-          };
-          const { logits, saved } = await model.forward(x, {
-            mode: 'eval',
-            capture: withCapture ? capture : undefined,
-          });
-          expect(saved).toBeUndefined();
-          expect(logits.shape).toEqual([n, 10]);
-          expect(worstVsMax(await gpu.readF32(logits), ref.logits, FORWARD_REL)).toBeLessThanOrEqual(1);
-          logits.dispose();
-          if (!withCapture) continue;
-          // (d) exactly the description's units, in order, with their shapes and values.
-          expect(captured.map((u) => u.unit)).toEqual(desc.units.map((u) => u.index));
-          expect(captured.map((u) => u.shape)).toEqual(desc.units.map((u) => [n, ...u.output]));
-          captured.forEach((u, i) => {
-            expect(worstVsMax(u.data, ref.units[i].data, FORWARD_REL), `unit ${u.unit}`).toBeLessThanOrEqual(
-              1,
-            );
-          });
-          // The model freed every representation it handed out (eval mode keeps nothing).
-          expect(held.every((t) => t.isDisposed)).toBe(true);
-        }
-        expect(x.isDisposed).toBe(false);
-        model.unfreeze();
-        x.dispose();
+        const ref = (x: Float32Array, n: number) => resnetRef(desc, to64(arrays), x, n, false);
+        await expectEvalMatches(gpu, model, 3, folded, ref, FORWARD_REL);
         params.dispose();
       });
     }
@@ -149,29 +112,6 @@ describe('CifarResnet eval forward', () => {
 });
 
 /** GPU train-mode loss and gradients of the mean cross-entropy. */
-async function gpuGrads(
-  gpu: Gpu,
-  model: CifarResnet,
-  xData: Float32Array,
-  shape: number[],
-  labels: Int32Array,
-) {
-  const x = gpu.tensor(xData, shape);
-  const lab = uploadLabels(gpu, labels, model.desc.numClasses);
-  const { logits, saved } = await model.forward(x, { mode: 'train', updateRunningStats: false });
-  const ce = softmaxCrossEntropy(gpu, logits, lab);
-  if (!saved || !ce.dlogits) throw new Error('no saved activations');
-  const grads = model.backward(saved, ce.dlogits);
-  const loss = (await gpu.readF32(ce.loss))[0];
-  const out = new Map<string, Float32Array>();
-  for (const [k, g] of grads) {
-    out.set(k, await gpu.readF32(g));
-    g.dispose();
-  }
-  for (const t of [x, lab, logits, ce.loss, ce.perSample, ce.dlogits] as Tensor[]) t.dispose();
-  return { loss, grads: out, keys: [...grads.keys()] };
-}
-
 describe('CifarResnet train forward + backward', () => {
   for (const shortcut of ['A', 'B'] as const) {
     it(`gradients of every kind agree with central differences of the f64 reference (shortcut ${shortcut})`, async () => {
@@ -188,30 +128,8 @@ describe('CifarResnet train forward + backward', () => {
       );
       const p64 = to64(arrays);
       expect(Math.abs(loss - resnetLossRef(desc, p64, xData, labels, true))).toBeLessThan(1e-4);
-      // Three elements of every weight and bias (conv, BN gamma/beta, shortcut projection, linear).
-      for (const key of keys) {
-        const g = grads.get(key) as Float32Array;
-        expect(g.length).toBe(arrays[key].length);
-        const idx = [0, Math.floor(g.length / 2), g.length - 1];
-        const original = p64[key];
-        const want = idx.map(
-          (i) =>
-            numericGrad(
-              [original[i]],
-              (v) => {
-                const q = { ...p64, [key]: Float64Array.from(original) };
-                q[key][i] = v[0];
-                return resnetLossRef(desc, q, xData, labels, true);
-              },
-              1e-5,
-            )[0],
-        );
-        const got = idx.map((i) => g[i]);
-        // f32 gradients vs f64 differences: 0.2% of the largest sampled |grad| of the tensor, plus 1e-6
-        // (measured here: about 1e-6 relative).
-        const worst = worstVsMax(got, want, 2e-3, 1e-6);
-        expect(worst, `${key}: got ${got.join(', ')}, want ${want.join(', ')}`).toBeLessThanOrEqual(1);
-      }
+      // First, middle and last element of every weight and bias (conv, BN gamma/beta, shortcut, linear).
+      expectGradsMatch(grads, keys, p64, (q) => resnetLossRef(desc, q, xData, labels, true), ends);
       params.dispose();
     }, 60_000);
   }

@@ -7,14 +7,19 @@ import { describe, expect, it } from 'vitest';
 import { describeModel } from '../../src/arch/describe.js';
 import type { ModelDescription } from '../../src/arch/types.js';
 import type { Gpu } from '../../src/gpu/device.js';
-import type { Tensor } from '../../src/gpu/tensor.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { CifarResnet } from '../../src/nn/resnet.js';
 import { config } from '../arch/helpers.js';
 import { worstVsMax } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
 import { values } from '../helpers/reference.js';
-import { expectGradsMatch, firstBitDifference, gpuGrads, labelsFor } from './classifier-helpers.js';
+import {
+  expectEvalMatches,
+  expectGradsMatch,
+  firstBitDifference,
+  gpuGrads,
+  labelsFor,
+} from './classifier-helpers.js';
 import { randomParams, resnetLossRef, resnetRef, to64 } from './resnet-reference.js';
 
 const getGpu = useGpu();
@@ -32,40 +37,17 @@ function build(gpu: Gpu, desc: ModelDescription, seed: number) {
 // f32 GPU vs f64 CPU, up to ~50 conv + BN layers deep: relative to the largest |value|.
 const FORWARD_REL = 5e-4;
 
-async function expectEvalMatches(gpu: Gpu, desc: ModelDescription, n: number, folded: boolean) {
+/** Eval forward of a seeded model, folded or not, against the f64 reference. */
+async function checkEval(gpu: Gpu, desc: ModelDescription, n: number, folded: boolean) {
   const { arrays, params, model } = build(gpu, desc, 3);
-  if (folded) await model.freezeForEval();
-  expect(model.frozen).toBe(folded);
-  const xData = values(n * desc.input.reduce((a, d) => a * d, 1), 11);
-  const x = gpu.tensor(xData, [n, ...desc.input]);
-  const ref = resnetRef(desc, to64(arrays), xData, n, false);
-  for (const withCapture of [true, false]) {
-    const captured: { unit: number; shape: number[]; data: Float32Array }[] = [];
-    const held: Tensor[] = [];
-    const { logits, saved } = await model.forward(x, {
-      mode: 'eval',
-      capture: withCapture
-        ? async (unit, t) => {
-            held.push(t);
-            captured.push({ unit, shape: [...t.shape], data: await gpu.readF32(t) });
-          }
-        : undefined,
-    });
-    expect(saved).toBeUndefined();
-    expect(logits.shape).toEqual([n, desc.numClasses]);
-    expect(worstVsMax(await gpu.readF32(logits), ref.logits, FORWARD_REL)).toBeLessThanOrEqual(1);
-    logits.dispose();
-    if (!withCapture) continue;
-    expect(captured.map((u) => u.unit)).toEqual(desc.units.map((u) => u.index));
-    expect(captured.map((u) => u.shape)).toEqual(desc.units.map((u) => [n, ...u.output]));
-    captured.forEach((u, i) => {
-      expect(worstVsMax(u.data, ref.units[i].data, FORWARD_REL), `unit ${u.unit}`).toBeLessThanOrEqual(1);
-    });
-    expect(held.every((t) => t.isDisposed)).toBe(true);
-  }
-  expect(x.isDisposed).toBe(false);
-  model.unfreeze();
-  x.dispose();
+  await expectEvalMatches(
+    gpu,
+    model,
+    n,
+    folded,
+    (x, m) => resnetRef(desc, to64(arrays), x, m, false),
+    FORWARD_REL,
+  );
   params.dispose();
 }
 
@@ -81,14 +63,14 @@ describe('torchvision ResNet eval forward', () => {
   for (const folded of [false, true]) {
     const how = folded ? 'BN folded (freezeForEval)' : 'conv + BN';
     it(`ResNet-18 (BasicBlocks) on 3x32x32, batch 2, matches the f64 reference, ${how}`, async () => {
-      await expectEvalMatches(await getGpu(), resnet(18, [3, 32, 32]), 2, folded);
+      await checkEval(await getGpu(), resnet(18, [3, 32, 32]), 2, folded);
     });
   }
 
   it('ResNet-50 (Bottlenecks) on 3x32x32, batch 2, folded (conv + BN when capturing)', async () => {
     const desc = resnet(50, [3, 32, 32]);
     expect(desc.units[1].name).toBe('layer1.0');
-    await expectEvalMatches(await getGpu(), desc, 2, true);
+    await checkEval(await getGpu(), desc, 2, true);
   });
 });
 

@@ -7,14 +7,20 @@ import { describeModel } from '../../src/arch/describe.js';
 import { pruneModel } from '../../src/arch/prune.js';
 import type { ModelDescription, VggClassifier } from '../../src/arch/types.js';
 import type { Gpu } from '../../src/gpu/device.js';
-import type { Tensor } from '../../src/gpu/tensor.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { Vgg } from '../../src/nn/vgg.js';
 import { config } from '../arch/helpers.js';
 import { worstVsMax } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
 import { values } from '../helpers/reference.js';
-import { ends, expectGradsMatch, firstBitDifference, gpuGrads, labelsFor } from './classifier-helpers.js';
+import {
+  ends,
+  expectEvalMatches,
+  expectGradsMatch,
+  firstBitDifference,
+  gpuGrads,
+  labelsFor,
+} from './classifier-helpers.js';
 import { randomParams, to64 } from './resnet-reference.js';
 import { vggLossRef, vggRef } from './vgg-reference.js';
 
@@ -46,41 +52,17 @@ function build(gpu: Gpu, desc: ModelDescription, seed: number) {
 // f32 GPU vs f64 CPU, up to 8 conv + BN layers and 3 linear layers deep: relative to the largest |value|.
 const FORWARD_REL = 2e-4;
 
-/** Eval forward (with and without capture) against the reference: logits and every unit's conv output. */
-async function expectEvalMatches(gpu: Gpu, desc: ModelDescription, n: number, folded: boolean) {
+/** Eval forward of a seeded model, folded or not, against the f64 reference. */
+async function checkEval(gpu: Gpu, desc: ModelDescription, n: number, folded: boolean) {
   const { arrays, params, model } = build(gpu, desc, 3);
-  if (folded) await model.freezeForEval();
-  expect(model.frozen).toBe(folded);
-  const xData = values(n * desc.input.reduce((a, d) => a * d, 1), 11);
-  const x = gpu.tensor(xData, [n, ...desc.input]);
-  const ref = vggRef(desc, to64(arrays), xData, n, false);
-  for (const withCapture of [true, false]) {
-    const captured: { unit: number; shape: number[]; data: Float32Array }[] = [];
-    const held: Tensor[] = [];
-    const { logits, saved } = await model.forward(x, {
-      mode: 'eval',
-      capture: withCapture
-        ? async (unit, t) => {
-            held.push(t);
-            captured.push({ unit, shape: [...t.shape], data: await gpu.readF32(t) });
-          }
-        : undefined,
-    });
-    expect(saved).toBeUndefined();
-    expect(logits.shape).toEqual([n, desc.numClasses]);
-    expect(worstVsMax(await gpu.readF32(logits), ref.logits, FORWARD_REL)).toBeLessThanOrEqual(1);
-    logits.dispose();
-    if (!withCapture) continue;
-    expect(captured.map((u) => u.unit)).toEqual(desc.units.map((u) => u.index));
-    expect(captured.map((u) => u.shape)).toEqual(desc.units.map((u) => [n, ...u.output]));
-    captured.forEach((u, i) => {
-      expect(worstVsMax(u.data, ref.units[i].data, FORWARD_REL), `unit ${u.unit}`).toBeLessThanOrEqual(1);
-    });
-    expect(held.every((t) => t.isDisposed)).toBe(true);
-  }
-  expect(x.isDisposed).toBe(false);
-  model.unfreeze();
-  x.dispose();
+  await expectEvalMatches(
+    gpu,
+    model,
+    n,
+    folded,
+    (x, m) => vggRef(desc, to64(arrays), x, m, false),
+    FORWARD_REL,
+  );
   params.dispose();
 }
 
@@ -95,7 +77,7 @@ describe('Vgg eval forward', () => {
     for (const folded of [false, true]) {
       const how = folded ? 'BN folded (freezeForEval)' : 'conv + BN';
       it(`matches the f64 reference (logits, every unit's conv output), ${how}: narrow VGG-11, ${classifier}, ${input.join('x')}`, async () => {
-        await expectEvalMatches(await getGpu(), vgg(classifier, input), 3, folded);
+        await checkEval(await getGpu(), vgg(classifier, input), 3, folded);
       });
     }
   }
@@ -104,7 +86,7 @@ describe('Vgg eval forward', () => {
     const gpu = await getGpu();
     const desc = vgg('linear', [3, 32, 32], 'full');
     expect(desc.name).toBe('VGG-11-BN');
-    await expectEvalMatches(gpu, desc, 2, true);
+    await checkEval(gpu, desc, 2, true);
   });
 
   it('a pruned VGG runs: removed convs are dropped, a successor of another width is a fresh conv', async () => {
@@ -116,8 +98,8 @@ describe('Vgg eval forward', () => {
     expect(pruned.reinit.map((r) => r.name)).toEqual(['features.5']);
     const desc = pruned.description;
     expect(desc.units).toHaveLength(6);
-    await expectEvalMatches(gpu, desc, 2, false);
-    await expectEvalMatches(gpu, desc, 2, true);
+    await checkEval(gpu, desc, 2, false);
+    await checkEval(gpu, desc, 2, true);
     const { arrays, params, model } = build(gpu, desc, 4);
     const xData = values(2 * 2 * 32 * 32, 6);
     const labels = labelsFor(2, 10, 1);
