@@ -2,7 +2,8 @@
 // forward and forward + backward (every weight's gradient) against the same model in tfjs-webgpu ops
 // (bench/peers/tfjs-llama.ts) with the same weights and tokens, on the same adapter in the same process.
 // Before timing, the two engines' hidden states and gradients are compared, so the timings are of the same
-// computation. Attention alone (forward, backward) is bench/attention.ts.
+// computation. With shader-f16, also sglp with f16 weight matrices (--precision f16), its hidden states
+// compared with the f32 ones. Attention alone (forward, backward) is bench/attention.ts.
 // Usage (from the repo root):
 //   npm run bench:llama-layer [-- --no-peer] [-- --reps N] [-- --samples S] [-- --shape fortunes|wide]
 import * as tf from '@tensorflow/tfjs-core';
@@ -52,6 +53,32 @@ async function time(run: () => Promise<void> | void, sync: () => Promise<void>):
   }
   ms.sort((a, b) => a - b);
   return ms[Math.floor(ms.length / 2)];
+}
+
+/**
+ * Two runs timed in alternation (one warm-up each, then `samples` rounds of `reps` of a, `reps` of b): on
+ * a shared machine, load changes hit both alike. Medians in ms.
+ */
+async function timePair(
+  a: () => Promise<void>,
+  b: () => Promise<void>,
+  sync: () => Promise<void>,
+): Promise<[number, number]> {
+  const ms: [number[], number[]] = [[], []];
+  for (const run of [a, b]) {
+    await run();
+    await sync();
+  }
+  for (let s = 0; s < samples; s++) {
+    for (const [i, run] of [a, b].entries()) {
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) await run();
+      await sync();
+      ms[i].push((performance.now() - t0) / reps);
+    }
+  }
+  const median = (x: number[]) => x.sort((p, q) => p - q)[Math.floor(x.length / 2)];
+  return [median(ms[0]), median(ms[1])];
 }
 
 /** max |a − b| / max |b|. */
@@ -182,6 +209,36 @@ for (const name of shapeNames) {
   }
   add('sglp', 'forward', await time(ours.forward, sync));
   add('sglp', 'forward+backward', await time(ours.both, sync));
+  if (gpu.hasF16) {
+    // The same layer with f16 weight matrices (--precision f16): f32 activations and accumulation.
+    const params16 = ParamStore.fromArrays(gpu, desc, arrays, { precision: 'f16' });
+    const net16 = new Llama(gpu, desc, params16);
+    const h32 = await net.forwardHidden(tokens);
+    const h16 = await net16.forwardHidden(tokens);
+    const f16Check = {
+      shape: name,
+      f16HiddenRelErr: relErr(await gpu.readF32(h16.hidden), await gpu.readF32(h32.hidden)),
+    };
+    h32.hidden.dispose();
+    h16.hidden.dispose();
+    checks.push(f16Check);
+    process.stderr.write(`${shape}: ${JSON.stringify(f16Check)}\n`);
+    const fwd16 = async () => (await net16.forwardHidden(tokens)).hidden.dispose();
+    const both16 = async () => {
+      const { saved } = await net16.forwardHidden(tokens, { train: true });
+      if (!saved) throw new Error('no activations');
+      for (const g of net16.backwardHidden(saved, dH, gpu.zeros([256, s.hidden])).values()) g.dispose();
+    };
+    // f32 and f16 alternated, so the ratio survives the shared machine's load changes.
+    const [f32Fwd, f16Fwd] = await timePair(ours.forward, fwd16, sync);
+    const [f32Both, f16Both] = await timePair(ours.both, both16, sync);
+    add('sglp f32 (paired)', 'forward', f32Fwd);
+    add('sglp f16 weights', 'forward', f16Fwd);
+    add('sglp f32 (paired)', 'forward+backward', f32Both);
+    add('sglp f16 weights', 'forward+backward', f16Both);
+    net16.dispose();
+    params16.dispose();
+  }
   if (peer) {
     const p = peer;
     add('tfjs', 'forward', await time(() => tf.dispose(p.forward()), tsync));

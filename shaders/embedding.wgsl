@@ -7,6 +7,10 @@
 // starts[u]..starts[u+1] in ascending position order and writes (ACCUMULATE: adds to) dW[rows[u], c].
 // Every dW element has exactly one writer and a fixed summation order: deterministic, no atomics. Rows
 // no token uses are left as they were (zeroed by the caller unless accumulating).
+// ELEM: the forward table's storage type (f32, or f16 widened to f32 as it is read); gradients are f32.
+#if ${F16}
+enable f16;
+#endif
 
 struct Params {
   count: u32,     // forward: tokens; backward: distinct rows
@@ -44,7 +48,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
 #endif
 }
 #else
-@group(0) @binding(0) var<storage, read> W: array<f32>;
+@group(0) @binding(0) var<storage, read> W: array<${ELEM}>;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
 @group(0) @binding(2) var<storage, read_write> Out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
@@ -57,6 +61,6 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
     return;
   }
   let c = id % p.hidden;
-  Out[id] = W[ids[t] * p.hidden + c];
+  Out[id] = f32(W[ids[t] * p.hidden + c]);
 }
 #endif

@@ -65,9 +65,15 @@ export {
   networkGradNorm,
   ParamView,
   prunedNetwork,
+  prunedView,
   segmentScorer,
 } from './sglp/importance.js';
 export { llmGradNorm, llmSegmentScorer, type TextBatch } from './sglp/importance-llm.js';
+export {
+  type StreamedScoringOptions,
+  streamedGradNorm,
+  streamedLlmSegmentScorer,
+} from './sglp/importance-llm-stream.js';
 export {
   type PruneInputs,
   type PruneOptions,
@@ -84,4 +90,6 @@ export {
   pruneLlm,
   SGLP_TEXT_DEFAULTS,
 } from './sglp/pipeline-llm.js';
+export { type LlmStreamInput, streamedPrunedTensors } from './sglp/pipeline-llm-stream.js';
+export { REINIT_STREAM, reinitArrays } from './sglp/reinit.js';
 export * as train from './train/index.js';

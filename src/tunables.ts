@@ -134,3 +134,30 @@ export const attention = {
   /** Lanes when the adapter has no fixed subgroup size (workgroup-memory exchanges instead of shuffles). */
   fallbackLanes: 16,
 };
+
+// ---- Fine-tuning after pruning (SGLP.md §5) ------------------------------------------------------------
+
+/**
+ * AdamW fine-tuning of a pruned language model: the LM trainer's defaults (`sglp train --arch llama`,
+ * src/cli/train-lm.ts), so a pruned model is trained on as its base was. Warmup is `warmup` steps, at most
+ * `warmupFraction` of the run (a short fine-tune has few steps; the loop needs warmup < steps).
+ */
+export const lmFinetune = {
+  lr: 3e-3,
+  /** Windows per step. */
+  batch: 8,
+  warmup: 20,
+  warmupFraction: 0.1,
+  /** AdamW's decoupled weight decay (ADAMW_DEFAULTS.weightDecay). */
+  weightDecay: 0.01,
+  seed: 0,
+};
+
+// ---- Layer streaming (LLMs larger than device memory) ---------------------------------------------------
+
+/**
+ * Streamed perplexity (src/eval/perplexity-stream.ts) reads the checkpoint once per group of this many
+ * windows: every window of a group holds its hidden state between layers, so this bounds that memory
+ * (64 windows of 128 tokens at hidden 4096 is 128 MiB) against the number of checkpoint reads.
+ */
+export const streamEvalWindows = 64;

@@ -5,7 +5,9 @@
 
 Builds the CIFAR ResNet in PyTorch (akamaster/pytorch_resnet_cifar10 layout and key names; option-A shortcut
 = x[:, :, ::2, ::2] zero-padded with planes // 4 channels each side, option B = 1x1 conv + BN) with the
-per-stage block counts of DIR/config.json (`blocks`, else from `depth`), loads DIR/model.safetensors with
+per-stage block counts of DIR/config.json (`blocks`, else from `depth`), or for `"architecture": "vgg"` the
+CIFAR VGG-BN as nn.Sequential(make_layers(config.layers, batch_norm=True)) + classifier nn.Sequential(Linear),
+so that `features.N` is numbered by PyTorch itself, loads DIR/model.safetensors with
 load_state_dict(strict=True), evaluates the first --limit Fashion-MNIST test images (ToTensor + Normalize
 with the config's mean/std) and compares with `node dist/cli.js eval DIR --data fashion-mnist --json`
 (run `npm run build` first). Exit status 1 when the strict load fails or the two disagree by more than
@@ -64,6 +66,27 @@ def read_safetensors(path):
             raise ValueError(f"{path}: tensor {name} has dtype {dt}, which this reader does not handle")
         out[name] = torch.from_numpy(a.copy().reshape(shape))
     return out
+
+
+class CifarVgg(nn.Module):
+    """features = make_layers(cfg, batch_norm=True) as torchvision numbers it; classifier.0 = Linear."""
+
+    def __init__(self, layers, in_channels, num_classes, input_size):
+        super().__init__()
+        mods = []
+        c = in_channels
+        for v in layers:
+            if v == "M":
+                mods.append(nn.MaxPool2d(2, 2))
+            else:
+                mods += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                c = v
+        self.features = nn.Sequential(*mods)
+        h, w = input_size[1] // 32, input_size[2] // 32
+        self.classifier = nn.Sequential(nn.Linear(c * h * w, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x).view(x.size(0), -1))
 
 
 class LambdaLayer(nn.Module):
@@ -148,19 +171,27 @@ def main():
 
     with open(os.path.join(args.model, "config.json")) as f:
         cfg = json.load(f)
-    if cfg.get("architecture") != "cifar-resnet":
-        sys.exit(f"{args.model}/config.json: architecture {cfg.get('architecture')!r}, expected cifar-resnet")
-    depth = cfg["depth"]
-    blocks = cfg.get("blocks") or [(depth - 2) // 6] * 3
-    option = cfg.get("shortcut", "A")
-    model = CifarResNet(blocks, cfg["in_channels"], cfg["num_classes"], option)
+    arch = cfg.get("architecture")
+    if arch == "vgg":
+        if "layers" not in cfg:
+            sys.exit(f"{args.model}/config.json: a vgg config without `layers` (sglp writes them)")
+        model = CifarVgg(cfg["layers"], cfg["in_channels"], cfg["num_classes"], cfg["input_size"])
+        what = f"vgg layers {cfg['layers']}"
+    elif arch == "cifar-resnet":
+        depth = cfg["depth"]
+        blocks = cfg.get("blocks") or [(depth - 2) // 6] * 3
+        option = cfg.get("shortcut", "A")
+        model = CifarResNet(blocks, cfg["in_channels"], cfg["num_classes"], option)
+        what = f"blocks {blocks}, option {option}"
+    else:
+        sys.exit(f"{args.model}/config.json: architecture {arch!r}, expected cifar-resnet or vgg")
     state = read_safetensors(os.path.join(args.model, "model.safetensors"))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     shapes = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     print(
-        f"torch {torch.__version__}: blocks {blocks}, option {option}; state_dict {len(expected)} keys, "
+        f"torch {torch.__version__}: {what}; state_dict {len(expected)} keys, "
         f"file {len(state)} tensors; missing {missing}, unexpected {unexpected}, mis-shaped {shapes}"
     )
     model.load_state_dict(state, strict=True)

@@ -1,7 +1,7 @@
 // The pruned architecture (SGLP.md §0): removed residual blocks become the identity and their stage is
 // renumbered (`layer1.3` → `layer1.1`); a removed VGG conv is dropped, `features.N` renumbered, and the next
-// conv re-initialised when its input width no longer matches. The result is a config.json that io validates
-// and describeModel describes, plus the old → new name of every tensor that is carried over unchanged.
+// conv re-initialised (its BN kept) when its input width no longer matches. The result is a config.json
+// that io validates and describeModel describes, plus the old → new name of every tensor carried over.
 
 import type { CifarResnetConfig, LlmConfig, ResnetConfig, VggConfig } from '../io/config.js';
 import { validateModelConfig } from '../io/config.js';
@@ -33,8 +33,10 @@ export interface ReinitUnit {
   readonly oldName: string;
   readonly reason: string;
   /**
-   * Tensors to initialise afresh, conv and BN alike (PyTorch's defaults), since the BN's scale and running
-   * statistics were fitted to the old conv's outputs.
+   * The conv's tensors (weight and bias) to initialise afresh (PyTorch's default Conv2d init, seeded:
+   * src/sglp/reinit.ts). Its BN keeps the pretrained tensors, whose shapes do not change; keyMap carries
+   * them (a choice: the BN's scale and shift still suit the next layer, and scoring runs BN on batch
+   * statistics, so only eval mode without fine-tuning sees the old running statistics).
    */
   readonly params: readonly ParamSpec[];
 }
@@ -86,7 +88,17 @@ export function pruneModel(desc: ModelDescription, removed: Iterable<number>): P
       for (const [j, k] of a.keys.entries()) keyMap.set(k, b.keys[j]);
       for (const [j, k] of a.ignoredKeys.entries()) keyMap.set(k, b.ignoredKeys[j]);
     } else if (desc.architecture === 'vgg') {
-      reinit.push(reinitUnit(desc, a, b, kept[i - 1], newParams));
+      const r = reinitUnit(desc, a, b, kept[i - 1], newParams);
+      reinit.push(r);
+      const fresh = new Set(r.params.map((q) => q.key));
+      for (const [j, k] of a.keys.entries()) {
+        if (fresh.has(b.keys[j])) continue;
+        if (!sameShape(oldParams.get(k), newParams.get(b.keys[j]))) {
+          throw new Error(`pruning ${desc.name}: ${k} → ${b.keys[j]} changes shape`);
+        }
+        keyMap.set(k, b.keys[j]);
+      }
+      for (const [j, k] of a.ignoredKeys.entries()) keyMap.set(k, b.ignoredKeys[j]);
     } else {
       // Residual blocks keep their shapes whenever the protected units stay; anything else is a bug here.
       throw new Error(`pruning ${desc.name}: ${a.name} → ${b.name} changes shape`);
@@ -183,7 +195,8 @@ function reinitUnit(
     oldUnit: a.index,
     oldName: a.name,
     reason: `its input width changes from ${a.input[0]} to ${b.input[0]} with ${gone.join(', ')} removed`,
-    params: b.keys.map((k) => newParams.get(k) as ParamSpec),
+    // The conv's own tensors; its BN (another prefix) is carried over.
+    params: b.keys.filter((k) => k.startsWith(`${b.name}.`)).map((k) => newParams.get(k) as ParamSpec),
   };
 }
 

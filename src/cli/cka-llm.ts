@@ -14,7 +14,7 @@ import { openCheckpoint } from '../io/safetensors-index.js';
 import { textWindows } from '../io/text-data.js';
 import { readTokenizer } from '../io/tokenizer.js';
 import { Llama } from '../nn/llama.js';
-import { ParamStore } from '../nn/params.js';
+import { ParamStore, type Precision } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
 import { directorySource } from '../node/files.js';
 import { calibrateText } from '../sglp/calibrate-text.js';
@@ -22,6 +22,7 @@ import { calibrateTextStreamed } from '../sglp/calibrate-text-stream.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
 import { readTextFile } from './eval-text.js';
+import { checkPrecisionSupported, parsePrecision } from './precision.js';
 import { Progress, processIo } from './progress.js';
 import type { PruneDeps } from './prune-common.js';
 
@@ -34,6 +35,8 @@ export interface CkaLlmOptions {
   readonly stream?: boolean;
   readonly streamPerBatch?: boolean;
   readonly memoryCap?: number;
+  /** Weight matrices on the device as f32 (default) or f16; the streamed path runs f32 only. */
+  readonly precision?: string;
 }
 
 /** The CKA of a language model's decoder layers, with the device memory the run peaked at. */
@@ -48,6 +51,12 @@ export async function ckaLlm(
   if (spec.kind !== 'text') {
     throw new Error(
       `${model} is a language model (${config.architecture}): --data must be text:FILE, got "${opts.data}"`,
+    );
+  }
+  const precision = parsePrecision(opts.precision);
+  if (precision !== 'f32' && (opts.stream || opts.streamPerBatch)) {
+    throw new Error(
+      `--precision ${precision} holds the loaded model's weights as ${precision}; --stream and --stream-per-batch run f32 layers only`,
     );
   }
   const seqLen = opts.seqLen ?? SGLP_TEXT_DEFAULTS.seqLen;
@@ -80,7 +89,7 @@ export async function ckaLlm(
         onProgress: (done) => progress.update(done),
         ...(deps.signal ? { signal: deps.signal } : {}),
       }));
-    } else cka = await loaded(gpu, desc, store, train, calibration, progress, deps.signal);
+    } else cka = await loaded(gpu, desc, store, train, calibration, progress, deps.signal, precision);
     const peakBytes = gpu.pool.peakBytes;
     gpu.pool.peakBytes = Math.max(peakBefore, peakBytes);
     return { cka, samples, peakBytes };
@@ -101,8 +110,10 @@ async function loaded(
   calibration: { windows: number; batchWindows: number; estimator: Estimator },
   progress: Progress,
   signal: AbortSignal | undefined,
+  precision: Precision,
 ): Promise<CkaResult> {
-  const params = await ParamStore.load(gpu, desc, store);
+  checkPrecisionSupported(gpu, precision);
+  const params = await ParamStore.load(gpu, desc, store, { precision });
   const net = new Llama(gpu, desc, params);
   try {
     const { cka } = await calibrateText(gpu, net, train, {

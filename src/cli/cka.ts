@@ -17,6 +17,7 @@ import { rowSums } from '../sglp/segment.js';
 import { ckaLlm } from './cka-llm.js';
 import { checkDatasetFits, intAtLeast } from './common.js';
 import { loadModel, readRunnableConfig } from './eval.js';
+import { precisionOption } from './precision.js';
 import { Progress, processIo } from './progress.js';
 import { type PruneDeps, readLlmConfig } from './prune.js';
 
@@ -32,6 +33,8 @@ export interface CkaCliOptions {
   readonly stream?: boolean;
   readonly streamPerBatch?: boolean;
   readonly memoryCap?: number;
+  /** Language models only: f32 or f16 weight matrices on the device (default f32). */
+  readonly precision?: string;
 }
 
 /** DESIGN.md's `sglp cka` output. */
@@ -71,6 +74,7 @@ export async function ckaCommand(
     ['--stream-per-batch', opts.streamPerBatch],
     ['--memory-cap', opts.memoryCap !== undefined],
     ['--seq-len', opts.seqLen !== undefined],
+    [`--precision ${opts.precision}`, opts.precision !== undefined && opts.precision !== 'f32'],
   ] as const) {
     if (set) throw new Error(`${flag} applies to language models only; ${model} is not one`);
   }
@@ -187,6 +191,7 @@ export function registerCka(program: Command): void {
       'text: fail any allocation that takes device memory past BYTES',
       intAtLeast(1),
     )
+    .addOption(precisionOption())
     .addOption(
       new Option('--estimator <E>', 'HSIC estimator')
         .choices([...ESTIMATORS])

@@ -16,6 +16,9 @@ export const DEMO_PROTOCOL = {
   gradnormBatchSize: 32,
   maxExhaustive: 100,
   evalLimit: 1000,
+  // SGLP's selection is fine-tuning free; a short fine-tune (SGLP.md §5 settings) shows what it recovers.
+  finetuneEpochs: 1,
+  finetuneSamples: 4096,
 } as const;
 
 export async function demoCommand(opts: { model: string; out: string }): Promise<void> {
@@ -25,7 +28,8 @@ export async function demoCommand(opts: { model: string; out: string }): Promise
   process.stdout.write(
     `\nSGLP demo: remove ${p.remove} of 28 units from ${opts.model} (reduced protocol: ${p.samples} ` +
       `calibration samples, GradNorm on 1 batch of ${p.gradnormBatchSize}, greedy search above ` +
-      `${p.maxExhaustive} candidates, accuracy on the first ${p.evalLimit} test images; no fine-tuning)\n`,
+      `${p.maxExhaustive} candidates, accuracy on the first ${p.evalLimit} test images; then ${p.finetuneEpochs} ` +
+      `fine-tuning epoch on the first ${p.finetuneSamples} training images)\n`,
   );
   await pruneCommand(opts.model, { ...p, select: 'min', out: opts.out });
 }

@@ -14,6 +14,7 @@ import { Llama } from '../nn/llama.js';
 import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
 import { directorySource, isNotFound } from '../node/files.js';
+import { checkPrecisionSupported, parsePrecision } from './precision.js';
 import { type CliIo, Progress } from './progress.js';
 
 /** Windows per forward pass: the logits of 4 windows of 128 tokens over a 32k vocabulary are 64 MiB. */
@@ -26,6 +27,8 @@ export interface TextEvalOptions {
   readonly limit?: number;
   readonly batch?: number;
   readonly json?: boolean;
+  /** Weight matrices on the device as f32 (default) or f16. */
+  readonly precision?: string;
 }
 
 /** UTF-8 text of a file, named in errors. */
@@ -50,6 +53,7 @@ export async function evalTextCommand(
   deps: { io: CliIo; gpu?: Gpu },
 ): Promise<PerplexityMetrics & { split: Split }> {
   const { io } = deps;
+  const precision = parsePrecision(opts.precision);
   const dir = directorySource(model);
   if (!(await dir.has('config.json'))) {
     throw new Error(
@@ -82,10 +86,11 @@ export async function evalTextCommand(
   const gpu = deps.gpu ?? (await acquireDevice());
   let metrics: PerplexityMetrics;
   try {
+    checkPrecisionSupported(gpu, precision);
     const store = await openCheckpoint(dir);
     let params: ParamStore;
     try {
-      params = await ParamStore.load(gpu, desc, store);
+      params = await ParamStore.load(gpu, desc, store, { precision });
     } finally {
       await store.close();
     }

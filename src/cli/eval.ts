@@ -28,6 +28,8 @@ export interface EvalOptions {
   readonly json?: boolean;
   /** text:FILE only: tokens per window (default 128). */
   readonly seqLen?: number;
+  /** text:FILE only: f32 or f16 weight matrices on the device (default f32). */
+  readonly precision?: string;
 }
 
 export interface EvalDeps {
@@ -115,6 +117,9 @@ export async function evalCommand(
   const spec = parseDataSpec(opts.data); // a bad spec fails before the device is started
   if (spec.kind === 'text') {
     return evalTextCommand(model, { ...opts, file: spec.file, split }, { io, gpu: deps.gpu });
+  }
+  if (opts.precision !== undefined && opts.precision !== 'f32') {
+    throw new Error(`--precision ${opts.precision} applies to language models on text:FILE data only`);
   }
   const batch = opts.batch ?? EVAL_DEFAULT_BATCH;
   const config = await readRunnableConfig(model);

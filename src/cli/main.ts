@@ -2,8 +2,10 @@ import { Command, Option } from 'commander';
 import { DEFAULT_SEQ_LEN } from '../io/text-data.js';
 import { METHODS } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
+import { SAVE_DTYPES } from '../sglp/export.js';
 import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { lmFinetune } from '../tunables.js';
 import { registerCka } from './cka.js';
 import { intAtLeast, nonNegative, positive } from './common.js';
 import { registerCompare } from './compare.js';
@@ -11,6 +13,7 @@ import { demoCommand } from './demo.js';
 import { EVAL_DEFAULT_BATCH, evalCommand } from './eval.js';
 import { TEXT_EVAL_DEFAULT_BATCH } from './eval-text.js';
 import { infoCommand } from './info.js';
+import { precisionOption } from './precision.js';
 import { pruneCommand } from './prune.js';
 import { selfcheckCommand } from './selfcheck.js';
 import { DEFAULT_DEPTH, TRAIN_DEFAULTS, trainCommand } from './train.js';
@@ -53,6 +56,7 @@ program
     intAtLeast(1),
   )
   .option('--seq-len <T>', `text: tokens per window (default: ${DEFAULT_SEQ_LEN})`, intAtLeast(2))
+  .addOption(precisionOption())
   .addOption(new Option('--json', 'print one JSON object on stdout'))
   .action(async (model: string, opts) => {
     await evalCommand(model, opts);
@@ -102,6 +106,17 @@ program
     intAtLeast(1),
   )
   .option('--seq-len <T>', `text: tokens per window (default: ${DEFAULT_SEQ_LEN})`, intAtLeast(2))
+  .addOption(precisionOption())
+  .option(
+    '--stream',
+    'text: one decoder layer on the device at a time, read from the checkpoint when needed (calibration, ' +
+      'GradNorm by recomputation, perplexity, export), for models larger than device memory',
+  )
+  .option(
+    '--memory-cap <BYTES>',
+    'text: fail any allocation that takes device memory past BYTES',
+    intAtLeast(1),
+  )
   .option(
     '--max-exhaustive <N>',
     'search a segment exhaustively up to N candidates, greedily above',
@@ -121,8 +136,22 @@ program
   .option('--seed <S>', 'seed of the random baseline', intAtLeast(0), 0)
   .option(
     '--finetune-epochs <E>',
-    'fine-tune the pruned model for E epochs (SGD momentum 0.9, lr 0.01 cosine, weight decay 5e-3, batch 256), then evaluate it again',
+    'fine-tune the pruned model for E epochs (images: SGD momentum 0.9, lr 0.01 cosine, weight decay 5e-3, batch 256; ' +
+      `text: AdamW, lr ${lmFinetune.lr} warmup + cosine, weight decay ${lmFinetune.weightDecay}, batch ${lmFinetune.batch} windows), then evaluate it again`,
     intAtLeast(0),
+  )
+  .option(
+    '--finetune-samples <N>',
+    'fine-tune on the first N train samples (text: windows) only (default: all)',
+    intAtLeast(1),
+  )
+  .addOption(
+    new Option(
+      '--save-dtype <DTYPE>',
+      'dtype of the written tensors: auto = each tensor in its input dtype (image models: F32), or f32, f16, bf16 (text)',
+    )
+      .choices([...SAVE_DTYPES])
+      .default('auto'),
   )
   .requiredOption('--out <DIR>', 'output directory for the pruned model and the report (new or empty)')
   .addOption(new Option('--json', 'print the report as one JSON object on stdout'))

@@ -24,6 +24,10 @@ export interface PruneCliOptions {
   /** The random baseline's seed (default 0). */
   readonly seed?: number;
   readonly finetuneEpochs?: number;
+  /** Fine-tune on the first N train samples (text: windows) only; default all. */
+  readonly finetuneSamples?: number;
+  /** Dtype of the written tensors: auto (the input's, per tensor; CNNs: F32), f32, f16 or bf16. */
+  readonly saveDtype?: string;
   readonly samples?: number;
   readonly batch?: number;
   readonly gradnormBatches?: number;
@@ -32,6 +36,12 @@ export interface PruneCliOptions {
   readonly evalLimit?: number;
   /** text:FILE and a language model only: tokens per window (default 128). */
   readonly seqLen?: number;
+  /** Language models only: f32 or f16 weight matrices on the device (default f32). */
+  readonly precision?: string;
+  /** Language models only: layer streaming, one decoder layer on the device at a time (prune-llm.ts). */
+  readonly stream?: boolean;
+  /** Language models only: fail any allocation that takes device memory past this many bytes. */
+  readonly memoryCap?: number;
   readonly out: string;
   readonly json?: boolean;
 }

@@ -3,6 +3,8 @@
 // (kept layers renumbered `model.layers.{i}`; a tied model stays tied, without lm_head.weight), config.json
 // (the input's, num_hidden_layers updated), the input's tokenizer files, then sglp-report.json and
 // report.html; each file atomically. --samples, --batch and the GradNorm sizes count windows here.
+// Tensors keep the input's dtype (`--save-dtype auto`; kept tensors are then the input's bytes unless
+// fine-tuned); `--finetune-epochs E` fine-tunes a copy with AdamW and writes the fine-tuned weights.
 
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,10 +19,18 @@ import { acquireDevice } from '../node/device.js';
 import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
 import { methodLabel } from '../report/labels.js';
 import type { Method, Report } from '../report/schema.js';
-import { HF_SIDE_FILES, prunedHfConfigJson, prunedTensors } from '../sglp/export.js';
+import {
+  HF_SIDE_FILES,
+  parseSaveDtype,
+  prunedHfConfigJson,
+  prunedTensorsAs,
+  savedDtypes,
+} from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { streamedPrunedTensors } from '../sglp/pipeline-llm-stream.js';
 import { readTextFile } from './eval-text.js';
+import { checkPrecisionSupported, parsePrecision } from './precision.js';
 import { processIo } from './progress.js';
 import {
   checkOut,
@@ -49,9 +59,8 @@ export async function pruneLlmCommand(
       `${model} is a language model (${parsed.config.architecture}): --data must be text:FILE, got "${opts.data}"`,
     );
   }
-  if (opts.finetuneEpochs) {
-    throw new Error('--finetune-epochs is not supported for language models yet (SGLP.md §5: AdamW)');
-  }
+  const saveDtype = parseSaveDtype(opts.saveDtype);
+  const precision = parsePrecision(opts.precision);
   if (deps.before)
     throw new Error('pruneCommand: deps.before holds classifier metrics; this is a language model');
   const seqLen = opts.seqLen ?? SGLP_TEXT_DEFAULTS.seqLen;
@@ -71,34 +80,69 @@ export async function pruneLlmCommand(
     );
   }
 
-  const gpu = deps.gpu ?? (await acquireDevice());
+  if (opts.stream && precision !== 'f32') {
+    throw new Error(`--precision ${precision} does not run with --stream (streamed layers are f32)`);
+  }
+  if (opts.stream && opts.finetuneEpochs) {
+    throw new Error('--finetune-epochs needs the model loaded on the device; it does not run with --stream');
+  }
+  const cap = opts.memoryCap;
+  if (cap !== undefined && !(Number.isSafeInteger(cap) && cap >= 1)) {
+    throw new Error(`--memory-cap must be a whole number of bytes >= 1, got ${cap}`);
+  }
+  const gpu = deps.gpu ?? (await acquireDevice(cap === undefined ? {} : { memoryCap: cap }));
+  const capBefore = gpu.pool.memoryCap;
+  if (deps.gpu && cap !== undefined) gpu.pool.memoryCap = cap;
   const store = await openCheckpoint(dir);
   const reporter = progressReporter(io);
   try {
-    const params = await ParamStore.load(gpu, desc, store);
+    checkPrecisionSupported(gpu, precision);
+    // --stream: nothing is loaded; every stage reads the layers it needs from the checkpoint.
+    const params = opts.stream ? undefined : await ParamStore.load(gpu, desc, store, { precision });
+    let tuned: ParamStore | undefined;
     try {
-      const { report, pruned, view } = await pruneLlm(
-        { gpu, desc, params, train, test },
+      const { report, pruned, view, finetuned } = await pruneLlm(
+        { gpu, desc, ...(params ? { params } : { stream: { store } }), train, test },
         {
           target: parsed.target,
           method: parsed.method,
           ...protocolOptions(opts, SGLP_TEXT_DEFAULTS.select),
+          precision,
           dataSpec: opts.data,
           input: model,
           output: opts.out,
+          finetune: opts.finetuneEpochs
+            ? {
+                epochs: opts.finetuneEpochs,
+                samples: opts.finetuneSamples,
+                // Evaluated as written: rounded to the dtype each tensor is saved in.
+                savedAs: (pruned) => savedDtypes(pruned, { input: store, save: saveDtype, unchanged: false }),
+              }
+            : undefined,
           onProgress: reporter.onProgress,
           signal: deps.signal,
         },
       );
+      tuned = finetuned;
       reporter.stop();
       await mkdir(opts.out, { recursive: true });
-      await writeSafetensorsFile(join(opts.out, 'model.safetensors'), prunedTensors(pruned, view), {
+      // Unchanged tensors keep the input's bytes; fine-tuned ones are converted to the save dtype.
+      const source = finetuned ?? view;
+      // Streamed: no tensor is on the device; each is read from the input checkpoint as it is written.
+      const tensors = source
+        ? prunedTensorsAs(pruned, source, {
+            input: store,
+            save: saveDtype,
+            unchanged: finetuned === undefined,
+          })
+        : streamedPrunedTensors(pruned, store, saveDtype);
+      await writeSafetensorsFile(join(opts.out, 'model.safetensors'), tensors, {
         format: 'pt',
         pruned_by: 'sglp',
       });
       await writeFileAtomic(
         join(opts.out, 'config.json'),
-        prunedHfConfigJson(parsed.configText, pruned, join(model, 'config.json')),
+        prunedHfConfigJson(parsed.configText, pruned, join(model, 'config.json'), saveDtype),
       );
       for (const name of HF_SIDE_FILES) {
         let bytes: Uint8Array;
@@ -113,12 +157,14 @@ export async function pruneLlmCommand(
       await writeReport(opts.out, report, io, opts.json, summary);
       return report;
     } finally {
-      params.dispose();
+      tuned?.dispose();
+      params?.dispose();
     }
   } finally {
     reporter.stop();
     await store.close();
-    if (!deps.gpu) gpu.destroy();
+    if (deps.gpu) gpu.pool.memoryCap = capBefore;
+    else gpu.destroy();
   }
 }
 
@@ -130,7 +176,20 @@ function summary(r: Report): string {
     `${r.model.name} (${methodLabel(r)}): removed ${r.removed.length} of ${r.units.length} decoder layers (${r.removed.map(name).join(', ')})`,
     segmentsLine(r),
     `perplexity ${ppl(r.metrics.before)} → ${ppl(m)} (${'tokens' in m ? m.tokens : ''} test tokens, no fine-tuning)`,
+    ...(r.metrics.afterFinetune
+      ? [
+          `after fine-tuning for ${r.protocol.finetune?.epochs} epoch(s) (AdamW): perplexity ` +
+            `${ppl(r.metrics.afterFinetune)} (fine-tuning ${(r.timings.finetuneMs / 1000).toFixed(1)} s)`,
+        ]
+      : []),
     `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs/token ${r.size.macsBefore} → ${r.size.macsAfter}`,
+    ...(r.device.memory
+      ? [
+          `peak device memory ${r.device.memory.peakDeviceBytes} bytes` +
+            (r.device.memory.streamed ? ' (layer streaming)' : '') +
+            (r.device.memory.memoryCap !== null ? `, cap ${r.device.memory.memoryCap}` : ''),
+        ]
+      : []),
     ...timingAndNotesLines(r),
     `pruned model: ${r.model.output} (Hugging Face: config.json, model.safetensors, tokenizer files); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
     '',

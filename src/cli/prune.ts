@@ -18,7 +18,7 @@ import { acquireDevice } from '../node/device.js';
 import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
 import { methodLabel } from '../report/labels.js';
 import { METHODS, type Method, type Report } from '../report/schema.js';
-import { prunedConfigJson, prunedTensors } from '../sglp/export.js';
+import { parseSaveDtype, prunedConfigJson, prunedTensors } from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { methodTargetError, pruneSglp, SGLP_DEFAULTS } from '../sglp/pipeline.js';
 import { checkDatasetFits } from './common.js';
@@ -73,6 +73,14 @@ function checkUnsupported(opts: PruneCliOptions): void {
   if (e !== undefined && !(Number.isSafeInteger(e) && e >= 0)) {
     throw new Error(`--finetune-epochs must be an integer >= 0, got ${e}`);
   }
+  const n = opts.finetuneSamples;
+  if (n !== undefined) {
+    if (!(Number.isSafeInteger(n) && n >= 1)) {
+      throw new Error(`--finetune-samples must be an integer >= 1, got ${n}`);
+    }
+    if (!e) throw new Error('--finetune-samples limits fine-tuning: give --finetune-epochs E (>= 1) too');
+  }
+  parseSaveDtype(opts.saveDtype);
   if (opts.select !== undefined && opts.select !== 'min' && opts.select !== 'max') {
     throw new Error(`--select must be min or max, got "${opts.select}"`);
   }
@@ -95,6 +103,20 @@ export async function pruneCommand(
   if (opts.seqLen !== undefined) {
     throw new Error(`--seq-len applies to language models on text:FILE data only; ${model} is not one`);
   }
+  if (opts.stream || opts.memoryCap !== undefined) {
+    const flag = opts.stream ? '--stream' : '--memory-cap';
+    throw new Error(`${flag} applies to language models only (layer streaming); ${model} is not one`);
+  }
+  if (opts.precision !== undefined && opts.precision !== 'f32') {
+    throw new Error(`--precision ${opts.precision} applies to language models only; ${model} is not one`);
+  }
+  const saveDtype = parseSaveDtype(opts.saveDtype);
+  if (saveDtype !== 'auto' && saveDtype !== 'f32') {
+    // BN running statistics and the classifier are kept in f32; only language models change dtype.
+    throw new Error(
+      `--save-dtype ${saveDtype}: ${model} is an image classifier, written as F32 (auto or f32)`,
+    );
+  }
   const config = await readRunnableConfig(model);
   await checkOut(model, opts.out);
   const train = await loadImageDataset(opts.data, 'train');
@@ -109,6 +131,8 @@ export async function pruneCommand(
   try {
     const params = await ParamStore.load(gpu, desc, store);
     let tuned: ParamStore | undefined;
+    // The pruned view owns the fresh weights of re-initialised convs (VGG).
+    let prunedView: { dispose(): void } | undefined;
     try {
       const { report, pruned, view, finetuned } = await pruneSglp(
         { gpu, desc, params, normalize: config.normalize, train, test },
@@ -116,7 +140,9 @@ export async function pruneCommand(
           target,
           method,
           ...protocolOptions(opts, SGLP_DEFAULTS.select),
-          finetune: opts.finetuneEpochs ? { epochs: opts.finetuneEpochs } : undefined,
+          finetune: opts.finetuneEpochs
+            ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples }
+            : undefined,
           dataSpec: opts.data,
           input: model,
           output: opts.out,
@@ -126,6 +152,7 @@ export async function pruneCommand(
         },
       );
       tuned = finetuned;
+      prunedView = view;
       reporter.stop();
       // The input checkpoint's num_batches_tracked counters, carried over byte for byte.
       const carried = (oldKey: string): TensorToWrite | undefined => {
@@ -147,6 +174,7 @@ export async function pruneCommand(
       return report;
     } finally {
       tuned?.dispose();
+      prunedView?.dispose();
       params.dispose();
     }
   } finally {

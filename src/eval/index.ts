@@ -12,3 +12,8 @@ export {
   type PerplexityMetrics,
   type PerplexityOptions,
 } from './perplexity.js';
+export {
+  evaluatePerplexityStreamed,
+  type StreamedPerplexity,
+  type StreamedPerplexityOptions,
+} from './perplexity-stream.js';

@@ -9,13 +9,26 @@ export {
 } from './llama.js';
 export { type LlamaStreamOptions, type LlamaStreamResult, streamLlamaLayers } from './llama-stream.js';
 export {
+  type StreamBatchLoss,
+  type StreamLossOptions,
+  type StreamLossResult,
+  streamLlamaLoss,
+} from './llama-stream-grad.js';
+export {
   CLASSIFIER_ARCHITECTURES,
   type ClassifierForward,
   type ClassifierModel,
   createClassifier,
   type SavedActivations,
 } from './model.js';
-export { isTrainable, type LoadOptions, ParamStore } from './params.js';
+export {
+  isTrainable,
+  type LoadOptions,
+  ParamStore,
+  PRECISIONS,
+  type Precision,
+  storageDType,
+} from './params.js';
 export {
   type CaptureHook,
   CifarResnet,

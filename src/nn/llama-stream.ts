@@ -15,8 +15,9 @@ import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
-import { embedding, parseRopeScaling, type RopeTables, ropeTables, uploadTokens } from '../ops/index.js';
+import { embedding, type RopeTables, uploadTokens } from '../ops/index.js';
 import { decoderLayerForward } from './llama.js';
+import { type HeldState, StreamWeights } from './stream-weights.js';
 
 /** One batch of windows: `batch` windows of `seq` token ids, window after window. */
 export interface TokenBatch {
@@ -34,6 +35,11 @@ export type StreamVisitor = (unit: number, index: number, hidden: Tensor) => voi
 export interface LlamaStreamOptions {
   /** Keep the batches' hidden states on the CPU between layers (default false: on the device). */
   readonly hostStates?: boolean;
+  /**
+   * Receives batch `index`'s embedding output [batch·seq, hidden] (decoder layer 0's input), on the same
+   * terms as the visitor's tensors.
+   */
+  readonly onInput?: (index: number, embedded: Tensor) => void | Promise<void>;
   /** Called after each decoder layer has run on every batch (done of total layers). */
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
@@ -47,9 +53,6 @@ export interface LlamaStreamResult {
   /** Every tensor read from the checkpoint (embedding and decoder layers), in f32 bytes. */
   readonly streamedBytes: number;
 }
-
-/** A hidden state held between layers: on the device, or its values on the CPU. */
-type State = Tensor | Float32Array;
 
 /** Runs `batches` through the decoder layers of `desc`, one layer's weights on the device at a time. */
 export async function streamLlamaLayers(
@@ -66,58 +69,14 @@ export async function streamLlamaLayers(
   if (batches.length === 0) throw new Error(`${desc.name}: layer streaming needs at least one batch`);
   checkStateDictKeys(desc, store);
   const net: LlamaNet = desc.net;
-  const shapes = new Map(desc.params.map((p) => [p.key, p.shape]));
   const pool = gpu.pool;
   const peakBefore = pool.peakBytes;
   pool.resetPeak();
-  const tables = new Map<number, RopeTables>();
-  let states: State[] = [];
-  let largestUploadBytes = 0;
-  let streamedBytes = 0;
-
-  /** Uploads the named checkpoint tensors, labelled so that a memory error says whose they are. */
-  const load = async (keys: readonly string[], label: string): Promise<Map<string, Tensor>> => {
-    const out = new Map<string, Tensor>();
-    let bytes = 0;
-    try {
-      for (const key of keys) {
-        const shape = shapes.get(key) as readonly number[];
-        const data = await store.float32(key, shape);
-        checkFinite(data, store.name, key);
-        const t = gpu.keep(gpu.empty(shape, 'f32', label));
-        out.set(key, t);
-        gpu.write(t, data);
-        bytes += data.byteLength;
-      }
-    } catch (e) {
-      for (const t of out.values()) t.dispose();
-      throw e;
-    }
-    largestUploadBytes = Math.max(largestUploadBytes, bytes);
-    streamedBytes += bytes;
-    return out;
-  };
-  const ropeFor = (T: number): RopeTables => {
-    let tb = tables.get(T);
-    if (!tb) {
-      const scaling = parseRopeScaling(net.ropeScaling);
-      tb = ropeTables(
-        gpu,
-        { headDim: net.headDim, theta: net.ropeTheta, ...(scaling ? { scaling } : {}) },
-        { length: T },
-      );
-      gpu.keep(tb.cos);
-      gpu.keep(tb.sin);
-      tables.set(T, tb);
-    }
-    return tb;
-  };
-  const hold = async (t: Tensor): Promise<State> => {
-    if (!options.hostStates) return gpu.keep(t);
-    const data = await gpu.readF32(t);
-    t.dispose();
-    return data;
-  };
+  const w = new StreamWeights(gpu, net, store, new Map(desc.params.map((p) => [p.key, p.shape])));
+  let states: HeldState[] = [];
+  const load = (keys: readonly string[], label: string) => w.load(keys, label);
+  const ropeFor = (T: number): RopeTables => w.ropeFor(T);
+  const hold = (t: Tensor): Promise<HeldState> => w.hold(t, options.hostStates ?? false);
   const disposeStates = (): void => {
     for (const s of states) if (!(s instanceof Float32Array)) s.dispose();
     states = [];
@@ -138,7 +97,14 @@ export async function streamLlamaLayers(
             gpu.copy(x0, x);
             return x;
           });
-          states.push(await hold(gpu.keep(rows)));
+          gpu.keep(rows);
+          try {
+            await options.onInput?.(states.length, rows);
+          } catch (e) {
+            rows.dispose();
+            throw e;
+          }
+          states.push(await hold(rows));
         } finally {
           tokens.dispose();
         }
@@ -181,23 +147,15 @@ export async function streamLlamaLayers(
       }
       options.onProgress?.(++done, net.layers.length);
     }
-    return { peakBytes: pool.peakBytes, largestUploadBytes, streamedBytes };
+    return {
+      peakBytes: pool.peakBytes,
+      largestUploadBytes: w.largestUploadBytes,
+      streamedBytes: w.streamedBytes,
+    };
   } finally {
     disposeStates();
-    for (const tb of tables.values()) {
-      tb.cos.dispose();
-      tb.sin.dispose();
-    }
+    w.dispose();
     pool.peakBytes = Math.max(peakBefore, pool.peakBytes);
-  }
-}
-
-/** ParamStore.load's value check, done here tensor by tensor as each is read (never the whole model). */
-function checkFinite(data: Float32Array, file: string, key: string): void {
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      throw new Error(`${file}: tensor "${key}" holds a non-finite value (${data[i]}) at element ${i}`);
-    }
   }
 }
 

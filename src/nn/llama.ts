@@ -399,54 +399,73 @@ export class Llama {
     grads: Map<string, Tensor>,
     shape: readonly number[],
   ): Tensor {
-    const gpu = this.gpu;
-    const { heads, kvHeads, headDim: D } = this.net;
     const [B, T] = shape;
-    const N = B * T;
-    const tmp: Tensor[] = [];
-    const t = <X extends Tensor | undefined>(x: X): X => {
-      if (x) tmp.push(x);
-      return x;
-    };
-    const projBack = (p: ProjectionSpec, input: Tensor, dy: Tensor): Tensor => {
-      const g = linearBackward(gpu, input, this.params.get(`${p.name}.weight`), dy, { biasGrad: p.bias });
-      grads.set(`${p.name}.weight`, g.dw);
-      if (g.db) grads.set(`${p.name}.bias`, g.db);
-      return t(g.dx as Tensor);
-    };
-    try {
-      // MLP branch: out = x1 + down(swiglu(gate(n2), up(n2))).
-      const dact = projBack(l.down, s.act, dout);
-      const sw = swigluBackward(gpu, dact, { gate: s.gate, up: s.up });
-      t(sw.dgate);
-      t(sw.dup);
-      const dn2 = t(add(gpu, projBack(l.gate, s.n2, sw.dgate), projBack(l.up, s.n2, sw.dup)));
-      const nb2 = rmsNormBackward(gpu, dn2, s.x1, this.params.get(l.postAttentionNorm), s.rstd2);
-      grads.set(l.postAttentionNorm, nb2.dweight);
-      const dx1 = t(add(gpu, dout, t(nb2.dx)));
-      // Attention branch: x1 = x + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
-      const dattn = projBack(l.o, s.attn.reshape([N, heads * D]), dx1);
-      const vv = s.v.reshape([B, T, kvHeads, D]);
-      const ab = attentionBackward(gpu, dattn.reshape([B, T, heads, D]), s.q, s.k, vv, s.attn, s.lse, {
-        layout: 'bthd',
-        causal: true,
-      });
-      t(ab.dq);
-      t(ab.dk);
-      t(ab.dv);
-      const tables = this.ropeFor(T);
-      const dq = t(ropeBackward(gpu, ab.dq, tables)).reshape([N, heads * D]);
-      const dk = t(ropeBackward(gpu, ab.dk, tables)).reshape([N, kvHeads * D]);
-      const dv = ab.dv.reshape([N, kvHeads * D]);
-      const dn1 = t(
-        add(gpu, t(add(gpu, projBack(l.q, s.n1, dq), projBack(l.k, s.n1, dk))), projBack(l.v, s.n1, dv)),
-      );
-      const nb1 = rmsNormBackward(gpu, dn1, s.x, this.params.get(l.inputNorm), s.rstd1);
-      grads.set(l.inputNorm, nb1.dweight);
-      return add(gpu, dx1, t(nb1.dx));
-    } finally {
-      for (const x of tmp) x.dispose();
-    }
+    const get = (key: string) => this.params.get(key);
+    return decoderLayerBackward(this.gpu, this.net, l, get, s, dout, grads, this.ropeFor(T), B, T);
+  }
+}
+
+/**
+ * Backward of one decoder layer: dx of the layer input from dout, given the activations its forward kept
+ * and its weights by key from `get` (the loaded store, or one layer streamed in). Weight gradients go into
+ * `grads` under their state-dict keys. Frees its own temporaries; dout stays the caller's.
+ */
+export function decoderLayerBackward(
+  gpu: Gpu,
+  net: LlamaNet,
+  l: DecoderLayerSpec,
+  get: (key: string) => Tensor,
+  s: LayerActivations,
+  dout: Tensor,
+  grads: Map<string, Tensor>,
+  tables: RopeTables,
+  B: number,
+  T: number,
+): Tensor {
+  const { heads, kvHeads, headDim: D } = net;
+  const N = B * T;
+  const tmp: Tensor[] = [];
+  const t = <X extends Tensor | undefined>(x: X): X => {
+    if (x) tmp.push(x);
+    return x;
+  };
+  const projBack = (p: ProjectionSpec, input: Tensor, dy: Tensor): Tensor => {
+    const g = linearBackward(gpu, input, get(`${p.name}.weight`), dy, { biasGrad: p.bias });
+    grads.set(`${p.name}.weight`, g.dw);
+    if (g.db) grads.set(`${p.name}.bias`, g.db);
+    return t(g.dx as Tensor);
+  };
+  try {
+    // MLP branch: out = x1 + down(swiglu(gate(n2), up(n2))).
+    const dact = projBack(l.down, s.act, dout);
+    const sw = swigluBackward(gpu, dact, { gate: s.gate, up: s.up });
+    t(sw.dgate);
+    t(sw.dup);
+    const dn2 = t(add(gpu, projBack(l.gate, s.n2, sw.dgate), projBack(l.up, s.n2, sw.dup)));
+    const nb2 = rmsNormBackward(gpu, dn2, s.x1, get(l.postAttentionNorm), s.rstd2);
+    grads.set(l.postAttentionNorm, nb2.dweight);
+    const dx1 = t(add(gpu, dout, t(nb2.dx)));
+    // Attention branch: x1 = x + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
+    const dattn = projBack(l.o, s.attn.reshape([N, heads * D]), dx1);
+    const vv = s.v.reshape([B, T, kvHeads, D]);
+    const ab = attentionBackward(gpu, dattn.reshape([B, T, heads, D]), s.q, s.k, vv, s.attn, s.lse, {
+      layout: 'bthd',
+      causal: true,
+    });
+    t(ab.dq);
+    t(ab.dk);
+    t(ab.dv);
+    const dq = t(ropeBackward(gpu, ab.dq, tables)).reshape([N, heads * D]);
+    const dk = t(ropeBackward(gpu, ab.dk, tables)).reshape([N, kvHeads * D]);
+    const dv = ab.dv.reshape([N, kvHeads * D]);
+    const dn1 = t(
+      add(gpu, t(add(gpu, projBack(l.q, s.n1, dq), projBack(l.k, s.n1, dk))), projBack(l.v, s.n1, dv)),
+    );
+    const nb1 = rmsNormBackward(gpu, dn1, s.x, get(l.inputNorm), s.rstd1);
+    grads.set(l.inputNorm, nb1.dweight);
+    return add(gpu, dx1, t(nb1.dx));
+  } finally {
+    for (const x of tmp) x.dispose();
   }
 }
 

@@ -5,13 +5,33 @@
 import { checkStateDict } from '../arch/state-dict.js';
 import type { ModelDescription, ParamSpec } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
-import type { Tensor } from '../gpu/tensor.js';
+import type { DType, Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
+
+/**
+ * How weights are held on the device. 'f16': every matrix (rank-2 weight: linear layers, LM head,
+ * embedding table) is stored as f16, half the memory; the GEMMs widen it and accumulate in f32, so
+ * activations, norms, biases and gradients stay f32. Needs the adapter feature shader-f16. Only the LLaMA
+ * family runs on it (its matrices all go through linear/embedding); the CLI refuses it for image models.
+ */
+export type Precision = 'f32' | 'f16';
+
+export const PRECISIONS: readonly Precision[] = ['f32', 'f16'];
 
 export interface LoadOptions {
   /** Read every value and reject NaN/Inf and negative running variances (default true). */
   readonly checkValues?: boolean;
+  /** Storage of the weight matrices (default 'f32'). */
+  readonly precision?: Precision;
 }
+
+/** The device dtype of one tensor under a precision (a pure rule, tested on its own). */
+export function storageDType(spec: ParamSpec, precision: Precision): DType {
+  return precision === 'f16' && spec.kind === 'weight' && spec.shape.length === 2 ? 'f16' : 'f32';
+}
+
+/** Largest finite float16. */
+const F16_MAX = 65504;
 
 /** True for tensors an optimiser updates (weights and biases), false for BN running statistics. */
 export function isTrainable(spec: ParamSpec): boolean {
@@ -26,7 +46,14 @@ export class ParamStore {
   private constructor(
     readonly gpu: Gpu,
     readonly desc: ModelDescription,
-  ) {}
+    readonly precision: Precision = 'f32',
+  ) {
+    if (precision === 'f16' && !gpu.hasF16) {
+      throw new Error(
+        `${desc.name}: precision f16 needs the adapter feature shader-f16, which ${gpu.adapter.description || 'this adapter'} lacks (use precision f32)`,
+      );
+    }
+  }
 
   /** Loads every tensor of `desc` from a checkpoint; a missing or mis-shaped key is a StateDictError. */
   static async load(
@@ -35,8 +62,8 @@ export class ParamStore {
     store: TensorStore,
     options: LoadOptions = {},
   ): Promise<ParamStore> {
+    const ps = new ParamStore(gpu, desc, options.precision);
     await checkStateDict(desc, store, { values: options.checkValues ?? true });
-    const ps = new ParamStore(gpu, desc);
     try {
       for (const p of desc.params) ps.set(p, await store.float32(p.key, p.shape));
     } catch (e) {
@@ -51,15 +78,21 @@ export class ParamStore {
     gpu: Gpu,
     desc: ModelDescription,
     arrays: Readonly<Record<string, ArrayLike<number>>>,
+    options: Pick<LoadOptions, 'precision'> = {},
   ): ParamStore {
-    const ps = new ParamStore(gpu, desc);
+    const ps = new ParamStore(gpu, desc, options.precision);
     for (const p of desc.params) {
       const data = arrays[p.key];
       if (!data) {
         ps.dispose();
         throw new Error(`${desc.name}: no values for "${p.key}" (expected shape [${p.shape.join(', ')}])`);
       }
-      ps.set(p, data);
+      try {
+        ps.set(p, data);
+      } catch (e) {
+        ps.dispose();
+        throw e;
+      }
     }
     return ps;
   }
@@ -95,7 +128,17 @@ export class ParamStore {
   }
 
   private set(p: ParamSpec, data: ArrayLike<number>): void {
-    const t = this.gpu.keep(this.gpu.tensor(data, p.shape));
+    const dtype = storageDType(p, this.precision);
+    if (dtype === 'f16') {
+      for (let i = 0; i < data.length; i++) {
+        if (Math.abs(data[i]) > F16_MAX) {
+          throw new Error(
+            `${this.desc.name}: "${p.key}"[${i}] = ${data[i]} is beyond float16's range (±${F16_MAX}); load it with precision f32`,
+          );
+        }
+      }
+    }
+    const t = this.gpu.keep(this.gpu.tensor(data, p.shape, dtype));
     this.tensors.get(p.key)?.dispose();
     this.tensors.set(p.key, t);
   }

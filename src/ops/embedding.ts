@@ -75,8 +75,12 @@ export function uploadTokens(
   };
 }
 
-function checkTable(op: string, table: Tensor, tokens: TokenIds): number {
-  expectDType(op, table, 'f32');
+function checkTable(op: string, table: Tensor, tokens: TokenIds, half = false): number {
+  if (half && table.dtype === 'f16') {
+    if (!table.gpu.hasF16) {
+      throw new ShapeError(op, 'an f16 table needs the adapter feature shader-f16, which it lacks');
+    }
+  } else expectDType(op, table, 'f32');
   if (table.shape.length !== 2 || table.shape[0] !== tokens.vocab) {
     throw new ShapeError(
       op,
@@ -86,9 +90,9 @@ function checkTable(op: string, table: Tensor, tokens: TokenIds): number {
   return table.shape[1];
 }
 
-/** out[..., :] = table[ids[...], :]: [...ids shape, hidden]. */
+/** out[..., :] = table[ids[...], :]: [...ids shape, hidden], f32 (an f16 table is widened). */
 export function embedding(gpu: Gpu, table: Tensor, tokens: TokenIds): Tensor {
-  const hidden = checkTable('embedding', table, tokens);
+  const hidden = checkTable('embedding', table, tokens, true);
   const out = gpu.empty([...tokens.shape, hidden]);
   if (out.size === 0) return out;
   const wg = tun.elementWorkgroup;
@@ -97,7 +101,13 @@ export function embedding(gpu: Gpu, table: Tensor, tokens: TokenIds): Tensor {
     kernel: {
       name: 'embedding',
       template: embeddingWgsl,
-      defines: { WG: wg, BACKWARD: false, ACCUMULATE: false },
+      defines: {
+        WG: wg,
+        BACKWARD: false,
+        ACCUMULATE: false,
+        F16: table.dtype === 'f16',
+        ELEM: table.dtype,
+      },
     },
     buffers: [table, tokens.ids, out],
     uniforms: new Uint32Array([tokens.ids.size, hidden, gx, 0]),
@@ -136,7 +146,7 @@ export function embeddingBackward(
     kernel: {
       name: 'embedding.backward',
       template: embeddingWgsl,
-      defines: { WG: wg, BACKWARD: true, ACCUMULATE: !!opts.into },
+      defines: { WG: wg, BACKWARD: true, ACCUMULATE: !!opts.into, F16: false, ELEM: 'f32' },
     },
     buffers: [dOut, index.rows, index.starts, index.order, dW],
     uniforms: new Uint32Array([index.distinct, hidden, gx, 0]),

@@ -25,7 +25,8 @@ export interface GemmOptions {
 
 /**
  * C = act(alpha * op(A) op(B) + bias). A is [batch?, M, K] ([.., K, M] with transA), B is [batch?, K, N]
- * ([.., N, K] with transB); a 2-D operand is shared by every batch entry. f16 operands need shader-f16.
+ * ([.., N, K] with transB); a 2-D operand is shared by every batch entry. Each operand is f32 or f16 on its
+ * own (f32 activations times f16 weights: the mixed-precision LLM path); f16 needs shader-f16.
  */
 export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
   const { transA = false, transB = false, alpha = 1, bias, biasAxis = 'n', activation = 'none' } = opts;
@@ -37,13 +38,24 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
       `operands must be 2-D or 3-D, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`,
     );
   }
-  if (a.dtype !== b.dtype || (a.dtype !== 'f32' && a.dtype !== 'f16')) {
-    throw new ShapeError('gemm', `operands must both be f32 or both f16, got ${a.dtype} and ${b.dtype}`);
+  for (const [name, t] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
+    if (t.dtype !== 'f32' && t.dtype !== 'f16') {
+      throw new ShapeError('gemm', `operand ${name} must be f32 or f16, got ${t.dtype}`);
+    }
   }
-  const f16 = a.dtype === 'f16';
+  const elemA = a.dtype as 'f32' | 'f16';
+  const elemB = b.dtype as 'f32' | 'f16';
   const outDType = opts.outDType ?? a.dtype;
-  if ((f16 || outDType === 'f16') && !gpu.hasF16)
-    throw new ShapeError('gemm', 'f16 needs the shader-f16 feature');
+  const f16 = elemA === 'f16' || elemB === 'f16' || outDType === 'f16';
+  if (f16 && !gpu.hasF16) {
+    throw new ShapeError(
+      'gemm',
+      `f16 storage (A ${elemA}, B ${elemB}, C ${outDType}) needs the adapter feature shader-f16, which it lacks`,
+    );
+  }
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
   const m = transA ? ac : ar;
@@ -78,7 +90,6 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
 
   const tiles = opts.tiles ?? chooseGemmTiles({ m, n, k, batch }, gpu.adapter.isCpu);
   const split = tiles.splits > 1;
-  const elem = f16 ? 'f16' : 'f32';
   const biasDefs = {
     HAS_BIAS: !!bias,
     BIAS_N: !!bias && biasAxis === 'n',
@@ -104,10 +115,11 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
         B_VEC: !transB && n % 4 === 0,
         C_VEC: n % 4 === 0,
         SPLIT: split,
-        F16: f16 || outDType === 'f16',
+        F16: f16,
         SHUFFLE_A: shuffle,
         GROUPS: shuffle ? tiles.tm / tiles.lanes : 1,
-        ELEM: elem,
+        ELEM_A: elemA,
+        ELEM_B: elemB,
         OUT: split ? 'f32' : outDType,
         ...(split ? { HAS_BIAS: false, BIAS_N: false, BIAS_M: false } : biasDefs),
         ...act,

@@ -5,9 +5,11 @@ import { gemm } from './gemm.js';
 import { sum } from './reduce.js';
 import { expectDType } from './util.js';
 
+// The weight may be f16 (mixed precision: the GEMMs widen it and accumulate in f32); x, dy and every
+// gradient are f32.
 function check(op: string, x: Tensor, weight: Tensor): [number, number, number] {
   expectDType(op, x, 'f32');
-  expectDType(op, weight, 'f32');
+  expectDType(op, weight, 'f32', 'f16');
   if (x.shape.length !== 2 || weight.shape.length !== 2 || x.shape[1] !== weight.shape[1]) {
     throw new ShapeError(
       op,
@@ -17,10 +19,10 @@ function check(op: string, x: Tensor, weight: Tensor): [number, number, number] 
   return [x.shape[0], x.shape[1], weight.shape[0]];
 }
 
-/** PyTorch's F.linear: x [B, in] times weight [out, in] transposed, plus bias [out]: [B, out]. */
+/** PyTorch's F.linear: x [B, in] times weight [out, in] transposed, plus bias [out]: [B, out], f32. */
 export function linear(gpu: Gpu, x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   check('linear', x, weight);
-  return gemm(gpu, x, weight, { transB: true, bias });
+  return gemm(gpu, x, weight, { transB: true, bias, outDType: 'f32' });
 }
 
 export interface LinearGrads {
@@ -45,7 +47,7 @@ export function linearBackward(
     throw new ShapeError('linearBackward', `dy must be [${b}, ${out}], got [${dy.shape.join(', ')}]`);
   }
   const dw = gemm(gpu, dy, x, { transA: true });
-  const dx = opts.inputGrad === false ? undefined : gemm(gpu, dy, weight);
+  const dx = opts.inputGrad === false ? undefined : gemm(gpu, dy, weight, { outDType: 'f32' });
   const db = opts.biasGrad ? sum(gpu, dy, 0) : undefined;
   return { dx, dw, db };
 }

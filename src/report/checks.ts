@@ -23,9 +23,26 @@ export function checkReport(r: Report, ctx: z.RefinementCtx): void {
     checkTarget(r, issue);
     checkImportance(r, issue);
   }
+  if (partitionOk) checkReinitialised(r, issue);
   checkUnitScores(r, issue);
   checkMetrics(r, issue);
   checkSize(r, issue);
+}
+
+/** Re-initialised convs are kept units, each listed once, ascending. */
+function checkReinitialised(r: Report, issue: Issue): void {
+  const kept = new Set(r.kept);
+  r.reinitialised?.forEach((x, i) => {
+    if (!kept.has(x.unit))
+      issue(['reinitialised', i, 'unit'], `is ${unitLabel(r, x.unit)}, which is not kept`);
+    const prev = r.reinitialised?.[i - 1];
+    if (prev !== undefined && prev.unit >= x.unit) {
+      issue(
+        ['reinitialised', i, 'unit'],
+        `is ${x.unit} after ${prev.unit}, expected ascending distinct units`,
+      );
+    }
+  });
 }
 
 function unitLabel(r: Report, i: number): string {

@@ -18,6 +18,9 @@ export function renderHeader(report: Report): Markup {
     ['Method', methodLabel(report)],
     ['Segments', `K = ${segmentation.k} (${segmentation.kRule === 'elbow' ? 'elbow rule' : '--segments'})`],
     ['Removed', `${report.removed.length} of ${n} units`],
+    ...(report.reinitialised
+      ? ([['Re-initialised', report.reinitialised.map((x) => x.name).join(', ')]] as [string, Child][])
+      : []),
     ['Data', protocol.data.spec],
     ['Device', deviceLabel(report.device)],
   ];

@@ -35,6 +35,13 @@ export const unitSchema = z.strictObject({
   macs: count,
 });
 
+/** A kept conv whose weights were re-initialised (see `reinitialised` below). */
+export const reinitSchema = z.strictObject({
+  unit: count,
+  name: z.string().min(1),
+  reason: z.string().min(1),
+});
+
 /** Which samples a stage read: `batches` batches of `batchSize` samples (images, or text windows). */
 export const samplingSchema = z.strictObject({
   split,
@@ -57,7 +64,7 @@ export const protocolSchema = z.strictObject({
   /** 'default': SGLP.md's default protocol; 'reduced': fewer samples (the demo), and the page says so. */
   preset: z.enum(['default', 'reduced']),
   method: z.enum(METHODS),
-  /** Seeds the random baseline (and nothing else unless a shuffle seed says so). */
+  /** Seeds the random baseline and the fresh weights of re-initialised VGG convs. */
   seed: z.int(),
   data: z.strictObject({
     /** The `--data` spec as given, e.g. `fashion-mnist`, `text:corpus.txt`. */
@@ -68,6 +75,8 @@ export const protocolSchema = z.strictObject({
   /** Calibration samples whose unit outputs feed CKA (and the block-influence/angular baselines). */
   features: samplingSchema,
   estimator: z.enum(['biased', 'unbiased']),
+  /** Language models: the weight matrices' dtype on the device (`--precision`); absent means f32. */
+  precision: z.enum(['f32', 'f16']).optional(),
   segmentation: z.strictObject({
     /** `--segments K`; null: the elbow rule chose K. */
     segments: positive.nullable(),
@@ -103,6 +112,10 @@ export const protocolSchema = z.strictObject({
       batchSize: positive,
       augment: z.boolean(),
       seed: z.int(),
+      /** `--finetune-samples N`: the first N train samples (text: windows); null: all. */
+      samples: positive.nullable().optional(),
+      /** AdamW's linear warmup steps before the cosine decay (language models). */
+      warmup: count.optional(),
     })
     .nullable(),
 });
@@ -203,6 +216,13 @@ export const reportSchema = z
     unitScores: unitScoresSchema.optional(),
     kept: indexList,
     removed: indexList,
+    /**
+     * VGG convs that got fresh weights because their input width changed (SGLP.md §0), ascending by unit:
+     * `unit` indexes `units` (a kept unit), `name` is its name in the pruned model (`features.N`
+     * renumbered), `reason` says which removal changed the width. The weights are PyTorch's default Conv2d
+     * init drawn from `protocol.seed`; the conv's BN keeps its pretrained tensors. Absent when none.
+     */
+    reinitialised: z.array(reinitSchema).min(1).optional(),
     metrics: z.strictObject({
       before: evalMetricsSchema,
       after: evalMetricsSchema,
@@ -226,7 +246,18 @@ export const reportSchema = z
     /** Whole-network passes over one batch, as the engine counted them. */
     passes: z.strictObject({ forward: count, backward: count }),
     /** The WebGPU adapter's info (strings may be empty where the adapter hides them). */
-    device: z.strictObject({ vendor: z.string(), architecture: z.string(), description: z.string() }),
+    device: z.strictObject({
+      vendor: z.string(),
+      architecture: z.string(),
+      description: z.string(),
+      /**
+       * Language models: the most device bytes the run had live (pool accounting: loaded weights or the
+       * streamed layer, activations, states), `--memory-cap` (null: none) and whether layers were streamed.
+       */
+      memory: z
+        .strictObject({ peakDeviceBytes: count, memoryCap: count.nullable(), streamed: z.boolean() })
+        .optional(),
+    }),
     /** Things a reader must know, e.g. "features.7 re-initialised". */
     notes: z.array(z.string()),
   })
@@ -234,6 +265,7 @@ export const reportSchema = z
 
 export type Report = z.infer<typeof reportSchema>;
 export type ReportUnit = z.infer<typeof unitSchema>;
+export type ReportReinit = z.infer<typeof reinitSchema>;
 export type Protocol = z.infer<typeof protocolSchema>;
 export type Sampling = z.infer<typeof samplingSchema>;
 export type ReportSegmentation = z.infer<typeof segmentationSchema>;

@@ -117,6 +117,8 @@ const LABELS: Record<string, string> = {
   'finetune.batchSize': 'Fine-tuning batch size',
   'finetune.augment': 'Augmentation',
   'finetune.seed': 'Fine-tuning seed',
+  'finetune.samples': 'Fine-tuning samples',
+  'finetune.warmup': 'Warmup steps',
 };
 
 /** What null means, by the last part of the key. */
@@ -128,6 +130,7 @@ const NULL_MEANS: Record<string, string> = {
   limit: 'whole split',
   finetune: 'none',
   momentum: '—',
+  samples: 'whole split',
 };
 
 /** The protocol as [key, value] rows, nested objects flattened to dotted keys. */

@@ -103,9 +103,18 @@ export class CosineScores implements FeatureObserver {
   constructor(
     private readonly gpu: Gpu,
     private readonly desc: ModelDescription,
-    private readonly params: ParamStore,
+    /** The loaded tensors; only a ResNet stem's BN reads them (a streamed LM has none). */
+    private readonly params: ParamStore | undefined,
   ) {
     const llm = desc.architecture === 'llama';
+    if (desc.architecture === 'vgg') {
+      // Defined as refused: a VGG conv is compared with nothing of its own width in general (4 → 6, and a
+      // pool between stages), and comparing only the convs whose widths match would rank a subset.
+      throw new Error(
+        `block-influence/angular: ${desc.name}: a conv's input and output differ in width (and pools sit ` +
+          'between stages), so cos(h_in, h_out) is undefined for VGG; use --method sglp, random or last',
+      );
+    }
     if (!llm && (desc.net.family !== 'resnet' || desc.architecture !== 'cifar-resnet')) {
       throw new Error(
         `block-influence/angular: architecture "${desc.architecture}" is not supported yet (supported: cifar-resnet, llama)`,
@@ -184,7 +193,10 @@ export class CosineScores implements FeatureObserver {
     const net = this.desc.net;
     if (unit === this.desc.stem && net.family === 'resnet') {
       const bn = net.stem.bn;
-      const p = (k: string) => this.params.get(`${bn.name}.${k}`);
+      const store = this.params;
+      if (!store)
+        throw new Error(`block-influence/angular: the stem's BN of ${this.desc.name} needs its tensors`);
+      const p = (k: string) => store.get(`${bn.name}.${k}`);
       const params = {
         weight: p('weight'),
         bias: p('bias'),

@@ -9,6 +9,7 @@
 
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
+import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
 import type { TextWindows } from '../io/text-data.js';
 import { type LlamaStreamResult, streamLlamaLayers, type TokenBatch } from '../nn/llama-stream.js';
@@ -19,7 +20,11 @@ import {
 } from './calibrate-text.js';
 import { CkaAccumulator, type CkaResult } from './cka.js';
 
-export interface StreamedTextCalibrationOptions extends Omit<TextCalibrationOptions, 'observers'> {
+/**
+ * Observers (the block-influence / angular baselines) see batch after batch, so with observers the stream
+ * runs once per batch (`perBatch`): the embedding output through `input`, then every layer's output.
+ */
+export interface StreamedTextCalibrationOptions extends TextCalibrationOptions {
   /** Keep hidden states on the CPU between layers (less device memory, one read + upload per layer). */
   readonly hostStates?: boolean;
   /** Stream the model once per batch: one batch's CKA state on the device instead of all batches'. */
@@ -50,7 +55,8 @@ export async function calibrateTextStreamed(
     ...(options.hostStates ? { hostStates: true } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  if (options.perBatch) {
+  const observers = options.observers ?? [];
+  if (options.perBatch || observers.length > 0) {
     const acc = new CkaAccumulator(gpu, { units, estimator });
     const L = desc.units.length;
     let memory: LlamaStreamResult = { peakBytes: 0, largestUploadBytes: 0, streamedBytes: 0 };
@@ -60,12 +66,25 @@ export async function calibrateTextStreamed(
       for (let i = 0; i < batches.length; i++) {
         const ta = performance.now();
         acc.beginBatch(batches[i].batch * T);
-        const m = await streamLlamaLayers(gpu, desc, store, [batches[i]], (u, _, h) => acc.addUnit(u, h), {
+        for (const o of observers) o.beginBatch(batches[i].batch * T);
+        const visit = async (u: number, _: number, h: Tensor) => {
+          acc.addUnit(u, h);
+          for (const o of observers) await o.capture(u, h);
+        };
+        const m = await streamLlamaLayers(gpu, desc, store, [batches[i]], visit, {
           ...stream,
+          ...(observers.some((o) => o.input)
+            ? {
+                onInput: async (_: number, x0: Tensor) => {
+                  for (const o of observers) await o.input?.(x0);
+                },
+              }
+            : {}),
           onProgress: (done) => options.onProgress?.(i * L + done, batches.length * L),
         });
         const tb = performance.now();
         await acc.endBatch();
+        for (const o of observers) await o.endBatch();
         featuresMs += tb - ta;
         ckaMs += performance.now() - tb;
         memory = {

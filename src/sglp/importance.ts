@@ -1,9 +1,11 @@
 // GradNorm importance (SGLP.md §4): a candidate keep-set of one segment is scored by the GradNorm of the
 // pretrained network with only that segment pruned to the candidate. The candidate network is built with
-// pruneModel + keyMap over the very tensors of the loaded model (a read-only view, no copies), run in train
+// pruneModel + keyMap over the very tensors of the loaded model (a read-only view, no copies; a VGG conv
+// whose input width changed gets seeded fresh weights, reinit.ts, alike in every candidate), run in train
 // mode (batch statistics) with the BN running statistics left untouched, and its score is the mean over
 // the GradNorm batches of √(Σ_p ‖∇_p mean CE‖²) over ALL its weights and biases.
 
+import { ArchError } from '../arch/errors.js';
 import { pruneModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
@@ -14,24 +16,34 @@ import { CifarResnet } from '../nn/resnet.js';
 import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
 import { gradNorm } from '../ops/grad-norm.js';
 import { SharedSegmentScorer, type SharingStats } from './gradnorm-shared.js';
+import { uploadReinit } from './reinit.js';
 
 /**
  * The tensors of `source` seen under the key names of a pruned description (`newToOld` maps each new key
- * to the source's key). It only reads: write() is refused, and dispose() leaves the source's tensors alone.
+ * to the source's key), plus `fresh` tensors the view owns (a VGG's re-initialised convs, reinit.ts). It
+ * only reads: write() is refused, and dispose() frees the fresh tensors and leaves the source's alone.
  * The nn/ models take it where they take a ParamStore (it only calls get/keys/version/desc).
  */
 export class ParamView {
   private readonly map: ReadonlyMap<string, string>;
+  private disposed = false;
 
   constructor(
     readonly source: ParamStore,
     readonly desc: ModelDescription,
     newToOld: ReadonlyMap<string, string>,
+    private readonly fresh: ReadonlyMap<string, Tensor> = new Map(),
   ) {
     for (const p of desc.params) {
       const old = newToOld.get(p.key);
-      if (old === undefined) throw new Error(`${desc.name}: no source tensor for "${p.key}"`);
-      const t = source.get(old);
+      const own = fresh.get(p.key);
+      if (old !== undefined && own !== undefined) {
+        throw new Error(`${desc.name}: "${p.key}" is both carried over ("${old}") and re-initialised`);
+      }
+      if (old === undefined && own === undefined) {
+        throw new Error(`${desc.name}: no source tensor for "${p.key}"`);
+      }
+      const t = own ?? source.get(old as string);
       if (t.size !== p.shape.reduce((a, d) => a * d, 1)) {
         throw new Error(`${desc.name}: "${p.key}" ← "${old}" has ${t.size} values, expected [${p.shape}]`);
       }
@@ -39,14 +51,15 @@ export class ParamView {
     this.map = newToOld;
   }
 
-  /** The view of `source` that a pruneModel result describes (its keyMap is old → new). */
+  /** The view of `source` that a pruneModel result describes (its keyMap is old → new), owning `fresh`. */
   static ofPruned(
     source: ParamStore,
     pruned: { description: ModelDescription; keyMap: ReadonlyMap<string, string> },
+    fresh?: ReadonlyMap<string, Tensor>,
   ) {
     const inverse = new Map<string, string>();
     for (const [oldKey, newKey] of pruned.keyMap) inverse.set(newKey, oldKey);
-    return new ParamView(source, pruned.description, inverse);
+    return new ParamView(source, pruned.description, inverse, fresh);
   }
 
   get gpu(): Gpu {
@@ -58,13 +71,23 @@ export class ParamView {
   }
 
   get(key: string): Tensor {
+    const own = this.fresh.get(key);
+    if (own !== undefined) {
+      if (this.disposed) throw new Error(`${this.desc.name}: the view was disposed`);
+      return own;
+    }
     const old = this.map.get(key);
     if (old === undefined) throw new Error(`${this.desc.name} has no tensor "${key}"`);
     return this.source.get(old);
   }
 
   has(key: string): boolean {
-    return this.map.has(key) && this.desc.params.some((p) => p.key === key);
+    return (this.map.has(key) || this.fresh.has(key)) && this.desc.params.some((p) => p.key === key);
+  }
+
+  /** Keys of the tensors the view owns (re-initialised), not read from the source. */
+  freshKeys(): string[] {
+    return [...this.fresh.keys()];
   }
 
   keys(): string[] {
@@ -82,7 +105,10 @@ export class ParamView {
   /** The source key of a key of this view. */
   sourceKey(key: string): string {
     const old = this.map.get(key);
-    if (old === undefined) throw new Error(`${this.desc.name} has no tensor "${key}"`);
+    if (old === undefined) {
+      const why = this.fresh.has(key) ? ' in its source (it is re-initialised)' : '';
+      throw new Error(`${this.desc.name} has no tensor "${key}"${why}`);
+    }
     return old;
   }
 
@@ -96,8 +122,11 @@ export class ParamView {
     throw new Error(`${this.desc.name}: "${key}" is a read-only view of another model's tensors`);
   }
 
+  /** Frees the fresh tensors; the source's belong to the source store. */
   dispose(): void {
-    // The tensors belong to the source store.
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.fresh.values()) t.dispose();
   }
 
   /** As the ParamStore type that the nn/ models take (same methods; ParamStore's constructor is private). */
@@ -106,18 +135,39 @@ export class ParamView {
   }
 }
 
-/** A network running a pruned description over the tensors of `params` (no copies). */
+/**
+ * The pruned model's tensors: the loaded ones under their new names (no copies), plus the fresh weights of
+ * every conv it re-initialises (VGG; reinit.ts, seeded by `reinitSeed`, the prune `--seed`). Dispose the
+ * view to free those.
+ */
+export function prunedView(
+  gpu: Gpu,
+  params: ParamStore,
+  pruned: ReturnType<typeof pruneModel>,
+  reinitSeed = 0,
+): ParamView {
+  const fresh = uploadReinit(gpu, pruned.reinit, reinitSeed);
+  try {
+    return ParamView.ofPruned(params, pruned, fresh);
+  } catch (e) {
+    for (const t of fresh.values()) t.dispose();
+    throw e;
+  }
+}
+
+/**
+ * A network running a pruned description over the tensors of `params` (no copies), re-initialised convs
+ * included (seeded by `reinitSeed`); dispose `view` when done with it.
+ */
 export function prunedNetwork(
   gpu: Gpu,
   desc: ModelDescription,
   params: ParamStore,
   removed: readonly number[],
+  reinitSeed = 0,
 ): { net: ClassifierModel; view: ParamView; pruned: ReturnType<typeof pruneModel> } {
   const pruned = pruneModel(desc, removed);
-  if (pruned.reinit.length > 0) {
-    throw new Error(`${desc.name}: pruning re-initialises units, which GradNorm scoring does not support`);
-  }
-  const view = ParamView.ofPruned(params, pruned);
+  const view = prunedView(gpu, params, pruned, reinitSeed);
   return { net: createClassifier(gpu, pruned.description, view.asStore()), view, pruned };
 }
 
@@ -232,6 +282,8 @@ export interface SegmentScorerOptions {
   readonly signal?: AbortSignal;
   /** Share the forward work the maths allows (default true; false: a whole pruned network per candidate). */
   readonly share?: boolean;
+  /** Seeds the fresh weights of re-initialised convs (VGG; the prune `--seed`, default 0). */
+  readonly reinitSeed?: number;
 }
 
 /** A segment's scorer; `sharing` tells what the shared path saved (undefined on the plain path). */
@@ -257,7 +309,21 @@ export function segmentScorer(
   options: SegmentScorerOptions = {},
 ): SegmentScorer {
   const [start, end] = segment;
-  const network = (removed: readonly number[]) => prunedNetwork(gpu, desc, params, removed).net;
+  const network = (removed: readonly number[]) =>
+    prunedNetwork(gpu, desc, params, removed, options.reinitSeed).net;
+  // A VGG candidate can drop every conv of the classifier's input width: the search does not skip such
+  // candidates (every one is scored and reported), so the run stops with the reason and the candidate.
+  const candidateNetwork = (removed: readonly number[], keepSet: readonly number[]) => {
+    try {
+      return prunedNetwork(gpu, desc, params, removed, options.reinitSeed);
+    } catch (e) {
+      if (!(e instanceof ArchError)) throw e;
+      throw new ArchError(
+        `GradNorm search of units ${start} to ${end - 1}, candidate keeping [${keepSet.join(', ')}]: ` +
+          `${e.message}; choose fewer removals (--remove) or other segments (--segments)`,
+      );
+    }
+  };
   // The shared path walks ResNet blocks; other networks are scored whole per candidate.
   if (options.share === false || desc.net.family !== 'resnet') {
     const plain = async (keepSet: readonly number[]) => {
@@ -265,7 +331,12 @@ export function segmentScorer(
       const keep = new Set(keepSet);
       const removed: number[] = [];
       for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
-      return networkGradNorm(gpu, network(removed), batches, options.counters);
+      const { net, view } = candidateNetwork(removed, keepSet);
+      try {
+        return await networkGradNorm(gpu, net, batches, options.counters);
+      } finally {
+        view.dispose();
+      }
     };
     return Object.assign(plain, { sharing: undefined, dispose() {} });
   }

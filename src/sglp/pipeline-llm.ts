@@ -1,9 +1,10 @@
 // SGLP end to end on a loaded LLaMA-family decoder LM (SGLP.md §1–4, text protocol), the sibling of
 // pipeline.ts for images: calibration windows → averaged CKA of the decoder layers' output hidden states →
 // Fisher segmentation → keep plan (no stem) → GradNorm search per segment (next-token NLL) → the pruned
-// model → perplexity before/after on the test split → the report. `method` swaps the keep plan and search
-// for a baseline on the same calibration windows (block influence / angular on token rows). Segmentation,
-// keep plan, candidate search and the report are the shared ones; only data, scoring and metrics differ.
+// model → perplexity before/after on the test split (→ optional AdamW fine-tuning of a copy, evaluated again)
+// → the report. `method` swaps the keep plan and search for a baseline on the same calibration windows
+// (block influence / angular on token rows). Segmentation, keep plan, candidate search and the report are
+// the shared ones; only data, scoring and metrics differ.
 
 import { type PrunedModel, pruneModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
@@ -14,11 +15,15 @@ import { Llama } from '../nn/llama.js';
 import type { ParamStore } from '../nn/params.js';
 import { parseReport, type Report } from '../report/schema.js';
 import { calibrateText } from './calibrate-text.js';
+import { calibrateTextStreamed } from './calibrate-text-stream.js';
 import type { Select } from './candidates.js';
 import type { Estimator } from './cka.js';
+import { finetuneLmStage, type LmFinetuneRequest } from './finetune-lm-stage.js';
 import { ParamView } from './importance.js';
 import { llmSegmentScorer, type TextBatch } from './importance-llm.js';
+import { streamedLlmSegmentScorer } from './importance-llm-stream.js';
 import type { PruneOptions } from './pipeline.js';
+import { type LlmStreamInput, streamedPerplexity } from './pipeline-llm-stream.js';
 import { buildReport } from './report-build.js';
 import {
   calibrateAndSegment,
@@ -42,16 +47,26 @@ export const SGLP_TEXT_DEFAULTS = {
   select: 'min' as Select,
 } as const;
 
-/** PruneOptions for text: samples/batch/gradnorm sizes count windows; no fine-tuning (not for LMs yet). */
+/** PruneOptions for text: samples/batch/gradnorm sizes and fine-tuning samples count windows. */
 export type LlmPruneOptions = Omit<PruneOptions, 'finetune' | 'before'> & {
   /** The unpruned model's perplexity on the same windows, when already measured. */
   readonly before?: PerplexityMetrics;
+  /** The dtype the loaded weight matrices have on the device (recorded in the report; default f32). */
+  readonly precision?: 'f32' | 'f16';
+  /** `--finetune-epochs E` (SGLP.md §5): fine-tune a copy with AdamW, then evaluate it again. */
+  readonly finetune?: LmFinetuneRequest;
 };
 
 export interface LlmPruneInputs {
   readonly gpu: Gpu;
   readonly desc: ModelDescription;
-  readonly params: ParamStore;
+  /** The loaded tensors; or, instead, `stream`. */
+  readonly params?: ParamStore;
+  /**
+   * Layer streaming (pipeline-llm-stream.ts): every stage reads the decoder layers one at a time from the
+   * checkpoint, so the model need not fit on the device. No fine-tuning.
+   */
+  readonly stream?: LlmStreamInput;
   /** All full windows of each split (one seqLen); the options pick the first ones. */
   readonly train: TextWindows;
   readonly test: TextWindows;
@@ -60,7 +75,10 @@ export interface LlmPruneInputs {
 export interface LlmPruneResult {
   readonly report: Report;
   readonly pruned: PrunedModel;
-  readonly view: ParamView;
+  /** The pruned model over the loaded tensors; absent when streamed (export from the checkpoint). */
+  readonly view?: ParamView;
+  /** With options.finetune: the fine-tuned tensors under the pruned names (the caller disposes them). */
+  readonly finetuned?: ParamStore;
 }
 
 /** The first `count` windows of `data` in batches of `size`. */
@@ -81,9 +99,13 @@ function limited(data: TextWindows, limit: number | undefined): TextWindows {
 
 /** Runs SGLP (or a baseline) on a loaded decoder LM. */
 export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions): Promise<LlmPruneResult> {
-  const { gpu, desc, params, train, test } = inputs;
+  const { gpu, desc, params, stream, train, test } = inputs;
   if (desc.architecture !== 'llama') {
     throw new Error(`pruneLlm: architecture "${desc.architecture}" is not a decoder LM`);
+  }
+  if (!params === !stream) throw new Error('pruneLlm: give exactly one of params (loaded) and stream');
+  if (stream && options.finetune) {
+    throw new Error('--finetune-epochs needs the model loaded on the device; it does not run with --stream');
   }
   const D = SGLP_TEXT_DEFAULTS;
   const T = train.seqLen;
@@ -108,22 +130,34 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
   const passes = { forward: 0, backward: 0 };
   const t0 = performance.now();
   const units = desc.units;
-  const net = new Llama(gpu, desc, params);
+  const net = params ? new Llama(gpu, desc, params) : undefined;
+  const pool = gpu.pool;
+  const peakBefore = pool.peakBytes;
+  pool.resetPeak();
   try {
     // 1–2. Calibration → CKA of the layers' hidden states, then the segmentation.
     const { calib, cosine, seg, segmentMs } = await calibrateAndSegment(
       settings,
       inputs,
       options.segments,
-      (observers) =>
-        calibrateText(gpu, net, train, {
+      (observers) => {
+        const calibration = {
           windows: samples,
           batchWindows: batch,
           estimator,
           signal,
           observers,
-          onProgress: (done, total) => progress({ stage: 'features', done, total }),
-        }),
+          onProgress: (done: number, total: number) => progress({ stage: 'features', done, total }),
+        };
+        if (net) return calibrateText(gpu, net, train, calibration);
+        // Once per batch: one batch's CKA state on the device (L·n² floats, more than a small model's
+        // weights); the extra checkpoint reads are few next to GradNorm's two per candidate.
+        return calibrateTextStreamed(gpu, desc, (stream as LlmStreamInput).store, train, {
+          ...calibration,
+          perBatch: true,
+          hostStates: stream?.hostStates ?? false,
+        });
+      },
       { progress, passes },
     );
     const { cka, featuresMs, ckaMs } = calib;
@@ -136,7 +170,14 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
         seg.segments,
         keep,
         [],
-        (s) => llmSegmentScorer(gpu, desc, params, s, gList, { counters: passes, signal }),
+        (s) =>
+          params
+            ? llmSegmentScorer(gpu, desc, params, s, gList, { counters: passes, signal })
+            : streamedLlmSegmentScorer(gpu, desc, (stream as LlmStreamInput).store, s, gList, {
+                counters: passes,
+                signal,
+                hostStates: stream?.hostStates ?? false,
+              }),
         { select, maxExhaustive, progress },
       );
     };
@@ -153,7 +194,7 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
     const removedSet = new Set(removed);
     const kept = units.map((u) => u.index).filter((u) => !removedSet.has(u));
     const pruned = pruneModel(desc, removed);
-    const view = ParamView.ofPruned(params, pruned);
+    const view = params ? ParamView.ofPruned(params, pruned) : undefined;
 
     // 5. Perplexity before and after on the test split.
     const te = performance.now();
@@ -172,6 +213,14 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
         onProgress: (p) => progress({ stage, done: Math.ceil(p.windows / evalBatch), total }),
       });
     };
+    const evaluateStreamed = (model: PrunedModel | undefined, stage: PruneStage) =>
+      streamedPerplexity(gpu, desc, stream as LlmStreamInput, model, evalData, {
+        batch: evalBatch,
+        stage,
+        progress,
+        passes,
+        signal,
+      });
     let before: PerplexityMetrics;
     if (options.before) {
       const want = evalData.windows * (T - 1);
@@ -179,15 +228,27 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
         throw new Error(`pruneLlm: options.before holds ${options.before.tokens} tokens, expected ${want}`);
       }
       before = options.before;
-    } else before = await evaluate(net, 'eval-before');
-    const prunedNet = new Llama(gpu, pruned.description, view.asStore());
+    } else
+      before = net ? await evaluate(net, 'eval-before') : await evaluateStreamed(undefined, 'eval-before');
     let after: PerplexityMetrics;
-    try {
-      after = await evaluate(prunedNet, 'eval-after');
-    } finally {
-      prunedNet.dispose();
-    }
+    if (view) {
+      const prunedNet = new Llama(gpu, pruned.description, view.asStore());
+      try {
+        after = await evaluate(prunedNet, 'eval-after');
+      } finally {
+        prunedNet.dispose();
+      }
+    } else after = await evaluateStreamed(pruned, 'eval-after');
     const evalMs = performance.now() - te;
+    const tuned =
+      options.finetune && view
+        ? await finetuneLmStage(gpu, pruned, view, train, options.finetune, {
+            evaluate: (m) => evaluate(m, 'eval-finetuned'),
+            onProgress: progress,
+            signal,
+            counters: passes,
+          })
+        : undefined;
 
     const lm = (m: PerplexityMetrics) => ({ perplexity: m.perplexity, nll: m.nll, tokens: m.tokens });
     const report = buildReport({
@@ -206,15 +267,34 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
       secondPass,
       kept,
       removed,
-      metrics: { before: lm(before), after: lm(after) },
-      finetune: null,
-      timings: { featuresMs, ckaMs, segmentMs, importanceMs, evalMs, finetuneMs: 0 },
+      metrics: {
+        before: lm(before),
+        after: lm(after),
+        ...(tuned ? { afterFinetune: lm(tuned.metrics) } : {}),
+      },
+      finetune: tuned?.protocol ?? null,
+      timings: {
+        featuresMs,
+        ckaMs,
+        segmentMs,
+        importanceMs,
+        evalMs: evalMs + (tuned?.evalMs ?? 0),
+        finetuneMs: tuned?.trainMs ?? 0,
+      },
       t0,
       passes,
+      precision: options.precision ?? 'f32',
+      memory: { peakDeviceBytes: pool.peakBytes, memoryCap: pool.memoryCap ?? null, streamed: !!stream },
     });
-    return { report: parseReport(report, 'the prune report'), pruned, view };
+    try {
+      return { report: parseReport(report, 'the prune report'), pruned, view, finetuned: tuned?.params };
+    } catch (e) {
+      tuned?.params.dispose();
+      throw e;
+    }
   } finally {
-    net.dispose();
+    net?.dispose();
+    pool.peakBytes = Math.max(peakBefore, pool.peakBytes);
   }
 }
 

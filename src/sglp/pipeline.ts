@@ -1,11 +1,14 @@
-// SGLP end to end on a loaded CIFAR-style ResNet (SGLP.md §1–4), as pure library code (no fs): calibration
-// features → averaged CKA → Fisher segmentation → keep plan → GradNorm search per segment → the pruned
-// model → metrics before/after → the report (src/report/schema.ts), validated with parseReport.
+// SGLP end to end on a loaded image classifier (ResNets, CIFAR VGG-BN; SGLP.md §1–4), as pure library
+// code (no fs): calibration features → averaged CKA → Fisher segmentation → keep plan → GradNorm search
+// per segment → the pruned model → metrics before/after → the report (src/report/schema.ts), validated
+// with parseReport.
 // `method` swaps the keep plan and the search for a baseline (baselines.ts) on the same calibration
 // samples and budget; CKA and the segmentation are still computed and reported, for comparison.
 //
 // The pruned model is returned as a description plus a read-only view of the loaded tensors under the
-// pruned model's names (export.ts turns it into files); the loaded parameters are never modified.
+// pruned model's names (export.ts turns it into files); the loaded parameters are never modified. A VGG
+// conv whose input width changed is re-initialised (SGLP.md §0) with seeded weights (reinit.ts): GradNorm
+// scores each candidate with them, and the view of the kept set holds the same ones.
 
 import { pruneModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
@@ -22,7 +25,8 @@ import type { Estimator } from './cka.js';
 import { type FinetuneRequest, finetuneStage } from './finetune-stage.js';
 import {
   disposeGradNormBatches,
-  ParamView,
+  type ParamView,
+  prunedView,
   segmentScorer,
   sharingTotals,
   uploadGradNormBatches,
@@ -58,7 +62,10 @@ export interface PruneOptions {
   readonly target: KeepRequest;
   /** `--method`: SGLP (default) or a baseline. */
   readonly method?: Method;
-  /** `--seed`: the random baseline's seed (default 0). */
+  /**
+   * `--seed` (default 0): the random baseline's seed, and the seed of the fresh weights of re-initialised
+   * VGG convs (reinit.ts).
+   */
   readonly seed?: number;
   /** `--segments K`; default: the elbow rule. */
   readonly segments?: number;
@@ -104,7 +111,10 @@ export interface PruneResult {
   readonly report: Report;
   /** The pruned architecture (config, description, keyMap old → new). */
   readonly pruned: ReturnType<typeof pruneModel>;
-  /** The pruned model's tensors, by their new names, over the loaded tensors (read-only, no copies). */
+  /**
+   * The pruned model's tensors, by their new names, over the loaded tensors (read-only, no copies), plus
+   * the fresh weights of re-initialised convs (VGG), which view.dispose() frees.
+   */
   readonly view: ParamView;
   /** With options.finetune: the fine-tuned tensors under the pruned names (the caller disposes them). */
   readonly finetuned?: ParamStore;
@@ -124,11 +134,6 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
       'pruneSglp runs image classifiers; prune a decoder LM with pruneLlm (pipeline-llm.ts) on text windows',
     );
   }
-  if (desc.architecture === 'vgg') {
-    // A removed VGG conv can leave the next one re-initialised (SGLP.md §0): scoring and export do not
-    // create such weights yet.
-    throw new Error(`sglp prune: ${desc.name}: VGG is not supported yet (supported: cifar-resnet, resnet)`);
-  }
   const settings = resolveSettings(options, SGLP_DEFAULTS, desc);
   const { sglp, samples, batch, gBatches, gSize, evalBatch, estimator, select, maxExhaustive } = settings;
   if (samples > train.n) {
@@ -145,6 +150,7 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   const t0 = performance.now();
   const units = desc.units;
   const protectedUnits = units.filter((u) => u.protected).map((u) => u.index);
+  const reinitSeed = options.seed ?? 0;
   const net = createClassifier(gpu, desc, params);
 
   // 1–2. Calibration features → CKA, then the segmentation of the row sums.
@@ -181,7 +187,12 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
         seg.segments,
         keep,
         protectedUnits,
-        (s) => segmentScorer(gpu, desc, params, [s[0], s[1]], gBatchList, { counters: passes, signal }),
+        (s) =>
+          segmentScorer(gpu, desc, params, [s[0], s[1]], gBatchList, {
+            counters: passes,
+            signal,
+            reinitSeed,
+          }),
         { select, maxExhaustive, progress },
       );
     } finally {
@@ -201,91 +212,97 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   const removedSet = new Set(removed);
   const kept = units.map((u) => u.index).filter((u) => !removedSet.has(u));
   const pruned = pruneModel(desc, removed);
-  const view = ParamView.ofPruned(params, pruned);
-
-  // 5. Metrics before and after, eval mode on the test split.
-  const te = performance.now();
-  const evaluate = async (model: ClassifierModel, stage: PruneStage): Promise<ClassifierMetrics> => {
-    const total = batchCount(test, { batchSize: evalBatch, normalize, limit: options.evalLimit });
-    await model.freezeForEval();
-    try {
-      async function* counted() {
-        for (const b of labelled(test, normalize, evalBatch, options.evalLimit)) {
-          signal?.throwIfAborted();
-          yield b;
-          passes.forward++;
-        }
-      }
-      return await evaluateClassifier(gpu, model, counted(), {
-        onProgress: (p) => progress({ stage, done: p.batches, total }),
-      });
-    } finally {
-      model.unfreeze();
-    }
-  };
-  let before: ClassifierMetrics;
-  if (options.before) {
-    const n = Math.min(test.n, options.evalLimit ?? test.n);
-    if (options.before.samples !== n) {
-      throw new Error(`pruneSglp: options.before holds ${options.before.samples} samples, expected ${n}`);
-    }
-    before = options.before;
-  } else {
-    try {
-      before = await evaluate(net, 'eval-before');
-    } finally {
-      net.unfreeze();
-    }
-  }
-  const after = await evaluate(createClassifier(gpu, pruned.description, view.asStore()), 'eval-after');
-  const evalMs = performance.now() - te;
-  const tuned = options.finetune
-    ? await finetuneStage(gpu, pruned.description, view, train, normalize, options.finetune, {
-        evaluate: (m) => evaluate(m, 'eval-finetuned'),
-        onProgress: progress,
-        signal,
-        counters: passes,
-      })
-    : undefined;
-
-  const report = buildReport({
-    gpu,
-    desc,
-    pruned: pruned.description,
-    settings,
-    isDefault: isDefaultProtocol(settings, SGLP_DEFAULTS, options.evalLimit),
-    options,
-    seqLen: null,
-    wording: { calibration: 'samples', gradnormSuffix: '', eval: 'samples' },
-    cka,
-    seg,
-    perSegment,
-    sharing: sglp ? sharingTotals(passes) : undefined,
-    unitScores,
-    secondPass,
-    kept,
-    removed,
-    metrics: {
-      before: { accuracy: before.accuracy, loss: before.loss, samples: before.samples },
-      after: { accuracy: after.accuracy, loss: after.loss, samples: after.samples },
-      ...(tuned ? { afterFinetune: tuned.metrics } : {}),
-    },
-    finetune: tuned?.protocol ?? null,
-    timings: {
-      featuresMs,
-      ckaMs,
-      segmentMs,
-      importanceMs,
-      evalMs: evalMs + (tuned?.evalMs ?? 0),
-      finetuneMs: tuned?.trainMs ?? 0,
-    },
-    t0,
-    passes,
-  });
+  // Re-initialised convs (VGG) get the very weights their candidate was scored with (same seed, reinit.ts).
+  const view = prunedView(gpu, params, pruned, reinitSeed);
   try {
-    return { report: parseReport(report, 'the prune report'), pruned, view, finetuned: tuned?.params };
+    // 5. Metrics before and after, eval mode on the test split.
+    const te = performance.now();
+    const evaluate = async (model: ClassifierModel, stage: PruneStage): Promise<ClassifierMetrics> => {
+      const total = batchCount(test, { batchSize: evalBatch, normalize, limit: options.evalLimit });
+      await model.freezeForEval();
+      try {
+        async function* counted() {
+          for (const b of labelled(test, normalize, evalBatch, options.evalLimit)) {
+            signal?.throwIfAborted();
+            yield b;
+            passes.forward++;
+          }
+        }
+        return await evaluateClassifier(gpu, model, counted(), {
+          onProgress: (p) => progress({ stage, done: p.batches, total }),
+        });
+      } finally {
+        model.unfreeze();
+      }
+    };
+    let before: ClassifierMetrics;
+    if (options.before) {
+      const n = Math.min(test.n, options.evalLimit ?? test.n);
+      if (options.before.samples !== n) {
+        throw new Error(`pruneSglp: options.before holds ${options.before.samples} samples, expected ${n}`);
+      }
+      before = options.before;
+    } else {
+      try {
+        before = await evaluate(net, 'eval-before');
+      } finally {
+        net.unfreeze();
+      }
+    }
+    const after = await evaluate(createClassifier(gpu, pruned.description, view.asStore()), 'eval-after');
+    const evalMs = performance.now() - te;
+    const tuned = options.finetune
+      ? await finetuneStage(gpu, pruned.description, view, train, normalize, options.finetune, {
+          evaluate: (m) => evaluate(m, 'eval-finetuned'),
+          onProgress: progress,
+          signal,
+          counters: passes,
+        })
+      : undefined;
+
+    const report = buildReport({
+      gpu,
+      desc,
+      pruned: pruned.description,
+      settings,
+      isDefault: isDefaultProtocol(settings, SGLP_DEFAULTS, options.evalLimit),
+      options,
+      seqLen: null,
+      wording: { calibration: 'samples', gradnormSuffix: '', eval: 'samples' },
+      cka,
+      seg,
+      perSegment,
+      sharing: sglp ? sharingTotals(passes) : undefined,
+      unitScores,
+      secondPass,
+      kept,
+      removed,
+      reinit: pruned.reinit,
+      metrics: {
+        before: { accuracy: before.accuracy, loss: before.loss, samples: before.samples },
+        after: { accuracy: after.accuracy, loss: after.loss, samples: after.samples },
+        ...(tuned ? { afterFinetune: tuned.metrics } : {}),
+      },
+      finetune: tuned?.protocol ?? null,
+      timings: {
+        featuresMs,
+        ckaMs,
+        segmentMs,
+        importanceMs,
+        evalMs: evalMs + (tuned?.evalMs ?? 0),
+        finetuneMs: tuned?.trainMs ?? 0,
+      },
+      t0,
+      passes,
+    });
+    try {
+      return { report: parseReport(report, 'the prune report'), pruned, view, finetuned: tuned?.params };
+    } catch (e) {
+      tuned?.params.dispose();
+      throw e;
+    }
   } catch (e) {
-    tuned?.params.dispose();
+    view.dispose();
     throw e;
   }
 }

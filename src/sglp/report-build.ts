@@ -1,6 +1,7 @@
 // The prune report (src/report/schema.ts) as both pipelines write it: what differs between images and text
 // (data wording, metrics, fine-tuning, pass sharing) comes in from the caller, the rest is built here.
 
+import type { ReinitUnit } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Report, ReportUnit } from '../report/schema.js';
@@ -45,12 +46,18 @@ export interface ReportInputs {
   readonly secondPass: boolean;
   readonly kept: number[];
   readonly removed: number[];
+  /** Convs of the pruned model that got fresh weights (VGG, arch/prune.ts); none when absent. */
+  readonly reinit?: readonly ReinitUnit[];
   readonly metrics: Report['metrics'];
   readonly finetune: Report['protocol']['finetune'];
   readonly timings: Omit<Report['timings'], 'totalMs'>;
   /** performance.now() at the start, for timings.totalMs. */
   readonly t0: number;
   readonly passes: Report['passes'];
+  /** Language models: the weights' dtype on the device (--precision). */
+  readonly precision?: 'f32' | 'f16';
+  /** Device memory of the run (language models). */
+  readonly memory?: NonNullable<Report['device']['memory']>;
 }
 
 function sampling(n: number, size: number) {
@@ -82,6 +89,11 @@ function protocolNotes(r: ReportInputs): string[] {
   if (r.secondPass) notes.push("--remove needed the keep plan's second pass (segments down to one unit)");
   if (sglp && select === 'max')
     notes.push("--select max: the candidate with the highest GradNorm was kept (the authors' direction)");
+  for (const x of r.reinit ?? []) {
+    notes.push(
+      `${x.oldName} re-initialised (now ${x.name}): ${x.reason}; PyTorch's default Conv2d init, seed ${seed}, its BN kept`,
+    );
+  }
   return notes;
 }
 
@@ -111,6 +123,7 @@ export function buildReport(r: ReportInputs): Report {
       data: { spec: options.dataSpec, seqLen: r.seqLen },
       features: sampling(samples, batch),
       estimator,
+      ...(r.precision ? { precision: r.precision } : {}),
       segmentation: {
         segments: options.segments ?? null,
         maxSegments: DEFAULT_MAX_SEGMENTS,
@@ -149,6 +162,11 @@ export function buildReport(r: ReportInputs): Report {
     ...(r.unitScores ? { unitScores: r.unitScores } : {}),
     kept: r.kept,
     removed: r.removed,
+    ...(r.reinit && r.reinit.length > 0
+      ? {
+          reinitialised: r.reinit.map((x) => ({ unit: x.oldUnit, name: x.name, reason: x.reason })),
+        }
+      : {}),
     metrics: r.metrics,
     size: {
       paramsBefore: desc.paramCount,
@@ -162,6 +180,7 @@ export function buildReport(r: ReportInputs): Report {
       vendor: gpu.adapter.vendor,
       architecture: gpu.adapter.architecture,
       description: gpu.adapter.description,
+      ...(r.memory ? { memory: r.memory } : {}),
     },
     notes,
   };

@@ -244,7 +244,8 @@ export interface StageRun {
  */
 export async function calibrateAndSegment<C extends CalibrationResult>(
   s: PruneSettings,
-  model: { readonly gpu: Gpu; readonly desc: ModelDescription; readonly params: ParamStore },
+  /** `params`: the loaded tensors (absent when an LM is streamed from its checkpoint). */
+  model: { readonly gpu: Gpu; readonly desc: ModelDescription; readonly params?: ParamStore },
   segments: number | undefined,
   calibrate: (observers: CosineScores[]) => Promise<C>,
   run: StageRun,

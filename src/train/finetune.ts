@@ -1,7 +1,7 @@
 // Fine-tuning after pruning (SGLP.md §5): the pruned model's tensors are copied into a fresh, writable
 // ParamStore (the source, usually a read-only view over the loaded model, is only read) and trained for E
 // epochs with SGD + momentum, weight decay and a per-step cosine learning rate, shuffled and augmented from
-// a seed exactly as `sglp train` does. The caller evaluates the result and owns (disposes) the new store.
+// a seed exactly as `sglp train` does (on the first N train samples with `--finetune-samples N`). The caller evaluates the result and owns (disposes) the new store.
 
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
@@ -33,6 +33,8 @@ export interface FinetuneOptions {
   readonly weightDecay?: number;
   readonly batchSize?: number;
   readonly augment?: boolean;
+  /** `--finetune-samples N`: train on the first N samples of the split only (default: all). */
+  readonly samples?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: LoopProgress) => void;
   /** Awaited after every epoch with the fine-tuned model so far (e.g. a per-epoch evaluation). */
@@ -50,6 +52,8 @@ export interface FinetuneSettings {
   readonly batchSize: number;
   readonly augment: boolean;
   readonly seed: number;
+  /** First N training samples; null: the whole train split. */
+  readonly samples: number | null;
 }
 
 export interface FinetuneResult {
@@ -75,6 +79,7 @@ export function finetuneSettings(options: FinetuneOptions): FinetuneSettings {
     batchSize: options.batchSize ?? FINETUNE_DEFAULTS.batchSize,
     augment: options.augment ?? FINETUNE_DEFAULTS.augment,
     seed: options.seed ?? FINETUNE_DEFAULTS.seed,
+    samples: options.samples ?? null,
   };
   if (!(Number.isSafeInteger(s.epochs) && s.epochs >= 1)) {
     throw new RangeError(`--finetune-epochs must be an integer >= 1, got ${s.epochs}`);
@@ -91,7 +96,28 @@ export function finetuneSettings(options: FinetuneOptions): FinetuneSettings {
   if (!Number.isSafeInteger(s.seed) || s.seed < 0) {
     throw new RangeError(`fine-tuning seed must be an integer >= 0, got ${s.seed}`);
   }
+  checkFinetuneSamples(s.samples);
   return s;
+}
+
+/** `--finetune-samples`: null (all) or an integer >= 1. */
+export function checkFinetuneSamples(samples: number | null): void {
+  if (samples !== null && !(Number.isSafeInteger(samples) && samples >= 1)) {
+    throw new RangeError(`--finetune-samples must be an integer >= 1, got ${samples}`);
+  }
+}
+
+/** The first `samples` images of `train` (all of them when null or larger), without copying. */
+export function firstSamples(train: ImageDataset, samples: number | null): ImageDataset {
+  if (samples === null || samples >= train.n) return train;
+  const size = train.c * train.h * train.w;
+  return {
+    ...train,
+    name: `${train.name} (first ${samples})`,
+    n: samples,
+    images: train.images.subarray(0, samples * size),
+    labels: train.labels.subarray(0, samples),
+  };
 }
 
 /** A writable copy of `source`'s tensors for `desc` (values read back and uploaded afresh). */
@@ -129,7 +155,7 @@ export async function finetune(
     weightDecay: settings.weightDecay,
   });
   try {
-    const history = await runEpochs(gpu, net, params, opt, train, {
+    const history = await runEpochs(gpu, net, params, opt, firstSamples(train, settings.samples), {
       epochs: settings.epochs,
       batchSize: settings.batchSize,
       lr: settings.lr,

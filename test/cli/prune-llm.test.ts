@@ -335,8 +335,8 @@ describe('sglp prune on an LLM: errors', () => {
     const gpu = await getGpu();
     const { io } = captureIo();
     const o = (name: string) => join(root, `err-${name}`);
-    await expect(pruneCommand(bpeDir, base(o('ft'), { finetuneEpochs: 1 }), { io, gpu })).rejects.toThrow(
-      /--finetune-epochs is not supported for language models/,
+    await expect(pruneCommand(bpeDir, base(o('ft'), { finetuneSamples: 4 }), { io, gpu })).rejects.toThrow(
+      /--finetune-samples limits fine-tuning: give --finetune-epochs E/,
     );
     await expect(pruneCommand(bpeDir, base(o('seq'), { seqLen: 1 }), { io, gpu })).rejects.toThrow(
       /--seq-len must be an integer >= 2/,

@@ -95,25 +95,48 @@ function idx(dims: number[], values: Uint8Array): Buffer {
   return gzipSync(Buffer.concat([head, Buffer.from(values)]));
 }
 
-/** MNIST-layout gz IDX files in `dir`: the same images tinyDataset gives (train seed 1, test seed 2). */
-export async function writeTinyMnist(dir: string, trainN: number, testN: number): Promise<void> {
+/** Seeded images and labels, `size` pixels each. */
+export type ImageMaker = (n: number, seed: number) => { images: Uint8Array; labels: Uint8Array };
+
+/** MNIST-layout gz IDX files in `dir` of `make`'s images of h x w (train seed 1, test seed 2). */
+export async function writeIdxSplits(
+  dir: string,
+  trainN: number,
+  testN: number,
+  make: ImageMaker,
+  [h, w]: readonly [number, number],
+): Promise<void> {
   for (const [prefix, n, seed] of [
     ['train', trainN, 1],
     ['t10k', testN, 2],
   ] as const) {
-    const { images, labels } = tinyImages(n, seed);
-    await writeFile(join(dir, `${prefix}-images-idx3-ubyte.gz`), idx([n, 8, 8], images));
+    const { images, labels } = make(n, seed);
+    await writeFile(join(dir, `${prefix}-images-idx3-ubyte.gz`), idx([n, h, w], images));
     await writeFile(join(dir, `${prefix}-labels-idx1-ubyte.gz`), idx([n], labels));
   }
 }
 
-/** A model directory (config.json + model.safetensors with num_batches_tracked) of the tiny model. */
-export async function writeTinyModel(dir: string, seed = 5): Promise<void> {
-  const desc = tinyDescription();
+/** MNIST-layout gz IDX files in `dir`: the same images tinyDataset gives (train seed 1, test seed 2). */
+export function writeTinyMnist(dir: string, trainN: number, testN: number): Promise<void> {
+  return writeIdxSplits(dir, trainN, testN, tinyImages, [8, 8]);
+}
+
+/** A model directory (config.json + model.safetensors with num_batches_tracked) of seeded weights. */
+export async function writeModelDir(
+  dir: string,
+  desc: ModelDescription,
+  config: object,
+  seed: number,
+): Promise<void> {
   const arrays = tinyArrays(desc, seed);
   const tensors: Record<string, TensorToWrite> = {};
   for (const p of desc.params) tensors[p.key] = { dtype: 'F32', shape: p.shape, data: arrays[p.key] };
   for (const k of desc.ignoredKeys) tensors[k] = { dtype: 'I64', shape: [], data: BigInt64Array.of(42n) };
   await writeSafetensorsFile(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(TINY_CONFIG, null, 2)}\n`);
+  await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** The tiny model's directory. */
+export function writeTinyModel(dir: string, seed = 5): Promise<void> {
+  return writeModelDir(dir, tinyDescription(), TINY_CONFIG, seed);
 }

@@ -71,6 +71,7 @@ describe('pruneSglp --finetune-epochs', () => {
         batchSize: 16,
         augment: true,
         seed: 0,
+        samples: null,
       });
       expect(r.timings.finetuneMs).toBeGreaterThan(0);
       const ft = events.filter((e) => e.stage === 'finetune');

@@ -142,9 +142,10 @@ describe('pruneSglp', () => {
     const controller = new AbortController();
     controller.abort(new Error('stop here'));
     await expect(run({ signal: controller.signal })).rejects.toThrow('stop here');
-    const vgg = { ...desc, architecture: 'vgg' } as unknown as ModelDescription;
-    await expect(pruneSglp({ gpu, desc: vgg, params, normalize, train, test }, options())).rejects.toThrow(
-      /VGG is not supported yet/,
+    // VGG runs here (test/sglp/pipeline-vgg.test.ts); decoder LMs go through pipeline-llm.ts.
+    const llm = { ...desc, architecture: 'llama' } as unknown as ModelDescription;
+    await expect(pruneSglp({ gpu, desc: llm, params, normalize, train, test }, options())).rejects.toThrow(
+      /pruneSglp runs image classifiers; prune a decoder LM with pruneLlm/,
     );
     await expect(run({ target: { remove: 9 } })).rejects.toThrow(/remove/);
   });

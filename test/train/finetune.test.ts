@@ -92,6 +92,7 @@ describe('finetune', () => {
         batchSize: 16,
         lr: 0.05,
         seed: 3,
+        samples: null,
       });
       expect(result.params.keys()).toEqual(pruned.description.params.map((p) => p.key));
       // Training happened in the copy: its weights moved away from the view's.
@@ -136,6 +137,27 @@ describe('finetune', () => {
     await expect(
       finetune(gpu, pruned.description, view, train, normalize, { ...opts(), signal: ac.signal }),
     ).rejects.toThrow(/abort/i);
+  });
+
+  it('trains on the first N samples only with samples (--finetune-samples)', async () => {
+    const steps: number[] = [];
+    const result = await finetune(gpu, pruned.description, view, train, normalize, {
+      ...opts({ epochs: 1 }),
+      samples: 20,
+      onProgress: (p) => {
+        if (p.type === 'step') steps.push(p.step);
+      },
+    });
+    try {
+      expect(steps).toEqual([1, 2]); // 20 samples in batches of 16
+      expect(result.history.map((h) => h.samples)).toEqual([20]);
+      expect(result.settings.samples).toBe(20);
+    } finally {
+      result.params.dispose();
+    }
+    expect(() => finetuneSettings({ epochs: 1, samples: 0 })).toThrow(
+      /--finetune-samples must be an integer >= 1, got 0/,
+    );
   });
 
   it('rejects bad settings and data by name', async () => {

@@ -1,0 +1,356 @@
+// Next-token loss of a LLaMA-family decoder over token batches with layer streaming, and with `grads` its
+// GradNorm (SGLP.md §4) by recomputation, so that a model larger than device memory can be scored:
+//   forward: the embedding, then each decoder layer read from the checkpoint, run on every batch, freed;
+//     with grads only each layer's INPUT hidden state per batch is kept (device or CPU), not its activations;
+//   head: final norm + LM head + token cross-entropy on row slices, exactly as Llama.nextTokenLoss, and with
+//     grads their backward;
+//   backward (grads): the layers in reverse, each read again, its forward recomputed from the saved input
+//     (its activations exist only while it is done), decoderLayerBackward — the code Llama.backward runs —
+//     its weight gradients' squared norms added into a per-batch f64 sum and freed; last the embedding
+//     gradient (tied models: added into the LM head's gradient before squaring, as the loaded path does).
+// The ops and shapes are Llama's, so losses and gradients equal the loaded path's; only the f64 sum of the
+// squared norms runs in another order (test/nn/llama-stream-grad.test.ts).
+// Device memory: one layer's weights (or the embedding / head), one batch's activations of one layer, and
+// the held states: L+1 hidden states per batch (unless `hostStates`), each batch's running gradient and,
+// tied, its LM head gradient [vocab, hidden] (on the CPU too with `hostStates`).
+
+import { checkStateDictKeys } from '../arch/state-dict.js';
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { Tensor } from '../gpu/tensor.js';
+import type { TensorStore } from '../io/safetensors.js';
+import { gradNorm } from '../ops/grad-norm.js';
+import {
+  add,
+  embedding,
+  embeddingBackward,
+  linear,
+  linearBackward,
+  nextTokenTargets,
+  rmsNorm,
+  rmsNormBackward,
+  type TokenIds,
+  tokenCrossEntropy,
+  tokenCrossEntropyBackward,
+  uploadTargets,
+  uploadTokens,
+} from '../ops/index.js';
+import { decoderLayerBackward, decoderLayerForward } from './llama.js';
+import { type LlamaStreamResult, layerKeys, type TokenBatch } from './llama-stream.js';
+import { disposeAll, getter, type HeldState, StreamWeights } from './stream-weights.js';
+
+export interface StreamLossOptions {
+  /** Also compute each batch's GradNorm (default false: loss only). */
+  readonly grads?: boolean;
+  /** Hold hidden states (and tied head gradients) on the CPU between layers. */
+  readonly hostStates?: boolean;
+  /** Token rows per LM head slice (default as Llama.nextTokenLoss: what one storage binding holds). */
+  readonly headRows?: number;
+  /** Steps done of total: decoder layers forward, the head, and with grads the layers backward. */
+  readonly onProgress?: (done: number, total: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface StreamBatchLoss {
+  /** Mean next-token NLL of the batch, predicted tokens, and their NLL sum. */
+  readonly nll: number;
+  readonly tokens: number;
+  readonly sum: number;
+  /** √(Σ_p ‖∂ mean NLL / ∂p‖²) over every parameter, with `grads`. */
+  readonly gradNorm?: number;
+}
+
+export interface StreamLossResult extends LlamaStreamResult {
+  readonly batches: StreamBatchLoss[];
+}
+
+/** Loss (and GradNorm) of `batches` on the model `desc` read tensor by tensor from `store`. */
+export async function streamLlamaLoss(
+  gpu: Gpu,
+  desc: ModelDescription,
+  store: TensorStore,
+  batches: readonly TokenBatch[],
+  options: StreamLossOptions = {},
+): Promise<StreamLossResult> {
+  if (desc.architecture !== 'llama') {
+    throw new Error(`layer streaming runs architecture 'llama', got '${desc.architecture}' (${desc.name})`);
+  }
+  if (batches.length === 0) throw new Error(`${desc.name}: layer streaming needs at least one batch`);
+  checkStateDictKeys(desc, store);
+  const net = desc.net;
+  const train = options.grads ?? false;
+  const host = options.hostStates ?? false;
+  const { vocab, hidden: h, layers } = net;
+  const L = layers.length;
+  const pool = gpu.pool;
+  const peakBefore = pool.peakBytes;
+  pool.resetPeak();
+  const w = new StreamWeights(gpu, net, store, new Map(desc.params.map((p) => [p.key, p.shape])));
+  const total = L + 1 + (train ? L : 0);
+  let done = 0;
+  const step = () => options.onProgress?.(++done, total);
+
+  const targets = batches.map((b, i) => {
+    const t = nextTokenTargets(b.ids, b.batch, b.seq);
+    const count = t.reduce((n, x) => n + (x >= 0 ? 1 : 0), 0);
+    if (count === 0)
+      throw new Error(`${desc.name}: batch ${i}: windows of ${b.seq} token(s) predict nothing`);
+    return { ids: t, count };
+  });
+  const tokens: TokenIds[] = [];
+  // states[i][b]: decoder layer i's input on batch b (i = L: the last layer's output). Eval mode keeps one.
+  const states: (HeldState | undefined)[][] = Array.from({ length: L + 1 }, () => []);
+  const dxs: (HeldState | undefined)[] = [];
+  const headGrads: (HeldState | undefined)[] = [];
+  const squares = new Float64Array(batches.length);
+  const losses: { sum: number; count: number }[] = [];
+  const rowsOf = (b: TokenBatch) => [b.batch * b.seq, h];
+  const free = (s: HeldState | undefined) => {
+    if (s && !(s instanceof Float32Array)) s.dispose();
+  };
+  /** Σ‖g‖² of `grads` (the GradNorm op's per-tensor sums), which it frees. */
+  const addSquares = async (b: number, grads: readonly Tensor[]) => {
+    try {
+      squares[b] += (await gradNorm(gpu, grads)) ** 2;
+    } finally {
+      for (const g of grads) g.dispose();
+    }
+  };
+
+  try {
+    // Embedding → every batch's layer-0 input.
+    for (const b of batches) {
+      tokens.push(uploadTokens(gpu, b.ids, [b.batch, b.seq], vocab, { index: train }));
+    }
+    const embed = await w.load([net.embed], `${net.embed} (streamed)`);
+    try {
+      for (const [i, b] of batches.entries()) {
+        options.signal?.throwIfAborted();
+        const rows = await gpu.scope(() => {
+          const x0 = embedding(gpu, embed.get(net.embed) as Tensor, tokens[i]);
+          const x = gpu.empty(rowsOf(b), 'f32', 'hidden state (streamed)');
+          gpu.copy(x0, x);
+          return x;
+        });
+        states[0][i] = await w.hold(gpu.keep(rows), host);
+      }
+    } finally {
+      disposeAll(embed);
+    }
+
+    // Decoder layers forward: only the outputs survive.
+    for (const [li, spec] of layers.entries()) {
+      const weights = await w.load(layerKeys(spec), `${spec.name} weights (streamed)`);
+      try {
+        for (const [i, b] of batches.entries()) {
+          options.signal?.throwIfAborted();
+          const s = states[li][i] as HeldState;
+          const x = w.use(s, rowsOf(b));
+          let out: Tensor;
+          try {
+            out = gpu.keep(
+              await gpu.scope(
+                () =>
+                  decoderLayerForward(
+                    gpu,
+                    net,
+                    spec,
+                    getter(weights, spec.name),
+                    x,
+                    w.ropeFor(b.seq),
+                    b.batch,
+                    b.seq,
+                  ).out,
+              ),
+            );
+          } finally {
+            if (s instanceof Float32Array) x.dispose();
+          }
+          if (!train) {
+            free(s);
+            states[li][i] = undefined;
+          }
+          states[li + 1][i] = await w.hold(out, host);
+        }
+      } finally {
+        disposeAll(weights);
+      }
+      step();
+    }
+
+    // Final norm + LM head + loss (+ their backward).
+    const head = await w.load([net.norm, net.head], 'final norm + LM head (streamed)');
+    try {
+      const normW = head.get(net.norm) as Tensor;
+      const W = head.get(net.head) as Tensor;
+      for (const [i, b] of batches.entries()) {
+        options.signal?.throwIfAborted();
+        const s = states[L][i] as HeldState;
+        const xl = w.use(s, rowsOf(b));
+        states[L][i] = undefined;
+        let r: Awaited<ReturnType<typeof headLoss>>;
+        try {
+          r = await headLoss(gpu, xl, normW, W, net.eps, targets[i], vocab, train, options.headRows);
+        } finally {
+          xl.dispose(); // the held state or its upload: the last layer's output is not a layer input
+        }
+        losses.push({ sum: r.sum, count: targets[i].count });
+        if (r.dx && r.normGrad && r.headGrad) {
+          dxs[i] = await w.hold(r.dx, host);
+          await addSquares(i, [r.normGrad]);
+          if (net.tied) headGrads[i] = await w.hold(r.headGrad, host);
+          else await addSquares(i, [r.headGrad]);
+        }
+      }
+    } finally {
+      disposeAll(head);
+    }
+    step();
+
+    if (train) {
+      // Decoder layers backward, each recomputed from its saved input.
+      for (let li = L - 1; li >= 0; li--) {
+        const spec = layers[li];
+        const weights = await w.load(layerKeys(spec), `${spec.name} weights (streamed, backward)`);
+        const get = getter(weights, spec.name);
+        try {
+          for (const [i, b] of batches.entries()) {
+            options.signal?.throwIfAborted();
+            // Taken over: x and dout (held states or their uploads) are freed below.
+            const x = w.use(states[li][i] as HeldState, rowsOf(b));
+            states[li][i] = undefined;
+            const dout = w.use(dxs[i] as HeldState, rowsOf(b));
+            dxs[i] = undefined;
+            const grads = new Map<string, Tensor>();
+            let dx: Tensor;
+            try {
+              const tables = w.ropeFor(b.seq);
+              const acts = await gpu.scope(() =>
+                decoderLayerForward(gpu, net, spec, get, x, tables, b.batch, b.seq),
+              );
+              try {
+                dx = gpu.keep(
+                  decoderLayerBackward(gpu, net, spec, get, acts, dout, grads, tables, b.batch, b.seq),
+                );
+              } finally {
+                for (const [k, t] of Object.entries(acts)) if (k !== 'x') (t as Tensor).dispose();
+              }
+            } catch (e) {
+              for (const g of grads.values()) g.dispose();
+              throw e;
+            } finally {
+              x.dispose();
+              dout.dispose();
+            }
+            await addSquares(i, [...grads.values()]);
+            dxs[i] = await w.hold(dx, host);
+          }
+        } finally {
+          disposeAll(weights);
+        }
+        step();
+      }
+      // Embedding gradient; tied: the LM head's gradient plus the embedding's, one parameter.
+      for (const [i, b] of batches.entries()) {
+        const dx = w.use(dxs[i] as HeldState, rowsOf(b));
+        dxs[i] = undefined;
+        try {
+          if (net.tied) {
+            const g = w.use(headGrads[i] as HeldState, [vocab, h]);
+            headGrads[i] = undefined;
+            embeddingBackward(gpu, dx, tokens[i], { into: g });
+            await addSquares(i, [g]);
+          } else await addSquares(i, [embeddingBackward(gpu, dx, tokens[i])]);
+        } finally {
+          dx.dispose();
+        }
+      }
+    }
+    return {
+      batches: losses.map((l, i) => ({
+        nll: l.sum / l.count,
+        tokens: l.count,
+        sum: l.sum,
+        ...(train ? { gradNorm: Math.sqrt(squares[i]) } : {}),
+      })),
+      peakBytes: pool.peakBytes,
+      largestUploadBytes: w.largestUploadBytes,
+      streamedBytes: w.streamedBytes,
+    };
+  } finally {
+    for (const row of states) for (const s of row) free(s);
+    for (const s of [...dxs, ...headGrads]) free(s);
+    for (const t of tokens) t.dispose();
+    w.dispose();
+    pool.peakBytes = Math.max(peakBefore, pool.peakBytes);
+  }
+}
+
+/**
+ * Llama.nextTokenLoss's head on one batch's last hidden state `x` [N, hidden]: final RMSNorm, then the LM
+ * head and token cross-entropy on slices of rows; with `train` also d mean NLL / d x, d norm weight and
+ * d head weight (slices summed in order, as there). `x` stays the caller's.
+ */
+async function headLoss(
+  gpu: Gpu,
+  x: Tensor,
+  normW: Tensor,
+  W: Tensor,
+  eps: number,
+  target: { ids: Int32Array; count: number },
+  vocab: number,
+  train: boolean,
+  headRows: number | undefined,
+): Promise<{ sum: number; dx?: Tensor; normGrad?: Tensor; headGrad?: Tensor }> {
+  const [N, h] = x.shape;
+  const rows = Math.max(
+    1,
+    Math.min(N, headRows ?? Math.floor(gpu.limits.maxStorageBufferBindingSize / (4 * vocab))),
+  );
+  const f = rmsNorm(gpu, x, normW, eps);
+  const hidden = gpu.keep(f.out);
+  const rstd = gpu.keep(f.rstd);
+  let dHidden: Tensor | undefined;
+  let headGrad: Tensor | undefined;
+  try {
+    if (train) dHidden = gpu.keep(gpu.empty([N, h]));
+    let sum = 0;
+    for (let r0 = 0; r0 < N; r0 += rows) {
+      const r = Math.min(rows, N - r0);
+      sum += await gpu.scope(async () => {
+        let xs = hidden;
+        if (r < N) {
+          xs = gpu.empty([r, h]);
+          gpu.copy(hidden, xs, r * h * 4, r0 * h * 4, 0);
+        }
+        const logits = linear(gpu, xs, W);
+        const t = uploadTargets(gpu, target.ids.subarray(r0, r0 + r), vocab).targets;
+        const ce = tokenCrossEntropy(gpu, logits, t);
+        if (dHidden) {
+          const dl = tokenCrossEntropyBackward(gpu, logits, t, ce, {
+            inPlace: true,
+            scale: 1 / target.count,
+          });
+          const g = linearBackward(gpu, xs, W, dl);
+          gpu.copy(g.dx as Tensor, dHidden, r * h * 4, 0, r0 * h * 4);
+          if (headGrad) {
+            const next = gpu.keep(add(gpu, headGrad, g.dw));
+            headGrad.dispose();
+            headGrad = next;
+          } else headGrad = gpu.keep(g.dw);
+        }
+        return (await gpu.readF32(ce.loss))[2];
+      });
+    }
+    if (!dHidden || !headGrad) return { sum };
+    const fb = rmsNormBackward(gpu, dHidden, x, normW, rstd);
+    const out = { sum, dx: gpu.keep(fb.dx), normGrad: gpu.keep(fb.dweight), headGrad };
+    headGrad = undefined;
+    return out;
+  } finally {
+    hidden.dispose();
+    rstd.dispose();
+    dHidden?.dispose();
+    headGrad?.dispose();
+  }
+}

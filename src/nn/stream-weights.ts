@@ -1,0 +1,112 @@
+// What the layer streams (llama-stream.ts, llama-stream-grad.ts) share:
+// checkpoint tensors uploaded on demand, one named group at a time, with the byte counts the memory report
+// needs; rope tables per sequence length; hidden states held on the device or on the CPU between layers.
+
+import type { LlamaNet } from '../arch/llama.js';
+import type { Gpu } from '../gpu/device.js';
+import type { Tensor } from '../gpu/tensor.js';
+import type { TensorStore } from '../io/safetensors.js';
+import { parseRopeScaling, type RopeTables, ropeTables } from '../ops/index.js';
+
+/** A state held between layers: on the device, or its values on the CPU. */
+export type HeldState = Tensor | Float32Array;
+
+export class StreamWeights {
+  /** The largest group uploaded at once, in f32 bytes. */
+  largestUploadBytes = 0;
+  /** Every tensor read from the checkpoint, in f32 bytes (a tensor read twice counts twice). */
+  streamedBytes = 0;
+  private readonly tables = new Map<number, RopeTables>();
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly net: LlamaNet,
+    private readonly store: TensorStore,
+    private readonly shapes: ReadonlyMap<string, readonly number[]>,
+  ) {}
+
+  /** Uploads the named tensors, labelled so that a memory error says whose they are; dispose each. */
+  async load(keys: readonly string[], label: string): Promise<Map<string, Tensor>> {
+    const gpu = this.gpu;
+    const out = new Map<string, Tensor>();
+    let bytes = 0;
+    try {
+      for (const key of new Set(keys)) {
+        const shape = this.shapes.get(key);
+        if (!shape) throw new Error(`${this.store.name}: "${key}" is not a tensor of this model`);
+        const data = await this.store.float32(key, shape);
+        checkFinite(data, this.store.name, key);
+        const t = gpu.keep(gpu.empty(shape, 'f32', label));
+        out.set(key, t);
+        gpu.write(t, data);
+        bytes += data.byteLength;
+      }
+    } catch (e) {
+      for (const t of out.values()) t.dispose();
+      throw e;
+    }
+    this.largestUploadBytes = Math.max(this.largestUploadBytes, bytes);
+    this.streamedBytes += bytes;
+    return out;
+  }
+
+  ropeFor(T: number): RopeTables {
+    let tb = this.tables.get(T);
+    if (!tb) {
+      const net = this.net;
+      const scaling = parseRopeScaling(net.ropeScaling);
+      tb = ropeTables(
+        this.gpu,
+        { headDim: net.headDim, theta: net.ropeTheta, ...(scaling ? { scaling } : {}) },
+        { length: T },
+      );
+      this.gpu.keep(tb.cos);
+      this.gpu.keep(tb.sin);
+      this.tables.set(T, tb);
+    }
+    return tb;
+  }
+
+  /** Keeps `t` on the device, or (host) reads it back and frees it. */
+  async hold(t: Tensor, host: boolean): Promise<HeldState> {
+    if (!host) return this.gpu.keep(t);
+    const data = await this.gpu.readF32(t);
+    t.dispose();
+    return data;
+  }
+
+  /** A held state as a tensor: the device one, or a fresh upload (the caller disposes either when done). */
+  use(s: HeldState, shape: readonly number[]): Tensor {
+    return s instanceof Float32Array ? this.gpu.keep(this.gpu.tensor(s, shape)) : s;
+  }
+
+  dispose(): void {
+    for (const tb of this.tables.values()) {
+      tb.cos.dispose();
+      tb.sin.dispose();
+    }
+    this.tables.clear();
+  }
+}
+
+/** Getter over one streamed group, with a clear error for a key that was not streamed in. */
+export function getter(weights: ReadonlyMap<string, Tensor>, owner: string): (key: string) => Tensor {
+  return (key) => {
+    const t = weights.get(key);
+    if (!t) throw new Error(`${owner}: tensor "${key}" was not streamed in`);
+    return t;
+  };
+}
+
+export function disposeAll(weights: ReadonlyMap<string, Tensor>): void {
+  for (const t of weights.values()) t.dispose();
+}
+
+/** ParamStore.load's value check, done tensor by tensor as each is read (never the whole model). */
+function checkFinite(data: Float32Array, file: string, key: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      throw new Error(`${file}: tensor "${key}" holds a non-finite value (${data[i]}) at element ${i}`);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// GradNorm scoring of decoder-LM candidates with layer streaming (nn/llama-stream-grad.ts): the candidate
+// (the pretrained model with one segment pruned to the keep-set) is read tensor by tensor from the input
+// checkpoint under its original keys, so scoring needs about one layer's weights on the device instead of
+// the model's. Same score as importance-llm.ts's llmSegmentScorer (the mean over batches of the global L2
+// norm of d mean NLL / d every parameter), test/sglp/importance-llm-stream.test.ts.
+
+import { pruneModel } from '../arch/prune.js';
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import { inverseKeyMap, renamedStore } from '../io/renamed-store.js';
+import type { TensorStore } from '../io/safetensors.js';
+import { streamLlamaLoss } from '../nn/llama-stream-grad.js';
+import type { Scorer } from './candidates.js';
+import type { TextBatch } from './importance-llm.js';
+
+export interface StreamedScoringOptions {
+  readonly counters?: { forward: number; backward: number };
+  readonly signal?: AbortSignal;
+  /** Hold hidden states on the CPU between layers. */
+  readonly hostStates?: boolean;
+  /** Hears the device-memory peak of every scoring pass. */
+  readonly onPeak?: (bytes: number) => void;
+}
+
+/** GradNorm of the model `desc` read from `store`, averaged over `batches` (f64 mean, batches in order). */
+export async function streamedGradNorm(
+  gpu: Gpu,
+  desc: ModelDescription,
+  store: TensorStore,
+  batches: readonly TextBatch[],
+  options: StreamedScoringOptions = {},
+): Promise<number> {
+  if (batches.length === 0) throw new Error('GradNorm: no batches');
+  const r = await streamLlamaLoss(gpu, desc, store, batches, {
+    grads: true,
+    ...(options.hostStates ? { hostStates: true } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  options.onPeak?.(r.peakBytes);
+  if (options.counters) {
+    options.counters.forward += batches.length;
+    options.counters.backward += batches.length;
+  }
+  let total = 0;
+  for (const b of r.batches) total += b.gradNorm as number;
+  return total / batches.length;
+}
+
+/**
+ * llmSegmentScorer for a checkpoint that is never loaded whole: keep-sets of segment [start, end) of the
+ * model `desc` in `store` (the input checkpoint, original keys).
+ */
+export function streamedLlmSegmentScorer(
+  gpu: Gpu,
+  desc: ModelDescription,
+  store: TensorStore,
+  segment: readonly [number, number],
+  batches: readonly TextBatch[],
+  options: StreamedScoringOptions = {},
+): Scorer {
+  const [start, end] = segment;
+  return async (keepSet) => {
+    options.signal?.throwIfAborted();
+    const keep = new Set(keepSet);
+    for (const u of keep) {
+      if (u < start || u >= end) throw new Error(`GradNorm: unit ${u} is outside segment [${start}, ${end})`);
+    }
+    const removed: number[] = [];
+    for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
+    const pruned = pruneModel(desc, removed);
+    const view = renamedStore(store, inverseKeyMap(pruned.keyMap));
+    const score = await streamedGradNorm(gpu, pruned.description, view, batches, options);
+    if (!Number.isFinite(score)) {
+      throw new Error(`GradNorm of ${desc.name} keeping units [${[...keepSet].join(', ')}] is ${score}`);
+    }
+    return score;
+  };
+}
