@@ -11,7 +11,7 @@ import type { TextWindows } from '../io/text-data.js';
 import type { TokenBatch } from '../nn/llama-stream.js';
 import { streamLlamaLoss } from '../nn/llama-stream-grad.js';
 import { streamEvalWindows } from '../tunables.js';
-import type { PerplexityMetrics, PerplexityOptions } from './perplexity.js';
+import { checkEvalWindows, type PerplexityMetrics, type PerplexityOptions } from './perplexity.js';
 
 export interface StreamedPerplexityOptions extends PerplexityOptions {
   /** Windows per pass over the checkpoint (default tunables.streamEvalWindows, rounded to whole batches). */
@@ -36,13 +36,7 @@ export async function evaluatePerplexityStreamed(
   options: StreamedPerplexityOptions,
 ): Promise<StreamedPerplexity> {
   const { batch } = options;
-  if (!Number.isInteger(batch) || batch < 1)
-    throw new RangeError(`batch must be an integer >= 1, got ${batch}`);
-  if (data.windows === 0) {
-    throw new Error(
-      `${data.name} (${data.split}): no full window of ${data.seqLen} tokens in ${data.splitTokens} tokens`,
-    );
-  }
+  checkEvalWindows(data, batch);
   const group = Math.max(1, Math.floor((options.groupWindows ?? streamEvalWindows) / batch)) * batch;
   const T = data.seqLen;
   let sum = 0;

@@ -22,12 +22,8 @@ export interface PerplexityOptions {
   readonly onProgress?: (p: { windows: number; of: number; nll: number }) => void;
 }
 
-export async function evaluatePerplexity(
-  model: LanguageModel,
-  data: TextWindows,
-  options: PerplexityOptions,
-): Promise<PerplexityMetrics> {
-  const { batch } = options;
+/** The checks every perplexity evaluation starts with: a sane batch and at least one full window. */
+export function checkEvalWindows(data: TextWindows, batch: number): void {
   if (!Number.isInteger(batch) || batch < 1)
     throw new RangeError(`batch must be an integer >= 1, got ${batch}`);
   if (data.windows === 0) {
@@ -35,6 +31,15 @@ export async function evaluatePerplexity(
       `${data.name} (${data.split}): no full window of ${data.seqLen} tokens in ${data.splitTokens} tokens`,
     );
   }
+}
+
+export async function evaluatePerplexity(
+  model: LanguageModel,
+  data: TextWindows,
+  options: PerplexityOptions,
+): Promise<PerplexityMetrics> {
+  const { batch } = options;
+  checkEvalWindows(data, batch);
   const T = data.seqLen;
   let sum = 0;
   let tokens = 0;

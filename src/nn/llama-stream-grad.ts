@@ -21,21 +21,15 @@ import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
 import { gradNorm } from '../ops/grad-norm.js';
 import {
-  add,
   embedding,
   embeddingBackward,
-  linear,
-  linearBackward,
   nextTokenTargets,
   rmsNorm,
   rmsNormBackward,
   type TokenIds,
-  tokenCrossEntropy,
-  tokenCrossEntropyBackward,
-  uploadTargets,
   uploadTokens,
 } from '../ops/index.js';
-import { decoderLayerBackward, decoderLayerForward } from './llama.js';
+import { decoderLayerBackward, decoderLayerForward, headCrossEntropy } from './llama.js';
 import { type LlamaStreamResult, layerKeys, type TokenBatch } from './llama-stream.js';
 import { disposeAll, getter, type HeldState, StreamWeights } from './stream-weights.js';
 
@@ -302,46 +296,15 @@ async function headLoss(
   train: boolean,
   headRows: number | undefined,
 ): Promise<{ sum: number; dx?: Tensor; normGrad?: Tensor; headGrad?: Tensor }> {
-  const [N, h] = x.shape;
-  const rows = Math.max(
-    1,
-    Math.min(N, headRows ?? Math.floor(gpu.limits.maxStorageBufferBindingSize / (4 * vocab))),
-  );
   const f = rmsNorm(gpu, x, normW, eps);
   const hidden = gpu.keep(f.out);
   const rstd = gpu.keep(f.rstd);
   let dHidden: Tensor | undefined;
   let headGrad: Tensor | undefined;
   try {
-    if (train) dHidden = gpu.keep(gpu.empty([N, h]));
-    let sum = 0;
-    for (let r0 = 0; r0 < N; r0 += rows) {
-      const r = Math.min(rows, N - r0);
-      sum += await gpu.scope(async () => {
-        let xs = hidden;
-        if (r < N) {
-          xs = gpu.empty([r, h]);
-          gpu.copy(hidden, xs, r * h * 4, r0 * h * 4, 0);
-        }
-        const logits = linear(gpu, xs, W);
-        const t = uploadTargets(gpu, target.ids.subarray(r0, r0 + r), vocab).targets;
-        const ce = tokenCrossEntropy(gpu, logits, t);
-        if (dHidden) {
-          const dl = tokenCrossEntropyBackward(gpu, logits, t, ce, {
-            inPlace: true,
-            scale: 1 / target.count,
-          });
-          const g = linearBackward(gpu, xs, W, dl);
-          gpu.copy(g.dx as Tensor, dHidden, r * h * 4, 0, r0 * h * 4);
-          if (headGrad) {
-            const next = gpu.keep(add(gpu, headGrad, g.dw));
-            headGrad.dispose();
-            headGrad = next;
-          } else headGrad = gpu.keep(g.dw);
-        }
-        return (await gpu.readF32(ce.loss))[2];
-      });
-    }
+    const head = await headCrossEntropy(gpu, hidden, W, target, vocab, train, headRows);
+    ({ dHidden, headGrad } = head);
+    const sum = head.sum;
     if (!dHidden || !headGrad) return { sum };
     const fb = rmsNormBackward(gpu, dHidden, x, normW, rstd);
     const out = { sum, dx: gpu.keep(fb.dx), normGrad: gpu.keep(fb.dweight), headGrad };

@@ -289,69 +289,34 @@ export class Llama {
     seq: number,
     opts: { grads?: boolean; headRows?: number } = {},
   ): Promise<LlamaLoss> {
-    const gpu = this.gpu;
-    const { vocab, hidden: h } = this.net;
     const train = opts.grads ?? false;
     const targetIds = nextTokenTargets(ids, batch, seq);
     const count = targetIds.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0);
     if (count === 0) throw new Error(`${this.desc.name}: windows of ${seq} token(s) predict nothing`);
-    const N = batch * seq;
-    const rows = Math.max(
-      1,
-      Math.min(N, opts.headRows ?? Math.floor(gpu.limits.maxStorageBufferBindingSize / (4 * vocab))),
-    );
     const W = this.params.get(this.net.head);
     const tokens = this.tokens(ids, batch, seq, train);
-    let headGrad: Tensor | undefined;
-    let dHidden: Tensor | undefined;
-    let grads: Gradients | undefined;
+    let head: HeadLoss | undefined;
     try {
       const { hidden, saved } = await this.forwardHidden(tokens, { train });
-      let sum = 0;
       try {
-        if (saved) dHidden = gpu.keep(gpu.empty([N, h]));
-        for (let r0 = 0; r0 < N; r0 += rows) {
-          const r = Math.min(rows, N - r0);
-          sum += await gpu.scope(async () => {
-            let xs = hidden;
-            if (r < N) {
-              xs = gpu.empty([r, h]);
-              gpu.copy(hidden, xs, r * h * 4, r0 * h * 4, 0);
-            }
-            const logits = linear(gpu, xs, W);
-            const targets = uploadTargets(gpu, targetIds.subarray(r0, r0 + r), vocab).targets;
-            const ce = tokenCrossEntropy(gpu, logits, targets);
-            if (dHidden) {
-              const dl = tokenCrossEntropyBackward(gpu, logits, targets, ce, {
-                inPlace: true,
-                scale: 1 / count,
-              });
-              const g = linearBackward(gpu, xs, W, dl);
-              gpu.copy(g.dx as Tensor, dHidden, r * h * 4, 0, r0 * h * 4);
-              if (headGrad) {
-                const next = gpu.keep(add(gpu, headGrad, g.dw));
-                headGrad.dispose();
-                headGrad = next;
-              } else headGrad = gpu.keep(g.dw);
-            }
-            return (await gpu.readF32(ce.loss))[2];
-          });
-        }
+        const target = { ids: targetIds, count };
+        head = await headCrossEntropy(this.gpu, hidden, W, target, this.net.vocab, !!saved, opts.headRows);
       } catch (e) {
         saved?.dispose();
         throw e;
       } finally {
         if (!saved) hidden.dispose();
       }
-      if (saved && dHidden && headGrad) {
-        grads = this.backwardHidden(saved, dHidden, headGrad);
-        headGrad = undefined;
+      let grads: Gradients | undefined;
+      if (saved && head.dHidden && head.headGrad) {
+        grads = this.backwardHidden(saved, head.dHidden, head.headGrad);
+        head.headGrad = undefined;
       }
-      const result = { nll: sum / count, tokens: count, sum };
+      const result = { nll: head.sum / count, tokens: count, sum: head.sum };
       return grads ? { ...result, grads } : result;
     } finally {
-      headGrad?.dispose();
-      dHidden?.dispose();
+      head?.headGrad?.dispose();
+      head?.dHidden?.dispose();
       tokens.dispose();
     }
   }
@@ -516,4 +481,72 @@ export function decoderLayerForward(
     act,
     out,
   };
+}
+
+/** The LM head's loss on one batch: summed NLL; with train, d(mean NLL)/d(hidden) and d head weight (kept). */
+export interface HeadLoss {
+  sum: number;
+  dHidden?: Tensor;
+  headGrad?: Tensor;
+}
+
+/**
+ * LM head + token cross-entropy on the final-norm output `hidden` [N, h], on slices of `headRows` token rows
+ * (default: as many as one storage binding holds logits for), so a 128k vocabulary never needs an
+ * [N, vocab] buffer. Targets < 0 predict nothing; `count` is how many do. With `train` also the gradients
+ * (slices in order). `hidden` stays the caller's; the returned gradients are the caller's to dispose.
+ */
+export async function headCrossEntropy(
+  gpu: Gpu,
+  hidden: Tensor,
+  W: Tensor,
+  target: { ids: Int32Array; count: number },
+  vocab: number,
+  train: boolean,
+  headRows?: number,
+): Promise<HeadLoss> {
+  const [N, h] = hidden.shape;
+  const rows = Math.max(
+    1,
+    Math.min(N, headRows ?? Math.floor(gpu.limits.maxStorageBufferBindingSize / (4 * vocab))),
+  );
+  let dHidden: Tensor | undefined;
+  let headGrad: Tensor | undefined;
+  try {
+    if (train) dHidden = gpu.keep(gpu.empty([N, h]));
+    let sum = 0;
+    for (let r0 = 0; r0 < N; r0 += rows) {
+      const r = Math.min(rows, N - r0);
+      sum += await gpu.scope(async () => {
+        let xs = hidden;
+        if (r < N) {
+          xs = gpu.empty([r, h]);
+          gpu.copy(hidden, xs, r * h * 4, r0 * h * 4, 0);
+        }
+        const logits = linear(gpu, xs, W);
+        const targets = uploadTargets(gpu, target.ids.subarray(r0, r0 + r), vocab).targets;
+        const ce = tokenCrossEntropy(gpu, logits, targets);
+        if (dHidden) {
+          const dl = tokenCrossEntropyBackward(gpu, logits, targets, ce, {
+            inPlace: true,
+            scale: 1 / target.count,
+          });
+          const g = linearBackward(gpu, xs, W, dl);
+          gpu.copy(g.dx as Tensor, dHidden, r * h * 4, 0, r0 * h * 4);
+          if (headGrad) {
+            const next = gpu.keep(add(gpu, headGrad, g.dw));
+            headGrad.dispose();
+            headGrad = next;
+          } else headGrad = gpu.keep(g.dw);
+        }
+        return (await gpu.readF32(ce.loss))[2];
+      });
+    }
+    const out = { sum, dHidden, headGrad };
+    dHidden = headGrad = undefined;
+    return out;
+  } finally {
+    dHidden?.dispose();
+    headGrad?.dispose();
+  }
 }

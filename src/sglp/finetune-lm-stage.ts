@@ -13,6 +13,7 @@ import type { Report } from '../report/schema.js';
 import type { TensorSource } from '../train/finetune.js';
 import { finetuneLm, type LmFinetuneOptions } from '../train/finetune-lm.js';
 import type { LmEpochRecord } from '../train/lm-loop.js';
+import { type FinetuneProgressHooks, finetuneProgress } from './finetune-stage.js';
 import { roundToSaved } from './round-params.js';
 
 /** `--finetune-epochs E` (and `--finetune-samples N`) plus any overrides of src/tunables.ts's lmFinetune. */
@@ -24,13 +25,9 @@ export type LmFinetuneRequest = Omit<LmFinetuneOptions, 'signal' | 'onProgress'>
   readonly savedAs?: (pruned: PrunedModel) => ReadonlyMap<string, SafetensorsDtype>;
 };
 
-export interface LmFinetuneStageHooks {
+export interface LmFinetuneStageHooks extends FinetuneProgressHooks {
   /** Evaluates a model the way the pipeline evaluated before and after pruning. */
   readonly evaluate: (net: Llama) => Promise<PerplexityMetrics>;
-  readonly onProgress?: (p: { stage: 'finetune'; done: number; total: number; detail?: string }) => void;
-  readonly signal?: AbortSignal;
-  /** The report's pass counters: one forward and one backward per training step. */
-  readonly counters?: { forward: number; backward: number };
 }
 
 export interface LmFinetuneStageResult {
@@ -58,19 +55,7 @@ export async function finetuneLmStage(
   const { params, history, settings } = await finetuneLm(gpu, desc, source, train, {
     ...options,
     signal: hooks.signal,
-    onProgress: (p) => {
-      if (p.type !== 'step') return;
-      if (hooks.counters) {
-        hooks.counters.forward++;
-        hooks.counters.backward++;
-      }
-      hooks.onProgress?.({
-        stage: 'finetune',
-        done: (p.epoch - 1) * p.steps + p.step,
-        total: p.epochs * p.steps,
-        detail: `epoch ${p.epoch}/${p.epochs}, train nll ${p.loss.toFixed(4)}`,
-      });
-    },
+    onProgress: finetuneProgress(hooks, 'nll'),
   });
   const trainMs = performance.now() - t0;
   try {

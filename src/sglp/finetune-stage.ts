@@ -11,18 +11,40 @@ import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
 import type { Report } from '../report/schema.js';
 import { type FinetuneOptions, finetune, type TensorSource } from '../train/finetune.js';
-import type { LoopEpochRecord } from '../train/loop.js';
+import type { LmLoopProgress } from '../train/lm-loop.js';
+import type { LoopEpochRecord, LoopProgress } from '../train/loop.js';
 
 /** `--finetune-epochs E` and any overrides of SGLP.md §5's defaults. */
 export type FinetuneRequest = Omit<FinetuneOptions, 'signal' | 'onProgress' | 'onEpoch'>;
 
-export interface FinetuneStageHooks {
-  /** Evaluates a model the way the pipeline evaluated before and after pruning. */
-  readonly evaluate: (net: ClassifierModel) => Promise<ClassifierMetrics>;
+/** What both fine-tuning stages (images, and LMs in finetune-lm-stage.ts) report to the pipeline. */
+export interface FinetuneProgressHooks {
   readonly onProgress?: (p: { stage: 'finetune'; done: number; total: number; detail?: string }) => void;
   readonly signal?: AbortSignal;
   /** The report's pass counters: one forward and one backward per training step. */
   readonly counters?: { forward: number; backward: number };
+}
+
+export interface FinetuneStageHooks extends FinetuneProgressHooks {
+  /** Evaluates a model the way the pipeline evaluated before and after pruning. */
+  readonly evaluate: (net: ClassifierModel) => Promise<ClassifierMetrics>;
+}
+
+/** A trainer's step events as the pipeline's 'finetune' progress, counting the passes. */
+export function finetuneProgress(hooks: FinetuneProgressHooks, lossName: string) {
+  return (p: LoopProgress | LmLoopProgress): void => {
+    if (p.type !== 'step') return;
+    if (hooks.counters) {
+      hooks.counters.forward++;
+      hooks.counters.backward++;
+    }
+    hooks.onProgress?.({
+      stage: 'finetune',
+      done: (p.epoch - 1) * p.steps + p.step,
+      total: p.epochs * p.steps,
+      detail: `epoch ${p.epoch}/${p.epochs}, train ${lossName} ${p.loss.toFixed(4)}`,
+    });
+  };
 }
 
 export interface FinetuneStageResult {
@@ -49,19 +71,7 @@ export async function finetuneStage(
   const { params, history, settings } = await finetune(gpu, desc, source, train, normalize, {
     ...request,
     signal: hooks.signal,
-    onProgress: (p) => {
-      if (p.type !== 'step') return;
-      if (hooks.counters) {
-        hooks.counters.forward++;
-        hooks.counters.backward++;
-      }
-      hooks.onProgress?.({
-        stage: 'finetune',
-        done: (p.epoch - 1) * p.steps + p.step,
-        total: p.epochs * p.steps,
-        detail: `epoch ${p.epoch}/${p.epochs}, train loss ${p.loss.toFixed(4)}`,
-      });
-    },
+    onProgress: finetuneProgress(hooks, 'loss'),
   });
   const trainMs = performance.now() - t0;
   try {

@@ -4,14 +4,13 @@
 // the model's. Same score as importance-llm.ts's llmSegmentScorer (the mean over batches of the global L2
 // norm of d mean NLL / d every parameter), test/sglp/importance-llm-stream.test.ts.
 
-import { pruneModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import { inverseKeyMap, renamedStore } from '../io/renamed-store.js';
 import type { TensorStore } from '../io/safetensors.js';
 import { streamLlamaLoss } from '../nn/llama-stream-grad.js';
 import type { Scorer } from './candidates.js';
-import type { TextBatch } from './importance-llm.js';
+import { llmCandidateScorer, type TextBatch } from './importance-llm.js';
 
 export interface StreamedScoringOptions {
   readonly counters?: { forward: number; backward: number };
@@ -58,21 +57,13 @@ export function streamedLlmSegmentScorer(
   batches: readonly TextBatch[],
   options: StreamedScoringOptions = {},
 ): Scorer {
-  const [start, end] = segment;
-  return async (keepSet) => {
-    options.signal?.throwIfAborted();
-    const keep = new Set(keepSet);
-    for (const u of keep) {
-      if (u < start || u >= end) throw new Error(`GradNorm: unit ${u} is outside segment [${start}, ${end})`);
-    }
-    const removed: number[] = [];
-    for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
-    const pruned = pruneModel(desc, removed);
-    const view = renamedStore(store, inverseKeyMap(pruned.keyMap));
-    const score = await streamedGradNorm(gpu, pruned.description, view, batches, options);
-    if (!Number.isFinite(score)) {
-      throw new Error(`GradNorm of ${desc.name} keeping units [${[...keepSet].join(', ')}] is ${score}`);
-    }
-    return score;
-  };
+  return llmCandidateScorer(
+    desc,
+    segment,
+    (pruned) => {
+      const view = renamedStore(store, inverseKeyMap(pruned.keyMap));
+      return streamedGradNorm(gpu, pruned.description, view, batches, options);
+    },
+    options.signal,
+  );
 }

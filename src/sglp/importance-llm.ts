@@ -3,7 +3,7 @@
 // copies), as the mean over the GradNorm batches of the global L2 norm of d mean next-token NLL / d every
 // parameter. There is no batch norm, so no train/eval distinction: the forward is the inference one.
 
-import { pruneModel } from '../arch/prune.js';
+import { type PrunedModel, pruneModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import { Llama } from '../nn/llama.js';
@@ -44,9 +44,34 @@ export async function llmGradNorm(
 }
 
 /**
- * Scores keep-sets of segment [start, end) of a decoder LM: units of the segment outside the keep-set
- * are removed, all others stay. Non-finite scores are an error naming the candidate.
+ * A Scorer of keep-sets of segment [start, end) of a decoder LM: units of the segment outside the keep-set
+ * are removed, all others stay, and `score` rates the pruned model. Non-finite scores are an error naming
+ * the candidate. Shared by the loaded scorer below and the streamed one (importance-llm-stream.ts).
  */
+export function llmCandidateScorer(
+  desc: ModelDescription,
+  segment: readonly [number, number],
+  score: (pruned: PrunedModel) => Promise<number>,
+  signal?: AbortSignal,
+): Scorer {
+  const [start, end] = segment;
+  return async (keepSet) => {
+    signal?.throwIfAborted();
+    const keep = new Set(keepSet);
+    for (const u of keep) {
+      if (u < start || u >= end) throw new Error(`GradNorm: unit ${u} is outside segment [${start}, ${end})`);
+    }
+    const removed: number[] = [];
+    for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
+    const value = await score(pruneModel(desc, removed));
+    if (!Number.isFinite(value)) {
+      throw new Error(`GradNorm of ${desc.name} keeping units [${[...keepSet].join(', ')}] is ${value}`);
+    }
+    return value;
+  };
+}
+
+/** Scores keep-sets of a segment on the loaded model (a ParamView over its tensors, no copies). */
 export function llmSegmentScorer(
   gpu: Gpu,
   desc: ModelDescription,
@@ -55,26 +80,18 @@ export function llmSegmentScorer(
   batches: readonly TextBatch[],
   options: { counters?: { forward: number; backward: number }; signal?: AbortSignal } = {},
 ): Scorer {
-  const [start, end] = segment;
-  return async (keepSet) => {
-    options.signal?.throwIfAborted();
-    const keep = new Set(keepSet);
-    for (const u of keep) {
-      if (u < start || u >= end) throw new Error(`GradNorm: unit ${u} is outside segment [${start}, ${end})`);
-    }
-    const removed: number[] = [];
-    for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
-    const pruned = pruneModel(desc, removed);
-    const view = ParamView.ofPruned(params, pruned);
-    const net = new Llama(gpu, pruned.description, view.asStore());
-    try {
-      const score = await llmGradNorm(net, batches, options.counters);
-      if (!Number.isFinite(score)) {
-        throw new Error(`GradNorm of ${desc.name} keeping units [${[...keepSet].join(', ')}] is ${score}`);
+  return llmCandidateScorer(
+    desc,
+    segment,
+    async (pruned) => {
+      const view = ParamView.ofPruned(params, pruned);
+      const net = new Llama(gpu, pruned.description, view.asStore());
+      try {
+        return await llmGradNorm(net, batches, options.counters);
+      } finally {
+        net.dispose();
       }
-      return score;
-    } finally {
-      net.dispose();
-    }
-  };
+    },
+    options.signal,
+  );
 }

@@ -14,7 +14,7 @@ import type { Report } from '../../src/report/schema.js';
 import { lmFinetune } from '../../src/tunables.js';
 import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
-import { readRawTensors, TINY_LLAMA_TEXT, writeTinyLlama } from '../helpers/tiny-llama.js';
+import { readRawTensors, TINY_LLAMA_TEXT, tinyTextPrune, writeTinyLlama } from '../helpers/tiny-llama.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
 const getGpu = useGpu();
@@ -26,20 +26,7 @@ let bf16Dir: string;
 /** Train windows of the corpus (bytes): 95% of it, in windows of SEQ. */
 let trainWindows: number;
 
-function base(out: string, extra: Partial<PruneCliOptions> = {}): PruneCliOptions {
-  return {
-    data: `text:${corpus}`,
-    seqLen: SEQ,
-    samples: 8,
-    batch: 4,
-    gradnormBatches: 2,
-    gradnormBatchSize: 2,
-    segments: 2,
-    remove: 2,
-    out,
-    ...extra,
-  };
-}
+const base = (out: string, extra: Partial<PruneCliOptions> = {}) => tinyTextPrune(corpus, SEQ, out, extra);
 
 async function evalNll(dir: string, split: 'train' | 'test') {
   const gpu = await getGpu();

@@ -13,7 +13,7 @@ import { decodeBF16, decodeF16, encodeBF16 } from '../../src/io/half.js';
 import type { Report } from '../../src/report/schema.js';
 import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
-import { readRawTensors, TINY_LLAMA_TEXT, writeTinyLlama } from '../helpers/tiny-llama.js';
+import { readRawTensors, TINY_LLAMA_TEXT, tinyTextPrune, writeTinyLlama } from '../helpers/tiny-llama.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 const getGpu = useGpu();
@@ -26,20 +26,7 @@ const models: Record<'BF16' | 'F16', { dir: string; tied: boolean }> = {
   F16: { dir: '', tied: false },
 };
 
-function base(out: string, extra: Partial<PruneCliOptions> = {}): PruneCliOptions {
-  return {
-    data: `text:${corpus}`,
-    seqLen: SEQ,
-    samples: 8,
-    batch: 4,
-    gradnormBatches: 2,
-    gradnormBatchSize: 2,
-    segments: 2,
-    remove: 2,
-    out,
-    ...extra,
-  };
-}
+const base = (out: string, extra: Partial<PruneCliOptions> = {}) => tinyTextPrune(corpus, SEQ, out, extra);
 
 /** The input key of a pruned model's key: layer i is the report's kept[i]. */
 function oldKey(key: string, report: Report): string {

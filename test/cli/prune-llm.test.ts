@@ -21,6 +21,7 @@ import { captureIo } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { embeddingRef, type LlamaRefConfig, llamaRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
+import { tinyTextPrune } from '../helpers/tiny-llama.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 const getGpu = useGpu();
@@ -101,21 +102,7 @@ async function writeModel(
   return { w, ref, cfg };
 }
 
-/** A reduced protocol that fits the tiny corpus: 8 calibration windows of 16 tokens, 2 GradNorm batches of 2. */
-function base(out: string, extra: Partial<PruneCliOptions> = {}): PruneCliOptions {
-  return {
-    data: `text:${corpus}`,
-    seqLen: SEQ,
-    samples: 8,
-    batch: 4,
-    gradnormBatches: 2,
-    gradnormBatchSize: 2,
-    segments: 2,
-    remove: 2,
-    out,
-    ...extra,
-  };
-}
+const base = (out: string, extra: Partial<PruneCliOptions> = {}) => tinyTextPrune(corpus, SEQ, out, extra);
 
 async function readTensors(file: string): Promise<Map<string, Float32Array>> {
   const src = await openFileSource(file);

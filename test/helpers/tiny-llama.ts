@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeModel } from '../../src/arch/describe.js';
+import type { PruneCliOptions } from '../../src/cli/prune-common.js';
 import { validateModelConfig } from '../../src/io/config.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { openFileSource, writeSafetensorsFile } from '../../src/node/files.js';
@@ -75,4 +76,25 @@ export async function readRawTensors(
   } finally {
     await src.close?.();
   }
+}
+
+/** A reduced prune protocol that fits a tiny corpus: 8 calibration windows, 2 GradNorm batches of 2. */
+export function tinyTextPrune(
+  corpus: string,
+  seqLen: number,
+  out: string,
+  extra: Partial<PruneCliOptions> = {},
+): PruneCliOptions {
+  return {
+    data: `text:${corpus}`,
+    seqLen,
+    samples: 8,
+    batch: 4,
+    gradnormBatches: 2,
+    gradnormBatchSize: 2,
+    segments: 2,
+    remove: 2,
+    out,
+    ...extra,
+  };
 }
