@@ -90,6 +90,6 @@ export {
   pruneLlm,
   SGLP_TEXT_DEFAULTS,
 } from './sglp/pipeline-llm.js';
-export { type LlmStreamInput, streamedPrunedTensors } from './sglp/pipeline-llm-stream.js';
-export { REINIT_STREAM, reinitArrays } from './sglp/reinit.js';
+export type { LlmStreamInput } from './sglp/pipeline-llm-stream.js';
+export { reinitArrays } from './sglp/reinit.js';
 export * as train from './train/index.js';

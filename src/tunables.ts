@@ -137,21 +137,23 @@ export const attention = {
 
 // ---- Fine-tuning after pruning (SGLP.md §5) ------------------------------------------------------------
 
-/**
- * AdamW fine-tuning of a pruned language model: the LM trainer's defaults (`sglp train --arch llama`,
- * src/cli/train-lm.ts), so a pruned model is trained on as its base was. Warmup is `warmup` steps, at most
- * `warmupFraction` of the run (a short fine-tune has few steps; the loop needs warmup < steps).
- */
-export const lmFinetune = {
+/** AdamW training of language models (`sglp train --arch llama`, src/cli/train-lm.ts): step settings. */
+export const lmTraining = {
   lr: 3e-3,
   /** Windows per step. */
   batch: 8,
+  /** Linear warmup steps, then cosine decay. */
   warmup: 20,
-  warmupFraction: 0.1,
-  /** AdamW's decoupled weight decay (ADAMW_DEFAULTS.weightDecay). */
+  /** AdamW's decoupled weight decay. */
   weightDecay: 0.01,
-  seed: 0,
 };
+
+/**
+ * AdamW fine-tuning of a pruned language model: the LM trainer's settings, so a pruned model is trained on
+ * as its base was. Warmup is `warmup` steps, at most `warmupFraction` of the run (a short fine-tune has few
+ * steps; the loop needs warmup < steps).
+ */
+export const lmFinetune = { ...lmTraining, warmupFraction: 0.1, seed: 0 };
 
 // ---- Layer streaming (LLMs larger than device memory) ---------------------------------------------------
 

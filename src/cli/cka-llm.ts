@@ -1,4 +1,4 @@
-// `sglp cka MODEL --data text:FILE [--seq-len T] [--stream] [--memory-cap BYTES]` on a LLaMA-family model
+// `sglp cka MODEL --data text:FILE [--seq-len T] [--precision f16 | --stream] [--memory-cap BYTES]` on a LLaMA-family model
 // directory: the CKA of its decoder layers on the first --samples windows of the train split, --batch
 // windows per CKA batch (sglp/calibrate-text.ts, the stage `sglp prune` runs). With --stream the model runs
 // one decoder layer at a time, each read from the checkpoint when needed (sglp/calibrate-text-stream.ts:
@@ -22,7 +22,7 @@ import { calibrateTextStreamed } from '../sglp/calibrate-text-stream.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
 import { readTextFile } from './eval-text.js';
-import { checkPrecisionSupported, parsePrecision } from './precision.js';
+import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';
 import { Progress, processIo } from './progress.js';
 import type { PruneDeps } from './prune-common.js';
 
@@ -54,11 +54,10 @@ export async function ckaLlm(
     );
   }
   const precision = parsePrecision(opts.precision);
-  if (precision !== 'f32' && (opts.stream || opts.streamPerBatch)) {
-    throw new Error(
-      `--precision ${precision} holds the loaded model's weights as ${precision}; --stream and --stream-per-batch run f32 layers only`,
-    );
-  }
+  checkPrecisionStream(
+    precision,
+    opts.streamPerBatch ? '--stream-per-batch' : opts.stream ? '--stream' : undefined,
+  );
   const seqLen = opts.seqLen ?? SGLP_TEXT_DEFAULTS.seqLen;
   const samples = opts.samples ?? SGLP_TEXT_DEFAULTS.samples;
   const batch = opts.batch ?? SGLP_TEXT_DEFAULTS.batch;

@@ -119,7 +119,9 @@ export async function evalCommand(
     return evalTextCommand(model, { ...opts, file: spec.file, split }, { io, gpu: deps.gpu });
   }
   if (opts.precision !== undefined && opts.precision !== 'f32') {
-    throw new Error(`--precision ${opts.precision} applies to language models on text:FILE data only`);
+    throw new Error(
+      `--precision ${opts.precision} applies to language models on text:FILE data only; ${model} on ${opts.data} is not`,
+    );
   }
   const batch = opts.batch ?? EVAL_DEFAULT_BATCH;
   const config = await readRunnableConfig(model);

@@ -5,6 +5,7 @@ import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
 import { SAVE_DTYPES } from '../sglp/export.js';
 import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { FINETUNE_DEFAULTS } from '../train/finetune.js';
 import { lmFinetune } from '../tunables.js';
 import { registerCka } from './cka.js';
 import { intAtLeast, nonNegative, positive } from './common.js';
@@ -133,10 +134,11 @@ program
       .choices([...METHODS])
       .default('sglp'),
   )
-  .option('--seed <S>', 'seed of the random baseline', intAtLeast(0), 0)
+  .option('--seed <S>', 'seed of the random baseline and of re-initialised VGG convs', intAtLeast(0), 0)
   .option(
     '--finetune-epochs <E>',
-    'fine-tune the pruned model for E epochs (images: SGD momentum 0.9, lr 0.01 cosine, weight decay 5e-3, batch 256; ' +
+    'fine-tune the pruned model for E epochs (images: SGD momentum ' +
+      `${FINETUNE_DEFAULTS.momentum}, lr ${FINETUNE_DEFAULTS.lr} cosine, weight decay ${FINETUNE_DEFAULTS.weightDecay}, batch ${FINETUNE_DEFAULTS.batchSize}; ` +
       `text: AdamW, lr ${lmFinetune.lr} warmup + cosine, weight decay ${lmFinetune.weightDecay}, batch ${lmFinetune.batch} windows), then evaluate it again`,
     intAtLeast(0),
   )

@@ -31,3 +31,12 @@ export function checkPrecisionSupported(gpu: Gpu, precision: Precision): void {
     );
   }
 }
+
+/** Streamed layers are read from the checkpoint as f32: f16 applies to a loaded model only. */
+export function checkPrecisionStream(precision: Precision, streamFlag: string | undefined): void {
+  if (precision !== 'f32' && streamFlag) {
+    throw new Error(
+      `--precision ${precision} holds the loaded model's weight matrices as ${precision}; ${streamFlag} runs f32 layers only`,
+    );
+  }
+}

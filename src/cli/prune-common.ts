@@ -21,7 +21,7 @@ export interface PruneCliOptions {
   readonly segments?: number;
   readonly select?: string;
   readonly method?: string;
-  /** The random baseline's seed (default 0). */
+  /** Seeds the random baseline and re-initialised VGG convs (default 0). */
   readonly seed?: number;
   readonly finetuneEpochs?: number;
   /** Fine-tune on the first N train samples (text: windows) only; default all. */

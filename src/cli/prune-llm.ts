@@ -1,4 +1,5 @@
-// `sglp prune MODEL --data text:FILE (--remove R | --keep-per-segment …) [--seq-len 128] --out DIR` on a
+// `sglp prune MODEL --data text:FILE (--remove R | --keep-per-segment …) [--seq-len 128] [--precision f16]
+// [--stream [--memory-cap BYTES]] [--save-dtype D] [--finetune-epochs E] --out DIR` on a
 // LLaMA-family model directory (src/sglp/pipeline-llm.ts). Writes a Hugging Face directory: model.safetensors
 // (kept layers renumbered `model.layers.{i}`; a tied model stays tied, without lm_head.weight), config.json
 // (the input's, num_hidden_layers updated), the input's tokenizer files, then sglp-report.json and
@@ -26,11 +27,11 @@ import {
   prunedTensorsAs,
   savedDtypes,
 } from '../sglp/export.js';
+import type { ParamView } from '../sglp/importance.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
-import { streamedPrunedTensors } from '../sglp/pipeline-llm-stream.js';
 import { readTextFile } from './eval-text.js';
-import { checkPrecisionSupported, parsePrecision } from './precision.js';
+import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';
 import { processIo } from './progress.js';
 import {
   checkOut,
@@ -67,6 +68,18 @@ export async function pruneLlmCommand(
   if (!Number.isSafeInteger(seqLen) || seqLen < 2) {
     throw new Error(`--seq-len must be an integer >= 2 (one token predicts the next), got ${opts.seqLen}`);
   }
+  checkPrecisionStream(precision, opts.stream ? '--stream' : undefined);
+  if (opts.stream && opts.finetuneEpochs) {
+    throw new Error('--finetune-epochs needs the model loaded on the device; it does not run with --stream');
+  }
+  if (precision !== 'f32' && opts.finetuneEpochs) {
+    // Fine-tuning trains an f32 copy: it would hold both copies and report f32 results as f16 ones.
+    throw new Error(`--finetune-epochs trains f32 weights; it does not run with --precision ${precision}`);
+  }
+  const cap = opts.memoryCap;
+  if (cap !== undefined && !(Number.isSafeInteger(cap) && cap >= 1)) {
+    throw new Error(`--memory-cap must be a whole number of bytes >= 1, got ${cap}`);
+  }
   await checkOut(model, opts.out);
   const dir = directorySource(model);
   const desc = describeModel(parsed.config);
@@ -80,34 +93,28 @@ export async function pruneLlmCommand(
     );
   }
 
-  if (opts.stream && precision !== 'f32') {
-    throw new Error(`--precision ${precision} does not run with --stream (streamed layers are f32)`);
-  }
-  if (opts.stream && opts.finetuneEpochs) {
-    throw new Error('--finetune-epochs needs the model loaded on the device; it does not run with --stream');
-  }
-  const cap = opts.memoryCap;
-  if (cap !== undefined && !(Number.isSafeInteger(cap) && cap >= 1)) {
-    throw new Error(`--memory-cap must be a whole number of bytes >= 1, got ${cap}`);
-  }
   const gpu = deps.gpu ?? (await acquireDevice(cap === undefined ? {} : { memoryCap: cap }));
   const capBefore = gpu.pool.memoryCap;
   if (deps.gpu && cap !== undefined) gpu.pool.memoryCap = cap;
-  const store = await openCheckpoint(dir);
   const reporter = progressReporter(io);
+  let store: Awaited<ReturnType<typeof openCheckpoint>> | undefined;
   try {
+    const checkpoint = await openCheckpoint(dir);
+    store = checkpoint;
     checkPrecisionSupported(gpu, precision);
     // --stream: nothing is loaded; every stage reads the layers it needs from the checkpoint.
-    const params = opts.stream ? undefined : await ParamStore.load(gpu, desc, store, { precision });
+    const params = opts.stream ? undefined : await ParamStore.load(gpu, desc, checkpoint, { precision });
     let tuned: ParamStore | undefined;
+    let prunedView: ParamView | undefined;
     try {
       const { report, pruned, view, finetuned } = await pruneLlm(
-        { gpu, desc, ...(params ? { params } : { stream: { store } }), train, test },
+        { gpu, desc, ...(params ? { params } : { stream: { store: checkpoint } }), train, test },
         {
           target: parsed.target,
           method: parsed.method,
           ...protocolOptions(opts, SGLP_TEXT_DEFAULTS.select),
           precision,
+          saveDtype,
           dataSpec: opts.data,
           input: model,
           output: opts.out,
@@ -116,7 +123,8 @@ export async function pruneLlmCommand(
                 epochs: opts.finetuneEpochs,
                 samples: opts.finetuneSamples,
                 // Evaluated as written: rounded to the dtype each tensor is saved in.
-                savedAs: (pruned) => savedDtypes(pruned, { input: store, save: saveDtype, unchanged: false }),
+                savedAs: (pruned) =>
+                  savedDtypes(pruned, { input: checkpoint, save: saveDtype, unchanged: false }),
               }
             : undefined,
           onProgress: reporter.onProgress,
@@ -124,18 +132,17 @@ export async function pruneLlmCommand(
         },
       );
       tuned = finetuned;
+      prunedView = view;
       reporter.stop();
       await mkdir(opts.out, { recursive: true });
       // Unchanged tensors keep the input's bytes; fine-tuned ones are converted to the save dtype.
       const source = finetuned ?? view;
       // Streamed: no tensor is on the device; each is read from the input checkpoint as it is written.
-      const tensors = source
-        ? prunedTensorsAs(pruned, source, {
-            input: store,
-            save: saveDtype,
-            unchanged: finetuned === undefined,
-          })
-        : streamedPrunedTensors(pruned, store, saveDtype);
+      const tensors = prunedTensorsAs(pruned, source, {
+        input: checkpoint,
+        save: saveDtype,
+        unchanged: finetuned === undefined,
+      });
       await writeSafetensorsFile(join(opts.out, 'model.safetensors'), tensors, {
         format: 'pt',
         pruned_by: 'sglp',
@@ -158,11 +165,12 @@ export async function pruneLlmCommand(
       return report;
     } finally {
       tuned?.dispose();
+      prunedView?.dispose();
       params?.dispose();
     }
   } finally {
     reporter.stop();
-    await store.close();
+    await store?.close();
     if (deps.gpu) gpu.pool.memoryCap = capBefore;
     else gpu.destroy();
   }

@@ -1,7 +1,8 @@
 // `sglp prune MODEL --data SPEC (--remove R | --keep-per-segment a,b,…) --out DIR [...]`: SGLP, or with
-// `--method` a baseline (src/sglp/baselines.ts), on a cifar-resnet model directory (src/sglp/pipeline.ts),
-// or on a LLaMA-family one with text:FILE data (prune-llm.ts: a Hugging Face directory). Writes
-// DIR/model.safetensors, DIR/config.json, DIR/sglp-report.json and DIR/report.html, each atomically and in this order; the input model is only read.
+// `--method` a baseline (src/sglp/baselines.ts), on an image classifier directory (CIFAR or torchvision
+// ResNet, CIFAR VGG-BN: src/sglp/pipeline.ts), or on a LLaMA-family one with text:FILE data (prune-llm.ts:
+// a Hugging Face directory). Writes DIR/model.safetensors, DIR/config.json, DIR/sglp-report.json and
+// DIR/report.html, each atomically and in this order; the input model is only read.
 // `--json` prints the report on stdout; progress goes to stderr.
 
 import { mkdir, readFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { METHODS, type Method, type Report } from '../report/schema.js';
 import { parseSaveDtype, prunedConfigJson, prunedTensors } from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { methodTargetError, pruneSglp, SGLP_DEFAULTS } from '../sglp/pipeline.js';
+import { checkFinetuneSamples } from '../train/finetune.js';
 import { checkDatasetFits } from './common.js';
 import { readRunnableConfig } from './eval.js';
 import { processIo } from './progress.js';
@@ -75,9 +77,7 @@ function checkUnsupported(opts: PruneCliOptions): void {
   }
   const n = opts.finetuneSamples;
   if (n !== undefined) {
-    if (!(Number.isSafeInteger(n) && n >= 1)) {
-      throw new Error(`--finetune-samples must be an integer >= 1, got ${n}`);
-    }
+    checkFinetuneSamples(n);
     if (!e) throw new Error('--finetune-samples limits fine-tuning: give --finetune-epochs E (>= 1) too');
   }
   parseSaveDtype(opts.saveDtype);
@@ -132,7 +132,7 @@ export async function pruneCommand(
     const params = await ParamStore.load(gpu, desc, store);
     let tuned: ParamStore | undefined;
     // The pruned view owns the fresh weights of re-initialised convs (VGG).
-    let prunedView: { dispose(): void } | undefined;
+    let ownedView: { dispose(): void } | undefined;
     try {
       const { report, pruned, view, finetuned } = await pruneSglp(
         { gpu, desc, params, normalize: config.normalize, train, test },
@@ -152,7 +152,7 @@ export async function pruneCommand(
         },
       );
       tuned = finetuned;
-      prunedView = view;
+      ownedView = view;
       reporter.stop();
       // The input checkpoint's num_batches_tracked counters, carried over byte for byte.
       const carried = (oldKey: string): TensorToWrite | undefined => {
@@ -174,7 +174,7 @@ export async function pruneCommand(
       return report;
     } finally {
       tuned?.dispose();
-      prunedView?.dispose();
+      ownedView?.dispose();
       params.dispose();
     }
   } finally {

@@ -25,9 +25,17 @@ import { acquireDevice } from '../node/device.js';
 import { isNotFound, openFileSource, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
 import { initLmArrays, type LmEpochRecord, lmStepsPerEpoch, runLmEpochs } from '../train/lm-loop.js';
 import { ADAMW_DEFAULTS, Optimizer } from '../train/optimizer.js';
+import { lmTraining } from '../tunables.js';
 import { intAtLeast } from './common.js';
 import { type CliIo, Progress, processIo } from './progress.js';
-import { checkCheckpointEpochs, openRunDir, STATE_FILE } from './train-run-dir.js';
+import {
+  CONFIG_FILE,
+  checkCheckpointEpochs,
+  MODEL_FILE,
+  OPTIMIZER_FILE,
+  openRunDir,
+  STATE_FILE,
+} from './train-run-dir.js';
 
 export interface TrainLmOptions {
   readonly layers?: number;
@@ -56,19 +64,12 @@ export const TRAIN_LM_DEFAULTS = {
   heads: 4,
   intermediate: 172,
   seqLen: 128,
-  batch: 8,
-  lr: 3e-3,
-  warmup: 20,
-  weightDecay: ADAMW_DEFAULTS.weightDecay,
+  ...lmTraining,
   seed: 0,
 } as const;
 
 /** Windows per perplexity forward pass after each epoch. */
 const EVAL_BATCH = 16;
-
-const MODEL_FILE = 'model.safetensors';
-const OPTIMIZER_FILE = 'optimizer.safetensors';
-const CONFIG_FILE = 'config.json';
 
 /** Every setting that changes the result; a resumed run must repeat them. */
 export interface LmRunSettings {

@@ -8,6 +8,9 @@ import { openSafetensors } from '../io/safetensors.js';
 import { isNotFound, openFileSource, readJsonFile } from '../node/files.js';
 
 export const STATE_FILE = 'train-state.json';
+export const MODEL_FILE = 'model.safetensors';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const CONFIG_FILE = 'config.json';
 
 /**
  * Checks `out` for a new run or a resumed one and returns the previous run's state (undefined for a new
@@ -18,12 +21,6 @@ export async function openRunDir<S>(
   resume: boolean,
   check: (state: unknown, file: string) => S,
 ): Promise<S | undefined> {
-  let entries: string[] = [];
-  try {
-    entries = await readdir(out);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
   if (resume) {
     const file = join(out, STATE_FILE);
     const state = await readJsonFile(file);
@@ -33,6 +30,12 @@ export async function openRunDir<S>(
       );
     }
     return check(state, file);
+  }
+  let entries: string[] = [];
+  try {
+    entries = await readdir(out);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
   }
   if (entries.some((e) => !e.startsWith('.'))) {
     const hint = entries.includes(STATE_FILE)

@@ -30,7 +30,14 @@ import { Optimizer } from '../train/optimizer.js';
 import { checkDatasetFits } from './common.js';
 import { evaluateOn, loadModel } from './eval.js';
 import { type CliIo, Progress, processIo } from './progress.js';
-import { checkCheckpointEpochs, openRunDir, STATE_FILE } from './train-run-dir.js';
+import {
+  CONFIG_FILE,
+  checkCheckpointEpochs,
+  MODEL_FILE,
+  OPTIMIZER_FILE,
+  openRunDir,
+  STATE_FILE,
+} from './train-run-dir.js';
 
 export interface TrainOptions {
   readonly arch: string;
@@ -72,10 +79,6 @@ export const TRAIN_DEFAULTS = {
   weightDecay: 5e-4,
   seed: 0,
 } as const;
-
-export const MODEL_FILE = 'model.safetensors';
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
-export const CONFIG_FILE = 'config.json';
 
 /** The CNNs this command trains (llama is src/cli/train-lm.ts) and their default depths. */
 export const TRAINABLE_ARCHITECTURES = ['cifar-resnet', 'vgg', 'resnet'] as const;

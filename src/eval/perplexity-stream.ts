@@ -37,7 +37,11 @@ export async function evaluatePerplexityStreamed(
 ): Promise<StreamedPerplexity> {
   const { batch } = options;
   checkEvalWindows(data, batch);
-  const group = Math.max(1, Math.floor((options.groupWindows ?? streamEvalWindows) / batch)) * batch;
+  const groupWindows = options.groupWindows ?? streamEvalWindows;
+  if (!Number.isSafeInteger(groupWindows) || groupWindows < 1) {
+    throw new RangeError(`groupWindows must be an integer >= 1, got ${groupWindows}`);
+  }
+  const group = Math.max(1, Math.floor(groupWindows / batch)) * batch;
   const T = data.seqLen;
   let sum = 0;
   let tokens = 0;

@@ -11,7 +11,7 @@
 // The ops and shapes are Llama's, so losses and gradients equal the loaded path's; only the f64 sum of the
 // squared norms runs in another order (test/nn/llama-stream-grad.test.ts).
 // Device memory: one layer's weights (or the embedding / head), one batch's activations of one layer, and
-// the held states: L+1 hidden states per batch (unless `hostStates`), each batch's running gradient and,
+// the held states: up to L+1 hidden states per batch (unless `hostStates`), each batch's running gradient and,
 // tied, its LM head gradient [vocab, hidden] (on the CPU too with `hostStates`).
 
 import { checkStateDictKeys } from '../arch/state-dict.js';
@@ -190,10 +190,17 @@ export async function streamLlamaLoss(
         }
         losses.push({ sum: r.sum, count: targets[i].count });
         if (r.dx && r.normGrad && r.headGrad) {
-          dxs[i] = await w.hold(r.dx, host);
-          await addSquares(i, [r.normGrad]);
-          if (net.tied) headGrads[i] = await w.hold(r.headGrad, host);
-          else await addSquares(i, [r.headGrad]);
+          const { dx, headGrad } = r;
+          try {
+            await addSquares(i, [r.normGrad]);
+            if (!net.tied) await addSquares(i, [headGrad]);
+            dxs[i] = await w.hold(dx, host);
+          } catch (e) {
+            if (!dxs[i]) dx.dispose();
+            if (net.tied) headGrad.dispose();
+            throw e;
+          }
+          if (net.tied) headGrads[i] = await w.hold(headGrad, host);
         }
       }
     } finally {
@@ -210,21 +217,25 @@ export async function streamLlamaLoss(
         try {
           for (const [i, b] of batches.entries()) {
             options.signal?.throwIfAborted();
-            // Taken over: x and dout (held states or their uploads) are freed below.
-            const x = w.use(states[li][i] as HeldState, rowsOf(b));
-            states[li][i] = undefined;
-            const dout = w.use(dxs[i] as HeldState, rowsOf(b));
-            dxs[i] = undefined;
             const grads = new Map<string, Tensor>();
             let dx: Tensor;
+            // Taken over: x and dout (held states or their uploads) are freed below.
+            let x: Tensor | undefined;
+            let dout: Tensor | undefined;
             try {
+              const input = w.use(states[li][i] as HeldState, rowsOf(b));
+              x = input;
+              states[li][i] = undefined;
+              const dy = w.use(dxs[i] as HeldState, rowsOf(b));
+              dout = dy;
+              dxs[i] = undefined;
               const tables = w.ropeFor(b.seq);
               const acts = await gpu.scope(() =>
-                decoderLayerForward(gpu, net, spec, get, x, tables, b.batch, b.seq),
+                decoderLayerForward(gpu, net, spec, get, input, tables, b.batch, b.seq),
               );
               try {
                 dx = gpu.keep(
-                  decoderLayerBackward(gpu, net, spec, get, acts, dout, grads, tables, b.batch, b.seq),
+                  decoderLayerBackward(gpu, net, spec, get, acts, dy, grads, tables, b.batch, b.seq),
                 );
               } finally {
                 for (const [k, t] of Object.entries(acts)) if (k !== 'x') (t as Tensor).dispose();
@@ -233,11 +244,16 @@ export async function streamLlamaLoss(
               for (const g of grads.values()) g.dispose();
               throw e;
             } finally {
-              x.dispose();
-              dout.dispose();
+              x?.dispose();
+              dout?.dispose();
+            }
+            try {
+              dxs[i] = await w.hold(dx, host);
+            } catch (e) {
+              for (const g of grads.values()) g.dispose();
+              throw e;
             }
             await addSquares(i, [...grads.values()]);
-            dxs[i] = await w.hold(dx, host);
           }
         } finally {
           disposeAll(weights);
@@ -252,7 +268,12 @@ export async function streamLlamaLoss(
           if (net.tied) {
             const g = w.use(headGrads[i] as HeldState, [vocab, h]);
             headGrads[i] = undefined;
-            embeddingBackward(gpu, dx, tokens[i], { into: g });
+            try {
+              embeddingBackward(gpu, dx, tokens[i], { into: g });
+            } catch (e) {
+              g.dispose();
+              throw e;
+            }
             await addSquares(i, [g]);
           } else await addSquares(i, [embeddingBackward(gpu, dx, tokens[i])]);
         } finally {

@@ -15,9 +15,9 @@ import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
-import { embedding, type RopeTables, uploadTokens } from '../ops/index.js';
+import { embedding, uploadTokens } from '../ops/index.js';
 import { decoderLayerForward } from './llama.js';
-import { type HeldState, StreamWeights } from './stream-weights.js';
+import { disposeAll, getter, type HeldState, StreamWeights } from './stream-weights.js';
 
 /** One batch of windows: `batch` windows of `seq` token ids, window after window. */
 export interface TokenBatch {
@@ -74,8 +74,6 @@ export async function streamLlamaLayers(
   pool.resetPeak();
   const w = new StreamWeights(gpu, net, store, new Map(desc.params.map((p) => [p.key, p.shape])));
   let states: HeldState[] = [];
-  const load = (keys: readonly string[], label: string) => w.load(keys, label);
-  const ropeFor = (T: number): RopeTables => w.ropeFor(T);
   const hold = (t: Tensor): Promise<HeldState> => w.hold(t, options.hostStates ?? false);
   const disposeStates = (): void => {
     for (const s of states) if (!(s instanceof Float32Array)) s.dispose();
@@ -83,7 +81,7 @@ export async function streamLlamaLayers(
   };
 
   try {
-    const embed = await load([net.embed], `${net.embed} (streamed)`);
+    const embed = await w.load([net.embed], `${net.embed} (streamed)`);
     try {
       for (const b of batches) {
         options.signal?.throwIfAborted();
@@ -110,40 +108,34 @@ export async function streamLlamaLayers(
         }
       }
     } finally {
-      for (const t of embed.values()) t.dispose();
+      disposeAll(embed);
     }
     let done = 0;
     for (const spec of net.layers) {
       options.signal?.throwIfAborted();
-      const weights = await load(layerKeys(spec), `${spec.name} weights (streamed)`);
+      const weights = await w.load(layerKeys(spec), `${spec.name} weights (streamed)`);
       try {
         for (let i = 0; i < batches.length; i++) {
           const { batch: B, seq: T } = batches[i];
-          const prev = states[i];
-          const onHost = prev instanceof Float32Array;
-          const x = onHost ? gpu.keep(gpu.tensor(prev, [B * T, net.hidden])) : prev;
+          // The held state (or its upload) is this layer's input only: freed once the output exists.
+          const x = w.use(states[i], [B * T, net.hidden]);
           let out: Tensor;
           try {
             out = gpu.keep(
-              await gpu.scope(() => {
-                const get = (key: string): Tensor => {
-                  const t = weights.get(key);
-                  if (!t) throw new Error(`${spec.name}: tensor "${key}" was not streamed in`);
-                  return t;
-                };
-                return decoderLayerForward(gpu, net, spec, get, x, ropeFor(T), B, T).out;
-              }),
+              await gpu.scope(
+                () =>
+                  decoderLayerForward(gpu, net, spec, getter(weights, spec.name), x, w.ropeFor(T), B, T).out,
+              ),
             );
           } finally {
-            if (onHost) x.dispose();
+            x.dispose();
           }
-          if (!onHost) x.dispose();
           states[i] = out;
           await visit(spec.unit, i, out);
           states[i] = await hold(out);
         }
       } finally {
-        for (const t of weights.values()) t.dispose();
+        disposeAll(weights);
       }
       options.onProgress?.(++done, net.layers.length);
     }

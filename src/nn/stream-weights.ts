@@ -70,9 +70,11 @@ export class StreamWeights {
   /** Keeps `t` on the device, or (host) reads it back and frees it. */
   async hold(t: Tensor, host: boolean): Promise<HeldState> {
     if (!host) return this.gpu.keep(t);
-    const data = await this.gpu.readF32(t);
-    t.dispose();
-    return data;
+    try {
+      return await this.gpu.readF32(t);
+    } finally {
+      t.dispose();
+    }
   }
 
   /** A held state as a tensor: the device one, or a fresh upload (the caller disposes either when done). */

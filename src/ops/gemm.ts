@@ -48,7 +48,8 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
   }
   const elemA = a.dtype as 'f32' | 'f16';
   const elemB = b.dtype as 'f32' | 'f16';
-  const outDType = opts.outDType ?? a.dtype;
+  // f16 output only when both operands are f16: f32 activations x f16 weights give f32.
+  const outDType = opts.outDType ?? (elemA === 'f16' && elemB === 'f16' ? 'f16' : 'f32');
   const f16 = elemA === 'f16' || elemB === 'f16' || outDType === 'f16';
   if (f16 && !gpu.hasF16) {
     throw new ShapeError(

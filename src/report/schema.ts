@@ -77,6 +77,8 @@ export const protocolSchema = z.strictObject({
   estimator: z.enum(['biased', 'unbiased']),
   /** Language models: the weight matrices' dtype on the device (`--precision`); absent means f32. */
   precision: z.enum(['f32', 'f16']).optional(),
+  /** Language models: `--save-dtype` of the written tensors (auto: each in its input dtype); absent: F32. */
+  saveDtype: z.enum(['auto', 'f32', 'f16', 'bf16']).optional(),
   segmentation: z.strictObject({
     /** `--segments K`; null: the elbow rule chose K. */
     segments: positive.nullable(),
@@ -265,7 +267,6 @@ export const reportSchema = z
 
 export type Report = z.infer<typeof reportSchema>;
 export type ReportUnit = z.infer<typeof unitSchema>;
-export type ReportReinit = z.infer<typeof reinitSchema>;
 export type Protocol = z.infer<typeof protocolSchema>;
 export type Sampling = z.infer<typeof samplingSchema>;
 export type ReportSegmentation = z.infer<typeof segmentationSchema>;

@@ -8,6 +8,7 @@ import type { PrunedModel } from '../arch/prune.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { SafetensorsDtype } from '../io/dtypes.js';
+import { inverseKeyMap } from '../io/renamed-store.js';
 import type { TensorStore } from '../io/safetensors.js';
 import type { TensorToWrite } from '../io/safetensors-write.js';
 
@@ -112,8 +113,7 @@ export interface SavedTensor {
 
 export function savePlan(pruned: PrunedModel, options: DtypeExportOptions): Map<string, SavedTensor> {
   const { input, save, unchanged } = options;
-  const oldKeyOf = new Map<string, string>();
-  for (const [oldKey, newKey] of pruned.keyMap) oldKeyOf.set(newKey, oldKey);
+  const oldKeyOf = inverseKeyMap(pruned.keyMap);
   const plan = new Map<string, SavedTensor>();
   for (const p of pruned.description.params) {
     const oldKey = oldKeyOf.get(p.key);
@@ -132,27 +132,31 @@ export function savedDtypes(pruned: PrunedModel, options: DtypeExportOptions): M
 }
 
 /**
- * Every tensor of a pruned model in its state_dict order, each in the dtype `options.save` gives it: copied
+ * Every tensor of a pruned model in its state_dict order, each in the dtype `options.save` gives it (no
+ * `source` is needed when the values are unchanged: a streamed prune writes without the device): copied
  * byte for byte from the input checkpoint (under its new key) when the values are unchanged and the dtype
  * stays, converted from the input's values when only the dtype changes, else read back from `source` as
  * f32; narrowing rounds to nearest even on the way out.
  */
 export function prunedTensorsAs(
   pruned: PrunedModel,
-  source: PrunedTensorSource,
+  source: PrunedTensorSource | undefined,
   options: DtypeExportOptions,
 ): Map<string, TensorToWrite> {
+  if (!options.unchanged && !source) throw new Error('export: changed values need the device tensors');
   const out = new Map<string, TensorToWrite>();
-  const gpu = source.gpu;
   const plan = savePlan(pruned, options);
   for (const p of pruned.description.params) {
     const t = plan.get(p.key) as SavedTensor;
     // Unchanged values come from the input, never the device: its copy may be rounded (--precision f16).
     const data = !options.unchanged
-      ? async () => gpu.readF32(source.get(p.key))
+      ? async () => {
+          const src = source as PrunedTensorSource;
+          return src.gpu.readF32(src.get(p.key));
+        }
       : t.saved === t.input
         ? () => options.input.bytes(t.oldKey)
-        : () => options.input.float32(t.oldKey);
+        : () => options.input.float32(t.oldKey, p.shape);
     out.set(p.key, { dtype: t.saved, shape: p.shape, data });
   }
   return out;

@@ -4,6 +4,7 @@
 // the model's. Same score as importance-llm.ts's llmSegmentScorer (the mean over batches of the global L2
 // norm of d mean NLL / d every parameter), test/sglp/importance-llm-stream.test.ts.
 
+import type { PrunedModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import { inverseKeyMap, renamedStore } from '../io/renamed-store.js';
@@ -29,7 +30,6 @@ export async function streamedGradNorm(
   batches: readonly TextBatch[],
   options: StreamedScoringOptions = {},
 ): Promise<number> {
-  if (batches.length === 0) throw new Error('GradNorm: no batches');
   const r = await streamLlamaLoss(gpu, desc, store, batches, {
     grads: true,
     ...(options.hostStates ? { hostStates: true } : {}),
@@ -43,6 +43,11 @@ export async function streamedGradNorm(
   let total = 0;
   for (const b of r.batches) total += b.gradNorm as number;
   return total / batches.length;
+}
+
+/** The checkpoint as the pruned model's tensors (renumbered keys), or as is for the unpruned model. */
+export function prunedStore(store: TensorStore, pruned: PrunedModel | undefined): TensorStore {
+  return pruned ? renamedStore(store, inverseKeyMap(pruned.keyMap)) : store;
 }
 
 /**
@@ -61,8 +66,7 @@ export function streamedLlmSegmentScorer(
     desc,
     segment,
     (pruned) => {
-      const view = renamedStore(store, inverseKeyMap(pruned.keyMap));
-      return streamedGradNorm(gpu, pruned.description, view, batches, options);
+      return streamedGradNorm(gpu, pruned.description, prunedStore(store, pruned), batches, options);
     },
     options.signal,
   );

@@ -10,13 +10,14 @@ import { pruneModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { inverseKeyMap } from '../io/renamed-store.js';
 import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { isTrainable, type ParamStore } from '../nn/params.js';
 import { CifarResnet } from '../nn/resnet.js';
 import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
 import { gradNorm } from '../ops/grad-norm.js';
 import { SharedSegmentScorer, type SharingStats } from './gradnorm-shared.js';
-import { uploadReinit } from './reinit.js';
+import { type ReinitCache, uploadReinit } from './reinit.js';
 
 /**
  * The tensors of `source` seen under the key names of a pruned description (`newToOld` maps each new key
@@ -57,9 +58,7 @@ export class ParamView {
     pruned: { description: ModelDescription; keyMap: ReadonlyMap<string, string> },
     fresh?: ReadonlyMap<string, Tensor>,
   ) {
-    const inverse = new Map<string, string>();
-    for (const [oldKey, newKey] of pruned.keyMap) inverse.set(newKey, oldKey);
-    return new ParamView(source, pruned.description, inverse, fresh);
+    return new ParamView(source, pruned.description, inverseKeyMap(pruned.keyMap), fresh);
   }
 
   get gpu(): Gpu {
@@ -145,8 +144,9 @@ export function prunedView(
   params: ParamStore,
   pruned: ReturnType<typeof pruneModel>,
   reinitSeed = 0,
+  cache?: ReinitCache,
 ): ParamView {
-  const fresh = uploadReinit(gpu, pruned.reinit, reinitSeed);
+  const fresh = uploadReinit(gpu, pruned.reinit, reinitSeed, cache);
   try {
     return ParamView.ofPruned(params, pruned, fresh);
   } catch (e) {
@@ -165,9 +165,10 @@ export function prunedNetwork(
   params: ParamStore,
   removed: readonly number[],
   reinitSeed = 0,
+  cache?: ReinitCache,
 ): { net: ClassifierModel; view: ParamView; pruned: ReturnType<typeof pruneModel> } {
   const pruned = pruneModel(desc, removed);
-  const view = prunedView(gpu, params, pruned, reinitSeed);
+  const view = prunedView(gpu, params, pruned, reinitSeed, cache);
   return { net: createClassifier(gpu, pruned.description, view.asStore()), view, pruned };
 }
 
@@ -309,13 +310,15 @@ export function segmentScorer(
   options: SegmentScorerOptions = {},
 ): SegmentScorer {
   const [start, end] = segment;
+  // The shared path (ResNets: nothing is re-initialised, the view owns nothing) keeps only the network.
   const network = (removed: readonly number[]) =>
     prunedNetwork(gpu, desc, params, removed, options.reinitSeed).net;
+  const reinitCache: ReinitCache = new Map();
   // A VGG candidate can drop every conv of the classifier's input width: the search does not skip such
   // candidates (every one is scored and reported), so the run stops with the reason and the candidate.
   const candidateNetwork = (removed: readonly number[], keepSet: readonly number[]) => {
     try {
-      return prunedNetwork(gpu, desc, params, removed, options.reinitSeed);
+      return prunedNetwork(gpu, desc, params, removed, options.reinitSeed, reinitCache);
     } catch (e) {
       if (!(e instanceof ArchError)) throw e;
       throw new ArchError(

@@ -9,11 +9,9 @@ import type { ModelDescription } from '../arch/types.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
 import { evaluatePerplexityStreamed } from '../eval/perplexity-stream.js';
 import type { Gpu } from '../gpu/device.js';
-import { inverseKeyMap, renamedStore } from '../io/renamed-store.js';
 import type { TensorStore } from '../io/safetensors.js';
-import type { TensorToWrite } from '../io/safetensors-write.js';
 import type { TextWindows } from '../io/text-data.js';
-import { type SaveDtype, savePlan } from './export.js';
+import { prunedStore } from './importance-llm-stream.js';
 import type { PruneProgress, PruneStage } from './search-stage.js';
 
 /** `sglp prune --stream`: the input checkpoint, read one tensor at a time under its own keys. */
@@ -21,11 +19,6 @@ export interface LlmStreamInput {
   readonly store: TensorStore;
   /** Hold hidden states on the CPU between layers (less device memory, one readback per layer). */
   readonly hostStates?: boolean;
-}
-
-/** The checkpoint as the pruned model's tensors (renumbered keys), or as is for the unpruned model. */
-export function prunedStore(store: TensorStore, pruned: PrunedModel | undefined): TensorStore {
-  return pruned ? renamedStore(store, inverseKeyMap(pruned.keyMap)) : store;
 }
 
 /** Perplexity of `desc` (or of `pruned`, a pruning of it) on `data`, streamed, with progress and passes. */
@@ -58,25 +51,4 @@ export async function streamedPerplexity(
   );
   o.passes.forward += total;
   return { perplexity: r.perplexity, nll: r.nll, tokens: r.tokens };
-}
-
-/**
- * The pruned model's tensors (new keys, state_dict order) read from the input checkpoint when written,
- * never through the device: in the input's dtype (`auto`: its bytes as they are), or converted from f32 to
- * the dtype `save` names (export.ts's plan, as the loaded export).
- */
-export function streamedPrunedTensors(
-  pruned: PrunedModel,
-  store: TensorStore,
-  save: SaveDtype,
-): Map<string, TensorToWrite> {
-  const plan = savePlan(pruned, { input: store, save, unchanged: true });
-  const out = new Map<string, TensorToWrite>();
-  for (const p of pruned.description.params) {
-    const t = plan.get(p.key);
-    if (!t) throw new Error(`export: no plan for "${p.key}"`);
-    const data = t.saved === t.input ? () => store.bytes(t.oldKey) : () => store.float32(t.oldKey, p.shape);
-    out.set(p.key, { dtype: t.saved, shape: p.shape, data });
-  }
-  return out;
 }

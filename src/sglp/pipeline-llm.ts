@@ -1,4 +1,5 @@
-// SGLP end to end on a loaded LLaMA-family decoder LM (SGLP.md §1–4, text protocol), the sibling of
+// SGLP end to end on a LLaMA-family decoder LM, loaded or streamed layer by layer from its checkpoint
+// (pipeline-llm-stream.ts; SGLP.md §1–4, text protocol), the sibling of
 // pipeline.ts for images: calibration windows → averaged CKA of the decoder layers' output hidden states →
 // Fisher segmentation → keep plan (no stem) → GradNorm search per segment (next-token NLL) → the pruned
 // model → perplexity before/after on the test split (→ optional AdamW fine-tuning of a copy, evaluated again)
@@ -12,12 +13,13 @@ import { evaluatePerplexity, type PerplexityMetrics } from '../eval/perplexity.j
 import type { Gpu } from '../gpu/device.js';
 import type { TextWindows } from '../io/text-data.js';
 import { Llama } from '../nn/llama.js';
-import type { ParamStore } from '../nn/params.js';
+import type { ParamStore, Precision } from '../nn/params.js';
 import { parseReport, type Report } from '../report/schema.js';
 import { calibrateText } from './calibrate-text.js';
 import { calibrateTextStreamed } from './calibrate-text-stream.js';
 import type { Select } from './candidates.js';
 import type { Estimator } from './cka.js';
+import type { SaveDtype } from './export.js';
 import { finetuneLmStage, type LmFinetuneRequest } from './finetune-lm-stage.js';
 import { ParamView } from './importance.js';
 import { llmSegmentScorer, type TextBatch } from './importance-llm.js';
@@ -52,7 +54,9 @@ export type LlmPruneOptions = Omit<PruneOptions, 'finetune' | 'before'> & {
   /** The unpruned model's perplexity on the same windows, when already measured. */
   readonly before?: PerplexityMetrics;
   /** The dtype the loaded weight matrices have on the device (recorded in the report; default f32). */
-  readonly precision?: 'f32' | 'f16';
+  readonly precision?: Precision;
+  /** The dtype the export writes (recorded in the report; the CLI writes the files). Default auto. */
+  readonly saveDtype?: SaveDtype;
   /** `--finetune-epochs E` (SGLP.md §5): fine-tune a copy with AdamW, then evaluate it again. */
   readonly finetune?: LmFinetuneRequest;
 };
@@ -97,7 +101,7 @@ function limited(data: TextWindows, limit: number | undefined): TextWindows {
   return { ...data, windows: limit, ids: data.ids.subarray(0, limit * data.seqLen) };
 }
 
-/** Runs SGLP (or a baseline) on a loaded decoder LM. */
+/** Runs SGLP (or a baseline) on a decoder LM, loaded (`params`) or streamed (`stream`). */
 export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions): Promise<LlmPruneResult> {
   const { gpu, desc, params, stream, train, test } = inputs;
   if (desc.architecture !== 'llama') {
@@ -251,42 +255,44 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
         : undefined;
 
     const lm = (m: PerplexityMetrics) => ({ perplexity: m.perplexity, nll: m.nll, tokens: m.tokens });
-    const report = buildReport({
-      gpu,
-      desc,
-      pruned: pruned.description,
-      settings,
-      isDefault: T === D.seqLen && isDefaultProtocol(settings, D, options.evalLimit),
-      options,
-      seqLen: T,
-      wording: { calibration: `windows of ${T} tokens`, gradnormSuffix: ' windows', eval: 'windows' },
-      cka,
-      seg,
-      perSegment,
-      unitScores,
-      secondPass,
-      kept,
-      removed,
-      metrics: {
-        before: lm(before),
-        after: lm(after),
-        ...(tuned ? { afterFinetune: lm(tuned.metrics) } : {}),
-      },
-      finetune: tuned?.protocol ?? null,
-      timings: {
-        featuresMs,
-        ckaMs,
-        segmentMs,
-        importanceMs,
-        evalMs: evalMs + (tuned?.evalMs ?? 0),
-        finetuneMs: tuned?.trainMs ?? 0,
-      },
-      t0,
-      passes,
-      precision: options.precision ?? 'f32',
-      memory: { peakDeviceBytes: pool.peakBytes, memoryCap: pool.memoryCap ?? null, streamed: !!stream },
-    });
+    // The fine-tuned store is the caller's only once this returns.
     try {
+      const report = buildReport({
+        gpu,
+        desc,
+        pruned: pruned.description,
+        settings,
+        isDefault: T === D.seqLen && isDefaultProtocol(settings, D, options.evalLimit),
+        options,
+        seqLen: T,
+        wording: { calibration: `windows of ${T} tokens`, gradnormSuffix: ' windows', eval: 'windows' },
+        cka,
+        seg,
+        perSegment,
+        unitScores,
+        secondPass,
+        kept,
+        removed,
+        metrics: {
+          before: lm(before),
+          after: lm(after),
+          ...(tuned ? { afterFinetune: lm(tuned.metrics) } : {}),
+        },
+        finetune: tuned?.protocol ?? null,
+        timings: {
+          featuresMs,
+          ckaMs,
+          segmentMs,
+          importanceMs,
+          evalMs: evalMs + (tuned?.evalMs ?? 0),
+          finetuneMs: tuned?.trainMs ?? 0,
+        },
+        t0,
+        passes,
+        precision: options.precision ?? 'f32',
+        saveDtype: options.saveDtype ?? 'auto',
+        memory: { peakDeviceBytes: pool.peakBytes, memoryCap: pool.memoryCap ?? null, streamed: !!stream },
+      });
       return { report: parseReport(report, 'the prune report'), pruned, view, finetuned: tuned?.params };
     } catch (e) {
       tuned?.params.dispose();

@@ -150,7 +150,6 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   const t0 = performance.now();
   const units = desc.units;
   const protectedUnits = units.filter((u) => u.protected).map((u) => u.index);
-  const reinitSeed = options.seed ?? 0;
   const net = createClassifier(gpu, desc, params);
 
   // 1–2. Calibration features → CKA, then the segmentation of the row sums.
@@ -191,7 +190,7 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
           segmentScorer(gpu, desc, params, [s[0], s[1]], gBatchList, {
             counters: passes,
             signal,
-            reinitSeed,
+            reinitSeed: settings.seed,
           }),
         { select, maxExhaustive, progress },
       );
@@ -213,7 +212,7 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   const kept = units.map((u) => u.index).filter((u) => !removedSet.has(u));
   const pruned = pruneModel(desc, removed);
   // Re-initialised convs (VGG) get the very weights their candidate was scored with (same seed, reinit.ts).
-  const view = prunedView(gpu, params, pruned, reinitSeed);
+  const view = prunedView(gpu, params, pruned, settings.seed);
   try {
     // 5. Metrics before and after, eval mode on the test split.
     const te = performance.now();
@@ -260,42 +259,43 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
         })
       : undefined;
 
-    const report = buildReport({
-      gpu,
-      desc,
-      pruned: pruned.description,
-      settings,
-      isDefault: isDefaultProtocol(settings, SGLP_DEFAULTS, options.evalLimit),
-      options,
-      seqLen: null,
-      wording: { calibration: 'samples', gradnormSuffix: '', eval: 'samples' },
-      cka,
-      seg,
-      perSegment,
-      sharing: sglp ? sharingTotals(passes) : undefined,
-      unitScores,
-      secondPass,
-      kept,
-      removed,
-      reinit: pruned.reinit,
-      metrics: {
-        before: { accuracy: before.accuracy, loss: before.loss, samples: before.samples },
-        after: { accuracy: after.accuracy, loss: after.loss, samples: after.samples },
-        ...(tuned ? { afterFinetune: tuned.metrics } : {}),
-      },
-      finetune: tuned?.protocol ?? null,
-      timings: {
-        featuresMs,
-        ckaMs,
-        segmentMs,
-        importanceMs,
-        evalMs: evalMs + (tuned?.evalMs ?? 0),
-        finetuneMs: tuned?.trainMs ?? 0,
-      },
-      t0,
-      passes,
-    });
+    // The fine-tuned store is the caller's only once this returns.
     try {
+      const report = buildReport({
+        gpu,
+        desc,
+        pruned: pruned.description,
+        settings,
+        isDefault: isDefaultProtocol(settings, SGLP_DEFAULTS, options.evalLimit),
+        options,
+        seqLen: null,
+        wording: { calibration: 'samples', gradnormSuffix: '', eval: 'samples' },
+        cka,
+        seg,
+        perSegment,
+        sharing: sglp ? sharingTotals(passes) : undefined,
+        unitScores,
+        secondPass,
+        kept,
+        removed,
+        reinit: pruned.reinit,
+        metrics: {
+          before: { accuracy: before.accuracy, loss: before.loss, samples: before.samples },
+          after: { accuracy: after.accuracy, loss: after.loss, samples: after.samples },
+          ...(tuned ? { afterFinetune: tuned.metrics } : {}),
+        },
+        finetune: tuned?.protocol ?? null,
+        timings: {
+          featuresMs,
+          ckaMs,
+          segmentMs,
+          importanceMs,
+          evalMs: evalMs + (tuned?.evalMs ?? 0),
+          finetuneMs: tuned?.trainMs ?? 0,
+        },
+        t0,
+        passes,
+      });
       return { report: parseReport(report, 'the prune report'), pruned, view, finetuned: tuned?.params };
     } catch (e) {
       tuned?.params.dispose();

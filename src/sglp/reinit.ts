@@ -3,8 +3,9 @@
 // fan_in = in_channels·k·k, drawn on the CPU with the project PRNG (mulberry32, io/prng.ts): the weight's
 // values in state-dict (row-major) order, then the bias's, from one stream of `seed`. The stream is derived
 // from the conv's ORIGINAL name (not its renumbered one, not the candidate), so a candidate scored twice, in
-// any order, sees the same weights, and the exported model holds exactly the weights its candidate was
-// scored with. Only the shape, i.e. the new input width, changes what is drawn.
+// any order, sees the same weights, and a conv the export re-initialises at the width it was scored with
+// holds exactly the scored weights. Only the shape, i.e. the new input width, changes what is drawn (the
+// removals of two neighbouring segments together can give a conv a width no single candidate gave it).
 
 import type { ReinitUnit } from '../arch/prune.js';
 import type { Gpu } from '../gpu/device.js';
@@ -42,16 +43,31 @@ export function reinitArrays(r: ReinitUnit, seed: number): Map<string, Float32Ar
   return out;
 }
 
+/** Fresh arrays already drawn, by seed, original name and shapes (one search's worth). */
+export type ReinitCache = Map<string, Map<string, Float32Array>>;
+
 /**
  * Every re-initialised conv's fresh tensors on the device, by their keys in the pruned model (kept: the
  * caller owns them; importance.ts's prunedView hands them to a ParamView that frees them).
  */
-export function uploadReinit(gpu: Gpu, reinit: readonly ReinitUnit[], seed: number): Map<string, Tensor> {
+export function uploadReinit(
+  gpu: Gpu,
+  reinit: readonly ReinitUnit[],
+  seed: number,
+  cache?: ReinitCache,
+): Map<string, Tensor> {
   const fresh = new Map<string, Tensor>();
   try {
     for (const r of reinit) {
       const shapes = new Map(r.params.map((p) => [p.key, p.shape]));
-      for (const [key, data] of reinitArrays(r, seed)) {
+      // The draws depend on the seed, the original name and the shapes only: a search redraws them once.
+      const id = `${seed}|${r.oldName}|${r.params.map((p) => `${p.key}:${p.shape.join('x')}`).join(',')}`;
+      let arrays = cache?.get(id);
+      if (!arrays) {
+        arrays = reinitArrays(r, seed);
+        cache?.set(id, arrays);
+      }
+      for (const [key, data] of arrays) {
         fresh.set(key, gpu.keep(gpu.tensor(data, shapes.get(key) as readonly number[])));
       }
     }

@@ -4,9 +4,11 @@
 import type { ReinitUnit } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
+import type { Precision } from '../nn/params.js';
 import type { Report, ReportUnit } from '../report/schema.js';
 import { RANDOM_STREAM } from './baselines.js';
 import { MAX_EXHAUSTIVE, type SegmentImportance } from './candidates.js';
+import type { SaveDtype } from './export.js';
 import type { KeepRequest } from './keep-plan.js';
 import type { PruneSettings } from './search-stage.js';
 import { DEFAULT_MAX_SEGMENTS, ELBOW_THRESHOLD, type segmentCka } from './segment.js';
@@ -55,7 +57,9 @@ export interface ReportInputs {
   readonly t0: number;
   readonly passes: Report['passes'];
   /** Language models: the weights' dtype on the device (--precision). */
-  readonly precision?: 'f32' | 'f16';
+  readonly precision?: Precision;
+  /** Language models: the save dtype of the export (--save-dtype). */
+  readonly saveDtype?: SaveDtype;
   /** Device memory of the run (language models). */
   readonly memory?: NonNullable<Report['device']['memory']>;
 }
@@ -124,6 +128,7 @@ export function buildReport(r: ReportInputs): Report {
       features: sampling(samples, batch),
       estimator,
       ...(r.precision ? { precision: r.precision } : {}),
+      ...(r.saveDtype ? { saveDtype: r.saveDtype } : {}),
       segmentation: {
         segments: options.segments ?? null,
         maxSegments: DEFAULT_MAX_SEGMENTS,

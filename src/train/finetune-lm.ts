@@ -54,7 +54,12 @@ export interface LmFinetuneResult {
 /** The first `samples` windows of `data` (all of them when null or more), without copying. */
 export function firstWindows(data: TextWindows, samples: number | null): TextWindows {
   if (samples === null || samples >= data.windows) return data;
-  return { ...data, windows: samples, ids: data.ids.subarray(0, samples * data.seqLen) };
+  return {
+    ...data,
+    name: `${data.name} (first ${samples})`,
+    windows: samples,
+    ids: data.ids.subarray(0, samples * data.seqLen),
+  };
 }
 
 /** The settings of a run over `windows` training windows, defaults from src/tunables.ts; bad ones throw. */

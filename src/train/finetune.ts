@@ -1,7 +1,8 @@
 // Fine-tuning after pruning (SGLP.md §5): the pruned model's tensors are copied into a fresh, writable
 // ParamStore (the source, usually a read-only view over the loaded model, is only read) and trained for E
 // epochs with SGD + momentum, weight decay and a per-step cosine learning rate, shuffled and augmented from
-// a seed exactly as `sglp train` does (on the first N train samples with `--finetune-samples N`). The caller evaluates the result and owns (disposes) the new store.
+// a seed exactly as `sglp train` does (on the first N train samples with `--finetune-samples N`). The
+// caller evaluates the result and owns (disposes) the new store.
 
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';

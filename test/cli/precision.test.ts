@@ -158,7 +158,14 @@ describe('--precision', () => {
     );
     await expect(
       ckaCommand(llm, { data: text, stream: true, precision: 'f16' }, { io, gpu }),
-    ).rejects.toThrow('--stream and --stream-per-batch run f32 layers only');
+    ).rejects.toThrow('--stream runs f32 layers only');
+    await expect(
+      pruneCommand(
+        llm,
+        { data: text, remove: 1, precision: 'f16', finetuneEpochs: 1, out: join(root, 'never') },
+        { io, gpu },
+      ),
+    ).rejects.toThrow('--finetune-epochs trains f32 weights; it does not run with --precision f16');
     const cnn = 'models/fmnist-resnet56';
     await expect(evalCommand(cnn, { data: 'fashion-mnist', precision: 'f16' }, { io, gpu })).rejects.toThrow(
       '--precision f16 applies to language models on text:FILE data only',

@@ -11,7 +11,7 @@ import type { TextWindows } from '../../src/io/text-data.js';
 import { Llama } from '../../src/nn/llama.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { ParamView } from '../../src/sglp/importance.js';
-import { prunedStore } from '../../src/sglp/pipeline-llm-stream.js';
+import { prunedStore } from '../../src/sglp/importance-llm-stream.js';
 import { useGpu } from '../helpers/gpu.js';
 import { values } from '../helpers/reference.js';
 
