@@ -205,7 +205,9 @@ describe('sglp prune --stream', () => {
         io: captureIo().io,
         gpu,
       }),
-    ).rejects.toThrow(/--precision f16 holds the loaded model's weight matrices as f16; --stream runs f32 layers only/);
+    ).rejects.toThrow(
+      /--precision f16 holds the loaded model's weight matrices as f16; --stream runs f32 layers only/,
+    );
     // Image classifiers are not streamed: the flags are refused before anything is read.
     const cnn = join(root, 'cnn');
     await mkdir(cnn, { recursive: true });
