@@ -21,6 +21,7 @@ import { calibrateText } from '../sglp/calibrate-text.js';
 import { calibrateTextStreamed } from '../sglp/calibrate-text-stream.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { checkMemoryCap } from './common.js';
 import { readTextFile } from './eval-text.js';
 import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';
 import { Progress, processIo } from './progress.js';
@@ -68,6 +69,7 @@ export async function ckaLlm(
     name: spec.file,
   });
   const cap = opts.memoryCap;
+  checkMemoryCap(cap);
   const gpu = deps.gpu ?? (await acquireDevice(cap === undefined ? {} : { memoryCap: cap }));
   const capBefore = gpu.pool.memoryCap;
   if (deps.gpu && cap !== undefined) gpu.pool.memoryCap = cap;

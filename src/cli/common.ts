@@ -61,3 +61,10 @@ export function checkDatasetFits(ds: ImageDataset, config: CnnConfig, model: str
 export function* labelled(batches: Iterable<ImageBatch>): Generator<LabelledBatch> {
   for (const b of batches) yield { x: b.x, labels: b.y, n: b.size };
 }
+
+/** `--memory-cap BYTES` checked (API callers pass any number); undefined: no cap. */
+export function checkMemoryCap(cap: number | undefined): void {
+  if (cap !== undefined && !(Number.isSafeInteger(cap) && cap >= 1)) {
+    throw new Error(`--memory-cap must be a whole number of bytes >= 1, got ${cap}`);
+  }
+}

@@ -30,6 +30,7 @@ import {
 import type { ParamView } from '../sglp/importance.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { checkMemoryCap } from './common.js';
 import { readTextFile } from './eval-text.js';
 import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';
 import { processIo } from './progress.js';
@@ -77,9 +78,7 @@ export async function pruneLlmCommand(
     throw new Error(`--finetune-epochs trains f32 weights; it does not run with --precision ${precision}`);
   }
   const cap = opts.memoryCap;
-  if (cap !== undefined && !(Number.isSafeInteger(cap) && cap >= 1)) {
-    throw new Error(`--memory-cap must be a whole number of bytes >= 1, got ${cap}`);
-  }
+  checkMemoryCap(cap);
   await checkOut(model, opts.out);
   const dir = directorySource(model);
   const desc = describeModel(parsed.config);
