@@ -22,19 +22,19 @@ import { byteTokenizer } from '../io/tokenizer.js';
 import { Llama } from '../nn/llama.js';
 import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
-import { isNotFound, openFileSource, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
+import { isNotFound, openFileSource } from '../node/files.js';
 import { initLmArrays, type LmEpochRecord, lmStepsPerEpoch, runLmEpochs } from '../train/lm-loop.js';
 import { ADAMW_DEFAULTS, Optimizer } from '../train/optimizer.js';
 import { lmTraining } from '../tunables.js';
 import { intAtLeast } from './common.js';
 import { type CliIo, Progress, processIo } from './progress.js';
 import {
-  CONFIG_FILE,
   checkCheckpointEpochs,
   MODEL_FILE,
+  modelTensors,
   OPTIMIZER_FILE,
   openRunDir,
-  STATE_FILE,
+  writeCheckpoint,
 } from './train-run-dir.js';
 
 export interface TrainLmOptions {
@@ -227,26 +227,20 @@ async function saveCheckpoint(
   configJson: object,
   state: LmTrainState,
 ): Promise<void> {
-  const epoch = String(state.completedEpochs);
-  const optTensors: Record<string, TensorToWrite> = {};
+  const optimizer: Record<string, TensorToWrite> = {};
   for (const key of params.trainableKeys()) {
     const p = params.get(key);
     const [m, v] = opt.stateFor(p);
-    optTensors[`${key}.exp_avg`] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(m) };
-    optTensors[`${key}.exp_avg_sq`] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(v) };
+    optimizer[`${key}.exp_avg`] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(m) };
+    optimizer[`${key}.exp_avg_sq`] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(v) };
   }
-  await writeSafetensorsFile(join(out, OPTIMIZER_FILE), optTensors, {
-    kind: 'adamw',
-    epoch,
-    step: String(opt.stepCount),
+  await writeCheckpoint(out, state.completedEpochs, {
+    optimizer,
+    optimizerMeta: { kind: 'adamw', step: String(opt.stepCount) },
+    model: modelTensors(gpu, desc, params),
+    config: configJson,
+    state,
   });
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const p of desc.params) {
-    tensors[p.key] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(params.get(p.key)) };
-  }
-  await writeSafetensorsFile(join(out, MODEL_FILE), tensors, { format: 'pt', epoch });
-  await writeFileAtomic(join(out, CONFIG_FILE), `${JSON.stringify(configJson, null, 2)}\n`);
-  await writeFileAtomic(join(out, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 async function restoreRun(

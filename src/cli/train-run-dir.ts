@@ -4,8 +4,18 @@
 
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
 import { openSafetensors } from '../io/safetensors.js';
-import { isNotFound, openFileSource, readJsonFile } from '../node/files.js';
+import type { TensorToWrite } from '../io/safetensors-write.js';
+import type { ParamStore } from '../nn/params.js';
+import {
+  isNotFound,
+  openFileSource,
+  readJsonFile,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from '../node/files.js';
 
 export const STATE_FILE = 'train-state.json';
 export const MODEL_FILE = 'model.safetensors';
@@ -67,4 +77,42 @@ export async function checkCheckpointEpochs(
       );
     }
   }
+}
+
+/** Every tensor of the description as F32, read from the device when written (BN counters aside). */
+export function modelTensors(
+  gpu: Gpu,
+  desc: ModelDescription,
+  params: ParamStore,
+): Record<string, TensorToWrite> {
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const p of desc.params) {
+    tensors[p.key] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(params.get(p.key)) };
+  }
+  return tensors;
+}
+
+/**
+ * Writes one epoch's checkpoint in commit order: optimizer state, model, config.json, and last the state
+ * file, the commit point (checkCheckpointEpochs catches a write interrupted before it).
+ */
+export async function writeCheckpoint(
+  out: string,
+  epoch: number,
+  files: {
+    optimizer: Record<string, TensorToWrite>;
+    optimizerMeta: Record<string, string>;
+    model: Record<string, TensorToWrite>;
+    config: object;
+    state: object;
+  },
+): Promise<void> {
+  const e = String(epoch);
+  await writeSafetensorsFile(join(out, OPTIMIZER_FILE), files.optimizer, {
+    ...files.optimizerMeta,
+    epoch: e,
+  });
+  await writeSafetensorsFile(join(out, MODEL_FILE), files.model, { format: 'pt', epoch: e });
+  await writeFileAtomic(join(out, CONFIG_FILE), `${JSON.stringify(files.config, null, 2)}\n`);
+  await writeFileAtomic(join(out, STATE_FILE), `${JSON.stringify(files.state, null, 2)}\n`);
 }

@@ -24,19 +24,19 @@ import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { ParamStore } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
-import { openFileSource, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
+import { openFileSource } from '../node/files.js';
 import { runEpochs } from '../train/loop.js';
 import { Optimizer } from '../train/optimizer.js';
 import { checkDatasetFits } from './common.js';
 import { evaluateOn, loadModel } from './eval.js';
 import { type CliIo, Progress, processIo } from './progress.js';
 import {
-  CONFIG_FILE,
   checkCheckpointEpochs,
   MODEL_FILE,
+  modelTensors,
   OPTIMIZER_FILE,
   openRunDir,
-  STATE_FILE,
+  writeCheckpoint,
 } from './train-run-dir.js';
 
 export interface TrainOptions {
@@ -317,29 +317,24 @@ async function saveCheckpoint(
   configJson: object,
   state: TrainState,
 ): Promise<void> {
-  const epoch = String(state.completedEpochs);
-  const optTensors: Record<string, TensorToWrite> = {};
+  const optimizer: Record<string, TensorToWrite> = {};
   for (const key of params.trainableKeys()) {
     const p = params.get(key);
     const [buf] = opt.stateFor(p);
-    optTensors[key] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(buf) };
+    optimizer[key] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(buf) };
   }
-  await writeSafetensorsFile(join(out, OPTIMIZER_FILE), optTensors, {
-    kind: 'sgd momentum_buffer',
-    epoch,
-    step: String(state.step),
-  });
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const p of desc.params) {
-    tensors[p.key] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(params.get(p.key)) };
-  }
+  const model = modelTensors(gpu, desc, params);
   // PyTorch's BN counter (int64 scalar): one per training step, so torch's load_state_dict(strict) accepts it.
   for (const key of desc.ignoredKeys) {
-    tensors[key] = { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(state.step)) };
+    model[key] = { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(state.step)) };
   }
-  await writeSafetensorsFile(join(out, MODEL_FILE), tensors, { format: 'pt', epoch });
-  await writeFileAtomic(join(out, CONFIG_FILE), `${JSON.stringify(configJson, null, 2)}\n`);
-  await writeFileAtomic(join(out, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  await writeCheckpoint(out, state.completedEpochs, {
+    optimizer,
+    optimizerMeta: { kind: 'sgd momentum_buffer', step: String(state.step) },
+    model,
+    config: configJson,
+    state,
+  });
 }
 
 async function restoreMomentum(gpu: Gpu, out: string, params: ParamStore, opt: Optimizer): Promise<void> {
