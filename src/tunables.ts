@@ -75,6 +75,26 @@ export const conv2d = {
 };
 
 /**
+ * The halo-sharing 3x3 kernel (src/ops/conv2d-halo-wgsl.ts), on adapters whose subgroups are exactly 8
+ * lanes: the first OHT and OWT in these lists that fit the image. Lavapipe, 64 images, bias + ReLU, same
+ * process, best of 8 (GFLOP/s at 16/32/64 channels on 32/16/8 pixels): TM 16 x OHT 4 x OWT 8
+ * 20.9/22.6/26.1, OHT 2 19.3/22.8/23.6, the general kernel 18.3/19.5/20.2; with the residual add the
+ * general kernel drops to 12.6 at 32 pixels, this one to 19.5. OHT 4 costs ~7 s of LLVM compile per
+ * specialisation (3.5 s for OHT 2), once per machine with Mesa's shader cache. TM 32 fell to 10 GFLOP/s
+ * on 16 channels (half the lanes idle) and gained 7% on 32; OWT 4 lost 10-25%.
+ */
+export const conv2dHalo = {
+  tm: 16,
+  oht: [4, 2, 1],
+  owt: [8, 4],
+  /**
+   * Smaller launches keep the general kernel: a fresh specialisation's 3.5-7 s of compile would cost
+   * more than it saves (2^25 multiply-adds run in ~3 ms). A CIFAR ResNet layer at batch 64 is 2^27.
+   */
+  minMacs: 2 ** 25,
+};
+
+/**
  * Weight gradient: TM output channels x one (ci, kh) row per invocation, runs of PW output positions
  * (vec4 accumulators over four positions). TM 16 with PW 8 no longer unrolls on lavapipe (see above).
  */

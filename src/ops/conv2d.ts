@@ -5,6 +5,7 @@ import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { conv2d as tun, conv2dWgrad as wtun } from '../tunables.js';
 import { channelSum } from './batchnorm.js';
+import { convBuffers, type Epilogue, type HaloTiles, haloFor, haloLaunch } from './conv2d-halo.js';
 import { foldSlices } from './fold.js';
 import { expectDType, grid2d, sameShape } from './util.js';
 
@@ -22,8 +23,10 @@ export interface Conv2dOptions extends Conv2dGeometry {
   residual?: Tensor;
   /** ReLU after bias and residual. With a batch norm folded into weight and bias, conv-BN-add-ReLU is one pass. */
   relu?: boolean;
-  /** Override the tile choice (benchmarks and tests). */
+  /** Override the tile choice (benchmarks and tests); runs the general kernel. */
   tiles?: ConvTiles;
+  /** Run the halo-sharing 3x3 kernel with these tiles (benchmarks and tests); see conv2d-halo.ts. */
+  halo?: HaloTiles;
 }
 
 export interface ConvTiles {
@@ -161,12 +164,6 @@ interface Launch {
   outStep: number;
 }
 
-interface Epilogue {
-  bias?: Tensor;
-  residual?: Tensor;
-  relu?: boolean;
-}
-
 function launch(
   gpu: Gpu,
   x: Tensor,
@@ -191,10 +188,7 @@ function launch(
   signed[17] = d.tapStepH;
   signed[18] = d.tapStepW;
   words.set([d.outH, d.outW, d.outOffH, d.outOffW, 0], 19);
-  const buffers = [x, w];
-  if (epi.bias) buffers.push(epi.bias);
-  if (epi.residual) buffers.push(epi.residual);
-  buffers.push(out);
+  const buffers = convBuffers(x, w, epi, out);
   gpu.dispatch({
     kernel: {
       name: 'conv2d',
@@ -251,17 +245,15 @@ export function conv2d(gpu: Gpu, x: Tensor, weight: Tensor, opts: Conv2dOptions 
   const out = gpu.empty(outShape);
   if (out.size === 0) return out;
   if (g.cin === 0) throw new ShapeError('conv2d', 'input has 0 channels');
+  const taps = { sCo: g.cin * g.kh * g.kw, sCi: g.kh * g.kw, tapBase: 0, tapStepH: g.kw, tapStepW: 1 };
+  const halo = haloFor(gpu, g, opts);
+  if (halo) {
+    haloLaunch(gpu, x, weight, opts, out, { ...g, ...taps, h: g.oh, w: g.ow }, halo);
+    return out;
+  }
   const tiles = opts.tiles ?? chooseConvTiles(g, gpu.adapter.isCpu);
-  const plain = { tapBase: 0, tapStepH: g.kw, tapStepW: 1, outH: g.oh, outW: g.ow, outOffH: 0, outOffW: 0 };
-  launch(
-    gpu,
-    x,
-    weight,
-    opts,
-    out,
-    { ...g, ...plain, sCo: g.cin * g.kh * g.kw, sCi: g.kh * g.kw, outStep: 1 },
-    tiles,
-  );
+  const plain = { outH: g.oh, outW: g.ow, outOffH: 0, outOffW: 0, outStep: 1 };
+  launch(gpu, x, weight, opts, out, { ...g, ...taps, ...plain }, tiles);
   return out;
 }
 
@@ -311,7 +303,7 @@ export function conv2dBackwardInput(
   dy: Tensor,
   weight: Tensor,
   inputShape: readonly number[],
-  opts: Conv2dGeometry & { tiles?: ConvTiles } = {},
+  opts: Conv2dGeometry & { tiles?: ConvTiles; halo?: HaloTiles } = {},
 ): Tensor {
   const op = 'conv2d.backwardInput';
   expectDType(op, weight, 'f32');
@@ -330,6 +322,27 @@ export function conv2dBackwardInput(
   if (dx.size === 0 || g.cout === 0) return dx;
   for (const { ah, aw, h, w } of phases) {
     if (h.outputs * w.outputs === 0 || h.taps * w.taps === 0) continue;
+    const taps = {
+      sCo: g.kh * g.kw,
+      sCi: g.cin * g.kh * g.kw,
+      tapBase: (h.k0 + s * (h.taps - 1)) * g.kw + w.k0 + s * (w.taps - 1),
+      tapStepH: -s * g.kw,
+      tapStepW: -s,
+    };
+    const phase = { kh: h.taps, kw: w.taps, stride: s, padH: h.pad, padW: w.pad, cout: g.cin };
+    const halo = haloFor(gpu, { ...phase, n: g.n, cin: g.cout, oh: h.outputs, ow: w.outputs }, opts);
+    if (halo) {
+      haloLaunch(
+        gpu,
+        dy,
+        weight,
+        {},
+        dx,
+        { n: g.n, cin: g.cout, cout: g.cin, h: g.h, w: g.w, ...taps },
+        halo,
+      );
+      continue;
+    }
     const tiles =
       opts.tiles ?? chooseConvTiles({ cout: g.cin, oh: h.outputs, ow: w.outputs }, gpu.adapter.isCpu);
     launch(
@@ -351,11 +364,7 @@ export function conv2dBackwardInput(
         stride: 1,
         padH: h.pad,
         padW: w.pad,
-        sCo: g.kh * g.kw,
-        sCi: g.cin * g.kh * g.kw,
-        tapBase: (h.k0 + s * (h.taps - 1)) * g.kw + w.k0 + s * (w.taps - 1),
-        tapStepH: -s * g.kw,
-        tapStepW: -s,
+        ...taps,
         outH: g.h,
         outW: g.w,
         outOffH: ah,

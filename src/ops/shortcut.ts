@@ -16,16 +16,17 @@ export function shortcutAPad(planes: number): number {
   return Math.floor(planes / 4);
 }
 
-function launch(gpu: Gpu, bwd: boolean, src: Tensor, dst: Tensor, d: number[]): void {
+function launch(gpu: Gpu, bwd: boolean, src: Tensor, dst: Tensor, d: readonly number[]): void {
+  const [c, h, w, co, oh, ow, pad] = d;
   const { workgroups, step } = elementGrid(gpu, dst.size);
   gpu.dispatch({
     kernel: {
       name: bwd ? 'shortcut-a.bwd' : 'shortcut-a',
       template: shortcutWgsl,
-      defines: { WG: tun.workgroupSize, BWD: bwd },
+      defines: { WG: tun.workgroupSize, BWD: bwd, C: c, H: h, W: w, CO: co, OH: oh, OW: ow, PAD: pad },
     },
     buffers: [src, dst],
-    uniforms: new Uint32Array([dst.size, ...d, step, 0, 0, 0]),
+    uniforms: new Uint32Array([dst.size, step, 0, 0]),
     workgroups,
   });
 }

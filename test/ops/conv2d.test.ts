@@ -9,6 +9,7 @@ import {
   conv2dBackwardWeight,
   type WgradTiles,
 } from '../../src/ops/conv2d.js';
+import { chooseHaloTiles, type HaloTiles, haloFor, haloSubgroups } from '../../src/ops/conv2d-halo.js';
 import { conv2dRef, dotRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
 import { values, worstRatio } from '../helpers/reference.js';
@@ -192,6 +193,90 @@ describe('conv2d forward', () => {
     );
     expect(() => conv2d(gpu, gpu.zeros([3, 5, 5]), gpu.zeros([4, 3, 3, 3]))).toThrow(/\[N, C, H, W\]/);
     expect(() => conv2d(gpu, x, gpu.zeros([4, 3, 3, 3]), { stride: 0 })).toThrow(/stride must be >= 1/);
+  });
+});
+
+describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => {
+  // n, cin, h, w, cout, tiles: every neighbour pattern (W / OWT = 1, 2, 4, 8 lanes per row; OHT 1, 2),
+  // a channel tail (cout not a multiple of TM) and partial last subgroups (positions not a multiple of 8).
+  const HALO: [number, number, number, number, number, HaloTiles][] = [
+    [3, 5, 6, 8, 12, { tm: 8, oht: 2, owt: 8 }],
+    [2, 3, 4, 16, 8, { tm: 8, oht: 1, owt: 8 }],
+    [1, 4, 6, 32, 9, { tm: 16, oht: 2, owt: 8 }],
+    [2, 2, 5, 32, 7, { tm: 8, oht: 1, owt: 4 }],
+    [3, 3, 4, 4, 8, { tm: 8, oht: 2, owt: 4 }],
+  ];
+
+  it.for(HALO)(
+    'forward N=%i Cin=%i %ix%i Cout=%i %o, with bias, residual and ReLU',
+    async ([n, cin, h, w, cout, halo], ctx) => {
+      const gpu = await getGpu();
+      if (!haloSubgroups(gpu)) ctx.skip();
+      const c = { n, cin, h, w, cout, k: 3, stride: 1, pad: 1, bias: true };
+      const { xs, ws, x, w: wv, b } = data(c);
+      const ref = conv2dRef(x, wv, b, xs, ws, 1, 1);
+      const res = values(ref.out.length, 9);
+      const got = await gpu.scope(async () =>
+        gpu.readF32(
+          conv2d(gpu, gpu.tensor(x, xs), gpu.tensor(wv, ws), {
+            padding: 1,
+            bias: gpu.tensor(b as Float32Array, [cout]),
+            residual: gpu.tensor(res, ref.shape),
+            relu: true,
+            halo,
+          }),
+        ),
+      );
+      const want = ref.out.map((v, i) => Math.max(0, v + res[i]));
+      expect(worstVsMax(got, want, 1e-5)).toBeLessThanOrEqual(1);
+    },
+  );
+
+  it.for(HALO)(
+    'input gradient N=%i Cin=%i %ix%i Cout=%i %o against central differences',
+    async ([n, cin, h, w, cout, halo], ctx) => {
+      const gpu = await getGpu();
+      if (!haloSubgroups(gpu)) ctx.skip();
+      // dx runs the kernel with Cin output channels; swap so its tiles fit.
+      const c = { n, cin: cout, h, w, cout: cin, k: 3, stride: 1, pad: 1 };
+      const { xs, ws, x, w: wv } = data(c);
+      const ref = conv2dRef(x, wv, undefined, xs, ws, 1, 1);
+      const r = values(ref.out.length, 31);
+      const got = await gpu.scope(async () =>
+        gpu.readF32(
+          conv2dBackwardInput(gpu, gpu.tensor(r, ref.shape), gpu.tensor(wv, ws), xs, { padding: 1, halo }),
+        ),
+      );
+      const dx = numericGrad(x, (v) => dotRef(conv2dRef(v, wv, undefined, xs, ws, 1, 1).out, r), EPS);
+      expect(worstVsMax(got, dx, GRAD_REL)).toBeLessThanOrEqual(1);
+    },
+  );
+
+  it('runs by default on big launches where a tile fits, and not elsewhere', async (ctx) => {
+    expect(chooseHaloTiles({ cout: 16, h: 32, w: 32 })).toEqual({ tm: 16, oht: 4, owt: 8 });
+    expect(chooseHaloTiles({ cout: 64, h: 6, w: 16 })).toEqual({ tm: 16, oht: 2, owt: 8 });
+    expect(chooseHaloTiles({ cout: 4, h: 7, w: 4 })).toEqual({ tm: 8, oht: 1, owt: 4 });
+    // 28 = 7 segments of 4: row neighbours would straddle subgroups.
+    expect(chooseHaloTiles({ cout: 16, h: 28, w: 28 })).toBeUndefined();
+    expect(chooseHaloTiles({ cout: 16, h: 6, w: 6 })).toBeUndefined();
+    const gpu = await getGpu();
+    if (!haloSubgroups(gpu)) ctx.skip();
+    const layer = { n: 64, cin: 16, cout: 16, kh: 3, kw: 3, stride: 1, padH: 1, padW: 1, oh: 32, ow: 32 };
+    expect(haloFor(gpu, layer, {})).toEqual({ tm: 16, oht: 4, owt: 8 });
+    expect(haloFor(gpu, { ...layer, n: 1 }, {})).toBeUndefined();
+    expect(haloFor(gpu, { ...layer, stride: 2 }, {})).toBeUndefined();
+    expect(haloFor(gpu, layer, { tiles: { lanes: 8, tm: 8, owt: 8 } })).toBeUndefined();
+  });
+
+  it('rejects halo tiles that do not fit, naming them', async (ctx) => {
+    const gpu = await getGpu();
+    if (!haloSubgroups(gpu)) ctx.skip();
+    const x = gpu.zeros([1, 2, 8, 12]);
+    const w = gpu.zeros([8, 2, 3, 3]);
+    expect(() => conv2d(gpu, x, w, { padding: 1, halo: { tm: 8, oht: 1, owt: 8 } })).toThrow(
+      /do not fit a 8x12/,
+    );
+    expect(() => conv2d(gpu, x, w, { padding: 0, halo: { tm: 8, oht: 1, owt: 4 } })).toThrow(/padding-1/);
   });
 });
 
