@@ -1,7 +1,7 @@
 // Emits the WGSL of the halo-sharing 3x3 convolution (see conv2d-halo.ts for when it runs). The loops over
 // output channels, rows, columns and taps are written out here rather than left to the shader compiler:
 // NIR stops unrolling past 128 accumulators and a rolled loop over a register array sends it to memory
-// (10x slower on lavapipe), while this tile holds 256.
+// (10x slower on lavapipe), while this tile holds up to 512.
 //
 // Each invocation owns TM output channels x OHT rows x OWT columns of one image, always inside it (the
 // launcher only picks tiles that divide OH and OW). Lanes are ordered column segment fastest, then row
@@ -10,8 +10,8 @@
 // its own OHT x OWT inputs; the one-pixel halo around them comes from the neighbours by subgroup shuffles,
 // is zero at the image border (padding 1), and is loaded only where the neighbour tile belongs to
 // another subgroup: the top halo of the first SEGS lanes and the bottom halo of the last SEGS. On lavapipe
-// every storage read is a per-lane scalar load, so this cuts the input reads of a 2 x 8 tile from 40 to
-// 16-26 per channel. Weights are loaded once per 8 channels and shuffled, as in conv2d.wgsl.
+// every storage read is a per-lane scalar load, so this cuts the input reads of a 4 x 8 tile from 60 to
+// 32-42 per channel. Weights are loaded once per 8 channels and shuffled, as in conv2d.wgsl.
 //
 // Weight addressing is that of conv2d.wgsl: tap (kh, kw) of output channel co and input channel ci is
 // Wt[co*sCo + ci*sCi + tapBase + kh*tapStepH + kw*tapStepW], so the stride-1 input gradient (flipped taps,
