@@ -14,18 +14,22 @@
 // VEC4 (HW % 4 == 0) processes four elements of one plane per step. QUAD (HW % 4 != 0, HW >= 4, a total
 // that 4 divides: 7x7 planes) processes four consecutive scalars per step, which span at most two planes:
 // one division per four elements instead of one per element (llvmpipe divides lane by lane, and that
-// division was most of the scalar path's cost). Grid-stride loop; `total` counts steps.
+// division was most of the scalar path's cost). C and HW are compile-time constants for the same reason:
+// a division by a constant is a multiply and a shift. Grid-stride loop; `total` counts steps.
 
 struct Params {
   total: u32,
-  c: u32,
-  hw: u32,
   stride: u32,
   eps: f32,
   momentum: f32,
   count: f32,
   varOffset: u32,
+  pad0: u32,
+  pad1: u32,
 }
+
+const C = ${C}u;
+const HW = ${HW}u;
 
 #if ${VEC4}
 alias V = vec4f;
@@ -68,7 +72,7 @@ const PER = 1u;
 fn element(i: u32, c: u32) {
   let x = X[i];
 #if ${BWD}
-  let invstd = inverseSqrt(Stats[p.c + c] + p.eps);
+  let invstd = inverseSqrt(Stats[C + c] + p.eps);
   let inv = 1.0 / p.count;
   let xhat = (x - Stats[c]) * invstd;
   let g = Gamma[c] * invstd;
@@ -97,7 +101,7 @@ fn element(i: u32, c: u32) {
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let first = gid.y * groups.x * ${WG}u + gid.x;
 #if ${UPDATE}
-  if (first < p.c) {
+  if (first < C) {
     let m = p.momentum;
     RunMean[first] = (1.0 - m) * RunMean[first] + m * Mean[first];
     RunVar[first] = (1.0 - m) * RunVar[first] + m * Var[p.varOffset + first] * (p.count / (p.count - 1.0));
@@ -106,17 +110,17 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 #if ${QUAD}
   for (var q = first; q < p.total; q += p.stride) {
     let e0 = q * 4u;
-    let plane = e0 / p.hw;
-    let j0 = e0 - plane * p.hw;
-    let c0 = plane % p.c;
-    let c1 = select(c0 + 1u, 0u, c0 + 1u == p.c);
+    let plane = e0 / HW;
+    let j0 = e0 - plane * HW;
+    let c0 = plane % C;
+    let c1 = select(c0 + 1u, 0u, c0 + 1u == C);
     for (var k = 0u; k < 4u; k++) {
-      element(e0 + k, select(c0, c1, j0 + k >= p.hw));
+      element(e0 + k, select(c0, c1, j0 + k >= HW));
     }
   }
 #else
   for (var i = first; i < p.total; i += p.stride) {
-    element(i, (i * PER / p.hw) % p.c);
+    element(i, (i * PER / HW) % C);
   }
 #endif
 }

@@ -161,6 +161,8 @@ function normalize(
         template: batchnormWgsl,
         defines: {
           WG: wg,
+          C: c,
+          HW: hw,
           VEC4: vec4,
           QUAD: quad,
           BWD: false,
@@ -175,13 +177,13 @@ function normalize(
       buffers,
       uniforms: new Uint32Array([
         elements,
-        c,
-        hw,
         gx * gy * wg,
         f32bits(opts.eps ?? 1e-5),
         f32bits(opts.momentum ?? 0.1),
         f32bits(count),
         varOffset,
+        0,
+        0,
       ]),
       workgroups: [gx, gy],
     });
@@ -295,6 +297,8 @@ export function batchNorm2dBackward(
       template: batchnormWgsl,
       defines: {
         WG: tun.workgroupSize,
+        C: c,
+        HW: hw,
         VEC4: vec4,
         QUAD: quad,
         BWD: true,
@@ -307,7 +311,7 @@ export function batchNorm2dBackward(
       },
     },
     buffers,
-    uniforms: new Uint32Array([total, c, hw, step, f32bits(eps), 0, f32bits(count), c]),
+    uniforms: new Uint32Array([total, step, f32bits(eps), 0, f32bits(count), c, 0, 0]),
     workgroups,
   });
   return { dx, dweight, dbias };
