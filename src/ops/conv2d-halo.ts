@@ -89,8 +89,8 @@ function checkHaloTiles(t: HaloTiles, h: number, w: number): void {
 
 /**
  * The halo kernel's tiles when it can run this launch (3x3, stride 1, padding 1, subgroups of exactly 8
- * lanes, a tile that divides the image, at least `minMacs` multiply-adds), else undefined. Forced `tiles` pick the general kernel; forced
- * `halo` tiles that cannot run are an error.
+ * lanes, a tile that divides the image, at least `minMacs` multiply-adds), else undefined. Forced `tiles`
+ * pick the general kernel; forced `halo` tiles that cannot run are an error.
  */
 export function haloFor(
   gpu: Gpu,

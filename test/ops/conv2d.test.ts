@@ -197,10 +197,12 @@ describe('conv2d forward', () => {
 });
 
 describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => {
-  // n, cin, h, w, cout, tiles: every neighbour pattern (W / OWT = 1, 2, 4, 8 lanes per row; OHT 1, 2),
-  // a channel tail (cout not a multiple of TM) and partial last subgroups (positions not a multiple of 8).
+  // n, cin, h, w, cout, tiles: every neighbour pattern (W / OWT = 1, 2, 4, 8 lanes per row; OHT 1, 2, 4;
+  // subgroups holding whole images or not), a channel tail (cout not a multiple of TM) and partial last
+  // subgroups (positions not a multiple of 8).
   const HALO: [number, number, number, number, number, HaloTiles][] = [
     [3, 5, 6, 8, 12, { tm: 8, oht: 2, owt: 8 }],
+    [1, 3, 12, 32, 8, { tm: 8, oht: 4, owt: 8 }],
     [2, 3, 4, 16, 8, { tm: 8, oht: 1, owt: 8 }],
     [1, 4, 6, 32, 9, { tm: 16, oht: 2, owt: 8 }],
     [2, 2, 5, 32, 7, { tm: 8, oht: 1, owt: 4 }],
