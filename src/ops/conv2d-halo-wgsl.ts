@@ -84,14 +84,18 @@ function generate(k: HaloKernel): string {
   L.push(`  let core = rb * ${oht * w}u + seg * ${owt}u;`);
   L.push('  let topIn = rb > 0u;');
   L.push(`  let botIn = rb < ${rowBlocks - 1}u;`);
-  L.push(`  let topLoad = topIn && lane < ${segs}u;`);
-  L.push(`  let botLoad = botIn && lane >= ${HALO_LANES - segs}u;`);
   L.push('  let leftIn = seg > 0u;');
   L.push(`  let rightIn = seg < ${segs - 1}u;`);
-  L.push(`  let topOff = select(0u, core - ${w}u, topIn);`);
-  L.push(`  let botOff = core + ${oht * w}u;`);
-  L.push('  let leftOff = select(0u, 1u, leftIn);');
-  L.push(`  let rightOff = select(0u, ${owt}u, rightIn);`);
+  // When a subgroup holds whole images every halo is a neighbour's or padding: nothing to load.
+  const wholeImages = HALO_LANES % (segs * rowBlocks) === 0;
+  if (!wholeImages) {
+    L.push(`  let topLoad = topIn && lane < ${segs}u;`);
+    L.push(`  let botLoad = botIn && lane >= ${HALO_LANES - segs}u;`);
+    L.push(`  let topOff = select(0u, core - ${w}u, topIn);`);
+    L.push(`  let botOff = core + ${oht * w}u;`);
+    L.push('  let leftOff = select(0u, 1u, leftIn);');
+    L.push(`  let rightOff = select(0u, ${owt}u, rightIn);`);
+  }
   for (let g = 0; g < groups; g++) {
     L.push(`  let wc${g} = min(co0 + ${g * HALO_LANES}u + lane, p.cout - 1u) * p.sCo;`);
   }
@@ -124,12 +128,10 @@ function generate(k: HaloKernel): string {
     { r: 0, from: oht, dir: 'Up', inside: 'topIn', load: 'topLoad', off: 'topOff' },
     { r: oht + 1, from: 1, dir: 'Down', inside: 'botIn', load: 'botLoad', off: 'botOff' },
   ];
-  // When a subgroup holds whole images every halo is a neighbour's or padding: no loads to emit.
-  const wholeImages = HALO_LANES % (segs * rowBlocks) === 0;
   for (const e of halo) {
     for (let c = 0; c <= owt + 1; c++) {
       L.push(
-        `    var ${x(e.r, c)} = select(0.0, subgroupShuffle${e.dir}(${x(e.from, c)}, ${segs}u), ${e.inside});`,
+        `    ${wholeImages ? 'let' : 'var'} ${x(e.r, c)} = select(0.0, subgroupShuffle${e.dir}(${x(e.from, c)}, ${segs}u), ${e.inside});`,
       );
     }
     if (wholeImages) continue;

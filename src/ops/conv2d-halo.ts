@@ -2,6 +2,7 @@ import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { conv2dHalo as tun } from '../tunables.js';
+import { convBuffers, type Epilogue } from './conv2d-epilogue.js';
 import { HALO_LANES, haloConvWgsl } from './conv2d-halo-wgsl.js';
 import { grid2d } from './util.js';
 
@@ -25,22 +26,6 @@ export interface HaloLaunch {
   tapBase: number;
   tapStepH: number;
   tapStepW: number;
-}
-
-/** What both convolution kernels add after the sum: bias, then the residual, then the ReLU. */
-export interface Epilogue {
-  bias?: Tensor;
-  residual?: Tensor;
-  relu?: boolean;
-}
-
-/** Storage bindings of either convolution kernel, in binding order. */
-export function convBuffers(x: Tensor, weight: Tensor, epi: Epilogue, out: Tensor): Tensor[] {
-  const buffers = [x, weight];
-  if (epi.bias) buffers.push(epi.bias);
-  if (epi.residual) buffers.push(epi.residual);
-  buffers.push(out);
-  return buffers;
 }
 
 /** Whether the adapter runs every 8-invocation workgroup as exactly one subgroup of 8 (lavapipe on AVX2). */

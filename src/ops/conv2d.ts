@@ -5,7 +5,8 @@ import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { conv2d as tun, conv2dWgrad as wtun } from '../tunables.js';
 import { channelSum } from './batchnorm.js';
-import { convBuffers, type Epilogue, type HaloTiles, haloFor, haloLaunch } from './conv2d-halo.js';
+import { convBuffers, type Epilogue } from './conv2d-epilogue.js';
+import { type HaloTiles, haloFor, haloLaunch } from './conv2d-halo.js';
 import { foldSlices } from './fold.js';
 import { expectDType, grid2d, sameShape } from './util.js';
 
