@@ -1,5 +1,7 @@
 // TensorFlow.js's WebGPU backend on the same adapter, in the same process: the peer for kernel timings.
 import * as tf from '@tensorflow/tfjs-core';
+import type { Waiter } from '../../src/gpu/device.js';
+import { sleepingWaiter } from '../../src/node/wait.js';
 import type { Workload } from '../workload.js';
 
 interface WebGpuBackend {
@@ -45,9 +47,14 @@ export async function tfjsPeer(gpu: GPU): Promise<TfjsPeer> {
 
 /**
  * A tfjs workload: `op` queues work and returns what to free after the wait. tfjs batches commands itself;
- * sync flushes them and waits for the GPU, as our side's sync does.
+ * sync flushes them and waits for the GPU the way our side's sync does (by default with the same sleeping
+ * waiter: dawn.node's own wait spins a core the adapter would use, see src/node/wait.ts).
  */
-export function tfjsWorkload(inputs: tf.Tensor[], op: () => tf.Tensor | tf.Tensor[]): Workload {
+export function tfjsWorkload(
+  inputs: tf.Tensor[],
+  op: () => tf.Tensor | tf.Tensor[],
+  wait: Waiter = process.env.SGLP_BENCH_PEER_SPIN === '1' ? (p) => p : sleepingWaiter(),
+): Workload {
   const backend = tf.backend() as unknown as WebGpuBackend;
   const outputs: tf.Tensor[] = [];
   return {
@@ -57,7 +64,7 @@ export function tfjsWorkload(inputs: tf.Tensor[], op: () => tf.Tensor | tf.Tenso
     sync: async () => {
       backend.endComputePassEncoder();
       backend.submitQueue();
-      await backend.device.queue.onSubmittedWorkDone();
+      await wait(backend.device.queue.onSubmittedWorkDone());
       tf.dispose(outputs.splice(0));
     },
     dispose: () => tf.dispose(inputs),

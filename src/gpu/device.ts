@@ -21,7 +21,12 @@ export interface AcquireOptions {
   onLost?: (error: DeviceLostError) => void;
   /** Most bytes live tensors may hold at once (BufferPool.memoryCap); an allocation past it throws. */
   memoryCap?: number;
+  /** How the runtime waits for the device's promises; the default awaits them. Node passes one that sleeps. */
+  waiter?: Waiter;
 }
+
+/** Settles as the given promise does; free to choose how the thread passes the time meanwhile. */
+export type Waiter = <T>(p: Promise<T>) => Promise<T>;
 
 export interface AdapterSummary {
   vendor: string;
@@ -111,7 +116,8 @@ export class Gpu {
   private lostError: DeviceLostError | undefined;
   private uncaptured: Error | undefined;
   private readonly scopes: Set<Tensor>[] = [];
-  private readonly waiters = new Set<(e: Error) => void>();
+  private readonly pendingRejects = new Set<(e: Error) => void>();
+  private readonly waiter: Waiter;
 
   constructor(
     readonly device: GPUDevice,
@@ -124,6 +130,7 @@ export class Gpu {
     this.limits = device.limits;
     this.pool = new BufferPool(device, device.limits.maxStorageBufferBindingSize);
     this.pool.memoryCap = options.memoryCap;
+    this.waiter = options.waiter ?? ((p) => p);
     this.pipelines = new PipelineCache(device);
     this.staging = new Staging(device);
     this.uniformArena = device.createBuffer({
@@ -138,7 +145,7 @@ export class Gpu {
     }
     device.lost.then((info) => {
       const error = new DeviceLostError(info.reason, info.message);
-      for (const reject of this.waiters) reject(error);
+      for (const reject of this.pendingRejects) reject(error);
       if (info.reason === 'destroyed' && this.keepAlive.length === 0) return;
       this.lostError = error;
       options.onLost?.(error);
@@ -329,12 +336,12 @@ export class Gpu {
     this.batchKernels = [];
     const oom = this.device.popErrorScope();
     const validation = this.device.popErrorScope();
-    this.pendingErrors.push(
-      Promise.all([validation, oom]).then(([v, o]) => {
-        const error = v ?? o;
-        if (error) throw batchError(error.message, kernels);
-      }),
-    );
+    const check = Promise.all([validation, oom]).then(([v, o]) => {
+      const error = v ?? o;
+      if (error) throw batchError(error.message, kernels);
+    });
+    check.catch(() => {}); // thrown by the next sync(): until then a rejection is not "unhandled"
+    this.pendingErrors.push(check);
   }
 
   /** Submits, waits for the GPU, and throws the first error of anything submitted since the last sync. */
@@ -351,7 +358,7 @@ export class Gpu {
       this.uncaptured = undefined;
       throw e;
     }
-    await this.profiler?.drain();
+    if (this.profiler) await this.guard(this.profiler.drain());
   }
 
   /** Releases the device; the Node process can exit once this is done. */
@@ -389,13 +396,15 @@ export class Gpu {
     if (this.lostError) throw this.lostError;
   }
 
-  /** Rejects with the device-lost error instead of hanging when the device goes away mid-wait. */
+  /** Waits the waiter's way; rejects with the device-lost error instead of hanging when the device goes away. */
   private guard<T>(p: Promise<T>): Promise<T> {
     this.checkAlive();
-    return new Promise<T>((resolve, reject) => {
-      this.waiters.add(reject);
-      p.then(resolve, reject).finally(() => this.waiters.delete(reject));
-    });
+    return this.waiter(
+      new Promise<T>((resolve, reject) => {
+        this.pendingRejects.add(reject);
+        p.then(resolve, reject).finally(() => this.pendingRejects.delete(reject));
+      }),
+    );
   }
 }
 

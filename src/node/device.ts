@@ -1,5 +1,6 @@
 import { create, globals } from 'webgpu';
 import { type AcquireOptions, acquireDevice as acquire, type Gpu } from '../gpu/device.js';
+import { sleepingWaiter } from './wait.js';
 
 let entry: GPU | undefined;
 
@@ -18,12 +19,14 @@ export function dawn(): GPU {
 }
 
 /**
- * acquireDevice for Node: Dawn, with SGLP_PROFILE=1 turning on per-kernel timing and printing the table on
- * stderr when the process exits (times are complete up to the last sync).
+ * acquireDevice for Node: Dawn, waited on by sleeping (./wait.ts), with SGLP_PROFILE=1 turning on
+ * per-kernel timing and printing the table on stderr when the process exits (times are complete up to the
+ * last sync).
  */
 export async function acquireDevice(options: AcquireOptions = {}): Promise<Gpu> {
   const gpu = await acquire({
     profile: process.env.SGLP_PROFILE === '1',
+    waiter: sleepingWaiter(),
     ...options,
     gpu: options.gpu ?? dawn(),
   });
