@@ -89,7 +89,8 @@ export const conv2d = {
  * 20.9/22.6/26.1, OHT 2 19.3/22.8/23.6, the general kernel 18.3/19.5/20.2; with the residual add the
  * general kernel drops to 12.6 at 32 pixels, this one to 19.5. OHT 4 costs ~7 s of LLVM compile per
  * specialisation (3.5 s for OHT 2), once per machine with Mesa's shader cache. TM 32 fell to 10 GFLOP/s
- * on 16 channels (half the lanes idle) and gained 7% on 32; OWT 4 lost 10-25%.
+ * on 16 channels (half the lanes idle) and gained 7% on 32; OWT 4 lost 10-25%. These ran before the
+ * sleeping waiter (nodeWait); after it OHT 4 still beat OHT 2 (36.5/42.9/45.7 against 34.8/38.7/41.5).
  */
 export const conv2dHalo = {
   tm: 16,
