@@ -27,10 +27,12 @@ export const batching = {
 /**
  * Waiting for the GPU in Node (src/node/wait.ts). dawn.node resolves WebGPU promises from a setImmediate
  * loop that spins a core while any promise is pending; on lavapipe that core is one of the two the kernels
- * run on. Spinning past `spinMs`, the waiter blocks `sleepMs` at a time between event-loop turns instead:
- * a 64-channel 8x8 conv (batch 64) went from 13.8 to 7.3 ms (0.5 ms sleeps; 1 ms: 7.3-8.5 ms).
+ * run on. Past `spinMs` the waiter blocks between event-loop turns instead, each time for `fraction` of
+ * the time waited so far and at most `sleepMs`: a 64-channel 8x8 conv (batch 64) went from 13.8 to
+ * 6.8-7.3 ms. Fixed 0.5 ms sleeps cost a conv + sync of ~0.5 ms twice that (0.99 against 0.51 spinning);
+ * fraction 0.25 gave 0.57 there and 0.24 against 0.25 ms on a tiny one (0.125 and 0.5 were no better).
  */
-export const nodeWait = { spinMs: 0.1, sleepMs: 0.5 };
+export const nodeWait = { spinMs: 0.1, sleepMs: 0.5, fraction: 0.25 };
 
 /** Elementwise and reduction kernels. */
 export const elementwise = { workgroupSize: 64, maxRank: 6 };

@@ -7,10 +7,11 @@ const cell = new Int32Array(new SharedArrayBuffer(4));
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * A Waiter for dawn.node that spins for `spinMs`, then sleeps `sleepMs` at a time between event-loop
- * turns: a thread blocked in Atomics.wait leaves its core to the adapter's threads (tunables.nodeWait).
+ * A Waiter for dawn.node that spins for `spinMs`, then sleeps between event-loop turns: a thread blocked in
+ * Atomics.wait leaves its core to the adapter's threads. Each sleep is `fraction` of the time waited so far,
+ * at most `sleepMs`, so a short wait overshoots little (tunables.nodeWait).
  */
-export function sleepingWaiter({ spinMs, sleepMs } = nodeWait): Waiter {
+export function sleepingWaiter({ spinMs, sleepMs, fraction } = nodeWait): Waiter {
   return async <T>(p: Promise<T>): Promise<T> => {
     let settled = false;
     const mark = () => {
@@ -20,7 +21,8 @@ export function sleepingWaiter({ spinMs, sleepMs } = nodeWait): Waiter {
     const start = performance.now();
     await turn();
     while (!settled) {
-      if (performance.now() - start >= spinMs) Atomics.wait(cell, 0, 0, sleepMs);
+      const waited = performance.now() - start;
+      if (waited >= spinMs) Atomics.wait(cell, 0, 0, Math.min(sleepMs, waited * fraction));
       await turn();
     }
     return p;

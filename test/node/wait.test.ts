@@ -32,7 +32,7 @@ describe('sleeping waiter', () => {
 
   it('blocks between event-loop turns instead of letting a polling loop spin', async () => {
     const sleepMs = 1;
-    const sleeping = await turnsWhileWaiting(sleepingWaiter({ spinMs: 0.1, sleepMs }), 60);
+    const sleeping = await turnsWhileWaiting(sleepingWaiter({ spinMs: 0.1, sleepMs, fraction: 0.25 }), 60);
     const spinning = await turnsWhileWaiting((p) => p, 60);
     const bound = sleeping.elapsed / sleepMs + 100;
     expect(sleeping.turns).toBeLessThan(bound);
