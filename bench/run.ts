@@ -1,5 +1,7 @@
 // Kernel benchmark: our kernels and TensorFlow.js's WebGPU backend on the same adapter in one process.
 // Usage: npm run bench [-- --quick] [--json FILE] [--no-peer] [--only gemm,sum,conv,resnet]
+// Both engines wait for the GPU with the sleeping waiter; SGLP_BENCH_PEER_SPIN=1 lets tfjs use dawn.node's
+// own (spinning) wait.
 import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
 import { selfcheck } from '../src/cli/selfcheck.js';

@@ -36,6 +36,7 @@ export {
   type Dispatch,
   Gpu,
   OPTIONAL_FEATURES,
+  type Waiter,
 } from './gpu/device.js';
 export { DeviceLostError, KernelError, ShapeError } from './gpu/errors.js';
 export { type KernelSpec, pipelineKey } from './gpu/pipelines.js';

@@ -10,3 +10,4 @@ export {
   writeFileAtomic,
   writeSafetensorsFile,
 } from './files.js';
+export { sleepingWaiter } from './wait.js';
