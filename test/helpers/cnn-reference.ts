@@ -1,6 +1,6 @@
-// Float64 CPU references for the CNN kernels, written plainly (no shared code with src/), and a
-// central-difference gradient check: for a loss L = sum(f(inputs) * R) with a fixed random R, perturb one
-// input element by +-eps in f64 and take (L+ - L-) / 2 eps.
+// Float64 CPU references for the CNN kernels, written plainly (no shared code with src/). Their tests check
+// gradients with grad-check.ts: for a loss L = sum(f(inputs) * R) with a fixed random R, perturb one input
+// element by +-eps in f64 and take (L+ - L-) / 2 eps.
 
 export type Vec = Float64Array | Float32Array | number[];
 
@@ -47,49 +47,6 @@ export function conv2dRef(
     }
   }
   return { out, shape: [n, cout, oh, ow] };
-}
-
-/** sum(out * r) in f64. */
-export function dotRef(out: ArrayLike<number>, r: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < out.length; i++) s += out[i] * r[i];
-  return s;
-}
-
-/**
- * d loss / d input[i] for every element, by central differences in f64. `loss` is evaluated with the
- * input replaced by a perturbed f64 copy.
- */
-export function numericGrad(
-  input: ArrayLike<number>,
-  loss: (v: Float64Array) => number,
-  eps: number,
-): Float64Array {
-  const v = Float64Array.from(input);
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const keep = v[i];
-    v[i] = keep + eps;
-    const up = loss(v);
-    v[i] = keep - eps;
-    const down = loss(v);
-    v[i] = keep;
-    g[i] = (up - down) / (2 * eps);
-  }
-  return g;
-}
-
-/** Largest |got - want| / (rel * max|want| + abs); <= 1 passes. Reports the worst index on failure. */
-export function worstVsMax(got: ArrayLike<number>, want: ArrayLike<number>, rel: number, abs = 0): number {
-  if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
-  let max = 0;
-  for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i]));
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const r = Math.abs(got[i] - want[i]) / (rel * max + abs);
-    if (!(r <= worst)) worst = Number.isNaN(r) ? Infinity : r;
-  }
-  return worst;
 }
 
 /** Batch norm 2-D over [N, C, H, W] in f64: batch (training) or given (eval) statistics. */

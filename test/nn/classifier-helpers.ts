@@ -6,7 +6,7 @@ import type { Gpu } from '../../src/gpu/device.js';
 import type { Tensor } from '../../src/gpu/tensor.js';
 import type { ClassifierModel } from '../../src/nn/model.js';
 import { softmaxCrossEntropy, uploadLabels } from '../../src/ops/index.js';
-import { numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
+import { numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values } from '../helpers/reference.js';
 import type { Params64 } from './resnet-reference.js';
 

@@ -20,15 +20,8 @@ import { ParamStore, type Precision, storageDType } from '../../src/nn/params.js
 import { gemm } from '../../src/ops/gemm.js';
 import { calibrateText } from '../../src/sglp/calibrate-text.js';
 import { useGpu } from '../helpers/gpu.js';
-import {
-  type LlamaRefConfig,
-  llamaNllRef,
-  llamaRef,
-  numericGrad,
-  pick,
-  sampleIndices,
-  worstVsMax,
-} from '../helpers/llm-reference.js';
+import { numericGrad, pick, sampleIndices, worstVsMax } from '../helpers/grad-check.js';
+import { type LlamaRefConfig, llamaNllRef, llamaRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();

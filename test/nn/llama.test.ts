@@ -6,15 +6,8 @@ import { validateModelConfig } from '../../src/io/config.js';
 import { Llama } from '../../src/nn/llama.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { useGpu } from '../helpers/gpu.js';
-import {
-  type LlamaRefConfig,
-  llamaNllRef,
-  llamaRef,
-  numericGrad,
-  pick,
-  sampleIndices,
-  worstVsMax,
-} from '../helpers/llm-reference.js';
+import { numericGrad, pick, sampleIndices, worstVsMax } from '../helpers/grad-check.js';
+import { type LlamaRefConfig, llamaNllRef, llamaRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();

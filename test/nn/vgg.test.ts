@@ -10,8 +10,8 @@ import type { Gpu } from '../../src/gpu/device.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { Vgg } from '../../src/nn/vgg.js';
 import { config } from '../arch/helpers.js';
-import { worstVsMax } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
+import { worstVsMax } from '../helpers/grad-check.js';
 import { values } from '../helpers/reference.js';
 import {
   ends,

@@ -8,15 +8,8 @@ import {
   chooseAttentionTiles,
 } from '../../src/ops/attention.js';
 import { useGpu } from '../helpers/gpu.js';
-import {
-  type AttnShape,
-  attentionRef,
-  dot,
-  numericGrad,
-  pick,
-  sampleIndices,
-  worstVsMax,
-} from '../helpers/llm-reference.js';
+import { dot, numericGrad, pick, sampleIndices, worstVsMax } from '../helpers/grad-check.js';
+import { type AttnShape, attentionRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();

@@ -6,8 +6,9 @@ import {
   channelSum,
   elementSteps,
 } from '../../src/ops/batchnorm.js';
-import { batchNormRef, dotRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
+import { batchNormRef } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
+import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values, worstRatio } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -203,7 +204,7 @@ describe('batch norm 2-D', () => {
         };
       });
       const loss = (xv: ArrayLike<number>, gv: ArrayLike<number>, bv: ArrayLike<number>) =>
-        dotRef(batchNormRef(xv, shape, gv, bv, eps).out, r);
+        dot(batchNormRef(xv, shape, gv, bv, eps).out, r);
       const ref = batchNormRef(x, shape, gamma, beta, eps);
       const scale =
         Math.max(...Array.from(ref.variance, (v, i) => Math.abs(gamma[i]) / Math.sqrt(v + eps))) *
@@ -252,7 +253,7 @@ describe('batch norm 2-D', () => {
         };
       });
       const loss = (xv: ArrayLike<number>, gv: ArrayLike<number>, bv: ArrayLike<number>) =>
-        dotRef(
+        dot(
           batchNormRef(xv, shape, gv, bv, 1e-5).out.map((v) => Math.max(0, v)),
           r,
         );

@@ -10,8 +10,9 @@ import {
   type WgradTiles,
 } from '../../src/ops/conv2d.js';
 import { chooseHaloTiles, type HaloTiles, haloFor, haloSubgroups } from '../../src/ops/conv2d-halo.js';
-import { conv2dRef, dotRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
+import { conv2dRef } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
+import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values, worstRatio } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -92,7 +93,7 @@ async function backward(c: Case, o: { tiles?: ConvTiles; wtiles?: WgradTiles } =
     };
   });
   const loss = (xv: ArrayLike<number>, wv: ArrayLike<number>, bv: ArrayLike<number> | undefined) =>
-    dotRef(conv2dRef(xv, wv, bv, xs, ws, c.stride, c.pad).out, r);
+    dot(conv2dRef(xv, wv, bv, xs, ws, c.stride, c.pad).out, r);
   const dx = numericGrad(x, (v) => loss(v, w, b), EPS);
   const dw = numericGrad(w, (v) => loss(x, v, b), EPS);
   expect(worstVsMax(got.dx, dx, GRAD_REL)).toBeLessThanOrEqual(1);
@@ -249,7 +250,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
           conv2dBackwardInput(gpu, gpu.tensor(r, ref.shape), gpu.tensor(wv, ws), xs, { padding: 1, halo }),
         ),
       );
-      const dx = numericGrad(x, (v) => dotRef(conv2dRef(v, wv, undefined, xs, ws, 1, 1).out, r), EPS);
+      const dx = numericGrad(x, (v) => dot(conv2dRef(v, wv, undefined, xs, ws, 1, 1).out, r), EPS);
       expect(worstVsMax(got, dx, GRAD_REL)).toBeLessThanOrEqual(1);
     },
   );

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { softmaxCrossEntropy, uploadLabels } from '../../src/ops/cross-entropy.js';
-import { crossEntropyRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
+import { crossEntropyRef } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
+import { numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();

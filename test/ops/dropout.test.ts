@@ -3,8 +3,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { dropout, dropoutBackward, dropoutThreshold } from '../../src/ops/dropout.js';
-import { dotRef, dropoutMaskRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
+import { dropoutMaskRef } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
+import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -75,7 +76,7 @@ describe('dropout', () => {
     const want = numericGrad(
       x,
       (v) =>
-        dotRef(
+        dot(
           v.map((a, i) => a * mask[i]),
           r,
         ),

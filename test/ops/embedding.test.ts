@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { embedding, embeddingBackward, uploadTokens } from '../../src/ops/embedding.js';
 import { useGpu } from '../helpers/gpu.js';
-import { dot, embeddingRef, numericGrad, pick, sampleIndices, worstVsMax } from '../helpers/llm-reference.js';
+import { dot, numericGrad, pick, sampleIndices, worstVsMax } from '../helpers/grad-check.js';
+import { embeddingRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();

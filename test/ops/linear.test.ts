@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { linear, linearBackward } from '../../src/ops/linear.js';
-import { dotRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
+import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -50,7 +50,7 @@ describe('linear', () => {
     });
     expect(worstVsMax(got.y, linearRef(x, w, b, rows, inF, outF), 1e-5)).toBeLessThanOrEqual(1);
     const loss = (xv: ArrayLike<number>, wv: ArrayLike<number>, bv: ArrayLike<number>) =>
-      dotRef(linearRef(xv, wv, bv, rows, inF, outF), r);
+      dot(linearRef(xv, wv, bv, rows, inF, outF), r);
     expect(
       worstVsMax(
         got.dx,

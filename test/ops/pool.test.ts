@@ -5,8 +5,9 @@ import {
   maxPool2d,
   maxPool2dBackward,
 } from '../../src/ops/pool.js';
-import { dotRef, globalAvgPoolRef, maxPoolRef, numericGrad, worstVsMax } from '../helpers/cnn-reference.js';
+import { globalAvgPoolRef, maxPoolRef } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
+import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values, worstRatio } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -40,7 +41,7 @@ describe('max pool 2-D', () => {
     });
     expect(Array.from(got.out)).toEqual(Array.from(ref.out, Math.fround));
     expect(Array.from(got.arg)).toEqual(Array.from(ref.arg));
-    const dx = numericGrad(x, (v) => dotRef(maxPoolRef(v, shape, k, stride, pad).out, r), 1e-7);
+    const dx = numericGrad(x, (v) => dot(maxPoolRef(v, shape, k, stride, pad).out, r), 1e-7);
     expect(worstVsMax(got.dx, dx, GRAD_REL)).toBeLessThanOrEqual(1);
   });
 
@@ -76,7 +77,7 @@ describe('global average pool', () => {
     });
     const want = globalAvgPoolRef(x, shape);
     expect(worstRatio(got.out, want, 1, 1e-6, 0)).toBeLessThanOrEqual(1);
-    const dx = numericGrad(x, (v) => dotRef(globalAvgPoolRef(v, shape), r), 1e-3);
+    const dx = numericGrad(x, (v) => dot(globalAvgPoolRef(v, shape), r), 1e-3);
     expect(worstVsMax(got.dx, dx, 1e-6)).toBeLessThanOrEqual(1);
   });
 });

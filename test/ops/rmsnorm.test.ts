@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { rmsNorm, rmsNormBackward } from '../../src/ops/rmsnorm.js';
 import { useGpu } from '../helpers/gpu.js';
-import { dot, numericGrad, pick, rmsNormRef, sampleIndices, worstVsMax } from '../helpers/llm-reference.js';
+import { dot, numericGrad, pick, sampleIndices, worstVsMax } from '../helpers/grad-check.js';
+import { rmsNormRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();

@@ -8,7 +8,8 @@ import {
   ropeTables,
 } from '../../src/ops/rope.js';
 import { useGpu } from '../helpers/gpu.js';
-import { dot, invFreqRef, numericGrad, ropeRef, worstVsMax } from '../helpers/llm-reference.js';
+import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
+import { invFreqRef, ropeRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { reluBackward, shortcutA, shortcutABackward, shortcutAPad } from '../../src/ops/shortcut.js';
-import { dotRef, numericGrad, shortcutARef, worstVsMax } from '../helpers/cnn-reference.js';
+import { shortcutARef } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
+import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -27,7 +28,7 @@ describe('option-A shortcut', () => {
       return { out: await gpu.readF32(out), dx: await gpu.readF32(dx) };
     });
     expect(Array.from(got.out)).toEqual(Array.from(ref.out));
-    const dx = numericGrad(x, (v) => dotRef(shortcutARef(v, shape, pad).out, r), 1e-3);
+    const dx = numericGrad(x, (v) => dot(shortcutARef(v, shape, pad).out, r), 1e-3);
     expect(worstVsMax(got.dx, dx, 1e-9)).toBeLessThanOrEqual(1);
   });
 

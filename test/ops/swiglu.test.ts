@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { swiglu, swigluBackward } from '../../src/ops/swiglu.js';
 import { useGpu } from '../helpers/gpu.js';
-import { dot, numericGrad, siluRef, worstVsMax } from '../helpers/llm-reference.js';
+import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
+import { siluRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();

@@ -7,13 +7,8 @@ import {
   uploadTargets,
 } from '../../src/ops/token-cross-entropy.js';
 import { useGpu } from '../helpers/gpu.js';
-import {
-  numericGrad,
-  pick,
-  sampleIndices,
-  tokenCrossEntropyRef,
-  worstVsMax,
-} from '../helpers/llm-reference.js';
+import { numericGrad, pick, sampleIndices, worstVsMax } from '../helpers/grad-check.js';
+import { tokenCrossEntropyRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();
