@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { Gpu } from '../src/gpu/device.js';
 import { acquireDevice, dawn } from '../src/node/device.js';
 import { attention, attentionBackward } from '../src/ops/attention.js';
+import { peerWaiter } from './peers/tfjs.js';
 
 const args = process.argv.slice(2);
 const withPeer = !args.includes('--no-peer');
@@ -49,6 +50,7 @@ async function time(run: () => void, sync: () => Promise<void>, samples = 5): Pr
 }
 
 const gpu: Gpu = await acquireDevice();
+const peerWait = peerWaiter(gpu);
 process.stderr.write(`adapter: ${gpu.adapter.description}\n`);
 const qd = random(B * Hq * T * D, 1);
 const kd = random(B * Hkv * T * D, 2);
@@ -102,7 +104,7 @@ if (withPeer) {
       backend.endComputePassEncoder();
       backend.submitQueue();
     }
-    await backend.device.queue.onSubmittedWorkDone();
+    await peerWait(backend.device.queue.onSubmittedWorkDone());
   };
   // GQA as tfjs users write it: kv heads repeated to the query heads (done once, outside the timing).
   const group = Hq / Hkv;

@@ -15,6 +15,7 @@ import { Llama } from '../src/nn/llama.js';
 import { ParamStore } from '../src/nn/params.js';
 import { acquireDevice, dawn } from '../src/node/device.js';
 import { initLmArrays } from '../src/train/lm-loop.js';
+import { peerWaiter } from './peers/tfjs.js';
 import { tfjsLlama, type Weights } from './peers/tfjs-llama.js';
 
 const args = process.argv.slice(2);
@@ -93,6 +94,7 @@ function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 const gpu = await acquireDevice();
+const peerWait = peerWaiter(gpu);
 process.stderr.write(`adapter: ${gpu.adapter.description}\n`);
 if (withPeer) {
   const g = globalThis as { navigator?: { gpu?: GPU } };
@@ -117,7 +119,7 @@ const tsync = async () => {
     backend.endComputePassEncoder();
     backend.submitQueue();
   }
-  await backend.device.queue.onSubmittedWorkDone();
+  await peerWait(backend.device.queue.onSubmittedWorkDone());
 };
 
 const rows: Record<string, unknown>[] = [];

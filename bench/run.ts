@@ -1,6 +1,6 @@
 // Kernel benchmark: our kernels and TensorFlow.js's WebGPU backend on the same adapter in one process.
 // Usage: npm run bench [-- --quick] [--json FILE] [--no-peer] [--only gemm,sum,conv,resnet]
-// Both engines wait for the GPU with the sleeping waiter; SGLP_BENCH_PEER_SPIN=1 lets tfjs use dawn.node's
+// Both engines wait for the GPU the same way (peerWaiter); SGLP_BENCH_PEER_SPIN=1 lets tfjs use dawn.node's
 // own (spinning) wait.
 import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
@@ -11,7 +11,7 @@ import { acquireDevice, dawn } from '../src/node/device.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from '../src/ops/conv2d.js';
 import { gemm } from '../src/ops/gemm.js';
 import { sum } from '../src/ops/reduce.js';
-import { tfjsPeer } from './peers/tfjs.js';
+import { peerWaiter, tfjsPeer } from './peers/tfjs.js';
 import { tfjsResnet } from './peers/tfjs-resnet.js';
 import { checkResnetPeer, RESNET_BATCH, RESNET_INPUT, resnetBench } from './resnet56.js';
 import type { Workload } from './workload.js';
@@ -148,7 +148,8 @@ const gemmCases: [number, number, number][] = [
 
 // Timestamp queries give each kernel's GPU time next to the wall time (which includes encoding on the CPU).
 const gpu = await acquireDevice({ profile: true }).catch(() => acquireDevice({ profile: false }));
-const peer = withPeer ? await tfjsPeer(dawn()) : undefined;
+const peerWait = peerWaiter(gpu);
+const peer = withPeer ? await tfjsPeer(dawn(), peerWait) : undefined;
 const a = gpu.adapter;
 process.stderr.write(`adapter: ${a.vendor} / ${a.architecture} / ${a.description}\n`);
 // Timings of wrong results are worthless: check the kernels on this adapter first.
@@ -245,7 +246,7 @@ if (only.includes('conv')) {
 const peerChecks: { name: string; relError: number; ok: boolean }[] = [];
 if (only.includes('resnet')) {
   const net = await resnetBench(gpu);
-  const peerNet = peer ? tfjsResnet(net.desc, net.weights, net.x, net.labels) : undefined;
+  const peerNet = peer ? tfjsResnet(net.desc, net.weights, net.x, net.labels, peerWait) : undefined;
   if (peerNet) {
     for (const c of await checkResnetPeer(net, peerNet)) {
       process.stderr.write(

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // both register into tfjs's global registries, so the external engine finds them.
 import '../../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import type { ModelDescription } from '../../src/arch/types.js';
+import type { Waiter } from '../../src/gpu/device.js';
 import type { Workload } from '../workload.js';
 import { tfjsWorkload } from './tfjs.js';
 
@@ -50,6 +51,7 @@ export function tfjsResnet(
   weights: Weights,
   xNchw: Float32Array,
   labels: Int32Array,
+  wait: Waiter,
 ): TfjsResnet {
   if (desc.architecture !== 'cifar-resnet') {
     throw new Error(`tfjs peer: runs cifar-resnet only, got ${desc.architecture}`);
@@ -133,12 +135,16 @@ export function tfjsResnet(
   const varList = [...vars.values()];
 
   return {
-    evalForward: () => tfjsWorkload([], () => tf.tidy(() => forward(false))),
+    evalForward: () => tfjsWorkload([], () => tf.tidy(() => forward(false)), wait),
     trainStep: () =>
-      tfjsWorkload([], () => {
-        const { value, grads } = tf.variableGrads(loss, varList);
-        return [value, ...Object.values(grads)];
-      }),
+      tfjsWorkload(
+        [],
+        () => {
+          const { value, grads } = tf.variableGrads(loss, varList);
+          return [value, ...Object.values(grads)];
+        },
+        wait,
+      ),
     async reference(keys) {
       const logitsT = tf.tidy(() => forward(false));
       const logits = (await logitsT.data()) as Float32Array;

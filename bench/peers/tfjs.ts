@@ -1,7 +1,6 @@
 // TensorFlow.js's WebGPU backend on the same adapter, in the same process: the peer for kernel timings.
 import * as tf from '@tensorflow/tfjs-core';
-import type { Waiter } from '../../src/gpu/device.js';
-import { sleepingWaiter } from '../../src/node/wait.js';
+import type { Gpu, Waiter } from '../../src/gpu/device.js';
 import type { Workload } from '../workload.js';
 
 interface WebGpuBackend {
@@ -17,7 +16,16 @@ export interface TfjsPeer {
   conv2d(n: number, c: number, h: number, co: number, k: number): Workload;
 }
 
-export async function tfjsPeer(gpu: GPU): Promise<TfjsPeer> {
+/**
+ * How the peer waits for the GPU: as our runtime does (sleeping on a CPU adapter, where dawn.node's polling
+ * would spin a core the kernels need), so timings compare kernels; SGLP_BENCH_PEER_SPIN=1 gives tfjs
+ * dawn.node's own wait.
+ */
+export function peerWaiter(ours: Gpu): Waiter {
+  return process.env.SGLP_BENCH_PEER_SPIN === '1' ? (p) => p : (p) => ours.wait(p);
+}
+
+export async function tfjsPeer(gpu: GPU, wait: Waiter): Promise<TfjsPeer> {
   const g = globalThis as { navigator?: { gpu?: GPU } };
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
   if (!g.navigator?.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
@@ -31,30 +39,25 @@ export async function tfjsPeer(gpu: GPU): Promise<TfjsPeer> {
     matMul(m, n, k) {
       const a = tf.randomUniform([m, k], -1, 1);
       const b = tf.randomUniform([k, n], -1, 1);
-      return tfjsWorkload([a, b], () => tf.matMul(a, b));
+      return tfjsWorkload([a, b], () => tf.matMul(a, b), wait);
     },
     sum(n) {
       const x = tf.randomUniform([n], -1, 1);
-      return tfjsWorkload([x], () => tf.sum(x));
+      return tfjsWorkload([x], () => tf.sum(x), wait);
     },
     conv2d(n, c, h, co, k) {
       const x = tf.randomUniform([n, h, h, c], -1, 1) as tf.Tensor4D;
       const w = tf.randomUniform([k, k, c, co], -1, 1) as tf.Tensor4D;
-      return tfjsWorkload([x, w], () => tf.conv2d(x, w, 1, 'same'));
+      return tfjsWorkload([x, w], () => tf.conv2d(x, w, 1, 'same'), wait);
     },
   };
 }
 
 /**
  * A tfjs workload: `op` queues work and returns what to free after the wait. tfjs batches commands itself;
- * sync flushes them and waits for the GPU the way our side's sync does (by default with the same sleeping
- * waiter: dawn.node's own wait spins a core the adapter would use, see src/node/wait.ts).
+ * sync flushes them and waits for the GPU with `wait` (peerWaiter), as our side's sync does.
  */
-export function tfjsWorkload(
-  inputs: tf.Tensor[],
-  op: () => tf.Tensor | tf.Tensor[],
-  wait: Waiter = process.env.SGLP_BENCH_PEER_SPIN === '1' ? (p) => p : sleepingWaiter(),
-): Workload {
+export function tfjsWorkload(inputs: tf.Tensor[], op: () => tf.Tensor | tf.Tensor[], wait: Waiter): Workload {
   const backend = tf.backend() as unknown as WebGpuBackend;
   const outputs: tf.Tensor[] = [];
   return {

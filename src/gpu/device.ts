@@ -361,6 +361,11 @@ export class Gpu {
     if (this.profiler) await this.guard(this.profiler.drain());
   }
 
+  /** Waits for a promise of this device the runtime's way (AcquireOptions.waiter), e.g. a peer's on the same device. */
+  wait<T>(p: Promise<T>): Promise<T> {
+    return this.waiter(p);
+  }
+
   /** Releases the device; the Node process can exit once this is done. */
   destroy(): void {
     this.encoder = undefined;

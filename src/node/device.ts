@@ -19,17 +19,21 @@ export function dawn(): GPU {
 }
 
 /**
- * acquireDevice for Node: Dawn, waited on by sleeping (./wait.ts), with SGLP_PROFILE=1 turning on
- * per-kernel timing and printing the table on stderr when the process exits (times are complete up to the
- * last sync).
+ * acquireDevice for Node: Dawn, waited on by sleeping on CPU adapters (./wait.ts), with SGLP_PROFILE=1
+ * turning on per-kernel timing and printing the table on stderr when the process exits (times are complete
+ * up to the last sync).
  */
 export async function acquireDevice(options: AcquireOptions = {}): Promise<Gpu> {
+  // Sleeping pays where the adapter's threads share our cores; a real GPU's short waits stay plain awaits.
+  let onCpu = true;
+  const sleeping = sleepingWaiter();
   const gpu = await acquire({
     profile: process.env.SGLP_PROFILE === '1',
-    waiter: sleepingWaiter(),
+    waiter: (p) => (onCpu ? sleeping(p) : p),
     ...options,
     gpu: options.gpu ?? dawn(),
   });
+  onCpu = gpu.adapter.isCpu;
   const profiler = gpu.profiler;
   if (profiler && process.env.SGLP_PROFILE === '1') {
     process.once('exit', () =>
