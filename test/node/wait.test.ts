@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Waiter } from '../../src/gpu/device.js';
 import { sleepingWaiter } from '../../src/node/wait.js';
+import { nodeWait } from '../../src/tunables.js';
+import { useGpu } from '../helpers/gpu.js';
+
+const getGpu = useGpu();
 
 const later = <T>(ms: number, value: T, fail = false) =>
   new Promise<T>((resolve, reject) => setTimeout(() => (fail ? reject(value) : resolve(value)), ms));
@@ -37,5 +41,13 @@ describe('sleeping waiter', () => {
     const bound = sleeping.elapsed / sleepMs + 100;
     expect(sleeping.turns).toBeLessThan(bound);
     expect(spinning.turns).toBeGreaterThan(2 * bound); // the polling loop alone spins far more often
+  });
+
+  it("is what Node's acquireDevice waits with on a CPU adapter, and only there", async () => {
+    const gpu = await getGpu();
+    const waited = await turnsWhileWaiting((p) => gpu.wait(p), 60);
+    const bound = waited.elapsed / nodeWait.sleepMs + 100;
+    if (gpu.adapter.isCpu) expect(waited.turns).toBeLessThan(bound);
+    else expect(waited.turns).toBeGreaterThan(bound);
   });
 });
