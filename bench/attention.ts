@@ -15,7 +15,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { Gpu } from '../src/gpu/device.js';
 import { acquireDevice, dawn } from '../src/node/device.js';
 import { attention, attentionBackward } from '../src/ops/attention.js';
-import { peerWaiter } from './peers/tfjs.js';
+import { peerWaiter, startTfjsWebgpu, tfjsSync } from './peers/tfjs.js';
 
 const args = process.argv.slice(2);
 const withPeer = !args.includes('--no-peer');
@@ -85,27 +85,8 @@ rows.push({
 });
 
 if (withPeer) {
-  const g = globalThis as { navigator?: { gpu?: GPU } };
-  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
-  if (!g.navigator?.gpu) Object.defineProperty(g.navigator, 'gpu', { value: dawn(), configurable: true });
-  await import('@tensorflow/tfjs-backend-webgpu');
-  tf.env().set('WEBGPU_CPU_FORWARD', false);
-  if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend');
-  await tf.ready();
-  const backend = tf.backend() as unknown as {
-    device: GPUDevice;
-    commandEncoder: GPUCommandEncoder | null;
-    endComputePassEncoder(): void;
-    submitQueue(): void;
-  };
-  const tsync = async () => {
-    // tfjs may have submitted on its own (large batches), leaving no encoder open.
-    if (backend.commandEncoder) {
-      backend.endComputePassEncoder();
-      backend.submitQueue();
-    }
-    await peerWait(backend.device.queue.onSubmittedWorkDone());
-  };
+  await startTfjsWebgpu(dawn());
+  const tsync = () => tfjsSync(peerWait);
   // GQA as tfjs users write it: kv heads repeated to the query heads (done once, outside the timing).
   const group = Hq / Hkv;
   const expand = (x: Float32Array) => {

@@ -15,7 +15,7 @@ import { Llama } from '../src/nn/llama.js';
 import { ParamStore } from '../src/nn/params.js';
 import { acquireDevice, dawn } from '../src/node/device.js';
 import { initLmArrays } from '../src/train/lm-loop.js';
-import { peerWaiter } from './peers/tfjs.js';
+import { peerWaiter, startTfjsWebgpu, tfjsSync } from './peers/tfjs.js';
 import { tfjsLlama, type Weights } from './peers/tfjs-llama.js';
 
 const args = process.argv.slice(2);
@@ -96,31 +96,8 @@ function relErr(a: Float32Array, b: Float32Array): number {
 const gpu = await acquireDevice();
 const peerWait = peerWaiter(gpu);
 process.stderr.write(`adapter: ${gpu.adapter.description}\n`);
-if (withPeer) {
-  const g = globalThis as { navigator?: { gpu?: GPU } };
-  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
-  if (!g.navigator?.gpu) Object.defineProperty(g.navigator, 'gpu', { value: dawn(), configurable: true });
-  await import('@tensorflow/tfjs-backend-webgpu');
-  tf.env().set('WEBGPU_CPU_FORWARD', false);
-  if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend');
-  await tf.ready();
-}
-const backend = withPeer
-  ? (tf.backend() as unknown as {
-      device: GPUDevice;
-      commandEncoder: GPUCommandEncoder | null;
-      endComputePassEncoder(): void;
-      submitQueue(): void;
-    })
-  : undefined;
-const tsync = async () => {
-  if (!backend) return;
-  if (backend.commandEncoder) {
-    backend.endComputePassEncoder();
-    backend.submitQueue();
-  }
-  await peerWait(backend.device.queue.onSubmittedWorkDone());
-};
+if (withPeer) await startTfjsWebgpu(dawn());
+const tsync = () => tfjsSync(peerWait);
 
 const rows: Record<string, unknown>[] = [];
 const checks: Record<string, unknown>[] = [];

@@ -5,6 +5,7 @@ import type { Workload } from '../workload.js';
 
 interface WebGpuBackend {
   device: GPUDevice;
+  commandEncoder: GPUCommandEncoder | null;
   endComputePassEncoder(): void;
   submitQueue(): void;
 }
@@ -25,7 +26,8 @@ export function peerWaiter(ours: Gpu): Waiter {
   return process.env.SGLP_BENCH_PEER_SPIN === '1' ? (p) => p : (p) => ours.wait(p);
 }
 
-export async function tfjsPeer(gpu: GPU, wait: Waiter): Promise<TfjsPeer> {
+/** Starts tfjs's WebGPU backend on `gpu` (Dawn's entry point: the adapter ours runs on). */
+export async function startTfjsWebgpu(gpu: GPU): Promise<void> {
   const g = globalThis as { navigator?: { gpu?: GPU } };
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
   if (!g.navigator?.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
@@ -34,7 +36,21 @@ export async function tfjsPeer(gpu: GPU, wait: Waiter): Promise<TfjsPeer> {
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend');
   await tf.ready();
+}
 
+/** Flushes tfjs's queued commands and waits for the GPU with `wait` (peerWaiter). */
+export async function tfjsSync(wait: Waiter): Promise<void> {
+  const backend = tf.backend() as unknown as WebGpuBackend;
+  // tfjs may have submitted on its own (large batches), leaving no encoder open.
+  if (backend.commandEncoder) {
+    backend.endComputePassEncoder();
+    backend.submitQueue();
+  }
+  await wait(backend.device.queue.onSubmittedWorkDone());
+}
+
+export async function tfjsPeer(gpu: GPU, wait: Waiter): Promise<TfjsPeer> {
+  await startTfjsWebgpu(gpu);
   return {
     matMul(m, n, k) {
       const a = tf.randomUniform([m, k], -1, 1);
@@ -58,16 +74,13 @@ export async function tfjsPeer(gpu: GPU, wait: Waiter): Promise<TfjsPeer> {
  * sync flushes them and waits for the GPU with `wait` (peerWaiter), as our side's sync does.
  */
 export function tfjsWorkload(inputs: tf.Tensor[], op: () => tf.Tensor | tf.Tensor[], wait: Waiter): Workload {
-  const backend = tf.backend() as unknown as WebGpuBackend;
   const outputs: tf.Tensor[] = [];
   return {
     record: () => {
       outputs.push(...[op()].flat());
     },
     sync: async () => {
-      backend.endComputePassEncoder();
-      backend.submitQueue();
-      await wait(backend.device.queue.onSubmittedWorkDone());
+      await tfjsSync(wait);
       tf.dispose(outputs.splice(0));
     },
     dispose: () => tf.dispose(inputs),
