@@ -172,7 +172,7 @@ export const attention = {
   fallbackLanes: 16,
 };
 
-// ---- Fine-tuning after pruning (SGLP.md §5) ------------------------------------------------------------
+// ---- Fine-tuning after pruning (docs/method.md §5) ------------------------------------------------------------
 
 /** AdamW training of language models (`sglp train --arch llama`, src/cli/train-lm.ts): step settings. */
 export const lmTraining = {

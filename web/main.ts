@@ -149,12 +149,24 @@ async function loadDemo(): Promise<void> {
   });
 }
 
-function numberField(form: HTMLFormElement, name: string): number | undefined {
+function numberField(form: HTMLFormElement, name: string, min = 1): number | undefined {
   const v = (form.elements.namedItem(name) as HTMLInputElement).value.trim();
   if (v === '') return undefined;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}: expected a whole number >= 1, got "${v}"`);
+  if (!Number.isSafeInteger(n) || n < min) {
+    throw new Error(`${name}: expected a whole number >= ${min}, got "${v}"`);
+  }
   return n;
+}
+
+/** The score menu: '' (the default), a score, or GradNorm with its select. */
+function scoreField(form: HTMLFormElement): Pick<PruneCallOptions, 'score' | 'select'> {
+  const v = (form.elements.namedItem('score') as HTMLSelectElement).value;
+  if (v === '') return {};
+  if (v === 'gradnorm-min' || v === 'gradnorm-max') {
+    return { score: 'gradnorm', select: v === 'gradnorm-min' ? 'min' : 'max' };
+  }
+  return { score: v as 'loss' | 'similarity' };
 }
 
 function readSettings(): PruneCallOptions {
@@ -165,7 +177,8 @@ function readSettings(): PruneCallOptions {
   return {
     target: { remove },
     segments: n('segments'),
-    select: (form.elements.namedItem('select') as HTMLSelectElement).value as 'min' | 'max',
+    ...scoreField(form),
+    recalibrate: numberField(form, 'recalibrate', 0),
     samples: n('samples'),
     batch: n('batch'),
     gradnormBatches: n('gradnormBatches'),
@@ -177,9 +190,11 @@ function readSettings(): PruneCallOptions {
 
 const STAGES: [PruneProgress['stage'], string][] = [
   ['features', 'Calibration + CKA'],
-  ['importance', 'GradNorm search'],
+  ['importance', 'Selection inside the segments'],
   ['eval-before', 'Accuracy before'],
-  ['eval-after', 'Accuracy after'],
+  ['eval-after', 'Accuracy as pruned'],
+  ['recalibrate', 'Batch-norm recalibration'],
+  ['eval-recalibrated', 'Accuracy after recalibration'],
 ];
 
 function progressView(): (p: PruneProgress) => void {
@@ -260,8 +275,9 @@ async function showResult(m: Model, result: PruneResult): Promise<void> {
     ),
     metric(
       'Accuracy',
-      `${pct(r.metrics.before)} → ${pct(r.metrics.after)}`,
-      `${samples} test images, no fine-tuning`,
+      `${pct(r.metrics.before)} → ${pct(r.metrics.after)}` +
+        (r.metrics.recalibrated ? ` → ${pct(r.metrics.recalibrated)}` : ''),
+      `${samples} test images: as pruned${r.metrics.recalibrated ? ', after batch-norm recalibration' : ''}; no fine-tuning`,
     ),
     metric(
       'Params',

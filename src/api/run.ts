@@ -38,7 +38,7 @@ export interface RunOptions {
 }
 
 export interface CkaCallOptions extends RunOptions {
-  /** First N train samples in file order (default SGLP.md's 2,500, or all when fewer). */
+  /** First N train samples in file order (default docs/method.md's 2,500, or all when fewer). */
   readonly samples?: number;
   /** Rows per CKA batch (default 500). */
   readonly batch?: number;
@@ -62,7 +62,7 @@ function labelled(
   })();
 }
 
-/** Linear CKA between every pair of units on the first `samples` images of `data` (SGLP.md §1). */
+/** Linear CKA between every pair of units on the first `samples` images of `data` (docs/method.md §1). */
 export async function cka(
   model: Model,
   data: ImageDataset,
@@ -84,7 +84,7 @@ export async function cka(
   return result;
 }
 
-/** Fisher segmentation of a CKA matrix's row sums (SGLP.md §2): `segments` K, or the elbow rule. */
+/** Fisher segmentation of a CKA matrix's row sums (docs/method.md §2): `segments` K, or the elbow rule. */
 export function segment(
   ckaResult: CkaResult | readonly (readonly number[])[],
   options: SegmentOptions = {},
@@ -103,7 +103,7 @@ export type PruneCallOptions = Omit<PruneOptions, 'dataSpec' | 'input' | 'output
     readonly onProgress?: (p: PruneProgress) => void;
   };
 
-/** The whole SGLP run (SGLP.md §1–5) on a loaded model: report, pruned architecture and tensor view. */
+/** The whole SGLP run (docs/method.md §1–5) on a loaded model: report, pruned architecture and tensor view. */
 export async function prune(
   model: Model,
   data: { readonly train: ImageDataset; readonly test: ImageDataset },

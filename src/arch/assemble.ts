@@ -11,7 +11,7 @@ export interface Totals {
   readonly macs: number;
 }
 
-/** `reason` set means protected (SGLP.md §0): removing the unit would change tensor shapes. */
+/** `reason` set means protected (docs/method.md §0): removing the unit would change tensor shapes. */
 export function unit(
   index: number,
   name: string,

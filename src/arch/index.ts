@@ -1,4 +1,4 @@
-// Model architectures as data: tensors, layers in forward order, prunable units (SGLP.md §0), params and
+// Model architectures as data: tensors, layers in forward order, prunable units (docs/method.md §0), params and
 // MACs; checking a checkpoint against them; and the pruned architecture.
 export { describeCifarResnet } from './cifar-resnet.js';
 export { DESCRIBED_ARCHITECTURES, describeModel } from './describe.js';

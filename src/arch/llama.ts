@@ -1,9 +1,9 @@
 // LLaMA-family decoder LMs (Hugging Face LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) as data:
-// token embedding, decoder layers `model.layers.{i}` (the units of SGLP.md §0, none protected: every layer
+// token embedding, decoder layers `model.layers.{i}` (the units of docs/method.md §0, none protected: every layer
 // maps [tokens, hidden] to [tokens, hidden]), final RMSNorm, `lm_head` (or the embedding, tied).
 //
 // Shapes in UnitSpec / DescriptionBase are per token row: [hidden_size, 1, 1], so that a representation
-// has hidden_size columns per row (SGLP.md §1) like a CNN's C·H·W; numClasses is the vocabulary.
+// has hidden_size columns per row (docs/method.md §1) like a CNN's C·H·W; numClasses is the vocabulary.
 // MACs follow layers.ts (one per weight use): the seven projections per layer and the LM head, per token.
 // Attention's QKᵀ and PV products (2·Hq·D per visible key) depend on the context length and are left out.
 

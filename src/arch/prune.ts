@@ -1,4 +1,4 @@
-// The pruned architecture (SGLP.md §0): removed residual blocks become the identity and their stage is
+// The pruned architecture (docs/method.md §0): removed residual blocks become the identity and their stage is
 // renumbered (`layer1.3` → `layer1.1`); a removed VGG conv is dropped, `features.N` renumbered, and the next
 // conv re-initialised (its BN kept) when its input width no longer matches. The result is a config.json
 // that io validates and describeModel describes, plus the old → new name of every tensor carried over.

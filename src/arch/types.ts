@@ -1,5 +1,5 @@
 // What an architecture description says: the state-dict tensors a checkpoint must hold, the layers in the
-// order a forward pass runs them, and the prunable units of SGLP.md §0 with their shapes, params and MACs.
+// order a forward pass runs them, and the prunable units of docs/method.md §0 with their shapes, params and MACs.
 // Descriptions are plain data (no GPU, no weights), so the nn/ layers, the pruner and the report share them.
 
 import type { CifarResnetConfig, CnnConfig, LlmConfig, ResnetConfig, VggConfig } from '../io/config.js';
@@ -104,7 +104,7 @@ export interface ResnetNet {
 
 /**
  * One entry of VGG's `features` Sequential, `index` being its position there: a conv entry runs conv → BN →
- * ReLU and takes 3 indices (its unit's representation is the conv output, SGLP.md §1); a pool takes 1.
+ * ReLU and takes 3 indices (its unit's representation is the conv output, docs/method.md §1); a pool takes 1.
  */
 export type VggFeature =
   | ({
@@ -142,7 +142,7 @@ export interface VggNet {
 
 export type NetSpec = ResnetNet | VggNet | LlamaNet;
 
-/** A prunable unit of SGLP.md §0. */
+/** A prunable unit of docs/method.md §0. */
 export interface UnitSpec {
   /** Position in the unit list, the index `--remove`/reports use. */
   readonly index: number;
@@ -151,12 +151,12 @@ export interface UnitSpec {
   readonly kind: 'stem' | 'block' | 'conv' | 'decoder';
   /** 1-based stage (`layer{stage}`; for VGG the pool-delimited group), 0 for the stem. */
   readonly stage: number;
-  /** Removing it would change tensor shapes (SGLP.md §0); `protectedReason` says why. */
+  /** Removing it would change tensor shapes (docs/method.md §0); `protectedReason` says why. */
   readonly protected: boolean;
   readonly protectedReason?: string;
   readonly input: Shape3;
   /**
-   * Shape of the unit's representation (SGLP.md §1), which is also what it hands on, except for the
+   * Shape of the unit's representation (docs/method.md §1), which is also what it hands on, except for the
    * torchvision stem, whose conv output is captured and whose max-pooled map goes on.
    */
   readonly output: Shape3;
@@ -175,7 +175,7 @@ interface DescriptionBase {
   readonly input: Shape3;
   readonly numClasses: number;
   readonly units: readonly UnitSpec[];
-  /** Index of the stem unit (SGLP.md §3 treats its segment apart); VGG has none. */
+  /** Index of the stem unit (docs/method.md §3 treats its segment apart); VGG has none. */
   readonly stem: number | undefined;
   /** Every tensor a checkpoint must hold, in PyTorch's state_dict() order. */
   readonly params: readonly ParamSpec[];

@@ -8,7 +8,7 @@
 //   'dropout-mlp' chengyangfu/pytorch-vgg-cifar10: Dropout, Linear(F, 512), ReLU, Dropout, Linear(512, 512),
 //                 ReLU, Linear(512, classes): `classifier.1`, `classifier.4`, `classifier.6`
 // Protected units: none in the standard configs. A removed conv's successor is re-initialised when its input
-// width changes (SGLP.md §0), so only the last conv can break shapes: the classifier stays, so the last conv
+// width changes (docs/method.md §0), so only the last conv can break shapes: the classifier stays, so the last conv
 // is protected when its input width differs from its output width (possible in an already pruned model).
 // No conv is treated as a stem: §0 lists VGG's units without one.
 

@@ -11,9 +11,9 @@ import { parseDataSpec } from '../io/data-spec.js';
 import { acquireDevice } from '../node/device.js';
 import { writeFileAtomic } from '../node/files.js';
 import { type CompareRow, compareRows, compareTable } from '../report/compare.js';
-import { METHODS, type Method, type Report } from '../report/schema.js';
+import { METHODS, type Method, type Report, SCORES } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
-import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
+import { CalibrationCache, SGLP_DEFAULTS } from '../sglp/pipeline.js';
 import { intAtLeast } from './common.js';
 import { type CliIo, Progress, processIo } from './progress.js';
 import { parseMethod, pruneCommand } from './prune.js';
@@ -79,6 +79,7 @@ export async function compareCommand(
   const reports: Report[] = [];
   const paths: Record<string, string> = {};
   const overall = new Progress(io, 'sglp compare', methods.length, 'methods');
+  const calibrationCache = new CalibrationCache();
   try {
     for (const [i, method] of methods.entries()) {
       io.stderr(`\n== ${i + 1}/${methods.length}: --method ${method} ==\n`);
@@ -90,6 +91,7 @@ export async function compareCommand(
           io: quietIo(io),
           gpu,
           signal: deps.signal,
+          calibrationCache,
           before: reports.length > 0 ? toMetrics(reports[0].metrics.before) : undefined,
         },
       );
@@ -120,7 +122,8 @@ export async function compareCommand(
     const first = reports[0];
     io.stdout(
       `${first.model.name}: remove ${opts.remove} of ${first.units.length} units, ${methods.length} method(s), ` +
-        `no fine-tuning; time = choosing the units (calibration, CKA, search), evaluation excluded\n\n` +
+        `${first.metrics.recalibrated ? 'batch-norm recalibration for every method, ' : ''}no fine-tuning; ` +
+        `time = choosing the units (calibration, CKA, search), evaluation excluded\n\n` +
         `${table.text}\nreports: ${out}/<method>/${REPORT_FILE}; table: ${join(out, 'compare.json')}, ` +
         `${join(out, 'compare.md')}\n`,
     );
@@ -129,8 +132,9 @@ export async function compareCommand(
 }
 
 function toMetrics(m: Report['metrics']['before']) {
-  if (!('accuracy' in m)) throw new Error('sglp compare: expected classifier metrics');
-  return { accuracy: m.accuracy, loss: m.loss, samples: m.samples };
+  return 'accuracy' in m
+    ? { accuracy: m.accuracy, loss: m.loss, samples: m.samples }
+    : { perplexity: m.perplexity, nll: m.nll, tokens: m.tokens };
 }
 
 /** `sglp compare` on the command line: prune's protocol flags, --methods instead of --method. */
@@ -142,29 +146,30 @@ export function registerCompare(program: Command): void {
         "method's pruned model and report to --out/<method>/",
     )
     .argument('<MODEL>', 'model directory (config.json + model.safetensors); only read')
-    .requiredOption('--data <SPEC>', 'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR or cifar100:DIR')
+    .requiredOption(
+      '--data <SPEC>',
+      'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, or text:FILE for a language model',
+    )
     .requiredOption('--remove <R>', 'units every method removes', intAtLeast(0))
     .option('--methods <LIST>', `comma-separated methods (default: ${DEFAULT_METHODS.join(',')})`)
     .option('--out <DIR>', 'output directory, new or empty (default: compare-out/<date-time>)')
     .option('--segments <K>', 'K segments instead of the elbow rule', intAtLeast(1))
+    .addOption(new Option('--score <S>', 'SGLP: the score inside each segment').choices([...SCORES]))
     .addOption(
-      new Option('--select <WHICH>', 'SGLP: GradNorm candidate kept').choices(['min', 'max']).default('min'),
+      new Option('--select <WHICH>', 'SGLP --score gradnorm: candidate kept').choices(['min', 'max']),
+    )
+    .option(
+      '--recalibrate <N>',
+      `batch-norm recalibration images, for every method alike (default ${SGLP_DEFAULTS.recalibrate}; 0: off)`,
+      intAtLeast(0),
     )
     .option('--seed <S>', 'seed of the random baseline', intAtLeast(0), 0)
-    .option(
-      '--samples <N>',
-      'calibration samples (first N of the train split)',
-      intAtLeast(1),
-      SGLP_DEFAULTS.samples,
-    )
-    .option('--batch <B>', 'calibration batch size', intAtLeast(1), SGLP_DEFAULTS.batch)
-    .option('--gradnorm-batches <G>', 'SGLP: GradNorm batches', intAtLeast(1), SGLP_DEFAULTS.gradnormBatches)
-    .option(
-      '--gradnorm-batch-size <S>',
-      'SGLP: GradNorm batch size',
-      intAtLeast(1),
-      SGLP_DEFAULTS.gradnormBatchSize,
-    )
+    // No commander defaults: images and text have different ones (pipeline.ts, pipeline-llm.ts).
+    .option('--samples <N>', 'calibration samples (first N of the train split; text: windows)', intAtLeast(1))
+    .option('--batch <B>', 'calibration batch size', intAtLeast(1))
+    .option('--gradnorm-batches <G>', 'SGLP: scoring batches (GradNorm, loss)', intAtLeast(1))
+    .option('--gradnorm-batch-size <S>', 'SGLP: scoring batch size', intAtLeast(1))
+    .option('--seq-len <T>', 'text: tokens per window (default 128)', intAtLeast(2))
     .option(
       '--max-exhaustive <N>',
       'SGLP: search a segment exhaustively up to N candidates, greedily above',

@@ -16,7 +16,7 @@ export const DEMO_PROTOCOL = {
   gradnormBatchSize: 32,
   maxExhaustive: 100,
   evalLimit: 1000,
-  // SGLP's selection is fine-tuning free; a short fine-tune (SGLP.md §5 settings) shows what it recovers.
+  // SGLP's selection is fine-tuning free; a short fine-tune (docs/method.md §5 settings) shows what it recovers.
   finetuneEpochs: 1,
   finetuneSamples: 4096,
 } as const;

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_SEQ_LEN } from '../io/text-data.js';
-import { METHODS } from '../report/schema.js';
+import { METHODS, SCORES } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
 import { SAVE_DTYPES } from '../sglp/export.js';
 import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
@@ -66,7 +66,8 @@ program
 program
   .command('prune')
   .description(
-    'SGLP layer pruning of a model directory: CKA, Fisher segmentation, GradNorm search; writes the pruned ' +
+    'SGLP layer pruning of a model directory: CKA, Fisher segmentation, a score inside each segment, ' +
+      'batch-norm recalibration; writes the pruned ' +
       'model, sglp-report.json and report.html to --out',
   )
   .argument('<MODEL>', 'model directory (config.json + model.safetensors); only read')
@@ -79,11 +80,21 @@ program
   .option('--segments <K>', 'K segments instead of the elbow rule', intAtLeast(1))
   .addOption(
     new Option(
+      '--score <S>',
+      'SGLP inside each segment: similarity (block influence, no search), loss (forward-only search) or ' +
+        `gradnorm (the paper's search) (default: images ${SGLP_DEFAULTS.score}, text ${SGLP_TEXT_DEFAULTS.score})`,
+    ).choices([...SCORES]),
+  )
+  .addOption(
+    new Option(
       '--select <WHICH>',
-      "GradNorm candidate kept: min (least disturbed) or max (the authors' code)",
-    )
-      .choices(['min', 'max'])
-      .default('min'),
+      "--score gradnorm: candidate kept, min (least disturbed; default) or max (the authors' code)",
+    ).choices(['min', 'max']),
+  )
+  .option(
+    '--recalibrate <N>',
+    `images: re-estimate batch-norm statistics of the pruned model on the first N train images (default ${SGLP_DEFAULTS.recalibrate}; 0: off)`,
+    intAtLeast(0),
   )
   // No commander defaults here: images and text have different ones (pipeline.ts, pipeline-llm.ts).
   .option(

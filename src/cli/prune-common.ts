@@ -5,12 +5,14 @@
 import { readdir, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ClassifierMetrics } from '../eval/classify.js';
+import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { Gpu } from '../gpu/device.js';
 import { isNotFound, writeFileAtomic } from '../node/files.js';
 import { renderReportHtml } from '../report/html.js';
 import type { Report } from '../report/schema.js';
+import { SCORES, type Score } from '../report/schema.js';
 import type { Select } from '../sglp/candidates.js';
-import type { PruneProgress, PruneStage } from '../sglp/search-stage.js';
+import type { CalibrationCache, PruneProgress, PruneStage } from '../sglp/search-stage.js';
 import { type CliIo, Progress } from './progress.js';
 
 export interface PruneCliOptions {
@@ -20,6 +22,9 @@ export interface PruneCliOptions {
   readonly keepPerSegment?: string;
   readonly segments?: number;
   readonly select?: string;
+  readonly score?: string;
+  /** Images: batch-norm recalibration images (0: off). */
+  readonly recalibrate?: number;
   readonly method?: string;
   /** Seeds the random baseline and re-initialised VGG convs (default 0). */
   readonly seed?: number;
@@ -51,7 +56,9 @@ export interface PruneDeps {
   readonly gpu?: Gpu;
   readonly signal?: AbortSignal;
   /** The unpruned model's metrics on the same test samples, already measured (`sglp compare`). */
-  readonly before?: ClassifierMetrics;
+  readonly before?: ClassifierMetrics | PerplexityMetrics;
+  /** Calibration kept across the runs of `sglp compare` on one model. */
+  readonly calibrationCache?: CalibrationCache;
 }
 
 export const REPORT_FILE = 'sglp-report.json';
@@ -90,9 +97,11 @@ const STAGE_LABEL: Record<PruneStage, string> = {
   features: 'calibration features + CKA',
   cka: 'CKA',
   segment: 'segmentation',
-  importance: 'GradNorm search',
+  importance: 'search inside the segments',
   'eval-before': 'eval before',
   'eval-after': 'eval after',
+  recalibrate: 'batch-norm recalibration',
+  'eval-recalibrated': 'eval after recalibration',
   finetune: 'fine-tuning',
   'eval-finetuned': 'eval after fine-tuning',
 };
@@ -137,12 +146,21 @@ export function progressReporter(io: CliIo): { onProgress: (p: PruneProgress) =>
   };
 }
 
-/** The protocol flags as both pipelines take them; `select` defaults to the pipeline's. */
-export function protocolOptions(opts: PruneCliOptions, defaultSelect: Select) {
+/** `--score` checked against the scores there are. */
+export function parseScore(score: string | undefined): Score | undefined {
+  if (score !== undefined && !(SCORES as readonly string[]).includes(score)) {
+    throw new Error(`--score must be one of ${SCORES.join(', ')}, got "${score}"`);
+  }
+  return score as Score | undefined;
+}
+
+/** The protocol flags as both pipelines take them; what is not given takes the pipeline's default. */
+export function protocolOptions(opts: PruneCliOptions) {
   return {
     seed: opts.seed,
     segments: opts.segments,
-    select: (opts.select ?? defaultSelect) as Select,
+    select: opts.select as Select | undefined,
+    score: parseScore(opts.score),
     samples: opts.samples,
     batch: opts.batch,
     gradnormBatches: opts.gradnormBatches,
@@ -178,7 +196,8 @@ export function timingAndNotesLines(r: Report): string[] {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   return [
     `time: features ${s(t.featuresMs)}, CKA ${s(t.ckaMs)}, segmentation ${s(t.segmentMs)}, ` +
-      `${r.protocol.method === 'sglp' ? 'GradNorm search' : 'selection'} ${s(t.importanceMs)}, eval ${s(t.evalMs)}, total ${s(t.totalMs)}`,
+      `${r.protocol.importance ? `${r.protocol.importance.score} ${r.protocol.importance.score === 'similarity' ? 'ranking' : 'search'}` : 'selection'} ${s(t.importanceMs)}, ` +
+      `eval ${s(t.evalMs)}${t.recalibrateMs !== undefined ? `, batch-norm recalibration ${s(t.recalibrateMs)}` : ''}, total ${s(t.totalMs)}`,
     ...r.notes.map((n) => `note: ${n}`),
   ];
 }

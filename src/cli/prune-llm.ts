@@ -10,6 +10,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
+import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { LlmConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
 import { openCheckpoint } from '../io/safetensors-index.js';
@@ -63,13 +64,16 @@ export async function pruneLlmCommand(
   }
   const saveDtype = parseSaveDtype(opts.saveDtype);
   const precision = parsePrecision(opts.precision);
-  if (deps.before)
+  if (deps.before && !('perplexity' in deps.before))
     throw new Error('pruneCommand: deps.before holds classifier metrics; this is a language model');
   const seqLen = opts.seqLen ?? SGLP_TEXT_DEFAULTS.seqLen;
   if (!Number.isSafeInteger(seqLen) || seqLen < 2) {
     throw new Error(`--seq-len must be an integer >= 2 (one token predicts the next), got ${opts.seqLen}`);
   }
   checkPrecisionStream(precision, opts.stream ? '--stream' : undefined);
+  if (opts.recalibrate) {
+    throw new Error(`--recalibrate repairs batch norm; ${model} is a language model and has none`);
+  }
   if (opts.stream && opts.finetuneEpochs) {
     throw new Error('--finetune-epochs needs the model loaded on the device; it does not run with --stream');
   }
@@ -111,7 +115,9 @@ export async function pruneLlmCommand(
         {
           target: parsed.target,
           method: parsed.method,
-          ...protocolOptions(opts, SGLP_TEXT_DEFAULTS.select),
+          ...protocolOptions(opts),
+          before: deps.before as PerplexityMetrics | undefined,
+          calibrationCache: deps.calibrationCache,
           precision,
           saveDtype,
           dataSpec: opts.data,

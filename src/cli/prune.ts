@@ -21,7 +21,7 @@ import { methodLabel } from '../report/labels.js';
 import { METHODS, type Method, type Report } from '../report/schema.js';
 import { parseSaveDtype, prunedConfigJson, prunedTensors } from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
-import { methodTargetError, pruneSglp, SGLP_DEFAULTS } from '../sglp/pipeline.js';
+import { methodTargetError, pruneSglp } from '../sglp/pipeline.js';
 import { checkFinetuneSamples } from '../train/finetune.js';
 import { checkDatasetFits } from './common.js';
 import { readRunnableConfig } from './eval.js';
@@ -139,7 +139,8 @@ export async function pruneCommand(
         {
           target,
           method,
-          ...protocolOptions(opts, SGLP_DEFAULTS.select),
+          ...protocolOptions(opts),
+          recalibrate: opts.recalibrate,
           finetune: opts.finetuneEpochs
             ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples }
             : undefined,
@@ -148,7 +149,8 @@ export async function pruneCommand(
           output: opts.out,
           onProgress: reporter.onProgress,
           signal: deps.signal,
-          before: deps.before,
+          before: deps.before && 'accuracy' in deps.before ? deps.before : undefined,
+          calibrationCache: deps.calibrationCache,
         },
       );
       tuned = finetuned;
@@ -208,7 +210,11 @@ function summary(r: Report): string {
   return [
     `${r.model.name} (${methodLabel(r)}): removed ${r.removed.length} of ${r.units.length} units (${r.removed.map(name).join(', ')})`,
     segmentsLine(r),
-    `accuracy ${pct(r.metrics.before)} → ${pct(r.metrics.after)} (${'samples' in r.metrics.after ? r.metrics.after.samples : ''} test samples, no fine-tuning)`,
+    `accuracy ${pct(r.metrics.before)} → ${pct(r.metrics.after)} as pruned` +
+      (r.metrics.recalibrated
+        ? ` → ${pct(r.metrics.recalibrated)} after batch-norm recalibration on ${r.protocol.recalibration?.samples} train images`
+        : '') +
+      ` (${'samples' in r.metrics.after ? r.metrics.after.samples : ''} test samples, no fine-tuning)`,
     ...(r.metrics.afterFinetune
       ? [
           `after fine-tuning for ${r.protocol.finetune?.epochs} epoch(s): accuracy ${pct(r.metrics.afterFinetune)} ` +

@@ -30,8 +30,25 @@ export function scratchVec(gpu: Gpu, scratch: Map<number, Tensor>, key: number):
 }
 
 /**
+ * What a train-mode BN does with its running statistics: false leaves them alone, true updates them with
+ * the layer's momentum, a number updates them with that momentum (BN recalibration passes 1/k at batch k
+ * for a cumulative average: docs/method.md, "Batch-norm recalibration").
+ */
+export type StatsUpdate = boolean | number;
+
+/** The StatsUpdate of a forward pass's options (updateRunningStats defaults to true). */
+export function runningUpdate(o: { updateRunningStats?: boolean; bnMomentum?: number }): StatsUpdate {
+  if (o.updateRunningStats === false) return false;
+  if (o.bnMomentum === undefined) return true;
+  if (!(o.bnMomentum > 0 && o.bnMomentum <= 1)) {
+    throw new RangeError(`bnMomentum must be in (0, 1], got ${o.bnMomentum}`);
+  }
+  return o.bnMomentum;
+}
+
+/**
  * A BN on the conv output `pre`: eval mode on the running statistics; train mode on the batch statistics
- * (returned as `stats`), updating the running ones in place unless `update` is false.
+ * (returned as `stats`), updating the running ones in place as `update` says.
  */
 export function bnForward(
   gpu: Gpu,
@@ -40,7 +57,7 @@ export function bnForward(
   pre: Tensor,
   o: {
     readonly train: boolean;
-    readonly update: boolean;
+    readonly update: StatsUpdate;
     readonly scratch: Map<number, Tensor>;
     readonly relu: boolean;
     readonly residual?: Tensor;
@@ -49,12 +66,13 @@ export function bnForward(
   const p = bnParams(params, bn);
   const { relu, residual } = o;
   if (!o.train) return { out: batchNorm2dEval(gpu, pre, p, { eps: bn.eps, relu, residual }) };
-  if (!o.update) {
+  if (o.update === false) {
     // The kernel always updates running statistics: give it throw-away ones.
     p.runningMean = scratchVec(gpu, o.scratch, bn.channels);
     p.runningVar = scratchVec(gpu, o.scratch, -bn.channels);
   }
-  return batchNorm2dTrain(gpu, pre, p, { eps: bn.eps, momentum: bn.momentum, relu, residual });
+  const momentum = typeof o.update === 'number' ? o.update : bn.momentum;
+  return batchNorm2dTrain(gpu, pre, p, { eps: bn.eps, momentum, relu, residual });
 }
 
 /** BN folded into the conv before it, for eval mode: w' = w·γ/√(σ²+ε), b' = β + (b − μ)·γ/√(σ²+ε). */

@@ -1,5 +1,5 @@
 // Next-token loss of a LLaMA-family decoder over token batches with layer streaming, and with `grads` its
-// GradNorm (SGLP.md §4) by recomputation, so that a model larger than device memory can be scored:
+// GradNorm (docs/method.md §4) by recomputation, so that a model larger than device memory can be scored:
 //   forward: the embedding, then each decoder layer read from the checkpoint, run on every batch, freed;
 //     with grads only each layer's INPUT hidden state per batch is kept (device or CPU), not its activations;
 //   head: final norm + LM head + token cross-entropy on row slices, exactly as Llama.nextTokenLoss, and with

@@ -42,7 +42,7 @@ export interface LlamaForwardOptions {
   /** Keep the activations backward needs (default false: intermediates are freed as soon as used). */
   readonly train?: boolean;
   /**
-   * Receives each decoder layer's output hidden state [tokens, hidden] (SGLP.md §1: rows are the B·T
+   * Receives each decoder layer's output hidden state [tokens, hidden] (docs/method.md §1: rows are the B·T
    * tokens in order). The tensor belongs to the model: copy it or finish reading it (a returned promise is
    * awaited) before the forward pass goes on; in eval mode it is freed when the next layer is done.
    */
@@ -279,7 +279,7 @@ export class Llama {
 
   /**
    * Mean next-token NLL of windows [batch, seq] (the targets are the ids shifted by one; the last position
-   * of each window predicts nothing), and with `grads` its gradient for every weight (GradNorm, SGLP.md §4).
+   * of each window predicts nothing), and with `grads` its gradient for every weight (GradNorm, docs/method.md §4).
    * The LM head and the loss run on slices of `headRows` token rows (default: as many as one storage
    * binding holds logits for), so a 128k vocabulary never needs a [B·T, vocab] buffer.
    */

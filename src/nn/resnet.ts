@@ -35,11 +35,18 @@ import {
   shortcutABackward,
   shortcutAPad,
 } from '../ops/index.js';
-import { bnForward, bnParams, type FoldedConv, FoldedSnapshot } from './conv-bn.js';
+import {
+  bnForward,
+  bnParams,
+  type FoldedConv,
+  FoldedSnapshot,
+  runningUpdate,
+  type StatsUpdate,
+} from './conv-bn.js';
 import { inTrainableOrder, type ParamStore } from './params.js';
 
 /**
- * Receives unit `unit`'s representation (SGLP.md §1: the stem's raw conv output before BN/ReLU; a block's
+ * Receives unit `unit`'s representation (docs/method.md §1: the stem's raw conv output before BN/ReLU; a block's
  * output after the add and ReLU), [N, C, H, W]. The tensor belongs to the model: do not dispose it, and
  * copy it (or finish reading it: a returned promise is awaited before the forward pass goes on) if it is
  * needed afterwards; in eval mode the model frees it as soon as the forward pass is done with it.
@@ -52,9 +59,14 @@ export interface ForwardOptions {
   readonly capture?: CaptureHook;
   /**
    * Train mode only: update the BN running statistics in place with momentum (default true). False
-   * leaves them bit-identical (GradNorm scoring, SGLP.md §4).
+   * leaves them bit-identical (GradNorm scoring, docs/method.md §4).
    */
   readonly updateRunningStats?: boolean;
+  /**
+   * Train mode with updateRunningStats: the momentum of every BN's running-statistics update instead of
+   * the layer's own (BN recalibration passes 1/k at batch k, a cumulative average).
+   */
+  readonly bnMomentum?: number;
   /**
    * Train mode, models with dropout (VGG's 'dropout-mlp' classifier): the u32 seed of the dropout masks
    * (default 0), so that a pass is reproducible. ResNets have no dropout.
@@ -167,7 +179,7 @@ export class CifarResnet {
     if (train) this.unfreeze();
     const folded = train ? undefined : this.folded.current();
     if (folded) return { logits: await this.foldedForward(x, folded, options.capture), saved: undefined };
-    const update = options.updateRunningStats ?? true;
+    const update = runningUpdate(options);
     const capture = options.capture;
     const scratch = new Map<number, Tensor>();
     const blocks: BlockActivations[] = [];
@@ -398,7 +410,7 @@ export class CifarResnet {
     block: ResidualBlockSpec,
     input: Tensor,
     train: boolean,
-    update: boolean,
+    update: StatsUpdate,
     scratch: Map<number, Tensor>,
   ): BlockActivations {
     const run = (spec: ConvBn, inp: Tensor, relu: boolean, residual?: Tensor) =>
@@ -449,7 +461,7 @@ export class CifarResnet {
     bn: BatchNorm2dSpec,
     pre: Tensor,
     train: boolean,
-    update: boolean,
+    update: StatsUpdate,
     scratch: Map<number, Tensor>,
     relu: boolean,
     residual?: Tensor,
@@ -461,7 +473,7 @@ export class CifarResnet {
     spec: ConvBn,
     input: Tensor,
     train: boolean,
-    update: boolean,
+    update: StatsUpdate,
     scratch: Map<number, Tensor>,
     relu: boolean,
     residual?: Tensor,

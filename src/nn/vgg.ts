@@ -1,7 +1,7 @@
 // CIFAR VGG-BN (`architecture: 'vgg'`) with explicit forward and backward, llm.c style: `features` runs
 // conv → BN → ReLU per conv entry (ReLU fused into the BN kernel) and 2x2 max pools, then the map is
 // flattened C·H·W (NCHW, as PyTorch's x.view(n, -1)) into the classifier (linear, ReLU, dropout). A unit's
-// representation is its conv output before BN (SGLP.md §1). A pruned description simply has fewer convs.
+// representation is its conv output before BN (docs/method.md §1). A pruned description simply has fewer convs.
 // Dropout is the identity in eval mode and PyTorch's inverted dropout in train mode, its mask a hash of
 // (ForwardOptions.dropoutSeed, classifier position, element), recomputed by backward.
 
@@ -21,7 +21,7 @@ import {
   relu,
   reluBackward,
 } from '../ops/index.js';
-import { bnForward, type FoldedConv, FoldedSnapshot } from './conv-bn.js';
+import { bnForward, type FoldedConv, FoldedSnapshot, runningUpdate, type StatsUpdate } from './conv-bn.js';
 import { inTrainableOrder, type ParamStore } from './params.js';
 import type { CaptureHook, ForwardOptions, Gradients } from './resnet.js';
 
@@ -110,7 +110,7 @@ export class Vgg {
     }
     if (train) this.unfreeze();
     const folded = train ? undefined : this.folded.current();
-    const update = options.updateRunningStats ?? true;
+    const update = runningUpdate(options);
     const scratch = new Map<number, Tensor>();
     const features: FeatureActivations[] = [];
     const classifierInputs: Tensor[] = [];
@@ -288,7 +288,7 @@ export class Vgg {
     input: Tensor,
     o: {
       train: boolean;
-      update: boolean;
+      update: StatsUpdate;
       scratch: Map<number, Tensor>;
       folded: Map<string, FoldedConv> | undefined;
       capture: CaptureHook | undefined;

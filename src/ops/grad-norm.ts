@@ -3,7 +3,7 @@ import type { Tensor } from '../gpu/tensor.js';
 import { reduce } from './reduce.js';
 
 /**
- * The global L2 norm sqrt(sum_p ||grad_p||^2) of a list of tensors (GradNorm, SGLP.md §4): one
+ * The global L2 norm sqrt(sum_p ||grad_p||^2) of a list of tensors (GradNorm, docs/method.md §4): one
  * deterministic sum-of-squares per tensor on the GPU, gathered into one buffer, read back once, and
  * summed in float64 in list order.
  */

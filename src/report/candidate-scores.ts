@@ -1,4 +1,4 @@
-// The GradNorm search of each segment as small multiples: every candidate keep-set's score, the winner
+// The search of each segment (GradNorm or loss) as small multiples: every candidate keep-set's score, the winner
 // highlighted. Few candidates: a dot plot with one labelled row each, best first. Many (exhaustive): the
 // scores sorted best to worst, which shows how much the winner stands out. Greedy: the scores in the order
 // tried, one group per step, each step's pick ringed.
@@ -16,6 +16,9 @@ const FONT = 10;
 
 type Select = 'min' | 'max';
 
+/** What the scores are called in labels (set per chart by renderCandidateChart). */
+let label = 'GradNorm';
+
 function better(a: number, b: number, select: Select): boolean {
   return select === 'min' ? a < b : a > b;
 }
@@ -25,7 +28,9 @@ export function renderCandidateChart(
   p: ReportSegmentImportance,
   select: Select,
   names: readonly string[],
+  scoreName = 'GradNorm',
 ): Markup {
+  label = scoreName;
   const color = segmentColor(p.segment);
   if (p.search === 'greedy') return greedyPlot(p, select, names, color);
   if (p.candidates.length <= DOT_ROWS_MAX) return dotPlot(p, select, names, color);
@@ -44,7 +49,7 @@ function tip(c: Candidate, names: readonly string[], extra = ''): Markup {
   return h(
     'title',
     {},
-    `keeps ${c.units.map((u) => names[u]).join(', ') || 'none'}\nGradNorm ${sig(c.score, 6)}${extra}`,
+    `keeps ${c.units.map((u) => names[u]).join(', ') || 'none'}\n${label} ${sig(c.score, 6)}${extra}`,
   );
 }
 
@@ -94,7 +99,7 @@ function dotPlot(
   const x = linear(domain, [left, WIDTH - 14]);
   return svg(
     height,
-    `GradNorm of the ${rows.length} candidate keep-sets of segment ${p.segment + 1}, best first`,
+    `${label} of the ${rows.length} candidate keep-sets of segment ${p.segment + 1}, best first`,
     h(
       'g',
       {},
@@ -131,7 +136,7 @@ function dotPlot(
     h(
       'text',
       { x: (left + WIDTH) / 2, y: height - 8, class: 'axis-title' },
-      'GradNorm; rows list the units kept',
+      `${label}; rows list the units kept`,
     ),
   );
 }
@@ -158,7 +163,7 @@ function rankPlot(
   const r = sorted.length > 400 ? 1.6 : 2.4;
   return svg(
     height,
-    `GradNorm of all ${sorted.length} candidate keep-sets of segment ${p.segment + 1}, sorted best to worst`,
+    `${label} of all ${sorted.length} candidate keep-sets of segment ${p.segment + 1}, sorted best to worst`,
     valueAxis(y, left, WIDTH - 8, 5),
     h(
       'g',
@@ -187,7 +192,7 @@ function rankPlot(
     h(
       'text',
       { x: (left + WIDTH) / 2, y: height - 8, class: 'axis-title' },
-      `candidates, ${select === 'min' ? 'lowest' : 'highest'} GradNorm first`,
+      `candidates, ${select === 'min' ? 'lowest' : 'highest'} ${label} first`,
     ),
   );
 }
@@ -247,7 +252,7 @@ function greedyPlot(
   });
   return svg(
     height,
-    `GradNorm of the keep-sets tried in the ${steps.length} greedy steps of segment ${p.segment + 1}`,
+    `${label} of the keep-sets tried in the ${steps.length} greedy steps of segment ${p.segment + 1}`,
     valueAxis(y, left, WIDTH - 8, 5),
     h('g', {}, groups),
     h('circle', { cx: x(bestAt), cy: y(p.best.score), r: 7, class: 'best-ring' }),

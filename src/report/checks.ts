@@ -269,7 +269,7 @@ function sameUnits(a: readonly number[], b: readonly number[]): boolean {
 function checkImportance(r: Report, issue: Issue): void {
   const { importance, protocol } = r;
   if (protocol.method === 'sglp' && protocol.importance === null) {
-    issue(['protocol', 'importance'], 'is null, but method "sglp" searches by GradNorm');
+    issue(['protocol', 'importance'], 'is null, but method "sglp" scores inside the segments');
   }
   if (protocol.method !== 'sglp' && protocol.importance !== null) {
     issue(['protocol', 'importance'], `is set, but method "${protocol.method}" does not search`);
@@ -282,10 +282,16 @@ function checkImportance(r: Report, issue: Issue): void {
     issue(['importance'], 'is present, but protocol.importance is null');
     return;
   }
-  const { select, maxExhaustive } = protocol.importance;
+  const { select, maxExhaustive, score } = protocol.importance;
+  const ranked = score === 'similarity';
   const segs = r.segmentation.segments;
   const kinds = new Set(importance.perSegment.map((p) => p.search));
-  const summary = kinds.size === 2 ? 'mixed' : [...kinds][0];
+  const summary =
+    kinds.size === 0
+      ? undefined
+      : kinds.size === 2 && !kinds.has('ranked')
+        ? 'mixed'
+        : [...kinds].join(' and ');
   if (summary !== undefined && importance.search !== summary) {
     issue(['importance', 'search'], `is "${importance.search}", but the segments say "${summary}"`);
   }
@@ -297,6 +303,12 @@ function checkImportance(r: Report, issue: Issue): void {
     }
     if (i > 0 && p.segment <= importance.perSegment[i - 1].segment) {
       issue([...path, 'segment'], `is ${p.segment}, expected segments in ascending order, each once`);
+    }
+    if ((p.search === 'ranked') !== ranked) {
+      issue([...path, 'search'], `is "${p.search}", but score "${score}" ${ranked ? 'ranks' : 'searches'}`);
+    }
+    if (p.search === 'ranked' && p.candidates.length !== 1) {
+      issue([...path, 'candidates'], `has ${p.candidates.length}, but a ranking gives one (the kept set)`);
     }
     const [start, end] = segs[p.segment];
     const kept = keptIn(r, segs[p.segment]);
@@ -353,13 +365,22 @@ function checkImportance(r: Report, issue: Issue): void {
 
 function checkUnitScores(r: Report, issue: Issue): void {
   const { method } = r.protocol;
-  const scored = method === 'block-influence' || method === 'angular';
+  const similarity = r.protocol.importance?.score === 'similarity';
+  const kind = similarity
+    ? 'block-influence'
+    : method === 'block-influence' || method === 'angular'
+      ? method
+      : undefined;
+  const why = similarity ? 'the similarity score' : `method "${method}"`;
   if (r.unitScores === undefined) {
-    if (scored) issue(['unitScores'], `missing (method "${method}" ranks units by their scores)`);
+    if (kind) issue(['unitScores'], `missing (${why} ranks units by their scores)`);
     return;
   }
-  if (r.unitScores.kind !== method) {
-    issue(['unitScores', 'kind'], `is "${r.unitScores.kind}", but the method is "${method}"`);
+  if (r.unitScores.kind !== kind) {
+    issue(
+      ['unitScores', 'kind'],
+      `is "${r.unitScores.kind}", but ${why} ${kind ? `reads "${kind}"` : 'reads none'}`,
+    );
   }
   if (r.unitScores.scores.length !== r.units.length) {
     issue(
@@ -385,6 +406,15 @@ function checkMetrics(r: Report, issue: Issue): void {
       issue(['metrics', key, 'perplexity'], `is ${m.perplexity}, but exp(nll) is ${Math.exp(m.nll)}`);
     }
   }
+  const recal = r.protocol.recalibration;
+  if (recal && r.metrics.recalibrated === undefined) {
+    issue(['metrics', 'recalibrated'], 'missing (protocol.recalibration is set)');
+  }
+  if (!recal && r.metrics.recalibrated !== undefined) {
+    issue(['metrics', 'recalibrated'], 'is present, but protocol.recalibration is not set');
+  }
+  if (recal && language)
+    issue(['protocol', 'recalibration'], 'is set, but a language model has no batch norm');
   const tuned = r.protocol.finetune !== null;
   if (tuned && r.metrics.afterFinetune === undefined) {
     issue(['metrics', 'afterFinetune'], 'missing (protocol.finetune is set)');

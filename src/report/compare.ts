@@ -12,6 +12,8 @@ export interface CompareRow {
   readonly method: string;
   /** Evaluated without fine-tuning. */
   readonly metric: EvalMetrics;
+  /** After batch-norm recalibration, when the run recalibrated. */
+  readonly recalibrated?: EvalMetrics;
   /** After fine-tuning, when the run fine-tuned. */
   readonly finetuned?: EvalMetrics;
   readonly params: number;
@@ -34,12 +36,13 @@ export function compareRow(report: Report): CompareRow {
   return {
     method: methodLabel(report),
     metric: report.metrics.after,
+    recalibrated: report.metrics.recalibrated,
     finetuned: report.metrics.afterFinetune,
     params: report.size.paramsAfter,
     macs: report.size.macsAfter,
     paramsBefore: report.size.paramsBefore,
     macsBefore: report.size.macsBefore,
-    timeMs: Math.max(0, t.totalMs - t.evalMs - t.finetuneMs),
+    timeMs: Math.max(0, t.totalMs - t.evalMs - t.finetuneMs - (t.recalibrateMs ?? 0)),
   };
 }
 
@@ -74,11 +77,13 @@ function cells(rows: readonly CompareRow[]): { header: string[]; body: string[][
   }
   const metric = rows.length > 0 ? metricName(rows[0].metric) : 'accuracy';
   const tuned = rows.some((r) => r.finetuned !== undefined);
+  const recal = rows.some((r) => r.recalibrated !== undefined);
   const lossName = metric === 'accuracy' ? 'loss' : 'NLL';
   const header = [
     'method',
     metric,
     lossName,
+    ...(recal ? [`${metric} recalibrated`] : []),
     ...(tuned ? [`${metric} fine-tuned`] : []),
     'params',
     'MACs',
@@ -88,6 +93,7 @@ function cells(rows: readonly CompareRow[]): { header: string[]; body: string[][
     r.method,
     fmtMetric(r.metric),
     (isClassification(r.metric) ? r.metric.loss : r.metric.nll).toFixed(4),
+    ...(recal ? [r.recalibrated ? fmtMetric(r.recalibrated) : '-'] : []),
     ...(tuned ? [r.finetuned ? fmtMetric(r.finetuned) : '-'] : []),
     sizeCell(r.params, r.paramsBefore),
     sizeCell(r.macs, r.macsBefore),

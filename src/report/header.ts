@@ -46,7 +46,7 @@ export function renderHeader(report: Report): Markup {
         'p',
         { class: 'callout' },
         h('strong', {}, 'Reduced protocol. '),
-        'This run used fewer samples than the default protocol of SGLP.md (see Protocol below); its numbers are a demonstration, not a reference.',
+        'This run used fewer samples than the default protocol of docs/method.md (see Protocol below); its numbers are a demonstration, not a reference.',
       ),
     report.notes.length > 0 &&
       h(
@@ -64,7 +64,7 @@ export function renderHeader(report: Report): Markup {
 }
 
 function kpis(report: Report): Markup {
-  const { before, after, afterFinetune } = report.metrics;
+  const { before, after, recalibrated, afterFinetune } = report.metrics;
   const name = metricName(before);
   const epochs = report.protocol.finetune?.epochs ?? 0;
   const split = report.protocol.eval.split;
@@ -74,12 +74,22 @@ function kpis(report: Report): Markup {
     h('span', { class: 'arrow' }, '→'),
     h('span', { class: 'after' }, fmtMetric(after)),
   ];
+  if (recalibrated)
+    metricValue.push(
+      h('span', { class: 'arrow' }, '→'),
+      h('span', { class: 'recalibrated' }, fmtMetric(recalibrated)),
+    );
   if (afterFinetune)
     metricValue.push(
       h('span', { class: 'arrow' }, '→'),
       h('span', { class: 'tuned' }, fmtMetric(afterFinetune)),
     );
-  const metricSub = [`${fmtMetricChange(before, after)} without fine-tuning`];
+  const metricSub = [`${fmtMetricChange(before, after)} as pruned`];
+  if (recalibrated) {
+    metricSub.push(
+      `${fmtMetricChange(before, recalibrated)} after batch-norm recalibration on ${report.protocol.recalibration?.samples} train images`,
+    );
+  }
   if (afterFinetune) {
     metricSub.push(
       `${fmtMetricChange(before, afterFinetune)} after ${epochs} fine-tuning epoch${epochs === 1 ? '' : 's'}`,

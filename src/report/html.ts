@@ -13,7 +13,7 @@ import { renderHeatmap } from './heatmap.js';
 import { methodLabel } from './labels.js';
 import { type Child, h, type Markup, trusted } from './markup.js';
 import { renderRowSums } from './row-sums.js';
-import { REPORT_VERSION, type Report, type ReportSegmentImportance } from './schema.js';
+import { REPORT_VERSION, type Report, type ReportSegmentImportance, type Score } from './schema.js';
 import { PAGE_SCRIPT } from './script.js';
 import { PAGE_CSS } from './style.js';
 import { renderPasses, renderProtocol, renderTimings } from './tables.js';
@@ -143,24 +143,47 @@ function segmentationSection(report: Report): Markup {
   );
 }
 
+const SEARCH_SCORES: Record<Score, string> = {
+  gradnorm: 'GradNorm',
+  loss: 'loss',
+  similarity: 'block influence, summed',
+};
+
 function importanceSection(report: Report): Markup | null {
   const { importance, protocol } = report;
   if (importance === undefined || protocol.importance === null) return null;
-  const { select, samples } = protocol.importance;
+  const { select, samples, score } = protocol.importance;
   const names = report.units.map((u) => u.name);
   const rest = unsearchedSegments(report);
-  const direction =
-    select === 'min'
-      ? 'the candidate with the lowest GradNorm wins (select min: the least disturbed network)'
-      : 'the candidate with the highest GradNorm wins (select max: the authors’ direction)';
+  const batches = `${samples.batches} batch${samples.batches === 1 ? '' : 'es'} of ${samples.batchSize}`;
+  const scoreName = SEARCH_SCORES[score];
+  const [title, lede] =
+    score === 'similarity'
+      ? [
+          'Similarity ranking per segment',
+          'Each segment keeps its protected units and the units with the highest block influence (1 − cos between a unit’s input and output on the calibration samples): the units that change their input least are removed. No search; the influence of every unit is charted below.',
+        ]
+      : score === 'loss'
+        ? [
+            'Loss search per segment',
+            `Each candidate keeps a set of the segment’s units (protected ones always in) and is scored by the mean loss of the network with only that segment pruned (forward only, BN on its stored statistics), over ${batches}; the lowest wins.`,
+          ]
+        : [
+            'GradNorm search per segment',
+            `Each candidate keeps a set of the segment’s units (protected ones always in) and is scored by the gradient norm of the network with only that segment pruned, over ${batches}; ${
+              select === 'min'
+                ? 'the candidate with the lowest GradNorm wins (select min: the least disturbed network)'
+                : 'the candidate with the highest GradNorm wins (select max: the authors’ direction)'
+            }.`,
+          ];
   return section(
     'importance',
-    'GradNorm search per segment',
-    `Each candidate keeps a set of the segment’s units (protected ones always in) and is scored by the gradient norm of the network with only that segment pruned, over ${samples.batches} batch${samples.batches === 1 ? '' : 'es'} of ${samples.batchSize}; ${direction}.`,
+    title,
+    lede,
     h(
       'div',
       { class: 'cards' },
-      importance.perSegment.map((p) => segmentCard(report, p, select, names)),
+      importance.perSegment.map((p) => segmentCard(report, p, select, names, scoreName)),
     ),
     rest.length > 0 &&
       h(
@@ -176,6 +199,7 @@ function segmentCard(
   p: ReportSegmentImportance,
   select: 'min' | 'max',
   names: readonly string[],
+  scoreName: string,
 ): Markup {
   const [start, end] = report.segmentation.segments[p.segment];
   const removed = new Set(report.removed);
@@ -191,13 +215,15 @@ function segmentCard(
     h(
       'p',
       { class: 'meta' },
-      `keeps ${p.keep} of ${end - start} · ${p.search} search · ${n} candidate${n === 1 ? '' : 's'}`,
+      p.search === 'ranked'
+        ? `keeps ${p.keep} of ${end - start} · ranked by block influence`
+        : `keeps ${p.keep} of ${end - start} · ${p.search} search · ${n} candidate${n === 1 ? '' : 's'}`,
     ),
-    renderCandidateChart(p, select, names),
+    p.search !== 'ranked' && renderCandidateChart(p, select, names, scoreName),
     h(
       'p',
       { class: 'verdict' },
-      h('strong', {}, `Kept (GradNorm ${sig(p.best.score, 5)}): `),
+      h('strong', {}, `Kept (${scoreName} ${sig(p.best.score, 5)}): `),
       p.best.units.map((u) => h('span', { class: 'chip' }, names[u])),
     ),
     dropped.length > 0 &&

@@ -12,8 +12,9 @@ const METHOD_NAMES: Record<Report['protocol']['method'], string> = {
 
 export function methodLabel(report: Report): string {
   const name = METHOD_NAMES[report.protocol.method];
-  const select = report.protocol.importance?.select;
-  return select ? `${name} (select ${select})` : name;
+  const imp = report.protocol.importance;
+  if (!imp) return name;
+  return imp.score === 'gradnorm' ? `${name} (select ${imp.select})` : `${name} (${imp.score})`;
 }
 
 export function deviceLabel(d: Report['device']): string {

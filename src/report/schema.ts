@@ -13,6 +13,11 @@ import { formatReportIssues } from './issues.js';
 export const REPORT_VERSION = 1;
 
 export const METHODS = ['sglp', 'random', 'last', 'block-influence', 'angular'] as const;
+/**
+ * SGLP's within-segment scores (docs/method.md §4): GradNorm (the paper's), the pruned network's
+ * calibration loss, and the similarity score (each unit's block influence, no search).
+ */
+export const SCORES = ['gradnorm', 'loss', 'similarity'] as const;
 export const ARCHITECTURES = ['cifar-resnet', 'resnet', 'vgg', 'llama'] as const;
 
 const count = z.int().nonnegative();
@@ -21,7 +26,7 @@ const ms = z.number().nonnegative();
 const split = z.enum(['train', 'test']);
 const indexList = z.array(count);
 
-/** One prunable unit (SGLP.md §0); `index` is its position in `units`. */
+/** One prunable unit (docs/method.md §0); `index` is its position in `units`. */
 export const unitSchema = z.strictObject({
   index: count,
   /** State-dict prefix: `conv1`, `layer1.0`, `features.3`, `model.layers.7`. */
@@ -52,7 +57,7 @@ export const samplingSchema = z.strictObject({
   shuffleSeed: z.int().nullable(),
 });
 
-/** `--remove R` or `--keep-per-segment a,b,…` (the keep plan's request, SGLP.md §3). */
+/** `--remove R` or `--keep-per-segment a,b,…` (the keep plan's request, docs/method.md §3). */
 export const targetSchema = z.union([
   z.strictObject({ remove: count }),
   // Readonly, like the keep plan's KeepRequest, so that the request can be recorded as it was given.
@@ -61,7 +66,7 @@ export const targetSchema = z.union([
 
 /** Every setting the run used, so that the run can be repeated exactly. */
 export const protocolSchema = z.strictObject({
-  /** 'default': SGLP.md's default protocol; 'reduced': fewer samples (the demo), and the page says so. */
+  /** 'default': docs/method.md's default protocol; 'reduced': fewer samples (the demo), and the page says so. */
   preset: z.enum(['default', 'reduced']),
   method: z.enum(METHODS),
   /** Seeds the random baseline and the fresh weights of re-initialised VGG convs. */
@@ -86,16 +91,24 @@ export const protocolSchema = z.strictObject({
     elbowThreshold: z.number().positive(),
   }),
   target: targetSchema,
-  /** The GradNorm search; null for methods that do not search. */
+  /** SGLP's choice inside the segments; null for the baselines. */
   importance: z
     .strictObject({
-      score: z.literal('gradnorm'),
+      score: z.enum(SCORES),
+      /** Which candidate score wins: GradNorm min or max, loss min, similarity max (most influence kept). */
       select: z.enum(['min', 'max']),
+      /** What the score read: the scoring batches (gradnorm, loss) or the calibration samples (similarity). */
       samples: samplingSchema,
       /** Segments with at most this many candidates are searched exhaustively, others greedily. */
       maxExhaustive: positive,
     })
     .nullable(),
+  /**
+   * Batch-norm recalibration of the pruned model (docs/method.md, "Batch-norm recalibration"): the train
+   * images its running statistics were re-estimated from; null: off, or a model without BN. Absent in
+   * reports written before it existed.
+   */
+  recalibration: samplingSchema.nullable().optional(),
   eval: z.strictObject({
     split,
     /** `--limit N`; null: the whole split. */
@@ -147,7 +160,8 @@ export const candidateSchema = z.strictObject({
   score: z.number(),
 });
 
-const searchKind = z.enum(['exhaustive', 'greedy']);
+/** 'ranked': no search, the units were ranked by their own scores (the similarity score). */
+const searchKind = z.enum(['exhaustive', 'greedy', 'ranked']);
 
 export const segmentImportanceSchema = z.strictObject({
   /** Index into `segmentation.segments`. */
@@ -161,7 +175,7 @@ export const segmentImportanceSchema = z.strictObject({
 
 export const importanceSchema = z.strictObject({
   /** 'mixed' when some segments were searched exhaustively and others greedily. */
-  search: z.enum(['exhaustive', 'greedy', 'mixed']),
+  search: z.enum(['exhaustive', 'greedy', 'mixed', 'ranked']),
   /** The segments that were searched (those that keep fewer units than they have), in order. */
   perSegment: z.array(segmentImportanceSchema),
   /**
@@ -179,7 +193,10 @@ export const importanceSchema = z.strictObject({
     .optional(),
 });
 
-/** The per-unit scores of the block-influence and angular baselines; null for units never scored. */
+/**
+ * The per-unit scores of the block-influence and angular baselines (and block influence for SGLP's
+ * similarity score); null for units never scored.
+ */
 export const unitScoresSchema = z.strictObject({
   kind: z.enum(['block-influence', 'angular']),
   scores: z.array(z.number().nullable()),
@@ -219,7 +236,7 @@ export const reportSchema = z
     kept: indexList,
     removed: indexList,
     /**
-     * VGG convs that got fresh weights because their input width changed (SGLP.md §0), ascending by unit:
+     * VGG convs that got fresh weights because their input width changed (docs/method.md §0), ascending by unit:
      * `unit` indexes `units` (a kept unit), `name` is its name in the pruned model (`features.N`
      * renumbered), `reason` says which removal changed the width. The weights are PyTorch's default Conv2d
      * init drawn from `protocol.seed`; the conv's BN keeps its pretrained tensors. Absent when none.
@@ -228,6 +245,8 @@ export const reportSchema = z
     metrics: z.strictObject({
       before: evalMetricsSchema,
       after: evalMetricsSchema,
+      /** After batch-norm recalibration (protocol.recalibration), before any fine-tuning. */
+      recalibrated: evalMetricsSchema.optional(),
       afterFinetune: evalMetricsSchema.optional(),
     }),
     size: z.strictObject({
@@ -242,6 +261,8 @@ export const reportSchema = z
       segmentMs: ms,
       importanceMs: ms,
       evalMs: ms,
+      /** Batch-norm recalibration (absent in older reports). */
+      recalibrateMs: ms.optional(),
       finetuneMs: ms,
       totalMs: ms,
     }),
@@ -278,6 +299,7 @@ export type EvalMetrics = z.infer<typeof evalMetricsSchema>;
 export type ClassificationMetrics = z.infer<typeof classificationMetricsSchema>;
 export type LanguageMetrics = z.infer<typeof languageMetricsSchema>;
 export type Method = (typeof METHODS)[number];
+export type Score = (typeof SCORES)[number];
 export type Timings = Report['timings'];
 
 /** A report that failed to parse; `issues` holds one line per problem, each naming the field. */

@@ -28,6 +28,7 @@ h1 .arch { font-size: 13px; font-weight: 600; color: var(--muted); background: #
 .kpi-value { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 8px; margin-top: 4px; font-size: 24px; font-weight: 700; font-variant-numeric: tabular-nums; }
 .kpi-value .before { font-size: 16px; font-weight: 500; color: var(--muted); }
 .kpi-value .tuned { font-size: 19px; color: #009e73; }
+.kpi-value .recalibrated { font-size: 19px; color: #0072b2; }
 .kpi-value .arrow { font-size: 16px; color: var(--faint); font-weight: 400; }
 .kpi-sub { margin-top: 4px; font-size: 13px; color: var(--muted); }
 section.card { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: 18px 20px 20px; margin: 16px 0; }

@@ -9,15 +9,18 @@ const STAGES: [keyof Report['timings'], string][] = [
   ['featuresMs', 'Feature capture'],
   ['ckaMs', 'CKA'],
   ['segmentMs', 'Segmentation (Fisher DP)'],
-  ['importanceMs', 'GradNorm search'],
+  ['importanceMs', 'Selection inside the segments'],
   ['evalMs', 'Evaluation'],
+  ['recalibrateMs', 'Batch-norm recalibration'],
   ['finetuneMs', 'Fine-tuning'],
 ];
 
 export function renderTimings(report: Report): Markup {
   const t = report.timings;
   const total = t.totalMs;
-  const rows = STAGES.map(([key, label]) => [label, t[key]] as const);
+  const rows = STAGES.filter(([key]) => t[key] !== undefined).map(
+    ([key, label]) => [label, t[key] ?? 0] as const,
+  );
   const other = total - rows.reduce((a, [, ms]) => a + ms, 0);
   // What no stage timer covers (loading, export, writing the report).
   if (other > 0.5) rows.push(['Other (load, export, write)', other]);
@@ -97,13 +100,19 @@ const LABELS: Record<string, string> = {
   'target.remove': 'Units to remove',
   'target.keepPerSegment': 'Units to keep per segment',
   importance: 'Importance search',
+  recalibration: 'Batch-norm recalibration',
+  'recalibration.split': 'Recalibration split',
+  'recalibration.samples': 'Recalibration images',
+  'recalibration.batchSize': 'Recalibration batch size',
+  'recalibration.batches': 'Recalibration batches',
+  'recalibration.shuffleSeed': 'Recalibration order',
   'importance.score': 'Importance score',
   'importance.select': 'Select',
-  'importance.samples.split': 'GradNorm split',
-  'importance.samples.samples': 'GradNorm samples',
-  'importance.samples.batchSize': 'GradNorm batch size',
-  'importance.samples.batches': 'GradNorm batches',
-  'importance.samples.shuffleSeed': 'GradNorm order',
+  'importance.samples.split': 'Score split',
+  'importance.samples.samples': 'Score samples',
+  'importance.samples.batchSize': 'Score batch size',
+  'importance.samples.batches': 'Score batches',
+  'importance.samples.shuffleSeed': 'Score order',
   'importance.maxExhaustive': 'Exhaustive search up to',
   'eval.split': 'Evaluation split',
   'eval.limit': 'Evaluation limit',

@@ -1,5 +1,5 @@
 // The baselines SGLP is compared with (issue 4 item 7), on the same data and budget: each removes R
-// unprotected units (protected units, SGLP.md §0, are never removed).
+// unprotected units (protected units, docs/method.md §0, are never removed).
 // - random: a seeded shuffle of the unprotected units (mulberry32, src/io/prng.ts, stream RANDOM_STREAM of
 //   `--seed`), the first R of it;
 // - last: the last R unprotected units;
@@ -87,7 +87,7 @@ export function chooseLowest(
 /**
  * Accumulates, per removable unit, the f64 sums over sample rows of cos(h_in, h_out) and of
  * arccos(cos)/π, during calibration. A unit whose input and output shapes differ has no cosine; such units
- * change stride or width and are protected (SGLP.md §0), so they are never scored: meeting an unprotected
+ * change stride or width and are protected (docs/method.md §0), so they are never scored: meeting an unprotected
  * one is an error.
  */
 export class CosineScores implements FeatureObserver {
@@ -99,6 +99,11 @@ export class CosineScores implements FeatureObserver {
   /** The previous unit's output as it goes on, when the next unit is scored; ours to free. */
   private prev: Tensor | undefined;
   private prevUnit = -1;
+
+  /** Whether the scores are defined for this model (the constructor refuses the others, saying why). */
+  static defined(desc: ModelDescription): boolean {
+    return desc.architecture === 'llama' || desc.architecture === 'cifar-resnet';
+  }
 
   constructor(
     private readonly gpu: Gpu,

@@ -1,4 +1,4 @@
-// Calibration of a LLaMA-family model (SGLP.md §1, text): the first `windows` windows of the train split,
+// Calibration of a LLaMA-family model (docs/method.md §1, text): the first `windows` windows of the train split,
 // `batchWindows` windows per batch, through the unpruned model (inference: no saved activations); every
 // decoder layer's output hidden state [tokens, hidden] goes into the CKA accumulator as its rows are
 // handed over (one CKA matrix per batch of windows·seqLen token rows, averaged). Observers see the same
@@ -12,7 +12,7 @@ import { embedding } from '../ops/embedding.js';
 import type { FeatureObserver } from './calibrate.js';
 import { CkaAccumulator, type CkaResult, type Estimator } from './cka.js';
 
-/** SGLP.md's calibration protocol for text: 16 windows, 4 per batch (512 token rows at seq-len 128). */
+/** docs/method.md's calibration protocol for text: 16 windows, 4 per batch (512 token rows at seq-len 128). */
 export const TEXT_CALIBRATION_DEFAULTS = { windows: 16, batchWindows: 4, estimator: 'biased' } as const;
 
 /** A FeatureObserver that also wants the embedding output [tokens, hidden] before the first layer's. */

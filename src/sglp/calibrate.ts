@@ -1,4 +1,4 @@
-// Calibration (SGLP.md §1): the first `samples` train samples in file order, batches of `batch`, through the
+// Calibration (docs/method.md §1): the first `samples` train samples in file order, batches of `batch`, through the
 // unpruned model in eval mode; every unit's representation goes into the CKA accumulator as soon as the
 // forward pass hands it over. Used by `sglp prune` (all methods: the report always carries the CKA
 // matrix), `sglp cka` and the library. Observers see the same representations in the same pass, which
@@ -13,7 +13,7 @@ import { CLASSIFIER_ARCHITECTURES, type ClassifierModel, createClassifier } from
 import type { ParamStore } from '../nn/params.js';
 import { CkaAccumulator, type CkaResult, type Estimator } from './cka.js';
 
-/** SGLP.md's calibration protocol for images. */
+/** docs/method.md's calibration protocol for images. */
 export const CALIBRATION_DEFAULTS = { samples: 2500, batch: 500, estimator: 'biased' as Estimator } as const;
 
 /** Sees each calibration batch's unit representations (the model's tensors: read, never keep or free). */

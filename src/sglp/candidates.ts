@@ -1,4 +1,4 @@
-// The GradNorm search inside one segment (SGLP.md §4): which of the segment's units to keep, given how many
+// The GradNorm search inside one segment (docs/method.md §4): which of the segment's units to keep, given how many
 // it keeps. Every candidate keep-set holds the segment's protected units. When there are at most 2,000
 // candidates all are scored; otherwise a greedy search drops one unit at a time. The scorer is injected
 // (the real one prunes the segment to the candidate on the GPU and measures GradNorm), so this file is pure
@@ -15,7 +15,8 @@ export const MAX_EXHAUSTIVE = 2000;
 /** Which GradNorm wins: 'min' (default, least disturbed network) or 'max' (the authors' direction). */
 export type Select = 'min' | 'max';
 
-export type SearchKind = 'exhaustive' | 'greedy';
+/** 'ranked': no search, the similarity score ranks units (search-stage.ts rankSegments). */
+export type SearchKind = 'exhaustive' | 'greedy' | 'ranked';
 
 /** Scores one keep-set of the segment (sorted unit indices, protected units included). */
 export type Scorer = (keepSet: readonly number[]) => Promise<number>;

@@ -1,4 +1,4 @@
-// Linear CKA between every pair of units (SGLP.md §1), batch by batch, on the GPU.
+// Linear CKA between every pair of units (docs/method.md §1), batch by batch, on the GPU.
 //
 // Per batch of n rows, each unit's features X_i [n, p_i] become one centred Gram C_i (gram.ts: HKH for the
 // biased estimator, the U-centred K for the unbiased one), written as row i of a stacked [L, n²] matrix G

@@ -1,4 +1,4 @@
-// The optional last stage of the LLM prune pipeline (SGLP.md §5, AdamW for LMs): fine-tune a copy of the
+// The optional last stage of the LLM prune pipeline (docs/method.md §5, AdamW for LMs): fine-tune a copy of the
 // pruned decoder LM on the train split's windows, evaluate its perplexity again, and give what the report
 // records (protocol.finetune, metrics.afterFinetune, timings.finetuneMs). The pruned view is only read.
 

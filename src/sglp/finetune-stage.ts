@@ -1,4 +1,4 @@
-// The optional last stage of the prune pipeline (SGLP.md §5): fine-tune a copy of the pruned model on the
+// The optional last stage of the prune pipeline (docs/method.md §5): fine-tune a copy of the pruned model on the
 // train split, evaluate it again, and give what the report records (protocol.finetune,
 // metrics.afterFinetune, timings.finetuneMs). The pruned view over the loaded model is only read.
 
@@ -14,7 +14,7 @@ import { type FinetuneOptions, finetune, type TensorSource } from '../train/fine
 import type { LmLoopProgress } from '../train/lm-loop.js';
 import type { LoopEpochRecord, LoopProgress } from '../train/loop.js';
 
-/** `--finetune-epochs E` and any overrides of SGLP.md §5's defaults. */
+/** `--finetune-epochs E` and any overrides of docs/method.md §5's defaults. */
 export type FinetuneRequest = Omit<FinetuneOptions, 'signal' | 'onProgress' | 'onEpoch'>;
 
 /** What both fine-tuning stages (images, and LMs in finetune-lm-stage.ts) report to the pipeline. */

@@ -1,4 +1,4 @@
-// GradNorm of one segment's candidates with the work the maths lets them share (SGLP.md §4). Every
+// GradNorm of one segment's candidates with the work the maths lets them share (docs/method.md §4). Every
 // candidate runs the same network up to the segment start, so that train-mode forward runs once per
 // GradNorm batch and its saved activations are reused (never consumed) by every candidate's backward.
 // Inside the segment a candidate's forward depends only on the kept units before the current one, so the

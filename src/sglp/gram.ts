@@ -1,4 +1,4 @@
-// Gram matrices of wide features for CKA (SGLP.md §1). The features of one unit on one batch are X [n, p]
+// Gram matrices of wide features for CKA (docs/method.md §1). The features of one unit on one batch are X [n, p]
 // (p = every axis after the first). Columns are centred first (X_c = HX, so K = X_c X_cᵀ = HXXᵀH): when
 // features share a mean that is large next to their spread (ReLU outputs, un-normalised conv outputs),
 // centring only the Gram would cancel the leading digits of every f32 entry; centring the columns first

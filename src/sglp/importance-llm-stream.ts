@@ -20,9 +20,14 @@ export interface StreamedScoringOptions {
   readonly hostStates?: boolean;
   /** Hears the device-memory peak of every scoring pass. */
   readonly onPeak?: (bytes: number) => void;
+  /** Default 'gradnorm'; 'loss': the mean next-token NLL, forward only (importance-llm.ts llmLoss). */
+  readonly score?: 'gradnorm' | 'loss';
 }
 
-/** GradNorm of the model `desc` read from `store`, averaged over `batches` (f64 mean, batches in order). */
+/**
+ * GradNorm (or with score 'loss' the mean NLL) of the model `desc` read from `store`, averaged over
+ * `batches` (f64 mean, batches in order).
+ */
 export async function streamedGradNorm(
   gpu: Gpu,
   desc: ModelDescription,
@@ -30,18 +35,19 @@ export async function streamedGradNorm(
   batches: readonly TextBatch[],
   options: StreamedScoringOptions = {},
 ): Promise<number> {
+  const loss = options.score === 'loss';
   const r = await streamLlamaLoss(gpu, desc, store, batches, {
-    grads: true,
+    grads: !loss,
     ...(options.hostStates ? { hostStates: true } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
   options.onPeak?.(r.peakBytes);
   if (options.counters) {
     options.counters.forward += batches.length;
-    options.counters.backward += batches.length;
+    if (!loss) options.counters.backward += batches.length;
   }
   let total = 0;
-  for (const b of r.batches) total += b.gradNorm as number;
+  for (const b of r.batches) total += loss ? b.nll : (b.gradNorm as number);
   return total / batches.length;
 }
 

@@ -1,7 +1,8 @@
-// GradNorm scoring for decoder LMs (SGLP.md §4, text): a candidate keep-set of one segment is scored on the
-// pretrained model with only that segment pruned to the candidate (a ParamView over the loaded tensors, no
-// copies), as the mean over the GradNorm batches of the global L2 norm of d mean next-token NLL / d every
-// parameter. There is no batch norm, so no train/eval distinction: the forward is the inference one.
+// Candidate scoring for decoder LMs (docs/method.md §4, text): a candidate keep-set of one segment is scored
+// on the pretrained model with only that segment pruned to the candidate (a ParamView over the loaded
+// tensors, no copies), as the mean over the scoring batches of either the global L2 norm of d mean
+// next-token NLL / d every parameter (GradNorm) or the mean next-token NLL itself (the loss score, forward
+// only). There is no batch norm, so no train/eval distinction: the forward is the inference one.
 
 import { type PrunedModel, pruneModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
@@ -17,6 +18,21 @@ export interface TextBatch {
   readonly ids: Int32Array;
   readonly batch: number;
   readonly seq: number;
+}
+
+/** The mean next-token NLL of `net` averaged over `batches` (f64 mean, batches in order), forward only. */
+export async function llmLoss(
+  net: Llama,
+  batches: readonly TextBatch[],
+  counters?: { forward: number },
+): Promise<number> {
+  if (batches.length === 0) throw new Error('loss score: no batches');
+  let total = 0;
+  for (const b of batches) {
+    total += (await net.nextTokenLoss(b.ids, b.batch, b.seq)).nll;
+    if (counters) counters.forward++;
+  }
+  return total / batches.length;
 }
 
 /** GradNorm of `net` averaged over `batches` (f64 mean, batches in order). */
@@ -65,7 +81,7 @@ export function llmCandidateScorer(
     for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
     const value = await score(pruneModel(desc, removed));
     if (!Number.isFinite(value)) {
-      throw new Error(`GradNorm of ${desc.name} keeping units [${[...keepSet].join(', ')}] is ${value}`);
+      throw new Error(`the score of ${desc.name} keeping units [${[...keepSet].join(', ')}] is ${value}`);
     }
     return value;
   };
@@ -78,7 +94,12 @@ export function llmSegmentScorer(
   params: ParamStore,
   segment: readonly [number, number],
   batches: readonly TextBatch[],
-  options: { counters?: { forward: number; backward: number }; signal?: AbortSignal } = {},
+  options: {
+    counters?: { forward: number; backward: number };
+    signal?: AbortSignal;
+    /** Default 'gradnorm'. */
+    score?: 'gradnorm' | 'loss';
+  } = {},
 ): Scorer {
   return llmCandidateScorer(
     desc,
@@ -87,7 +108,9 @@ export function llmSegmentScorer(
       const view = ParamView.ofPruned(params, pruned);
       const net = new Llama(gpu, pruned.description, view.asStore());
       try {
-        return await llmGradNorm(net, batches, options.counters);
+        return options.score === 'loss'
+          ? await llmLoss(net, batches, options.counters)
+          : await llmGradNorm(net, batches, options.counters);
       } finally {
         net.dispose();
       }

@@ -1,4 +1,4 @@
-// GradNorm importance (SGLP.md §4): a candidate keep-set of one segment is scored by the GradNorm of the
+// GradNorm importance (docs/method.md §4): a candidate keep-set of one segment is scored by the GradNorm of the
 // pretrained network with only that segment pruned to the candidate. The candidate network is built with
 // pruneModel + keyMap over the very tensors of the loaded model (a read-only view, no copies; a VGG conv
 // whose input width changed gets seeded fresh weights, reinit.ts, alike in every candidate), run in train
@@ -27,6 +27,7 @@ import { type ReinitCache, uploadReinit } from './reinit.js';
  */
 export class ParamView {
   private readonly map: ReadonlyMap<string, string>;
+  /** Also set by replacing(), which hands the fresh tensors to the new view. */
   private disposed = false;
 
   constructor(
@@ -119,6 +120,25 @@ export class ParamView {
 
   write(key: string): never {
     throw new Error(`${this.desc.name}: "${key}" is a read-only view of another model's tensors`);
+  }
+
+  /**
+   * A view that reads `own` for its keys instead of the source (BN recalibration's running statistics)
+   * and takes over this view's fresh tensors: dispose the new view, not this one, which becomes empty.
+   */
+  replacing(own: ReadonlyMap<string, Tensor>): ParamView {
+    if (this.disposed) throw new Error(`${this.desc.name}: the view was disposed`);
+    const map = new Map(this.map);
+    const fresh = new Map(this.fresh);
+    for (const [k, t] of own) {
+      if (!this.has(k)) throw new Error(`${this.desc.name} has no tensor "${k}"`);
+      map.delete(k);
+      fresh.get(k)?.dispose();
+      fresh.set(k, t);
+    }
+    const view = new ParamView(this.source, this.desc, map, fresh);
+    this.disposed = true;
+    return view;
   }
 
   /** Frees the fresh tensors; the source's belong to the source store. */

@@ -1,8 +1,8 @@
-// How many units each segment keeps (SGLP.md §3): given explicitly (`--keep-per-segment a,b,…`) or
+// How many units each segment keeps (docs/method.md §3): given explicitly (`--keep-per-segment a,b,…`) or
 // apportioned from a number R of units to remove (`--remove R`). Which units go is decided later, by the
 // GradNorm search inside each segment; this file only fixes the counts.
 //
-// Interpretations of SGLP.md §3 chosen here (where the text leaves room):
+// Interpretations of docs/method.md §3 chosen here (where the text leaves room):
 // 1. Rounding: each round gives every active segment floor(left · w / W) (W = sum of the active weights,
 //    exact integer arithmetic), then hands the units still missing one each to the largest fractional
 //    remainders, ties to the earlier segment. A segment is active while it has room left.
@@ -16,7 +16,7 @@
 // 4. The stem's segment never loses a unit under `--remove`. The stem is unit 0 by default; pass
 //    `stem: null` for models without one (decoder LMs), and then every segment is eligible.
 // 5. `--keep-per-segment` may ask any segment, the stem's included, for any count from its protected units
-//    up to its size (0 is allowed where nothing is protected: SGLP.md states no other bound).
+//    up to its size (0 is allowed where nothing is protected: docs/method.md states no other bound).
 
 import type { Segment } from './segment.js';
 

@@ -1,5 +1,5 @@
 // SGLP end to end on a LLaMA-family decoder LM, loaded or streamed layer by layer from its checkpoint
-// (pipeline-llm-stream.ts; SGLP.md §1–4, text protocol), the sibling of
+// (pipeline-llm-stream.ts; docs/method.md §1–4, text protocol), the sibling of
 // pipeline.ts for images: calibration windows → averaged CKA of the decoder layers' output hidden states →
 // Fisher segmentation → keep plan (no stem) → GradNorm search per segment (next-token NLL) → the pruned
 // model → perplexity before/after on the test split (→ optional AdamW fine-tuning of a copy, evaluated again)
@@ -14,7 +14,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { TextWindows } from '../io/text-data.js';
 import { Llama } from '../nn/llama.js';
 import type { ParamStore, Precision } from '../nn/params.js';
-import { parseReport, type Report } from '../report/schema.js';
+import { parseReport, type Report, type Score } from '../report/schema.js';
 import { calibrateText } from './calibrate-text.js';
 import { calibrateTextStreamed } from './calibrate-text-stream.js';
 import type { Select } from './candidates.js';
@@ -37,7 +37,7 @@ import {
   searchSegments,
 } from './search-stage.js';
 
-/** SGLP.md's default protocol for text (counts are windows of seqLen tokens). */
+/** docs/method.md's default protocol for text (counts are windows of seqLen tokens). */
 export const SGLP_TEXT_DEFAULTS = {
   seqLen: 128,
   samples: 16,
@@ -47,17 +47,18 @@ export const SGLP_TEXT_DEFAULTS = {
   evalBatch: 4,
   estimator: 'biased' as Estimator,
   select: 'min' as Select,
+  score: 'gradnorm' as Score,
 } as const;
 
 /** PruneOptions for text: samples/batch/gradnorm sizes and fine-tuning samples count windows. */
-export type LlmPruneOptions = Omit<PruneOptions, 'finetune' | 'before'> & {
+export type LlmPruneOptions = Omit<PruneOptions, 'finetune' | 'before' | 'recalibrate'> & {
   /** The unpruned model's perplexity on the same windows, when already measured. */
   readonly before?: PerplexityMetrics;
   /** The dtype the loaded weight matrices have on the device (recorded in the report; default f32). */
   readonly precision?: Precision;
   /** The dtype the export writes (recorded in the report; the CLI writes the files). Default auto. */
   readonly saveDtype?: SaveDtype;
-  /** `--finetune-epochs E` (SGLP.md §5): fine-tune a copy with AdamW, then evaluate it again. */
+  /** `--finetune-epochs E` (docs/method.md §5): fine-tune a copy with AdamW, then evaluate it again. */
   readonly finetune?: LmFinetuneRequest;
 };
 
@@ -115,7 +116,8 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
   const T = train.seqLen;
   if (test.seqLen !== T) throw new Error(`pruneLlm: train windows of ${T} tokens, test of ${test.seqLen}`);
   const settings = resolveSettings(options, D, desc);
-  const { sglp, samples, batch, gBatches, gSize, evalBatch, estimator, select, maxExhaustive } = settings;
+  const { sglp, samples, batch, gBatches, gSize, evalBatch, estimator, select, maxExhaustive, score } =
+    settings;
   const windowsOf = (what: string, n: number, split: TextWindows) => {
     if (n > split.windows) {
       throw new RangeError(
@@ -125,7 +127,7 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
     }
   };
   windowsOf(`--samples ${samples}`, samples, train);
-  if (sglp)
+  if (sglp && score !== 'similarity')
     windowsOf(`--gradnorm-batches ${gBatches} x --gradnorm-batch-size ${gSize}`, gBatches * gSize, train);
   const evalData = limited(test, options.evalLimit);
   if (evalData.windows === 0) windowsOf('evaluation', 1, test);
@@ -163,12 +165,14 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
         });
       },
       { progress, passes },
+      options.calibrationCache,
     );
     const { cka, featuresMs, ckaMs } = calib;
 
     // 3–4. Keep plan (no stem, nothing protected) + GradNorm search, or a baseline.
     const ti = performance.now();
     const search = (keep: readonly number[]) => {
+      const searched = score === 'loss' ? 'loss' : 'gradnorm';
       const gList = textBatches(train, gBatches * gSize, gSize);
       return searchSegments(
         seg.segments,
@@ -176,11 +180,12 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
         [],
         (s) =>
           params
-            ? llmSegmentScorer(gpu, desc, params, s, gList, { counters: passes, signal })
+            ? llmSegmentScorer(gpu, desc, params, s, gList, { counters: passes, signal, score: searched })
             : streamedLlmSegmentScorer(gpu, desc, (stream as LlmStreamInput).store, s, gList, {
                 counters: passes,
                 signal,
                 hostStates: stream?.hostStates ?? false,
+                score: searched,
               }),
         { select, maxExhaustive, progress },
       );

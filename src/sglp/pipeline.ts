@@ -1,13 +1,14 @@
-// SGLP end to end on a loaded image classifier (ResNets, CIFAR VGG-BN; SGLP.md §1–4), as pure library
-// code (no fs): calibration features → averaged CKA → Fisher segmentation → keep plan → GradNorm search
-// per segment → the pruned model → metrics before/after → the report (src/report/schema.ts), validated
+// SGLP end to end on a loaded image classifier (ResNets, CIFAR VGG-BN; docs/method.md §1–5), as pure
+// library code (no fs): calibration features → averaged CKA → Fisher segmentation → keep plan → the
+// within-segment score (GradNorm or loss search, or the similarity ranking) → the pruned model → metrics
+// before/after → batch-norm recalibration and its metrics → the report (src/report/schema.ts), validated
 // with parseReport.
 // `method` swaps the keep plan and the search for a baseline (baselines.ts) on the same calibration
 // samples and budget; CKA and the segmentation are still computed and reported, for comparison.
 //
 // The pruned model is returned as a description plus a read-only view of the loaded tensors under the
 // pruned model's names (export.ts turns it into files); the loaded parameters are never modified. A VGG
-// conv whose input width changed is re-initialised (SGLP.md §0) with seeded weights (reinit.ts): GradNorm
+// conv whose input width changed is re-initialised (docs/method.md §0) with seeded weights (reinit.ts): GradNorm
 // scores each candidate with them, and the view of the kept set holds the same ones.
 
 import { pruneModel } from '../arch/prune.js';
@@ -18,7 +19,7 @@ import { batchCount, imageBatches, type Normalize } from '../io/batches.js';
 import type { ImageDataset } from '../io/dataset.js';
 import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
-import { type Method, parseReport, type Report } from '../report/schema.js';
+import { type Method, parseReport, type Report, type Score } from '../report/schema.js';
 import { calibrate } from './calibrate.js';
 import type { Select } from './candidates.js';
 import type { Estimator } from './cka.js';
@@ -32,8 +33,11 @@ import {
   uploadGradNormBatches,
 } from './importance.js';
 import type { KeepRequest } from './keep-plan.js';
+import { segmentLossScorer } from './loss-score.js';
+import { hasBatchNorm, recalibrateBatchNorm } from './recalibrate.js';
 import { buildReport } from './report-build.js';
 import {
+  type CalibrationCache,
   calibrateAndSegment,
   chooseRemoved,
   isDefaultProtocol,
@@ -43,10 +47,10 @@ import {
   searchSegments,
 } from './search-stage.js';
 
-export { candidateCount, methodTargetError } from './search-stage.js';
+export { CalibrationCache, candidateCount, methodTargetError } from './search-stage.js';
 export type { PruneProgress, PruneStage };
 
-/** SGLP.md's default protocol for images. */
+/** The default protocol for images (docs/method.md). */
 export const SGLP_DEFAULTS = {
   samples: 2500,
   batch: 500,
@@ -55,6 +59,10 @@ export const SGLP_DEFAULTS = {
   evalBatch: 128,
   estimator: 'biased' as Estimator,
   select: 'min' as Select,
+  score: 'gradnorm' as Score,
+  /** Batch-norm recalibration after pruning: the first N train images, in batches of recalibrateBatch. */
+  recalibrate: 2048,
+  recalibrateBatch: 128,
 } as const;
 
 export interface PruneOptions {
@@ -70,11 +78,18 @@ export interface PruneOptions {
   /** `--segments K`; default: the elbow rule. */
   readonly segments?: number;
   readonly select?: Select;
+  /** `--score`: SGLP's within-segment score (default SGLP_DEFAULTS.score). */
+  readonly score?: Score;
   /** Calibration samples (first N of the train split, file order) and batch size. */
   readonly samples?: number;
   readonly batch?: number;
   readonly estimator?: Estimator;
-  /** GradNorm batches and their size (first G·S train samples, file order). */
+  /**
+   * Batch-norm recalibration of the pruned model on the first N train images (default 2048; 0: off).
+   * Models without BN skip it.
+   */
+  readonly recalibrate?: number;
+  /** Scoring batches and their size (first G·S train samples, file order): GradNorm and the loss score. */
   readonly gradnormBatches?: number;
   readonly gradnormBatchSize?: number;
   /** Segments with at most this many candidates are searched exhaustively, others greedily (default 2000). */
@@ -82,7 +97,7 @@ export interface PruneOptions {
   /** Evaluate on the first N test samples only. */
   readonly evalLimit?: number;
   readonly evalBatch?: number;
-  /** `--finetune-epochs E` (SGLP.md §5): fine-tune a copy of the pruned model, then evaluate it again. */
+  /** `--finetune-epochs E` (docs/method.md §5): fine-tune a copy of the pruned model, then evaluate it again. */
   readonly finetune?: FinetuneRequest;
   /**
    * The unpruned model's metrics on the same evaluation samples, when already measured (`sglp compare`
@@ -95,6 +110,8 @@ export interface PruneOptions {
   readonly output: string;
   readonly onProgress?: (p: PruneProgress) => void;
   readonly signal?: AbortSignal;
+  /** Calibration kept across runs on the same model and samples (search-stage.ts CalibrationCache). */
+  readonly calibrationCache?: CalibrationCache;
 }
 
 export interface PruneInputs {
@@ -135,11 +152,20 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
     );
   }
   const settings = resolveSettings(options, SGLP_DEFAULTS, desc);
-  const { sglp, samples, batch, gBatches, gSize, evalBatch, estimator, select, maxExhaustive } = settings;
+  const { sglp, samples, batch, gBatches, gSize, evalBatch, estimator, select, maxExhaustive, score } =
+    settings;
+  // The default takes what a small data set has; an explicit count must be there.
+  const recalibrate = options.recalibrate ?? Math.min(SGLP_DEFAULTS.recalibrate, train.n);
+  if (!Number.isSafeInteger(recalibrate) || recalibrate < 0) {
+    throw new RangeError(`--recalibrate must be a count of images >= 0, got ${recalibrate}`);
+  }
+  if (recalibrate > train.n) {
+    throw new RangeError(`--recalibrate ${recalibrate}: ${train.name} has only ${train.n} samples`);
+  }
   if (samples > train.n) {
     throw new RangeError(`--samples ${samples}: ${train.name} has only ${train.n} samples`);
   }
-  if (sglp && gBatches * gSize > train.n) {
+  if (sglp && score !== 'similarity' && gBatches * gSize > train.n) {
     throw new RangeError(
       `--gradnorm-batches ${gBatches} x --gradnorm-batch-size ${gSize}: ${train.name} has only ${train.n} samples`,
     );
@@ -172,6 +198,7 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
         },
       ),
     { progress, passes },
+    options.calibrationCache,
   );
   const { cka, featuresMs, ckaMs } = calib;
 
@@ -186,12 +213,12 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
         seg.segments,
         keep,
         protectedUnits,
-        (s) =>
-          segmentScorer(gpu, desc, params, [s[0], s[1]], gBatchList, {
-            counters: passes,
-            signal,
-            reinitSeed: settings.seed,
-          }),
+        (s) => {
+          const o = { counters: passes, signal, reinitSeed: settings.seed };
+          return score === 'loss'
+            ? segmentLossScorer(gpu, desc, params, [s[0], s[1]], gBatchList, o)
+            : segmentScorer(gpu, desc, params, [s[0], s[1]], gBatchList, o);
+        },
         { select, maxExhaustive, progress },
       );
     } finally {
@@ -212,7 +239,7 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
   const kept = units.map((u) => u.index).filter((u) => !removedSet.has(u));
   const pruned = pruneModel(desc, removed);
   // Re-initialised convs (VGG) get the very weights their candidate was scored with (same seed, reinit.ts).
-  const view = prunedView(gpu, params, pruned, settings.seed);
+  let view = prunedView(gpu, params, pruned, settings.seed);
   try {
     // 5. Metrics before and after, eval mode on the test split.
     const te = performance.now();
@@ -249,7 +276,30 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
       }
     }
     const after = await evaluate(createClassifier(gpu, pruned.description, view.asStore()), 'eval-after');
-    const evalMs = performance.now() - te;
+    let evalMs = performance.now() - te;
+    // The repair: BN statistics re-estimated for the pruned network; export and fine-tuning start from it.
+    const recalibration =
+      recalibrate > 0 && hasBatchNorm(view)
+        ? { images: recalibrate, batch: SGLP_DEFAULTS.recalibrateBatch }
+        : null;
+    let recalibrated: ClassifierMetrics | undefined;
+    let recalibrateMs: number | undefined;
+    if (recalibration) {
+      const tr = performance.now();
+      view = await recalibrateBatchNorm(gpu, view, train, normalize, {
+        ...recalibration,
+        signal,
+        counters: passes,
+        onProgress: (done, total) => progress({ stage: 'recalibrate', done, total }),
+      });
+      recalibrateMs = performance.now() - tr;
+      const tv = performance.now();
+      recalibrated = await evaluate(
+        createClassifier(gpu, pruned.description, view.asStore()),
+        'eval-recalibrated',
+      );
+      evalMs += performance.now() - tv;
+    }
     const tuned = options.finetune
       ? await finetuneStage(gpu, pruned.description, view, train, normalize, options.finetune, {
           evaluate: (m) => evaluate(m, 'eval-finetuned'),
@@ -266,7 +316,9 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
         desc,
         pruned: pruned.description,
         settings,
-        isDefault: isDefaultProtocol(settings, SGLP_DEFAULTS, options.evalLimit),
+        isDefault:
+          isDefaultProtocol(settings, SGLP_DEFAULTS, options.evalLimit) &&
+          (recalibrate === SGLP_DEFAULTS.recalibrate || recalibration === null),
         options,
         seqLen: null,
         wording: { calibration: 'samples', gradnormSuffix: '', eval: 'samples' },
@@ -282,15 +334,26 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
         metrics: {
           before: { accuracy: before.accuracy, loss: before.loss, samples: before.samples },
           after: { accuracy: after.accuracy, loss: after.loss, samples: after.samples },
+          ...(recalibrated
+            ? {
+                recalibrated: {
+                  accuracy: recalibrated.accuracy,
+                  loss: recalibrated.loss,
+                  samples: recalibrated.samples,
+                },
+              }
+            : {}),
           ...(tuned ? { afterFinetune: tuned.metrics } : {}),
         },
         finetune: tuned?.protocol ?? null,
+        recalibration,
         timings: {
           featuresMs,
           ckaMs,
           segmentMs,
           importanceMs,
           evalMs: evalMs + (tuned?.evalMs ?? 0),
+          ...(recalibrateMs !== undefined ? { recalibrateMs } : {}),
           finetuneMs: tuned?.trainMs ?? 0,
         },
         t0,

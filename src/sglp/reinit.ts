@@ -1,4 +1,4 @@
-// Fresh weights for the convs a VGG pruning re-initialises (SGLP.md §0: a conv whose input width changed).
+// Fresh weights for the convs a VGG pruning re-initialises (docs/method.md §0: a conv whose input width changed).
 // PyTorch's default Conv2d init, kaiming_uniform(a=√5): weight and bias both U(−b, b), b = 1/√fan_in,
 // fan_in = in_channels·k·k, drawn on the CPU with the project PRNG (mulberry32, io/prng.ts): the weight's
 // values in state-dict (row-major) order, then the bias's, from one stream of `seed`. The stream is derived

@@ -52,6 +52,8 @@ export interface ReportInputs {
   readonly reinit?: readonly ReinitUnit[];
   readonly metrics: Report['metrics'];
   readonly finetune: Report['protocol']['finetune'];
+  /** Batch-norm recalibration's images and batch; null: off or no BN; absent: language models. */
+  readonly recalibration?: { readonly images: number; readonly batch: number } | null;
   readonly timings: Omit<Report['timings'], 'totalMs'>;
   /** performance.now() at the start, for timings.totalMs. */
   readonly t0: number;
@@ -75,14 +77,17 @@ function sampling(n: number, size: number) {
 }
 
 function protocolNotes(r: ReportInputs): string[] {
-  const { samples, batch, gBatches, gSize, maxExhaustive, method, sglp, seed, select } = r.settings;
+  const { samples, batch, gBatches, gSize, maxExhaustive, method, sglp, seed, select, score } = r.settings;
+  const searched = sglp && score !== 'similarity';
   const { evalLimit } = r.options;
   const notes: string[] = [];
   if (!r.isDefault) {
     notes.push(
       `reduced protocol: ${samples} calibration ${r.wording.calibration} in batches of ${batch}` +
-        (sglp ? `, GradNorm on ${gBatches} batch(es) of ${gSize}${r.wording.gradnormSuffix}` : '') +
-        (sglp && maxExhaustive !== MAX_EXHAUSTIVE
+        (searched
+          ? `, ${score === 'loss' ? 'loss' : 'GradNorm'} on ${gBatches} batch(es) of ${gSize}${r.wording.gradnormSuffix}`
+          : '') +
+        (searched && maxExhaustive !== MAX_EXHAUSTIVE
           ? `, exhaustive search up to ${maxExhaustive} candidates`
           : '') +
         (evalLimit !== undefined ? `, evaluation on the first ${evalLimit} test ${r.wording.eval}` : ''),
@@ -91,7 +96,9 @@ function protocolNotes(r: ReportInputs): string[] {
   if (method === 'random') notes.push(`random baseline: seed ${seed} (mulberry32, stream ${RANDOM_STREAM})`);
   if (!sglp) notes.push('CKA and the segmentation are shown for comparison; this baseline does not use them');
   if (r.secondPass) notes.push("--remove needed the keep plan's second pass (segments down to one unit)");
-  if (sglp && select === 'max')
+  if (r.recalibration === null && r.seqLen === null)
+    notes.push('batch-norm recalibration off (--recalibrate 0)');
+  if (sglp && score === 'gradnorm' && select === 'max')
     notes.push("--select max: the candidate with the highest GradNorm was kept (the authors' direction)");
   for (const x of r.reinit ?? []) {
     notes.push(
@@ -104,7 +111,7 @@ function protocolNotes(r: ReportInputs): string[] {
 /** The report object, in the schema's key order (the caller validates it with parseReport). */
 export function buildReport(r: ReportInputs): Report {
   const { desc, pruned, options, seg, perSegment, gpu } = r;
-  const { method, seed, samples, batch, gBatches, gSize, estimator, select, maxExhaustive, sglp } =
+  const { method, seed, samples, batch, gBatches, gSize, estimator, select, score, maxExhaustive, sglp } =
     r.settings;
   const units: ReportUnit[] = desc.units.map((u) => ({
     index: u.index,
@@ -136,8 +143,16 @@ export function buildReport(r: ReportInputs): Report {
       },
       target: options.target,
       importance: sglp
-        ? { score: 'gradnorm', select, samples: sampling(gBatches * gSize, gSize), maxExhaustive }
+        ? {
+            score,
+            select,
+            samples: score === 'similarity' ? sampling(samples, batch) : sampling(gBatches * gSize, gSize),
+            maxExhaustive,
+          }
         : null,
+      ...(r.recalibration !== undefined
+        ? { recalibration: r.recalibration && sampling(r.recalibration.images, r.recalibration.batch) }
+        : {}),
       eval: { split: 'test', limit: options.evalLimit ?? null },
       finetune: r.finetune,
     },
@@ -152,7 +167,13 @@ export function buildReport(r: ReportInputs): Report {
     ...(sglp
       ? {
           importance: {
-            search: kinds.size === 2 ? 'mixed' : kinds.has('greedy') ? 'greedy' : 'exhaustive',
+            search: kinds.has('ranked')
+              ? 'ranked'
+              : kinds.size === 2
+                ? 'mixed'
+                : kinds.has('greedy')
+                  ? 'greedy'
+                  : 'exhaustive',
             perSegment: perSegment.map((p) => ({
               segment: p.segment,
               search: p.search,

@@ -5,7 +5,7 @@
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { ParamStore } from '../nn/params.js';
-import { METHODS, type Method, type Report } from '../report/schema.js';
+import { METHODS, type Method, type Report, SCORES, type Score } from '../report/schema.js';
 import {
   CosineScores,
   checkBudget,
@@ -35,6 +35,8 @@ export type PruneStage =
   | 'importance'
   | 'eval-before'
   | 'eval-after'
+  | 'recalibrate'
+  | 'eval-recalibrated'
   | 'finetune'
   | 'eval-finetuned';
 
@@ -56,6 +58,7 @@ export interface ProtocolDefaults {
   readonly evalBatch: number;
   readonly estimator: Estimator;
   readonly select: Select;
+  readonly score: Score;
 }
 
 /** The options both pipelines read the same way (a subset of PruneOptions). */
@@ -67,6 +70,7 @@ export interface SettingsOptions {
   readonly batch?: number;
   readonly estimator?: Estimator;
   readonly select?: Select;
+  readonly score?: Score;
   readonly gradnormBatches?: number;
   readonly gradnormBatchSize?: number;
   readonly maxExhaustive?: number;
@@ -85,7 +89,9 @@ export interface PruneSettings {
   readonly gSize: number;
   readonly evalBatch: number;
   readonly estimator: Estimator;
+  /** Which candidate score wins: `--select` for GradNorm, min for the loss, max for similarity. */
   readonly select: Select;
+  readonly score: Score;
   readonly maxExhaustive: number;
 }
 
@@ -110,7 +116,13 @@ export function resolveSettings(
   const gSize = options.gradnormBatchSize ?? defaults.gradnormBatchSize;
   const evalBatch = options.evalBatch ?? defaults.evalBatch;
   const estimator = options.estimator ?? defaults.estimator;
-  const select = options.select ?? defaults.select;
+  const score = options.score ?? defaults.score;
+  if (!SCORES.includes(score)) throw new Error(`--score must be one of ${SCORES.join(', ')}, got "${score}"`);
+  if (options.select !== undefined && score !== 'gradnorm') {
+    throw new Error(`--select chooses between GradNorm scores; it does not apply to --score ${score}`);
+  }
+  const select =
+    score === 'loss' ? 'min' : score === 'similarity' ? 'max' : (options.select ?? defaults.select);
   const maxExhaustive = options.maxExhaustive ?? MAX_EXHAUSTIVE;
   const method = options.method ?? 'sglp';
   const seed = options.seed ?? 0;
@@ -130,10 +142,23 @@ export function resolveSettings(
   checkCount('--max-exhaustive', maxExhaustive);
   if (options.evalLimit !== undefined) checkCount('--eval-limit', options.evalLimit);
   if (select !== 'min' && select !== 'max') throw new Error(`--select must be min or max, got "${select}"`);
-  return { method, sglp, seed, samples, batch, gBatches, gSize, evalBatch, estimator, select, maxExhaustive };
+  return {
+    method,
+    sglp,
+    seed,
+    samples,
+    batch,
+    gBatches,
+    gSize,
+    evalBatch,
+    estimator,
+    select,
+    score,
+    maxExhaustive,
+  };
 }
 
-/** Whether the settings are the default protocol; baselines do not read the GradNorm settings. */
+/** Whether the settings are the default protocol; only the searching scores read the scoring settings. */
 export function isDefaultProtocol(
   s: PruneSettings,
   defaults: ProtocolDefaults,
@@ -143,6 +168,7 @@ export function isDefaultProtocol(
     s.samples === defaults.samples &&
     s.batch === defaults.batch &&
     (!s.sglp ||
+      s.score === 'similarity' ||
       (s.gBatches === defaults.gradnormBatches &&
         s.gSize === defaults.gradnormBatchSize &&
         s.maxExhaustive === MAX_EXHAUSTIVE)) &&
@@ -167,7 +193,42 @@ export function candidateCount(
 }
 
 /**
- * GradNorm search (SGLP.md §4) in every segment that keeps fewer units than it has, in segment order;
+ * The similarity score (docs/method.md §4): in every segment that loses units, keep the protected units
+ * and the unprotected ones with the highest block influence (ties: the earlier unit), i.e. remove the
+ * units that change their input least. The one candidate recorded is the kept set, scored by the sum of
+ * its units' influence (what the ranking maximises).
+ */
+export function rankSegments(
+  segments: readonly (readonly [number, number])[],
+  keepBySegment: readonly number[],
+  protectedUnits: readonly number[],
+  influence: readonly (number | null)[],
+): SegmentImportance[] {
+  const prot = new Set(protectedUnits);
+  const out: SegmentImportance[] = [];
+  segments.forEach(([a, b], i) => {
+    const keep = keepBySegment[i];
+    if (keep >= b - a) return;
+    const units = Array.from({ length: b - a }, (_, k) => a + k);
+    const fixed = units.filter((u) => prot.has(u));
+    const free = units.filter((u) => !prot.has(u));
+    for (const u of free) {
+      const v = influence[u];
+      if (v === null || v === undefined || !Number.isFinite(v)) {
+        throw new Error(`similarity score: unit ${u} has no finite block influence (${v})`);
+      }
+    }
+    const ranked = [...free].sort((x, y) => (influence[y] as number) - (influence[x] as number) || x - y);
+    const kept = [...fixed, ...ranked.slice(0, keep - fixed.length)].sort((x, y) => x - y);
+    const score = kept.reduce((t, u) => t + (prot.has(u) ? 0 : (influence[u] as number)), 0);
+    const best = { units: kept, score };
+    out.push({ segment: i, keep, candidates: [best], best, search: 'ranked' });
+  });
+  return out;
+}
+
+/**
+ * GradNorm search (docs/method.md §4) in every segment that keeps fewer units than it has, in segment order;
  * `scorer` makes the segment's scorer, `progress` hears of every candidate scored.
  */
 export async function searchSegments(
@@ -239,6 +300,18 @@ export interface StageRun {
 }
 
 /**
+ * Calibration (CKA and the units' block influence) of one model, kept between prune runs that read the same
+ * calibration samples (`sglp compare`, the selection benchmark): every method and score sees the same
+ * representations, so they are computed once. Pass one instance per model; a run with other calibration
+ * settings is an error rather than a silent recomputation.
+ */
+export class CalibrationCache {
+  entry:
+    | { readonly key: string; readonly calib: CalibrationResult; readonly cosine: CosineScores | undefined }
+    | undefined;
+}
+
+/**
  * Stages 1–2: calibration → averaged CKA (every method: the report carries the matrix), with the scored
  * baselines' observer reading the same representations in the same pass; then the segmentation.
  */
@@ -249,19 +322,35 @@ export async function calibrateAndSegment<C extends CalibrationResult>(
   segments: number | undefined,
   calibrate: (observers: CosineScores[]) => Promise<C>,
   run: StageRun,
+  cache?: CalibrationCache,
 ): Promise<{ calib: C; cosine: CosineScores | undefined; seg: Segmentation; segmentMs: number }> {
   const { gpu, desc, params } = model;
-  const cosine =
-    s.method === 'block-influence' || s.method === 'angular'
-      ? new CosineScores(gpu, desc, params)
-      : undefined;
-  let calib: C;
-  try {
-    calib = await calibrate(cosine ? [cosine] : []);
-  } finally {
-    cosine?.dispose();
+  const needsCosine =
+    s.method === 'block-influence' || s.method === 'angular' || (s.sglp && s.score === 'similarity');
+  const key = `${desc.name} ${s.samples}/${s.batch} ${s.estimator}`;
+  const hit = cache?.entry;
+  if (hit && hit.key !== key) {
+    throw new Error(
+      `calibration cache: holds "${hit.key}", this run reads "${key}"; use one cache per setting`,
+    );
   }
-  run.passes.forward += calib.forwardPasses;
+  let calib: C;
+  let cosine: CosineScores | undefined;
+  if (hit && (hit.cosine || !needsCosine)) {
+    calib = hit.calib as C;
+    cosine = hit.cosine;
+  } else {
+    // A cache fills the block-influence scores too wherever they are defined, for the runs after this one.
+    cosine =
+      needsCosine || (cache && CosineScores.defined(desc)) ? new CosineScores(gpu, desc, params) : undefined;
+    try {
+      calib = await calibrate(cosine ? [cosine] : []);
+    } finally {
+      cosine?.dispose();
+    }
+    run.passes.forward += calib.forwardPasses;
+    if (cache) cache.entry = { key, calib, cosine };
+  }
   const ts = performance.now();
   const names = desc.units.map((u) => u.name);
   const seg = segmentCka(calib.cka.matrix, { names, segments });
@@ -292,6 +381,16 @@ export async function chooseRemoved(
 ): Promise<Removal> {
   if (!s.sglp) return { ...removedByBaseline(s, desc, target, cosine), perSegment: [], secondPass: false };
   const keep = planKeep(seg.segments, plan.protectedUnits, target, { stem: plan.stem });
+  if (s.score === 'similarity') {
+    const scores = (cosine as CosineScores).scores('block-influence');
+    const perSegment = rankSegments(seg.segments, keep.keep, plan.protectedUnits, scores);
+    return {
+      removed: removedBySearch(seg.segments, perSegment, desc),
+      perSegment,
+      secondPass: keep.secondPass,
+      unitScores: { kind: 'block-influence', scores },
+    };
+  }
   const perSegment = await search(keep.keep);
   return {
     removed: removedBySearch(seg.segments, perSegment, desc),

@@ -1,4 +1,4 @@
-// Fisher's optimal partition (SGLP.md §2): split the sequence of CKA row sums into K contiguous segments
+// Fisher's optimal partition (docs/method.md §2): split the sequence of CKA row sums into K contiguous segments
 // that minimise the total within-segment sum of squared deviations from the segment mean. The dynamic
 // programme keeps the argmin of every cell and backtracks through it, so the partition returned is exactly
 // one that attains Loss[L, K] (the authors' code backtracks heuristically and often misses it).
@@ -139,7 +139,7 @@ export function backtrack(table: FisherTable, k: number): Segment[] {
 }
 
 /**
- * SGLP.md's elbow rule on lossByK (lossByK[k - 1] = Loss[L, k], its length is K_max): scanning
+ * docs/method.md's elbow rule on lossByK (lossByK[k - 1] = Loss[L, k], its length is K_max): scanning
  * k = 1 .. K_max - 1, if Loss[L, k] = 0 then K = k and stop; otherwise whenever
  * (Loss[L, k] - Loss[L, k + 1]) / Loss[L, k] > 0.05 set K = k + 1, the last such k winning. K = 1 when
  * no step counts.

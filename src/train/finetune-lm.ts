@@ -1,4 +1,4 @@
-// Fine-tuning a pruned language model (SGLP.md §5, "AdamW for LMs"): the pruned model's tensors are copied
+// Fine-tuning a pruned language model (docs/method.md §5, "AdamW for LMs"): the pruned model's tensors are copied
 // into a fresh, writable ParamStore (the source, usually a read-only view over the loaded model, is only
 // read) and trained with the LM trainer's loop (lm-loop.ts): AdamW, linear warmup + cosine, seeded window
 // shuffles, on the train split's windows (the first N with `--finetune-samples N`). The caller evaluates

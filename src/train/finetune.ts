@@ -1,4 +1,4 @@
-// Fine-tuning after pruning (SGLP.md §5): the pruned model's tensors are copied into a fresh, writable
+// Fine-tuning after pruning (docs/method.md §5): the pruned model's tensors are copied into a fresh, writable
 // ParamStore (the source, usually a read-only view over the loaded model, is only read) and trained for E
 // epochs with SGD + momentum, weight decay and a per-step cosine learning rate, shuffled and augmented from
 // a seed exactly as `sglp train` does (on the first N train samples with `--finetune-samples N`). The
@@ -14,7 +14,7 @@ import { ParamStore } from '../nn/params.js';
 import { type LoopEpochRecord, type LoopProgress, runEpochs } from './loop.js';
 import { Optimizer, SGD_DEFAULTS } from './optimizer.js';
 
-/** SGLP.md §5's image protocol: SGD momentum 0.9, lr 0.01 cosine, weight decay 5e-3, batch 256. */
+/** docs/method.md §5's image protocol: SGD momentum 0.9, lr 0.01 cosine, weight decay 5e-3, batch 256. */
 export const FINETUNE_DEFAULTS = {
   lr: 0.01,
   momentum: SGD_DEFAULTS.momentum,

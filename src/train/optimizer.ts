@@ -19,7 +19,7 @@ export interface AdamWOptions {
 
 export type OptimizerOptions = ({ kind: 'sgd' } & SgdOptions) | ({ kind: 'adamw' } & AdamWOptions);
 
-/** PyTorch's defaults for the fine-tuning protocol of SGLP.md §5 (SGD) and for LMs (AdamW). */
+/** PyTorch's defaults for the fine-tuning protocol of docs/method.md §5 (SGD) and for LMs (AdamW). */
 export const SGD_DEFAULTS: SgdOptions = { momentum: 0.9, weightDecay: 5e-3 };
 export const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
 

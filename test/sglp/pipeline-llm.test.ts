@@ -181,3 +181,28 @@ describe('LLM GradNorm', () => {
     }
   });
 });
+
+describe('LLM loss score', () => {
+  it('scores a candidate as the f64 mean next-token NLL of the pruned model, averaged over batches', async () => {
+    const gpu = await getGpu();
+    const { desc, w } = model();
+    const params = ParamStore.fromArrays(gpu, desc, w);
+    try {
+      const B = 2;
+      const T = 5;
+      const batches = [0, 1].map((s) => ({ ids: Int32Array.from(tokens(B * T, 20 + s)), batch: B, seq: T }));
+      const counters = { forward: 0, backward: 0 };
+      const score = llmSegmentScorer(gpu, desc, params, [0, 3], batches, { score: 'loss', counters });
+      const got = await score([0, 1]);
+      // Layer 2 removed: the first two layers as they are.
+      const pw: Record<string, Float32Array> = {};
+      for (const [k, v] of Object.entries(w)) if (!k.startsWith('model.layers.2.')) pw[k] = v;
+      const want = batches.reduce((s, b) => s + llamaNllRef(ref(2), pw, b.ids, B, T) / batches.length, 0);
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-5 * want);
+      // Forward only: no backward pass ran.
+      expect(counters).toEqual({ forward: 2, backward: 0 });
+    } finally {
+      params.dispose();
+    }
+  });
+});

@@ -1,0 +1,208 @@
+// The selection benchmark (docs/selection-benchmark.md): every rule of cases.ts on every model and removal
+// ratio, with the same calibration (one CKA per model and ratio, shared through a CalibrationCache), the
+// same segmentation and keep plan, and the same repair; metrics as pruned, after batch-norm recalibration
+// (images) and after one short fine-tuning epoch, plus the time each rule took to choose (calibration,
+// CKA, segmentation and its own scoring). Rows are appended to the JSON file as they finish, so an
+// interrupted run keeps what it measured and a rerun skips it.
+//   npm run bench:selection -- --trained DIR [--only NAME,…] [--rules ID,…] [--out FILE]
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeModel } from '../../src/arch/describe.js';
+import type { ModelDescription } from '../../src/arch/types.js';
+import type { Gpu } from '../../src/gpu/device.js';
+import { parseModelConfig } from '../../src/io/config.js';
+import { parseDataSpec } from '../../src/io/data-spec.js';
+import { openCheckpoint } from '../../src/io/safetensors-index.js';
+import { textWindows } from '../../src/io/text-data.js';
+import { readTokenizer } from '../../src/io/tokenizer.js';
+import { ParamStore } from '../../src/nn/params.js';
+import { loadModelDir } from '../../src/node/api.js';
+import { loadImageDataset } from '../../src/node/datasets.js';
+import { acquireDevice } from '../../src/node/device.js';
+import { directorySource } from '../../src/node/files.js';
+import type { EvalMetrics, Report } from '../../src/report/schema.js';
+import { CalibrationCache, pruneSglp } from '../../src/sglp/pipeline.js';
+import { pruneLlm } from '../../src/sglp/pipeline-llm.js';
+import { BENCH_PROTOCOL, CASES, type ModelCase, type RatioCase, RULES, type Rule } from './cases.js';
+
+const { values } = parseArgs({
+  options: {
+    trained: { type: 'string' },
+    only: { type: 'string' },
+    rules: { type: 'string' },
+    out: { type: 'string', default: 'bench/results/selection-lavapipe.json' },
+  },
+});
+if (!values.trained) throw new Error('--trained DIR: the folder bench/selection/train-models.sh wrote');
+const only = values.only?.split(',');
+const rules = values.rules ? RULES.filter((r) => values.rules?.split(',').includes(r.id)) : RULES;
+
+export interface Row {
+  readonly model: string;
+  readonly remove: number;
+  /** `--segments` asked (null: the elbow rule). */
+  readonly segmentsAsked: number | null;
+  readonly units: number;
+  readonly segments: number;
+  readonly kRule: string;
+  readonly rule: Rule['id'];
+  readonly removed: number[];
+  readonly before: EvalMetrics;
+  readonly pruned: EvalMetrics;
+  readonly recalibrated?: EvalMetrics;
+  readonly finetuned?: EvalMetrics;
+  /** Calibration + CKA + segmentation + the rule's own scoring, ms. */
+  readonly selectionMs: number;
+  readonly scoringMs: number;
+  readonly preset: string;
+}
+
+const rows: Row[] = existsSync(values.out) ? JSON.parse(readFileSync(values.out, 'utf8')).rows : [];
+const save = () =>
+  writeFileSync(
+    values.out,
+    `${JSON.stringify({ adapter: 'see rows', protocol: BENCH_PROTOCOL, rows }, null, 1)}\n`,
+  );
+const done = (m: string, r: RatioCase, rule: string) =>
+  rows.some(
+    (x) =>
+      x.model === m && x.remove === r.remove && x.segmentsAsked === (r.segments ?? null) && x.rule === rule,
+  );
+
+function rowOf(c: ModelCase, ratio: RatioCase, rule: Rule, report: Report): Row {
+  const t = report.timings;
+  return {
+    model: c.name,
+    remove: ratio.remove,
+    segmentsAsked: ratio.segments ?? null,
+    units: report.units.length,
+    segments: report.segmentation.k,
+    kRule: report.segmentation.kRule,
+    rule: rule.id,
+    removed: report.removed,
+    before: report.metrics.before,
+    pruned: report.metrics.after,
+    ...(report.metrics.recalibrated ? { recalibrated: report.metrics.recalibrated } : {}),
+    ...(report.metrics.afterFinetune ? { finetuned: report.metrics.afterFinetune } : {}),
+    selectionMs: t.featuresMs + t.ckaMs + t.segmentMs + t.importanceMs,
+    scoringMs: t.importanceMs,
+    preset: report.protocol.preset,
+  };
+}
+
+const ruleOptions = (rule: Rule) => ({
+  method: rule.method,
+  ...('score' in rule ? { score: rule.score } : {}),
+  ...('select' in rule ? { select: rule.select } : {}),
+});
+
+async function imageCase(gpu: Gpu, c: ModelCase, dir: string): Promise<void> {
+  const model = await loadModelDir(gpu, dir);
+  const train = await loadImageDataset(c.data, 'train');
+  const test = await loadImageDataset(c.data, 'test');
+  try {
+    for (const ratio of c.ratios) {
+      const cache = new CalibrationCache();
+      for (const rule of rules) {
+        if (done(c.name, ratio, rule.id)) continue;
+        const before = rows.find((x) => x.model === c.name)?.before;
+        const t0 = performance.now();
+        const r = await pruneSglp(
+          { gpu, desc: model.desc, params: model.params, normalize: model.normalize, train, test },
+          {
+            target: { remove: ratio.remove },
+            segments: ratio.segments,
+            ...ruleOptions(rule),
+            ...(rule.method === 'sglp' && 'score' in rule && rule.score !== 'similarity' ? c.scoring : {}),
+            evalLimit: BENCH_PROTOCOL.imageEvalLimit,
+            finetune: { epochs: 1, samples: BENCH_PROTOCOL.imageFinetuneSamples },
+            ...(before && 'accuracy' in before ? { before } : {}),
+            calibrationCache: cache,
+            dataSpec: c.data,
+            input: dir,
+            output: '(not written)',
+          },
+        );
+        r.view.dispose();
+        r.finetuned?.dispose();
+        record(c, ratio, rule, r.report, t0);
+      }
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+async function textCase(gpu: Gpu, c: ModelCase, dir: string): Promise<void> {
+  const source = directorySource(dir);
+  const config = parseModelConfig(readFileSync(join(dir, 'config.json'), 'utf8'), join(dir, 'config.json'));
+  const desc: ModelDescription = describeModel(config);
+  const spec = parseDataSpec(c.data);
+  if (spec.kind !== 'text') throw new Error(`${c.name}: text data expected`);
+  const tokenizer = await readTokenizer(source);
+  const ids = tokenizer.encode(new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(spec.file)));
+  const train = textWindows(ids, 'train', 128, { name: spec.file });
+  const test = textWindows(ids, 'test', 128, { name: spec.file });
+  const store = await openCheckpoint(source);
+  const params = await ParamStore.load(gpu, desc, store);
+  await store.close();
+  try {
+    for (const ratio of c.ratios) {
+      const cache = new CalibrationCache();
+      for (const rule of rules) {
+        if (done(c.name, ratio, rule.id)) continue;
+        const before = rows.find((x) => x.model === c.name)?.before;
+        const t0 = performance.now();
+        const r = await pruneLlm(
+          { gpu, desc, params, train, test },
+          {
+            target: { remove: ratio.remove },
+            segments: ratio.segments,
+            ...ruleOptions(rule),
+            finetune: { epochs: 1, samples: BENCH_PROTOCOL.textFinetuneSamples },
+            ...(before && 'perplexity' in before ? { before } : {}),
+            calibrationCache: cache,
+            dataSpec: c.data,
+            input: dir,
+            output: '(not written)',
+          },
+        );
+        r.view?.dispose();
+        r.finetuned?.dispose();
+        record(c, ratio, rule, r.report, t0);
+      }
+    }
+  } finally {
+    params.dispose();
+  }
+}
+
+function record(c: ModelCase, ratio: RatioCase, rule: Rule, report: Report, t0: number): void {
+  const row = rowOf(c, ratio, rule, report);
+  rows.push(row);
+  save();
+  const m = (x: EvalMetrics | undefined) =>
+    x === undefined ? '-' : 'accuracy' in x ? `${(100 * x.accuracy).toFixed(1)}%` : x.perplexity.toFixed(2);
+  console.error(
+    `${c.name} remove ${ratio.remove} ${rule.id}: ${m(row.pruned)} / ${m(row.recalibrated)} / ${m(row.finetuned)}` +
+      ` selection ${(row.selectionMs / 1000).toFixed(1)} s (run ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  );
+}
+
+const gpu = await acquireDevice();
+try {
+  for (const c of CASES) {
+    if (only && !only.includes(c.name)) continue;
+    const dir = c.where === 'repo' ? c.dir : join(values.trained, c.dir);
+    if (!existsSync(join(dir, 'model.safetensors'))) {
+      console.error(`${c.name}: ${dir} has no model.safetensors (train it: bench/selection/train-models.sh)`);
+      continue;
+    }
+    if (c.data.startsWith('text:')) await textCase(gpu, c, dir);
+    else await imageCase(gpu, c, dir);
+  }
+} finally {
+  gpu.destroy();
+}
