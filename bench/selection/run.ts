@@ -57,6 +57,7 @@ export interface Row {
   readonly selectionMs: number;
   readonly scoringMs: number;
   readonly preset: string;
+  readonly finetuneSamples: number | null;
 }
 
 const rows: Row[] = existsSync(values.out) ? JSON.parse(readFileSync(values.out, 'utf8')).rows : [];
@@ -89,6 +90,7 @@ function rowOf(c: ModelCase, ratio: RatioCase, rule: Rule, report: Report): Row 
     selectionMs: t.featuresMs + t.ckaMs + t.segmentMs + t.importanceMs,
     scoringMs: t.importanceMs,
     preset: report.protocol.preset,
+    finetuneSamples: report.protocol.finetune?.samples ?? null,
   };
 }
 
@@ -117,7 +119,7 @@ async function imageCase(gpu: Gpu, c: ModelCase, dir: string): Promise<void> {
             ...ruleOptions(rule),
             ...(rule.method === 'sglp' && 'score' in rule && rule.score !== 'similarity' ? c.scoring : {}),
             evalLimit: BENCH_PROTOCOL.imageEvalLimit,
-            finetune: { epochs: 1, samples: BENCH_PROTOCOL.imageFinetuneSamples },
+            finetune: { epochs: 1, samples: c.finetuneSamples ?? BENCH_PROTOCOL.imageFinetuneSamples },
             ...(before && 'accuracy' in before ? { before } : {}),
             calibrationCache: cache,
             dataSpec: c.data,

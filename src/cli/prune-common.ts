@@ -129,7 +129,7 @@ export function progressReporter(io: CliIo): { onProgress: (p: PruneProgress) =>
           const rate = (p.done - 1) / ((now - searchStart) / 1000);
           const eta = p.done > 1 && rate > 0 ? `, ~${Math.ceil((p.total - p.done) / rate)} s left` : '';
           io.stderr(
-            `${STAGE_LABEL[p.stage]}: ${p.detail ?? ''}: ${p.done}/${p.total} candidates` +
+            `${p.label ?? STAGE_LABEL[p.stage]}: ${p.detail ?? ''}: ${p.done}/${p.total} candidates` +
               `${p.done > 1 ? ` (${rate.toFixed(2)}/s${eta})` : ''}\n`,
           );
         }

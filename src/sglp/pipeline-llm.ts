@@ -187,7 +187,7 @@ export async function pruneLlm(inputs: LlmPruneInputs, options: LlmPruneOptions)
                 hostStates: stream?.hostStates ?? false,
                 score: searched,
               }),
-        { select, maxExhaustive, progress },
+        { select, maxExhaustive, score, progress },
       );
     };
     const { removed, perSegment, secondPass, unitScores } = await chooseRemoved(

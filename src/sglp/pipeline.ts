@@ -59,7 +59,8 @@ export const SGLP_DEFAULTS = {
   evalBatch: 128,
   estimator: 'biased' as Estimator,
   select: 'min' as Select,
-  score: 'gradnorm' as Score,
+  /** The selection benchmark's winner for image classifiers (bench/RESULTS.md, "Selection benchmark"). */
+  score: 'similarity' as Score,
   /** Batch-norm recalibration after pruning: the first N train images, in batches of recalibrateBatch. */
   recalibrate: 2048,
   recalibrateBatch: 128,
@@ -219,7 +220,7 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
             ? segmentLossScorer(gpu, desc, params, [s[0], s[1]], gBatchList, o)
             : segmentScorer(gpu, desc, params, [s[0], s[1]], gBatchList, o);
         },
-        { select, maxExhaustive, progress },
+        { select, maxExhaustive, score, progress },
       );
     } finally {
       disposeGradNormBatches(gBatchList);

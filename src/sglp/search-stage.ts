@@ -47,6 +47,8 @@ export interface PruneProgress {
   readonly total: number;
   /** e.g. `segment 2 of 5` during the search. */
   readonly detail?: string;
+  /** What the stage is for this run, when the stage name says too little: `GradNorm search`, `loss search`. */
+  readonly label?: string;
 }
 
 /** A pipeline's default protocol (SGLP_DEFAULTS, SGLP_TEXT_DEFAULTS). */
@@ -116,7 +118,10 @@ export function resolveSettings(
   const gSize = options.gradnormBatchSize ?? defaults.gradnormBatchSize;
   const evalBatch = options.evalBatch ?? defaults.evalBatch;
   const estimator = options.estimator ?? defaults.estimator;
-  const score = options.score ?? defaults.score;
+  // The similarity score needs block influence; where it is undefined (VGG) the default searches by loss.
+  const score =
+    options.score ??
+    (defaults.score === 'similarity' && !CosineScores.defined(desc) ? 'loss' : defaults.score);
   if (!SCORES.includes(score)) throw new Error(`--score must be one of ${SCORES.join(', ')}, got "${score}"`);
   if (options.select !== undefined && score !== 'gradnorm') {
     throw new Error(`--select chooses between GradNorm scores; it does not apply to --score ${score}`);
@@ -236,9 +241,10 @@ export async function searchSegments(
   keepBySegment: readonly number[],
   protectedUnits: readonly number[],
   scorer: (segment: readonly [number, number]) => Scorer,
-  o: { select: Select; maxExhaustive: number; progress: (p: PruneProgress) => void },
+  o: { select: Select; maxExhaustive: number; score: Score; progress: (p: PruneProgress) => void },
 ): Promise<SegmentImportance[]> {
   const perSegment: SegmentImportance[] = [];
+  const label = `${o.score === 'gradnorm' ? 'GradNorm' : o.score} search`;
   const searched = segments
     .map((s, i) => ({ s, i, keep: keepBySegment[i] }))
     .filter(({ s, keep }) => keep < s[1] - s[0]);
@@ -252,7 +258,7 @@ export async function searchSegments(
       `searched segment ${j + 1} of ${searched.length})`;
     const counted = async (set: readonly number[]) => {
       const v = await score(set);
-      o.progress({ stage: 'importance', done: ++scored, total, detail });
+      o.progress({ stage: 'importance', done: ++scored, total, detail, label });
       return v;
     };
     perSegment.push(

@@ -13,6 +13,7 @@ import { compareCommand, parseMethods } from '../../src/cli/compare.js';
 import { parseReport } from '../../src/report/schema.js';
 import { captureIo } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
+import { TINY_LLAMA_TEXT, writeTinyLlama } from '../helpers/tiny-llama.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
 const exec = promisify(execFile);
@@ -82,12 +83,14 @@ describe('sglp compare', () => {
     // The table: header, rule, unpruned, one row per method, in order.
     const text = stdout.join('');
     const lines = text.split('\n');
-    const head = lines.findIndex((l) => /^method\s+accuracy\s+loss\s+params\s+MACs\s+time$/.test(l));
+    const head = lines.findIndex((l) =>
+      /^method\s+accuracy\s+loss\s+accuracy recalibrated\s+params\s+MACs\s+time$/.test(l),
+    );
     expect(head).toBeGreaterThanOrEqual(0);
     const rows = lines.slice(head + 2, head + 8);
     expect(rows.map((l) => l.split(/\s{2,}/)[0])).toEqual([
       'unpruned',
-      'SGLP (select min)',
+      'SGLP (similarity)',
       'Random units',
       'Last units',
       'Block Influence',
@@ -102,7 +105,12 @@ describe('sglp compare', () => {
     expect(json.rows.map((r: { method: string }) => r.method)).toEqual(rows.map((l) => l.split(/\s{2,}/)[0]));
     expect(json.reports.angular).toBe(join(out, 'angular', 'sglp-report.json'));
     expect(await readFile(join(out, 'compare.md'), 'utf8')).toBe(json.markdown);
-    expect(json.markdown.split('\n')[0]).toBe('| method | accuracy | loss | params | MACs | time |');
+    expect(json.markdown.split('\n')[0]).toBe(
+      '| method | accuracy | loss | accuracy recalibrated | params | MACs | time |',
+    );
+    // Every method got the same repair, and the calibration was computed once.
+    for (const r of reports) expect(r.protocol.recalibration).toEqual(reports[0].protocol.recalibration);
+    expect(err.join('').match(/calibration features \+ CKA 1\//g)?.length).toBe(1);
   });
 
   it('parses --methods, refusing unknown and repeated methods; refuses a non-empty --out', async () => {
@@ -163,5 +171,56 @@ describe('the sglp binary: compare', () => {
     }
     const prune = await exec(process.execPath, ['dist/cli.js', 'prune', '--help']);
     for (const flag of ['--method', '--seed']) expect(prune.stdout).toContain(flag);
+  });
+});
+
+describe('sglp compare on a language model', () => {
+  it('prunes with every method and prints one perplexity table, the unpruned model evaluated once', async () => {
+    const gpu = await getGpu();
+    const lm = join(root, 'lm');
+    await writeTinyLlama(lm, { layers: 6, tied: true, dtype: 'F32', seed: 7 });
+    const corpus = join(root, 'corpus.txt');
+    await writeFile(corpus, TINY_LLAMA_TEXT.repeat(8));
+    const out = join(root, 'lm-compare');
+    const { io, out: stdout, err } = captureIo();
+    const methods = 'sglp,last,block-influence';
+    const result = await compareCommand(
+      lm,
+      {
+        data: `text:${corpus}`,
+        remove: 2,
+        segments: 2,
+        methods,
+        seqLen: 16,
+        samples: 4,
+        batch: 2,
+        gradnormBatchSize: 2,
+        out,
+      },
+      { io, gpu },
+    );
+    const reports = await Promise.all(
+      result.methods.map(async (m) => parseReport(await readFile(join(out, m, 'sglp-report.json'), 'utf8'))),
+    );
+    for (const r of reports) {
+      expect(r.removed).toHaveLength(2);
+      expect(r.metrics.before).toEqual(reports[0].metrics.before);
+      expect(r.metrics.recalibrated).toBeUndefined();
+    }
+    const lines = stdout.join('').split('\n');
+    const head = lines.findIndex((l) => /^method\s+perplexity\s+NLL\s+params\s+MACs\s+time$/.test(l));
+    expect(head).toBeGreaterThanOrEqual(0);
+    expect(lines.slice(head + 2, head + 6).map((l) => l.split(/\s{2,}/)[0])).toEqual([
+      'unpruned',
+      `SGLP (${reports[0].protocol.importance?.score === 'gradnorm' ? 'select min' : reports[0].protocol.importance?.score})`,
+      'Last units',
+      'Block Influence',
+    ]);
+    expect(
+      err
+        .join('')
+        .split('== ')
+        .filter((chunk) => /eval before/.test(chunk)),
+    ).toHaveLength(1);
   });
 });

@@ -69,7 +69,8 @@ describe('sglp prune', () => {
     expect(onDisk.removed).toHaveLength(3);
     expect(onDisk.model).toMatchObject({ architecture: 'cifar-resnet', input: model, output: out });
     expect(err.join('')).toMatch(/calibration features/);
-    expect(err.join('')).toMatch(/GradNorm search/);
+    expect(err.join('')).toMatch(/batch-norm recalibration/);
+    expect(onDisk.protocol.importance?.score).toBe('similarity');
     expect(await readFile(join(out, 'report.html'), 'utf8')).toMatch(/^<!doctype html>/i);
     expect(await digest(model)).toEqual(before);
 
@@ -83,9 +84,11 @@ describe('sglp prune', () => {
     expect(Array.from(await st.int32('bn1.num_batches_tracked'))).toEqual([42]);
     await src.close?.();
 
-    // `sglp eval` loads the pruned model and agrees with the report's "after".
+    // `sglp eval` loads the pruned model, which carries the recalibrated BN statistics, and agrees with the
+    // report's "recalibrated".
     const m = await evalCommand(out, { data: `mnist:${data}` }, { io: captureIo().io, gpu });
-    const after = report.metrics.after as { accuracy: number; loss: number; samples: number };
+    const after = report.metrics.recalibrated as { accuracy: number; loss: number; samples: number };
+    expect(report.protocol.recalibration?.samples).toBe(64);
     expect(m.samples).toBe(after.samples);
     expect(m.accuracy).toBe(after.accuracy);
     expect(m.loss).toBeCloseTo(after.loss, 6);
@@ -191,6 +194,8 @@ describe('the sglp binary: prune', () => {
       '8',
       '--max-exhaustive',
       '1',
+      '--score',
+      'gradnorm',
       '--out',
       out,
       '--json',

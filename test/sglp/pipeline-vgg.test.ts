@@ -54,6 +54,9 @@ const options = (extra: Partial<PruneOptions> = {}): PruneOptions => ({
   batch: 12,
   gradnormBatches: 2,
   gradnormBatchSize: 6,
+  score: 'gradnorm',
+  // The export is checked against the scored tensors: no repair in between.
+  recalibrate: 0,
   dataSpec: 'tiny32',
   input: 'in',
   output: 'out',

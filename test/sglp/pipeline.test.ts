@@ -43,6 +43,7 @@ const options = (extra: Partial<PruneOptions> = {}): PruneOptions => ({
   batch: 20,
   gradnormBatches: 2,
   gradnormBatchSize: 8,
+  score: 'gradnorm',
   dataSpec: 'tiny',
   input: 'in',
   output: 'out',
