@@ -3,7 +3,7 @@
 //
 //   deno run --unstable-webgpu --allow-read --allow-write examples/deno/prune.ts \
 //     models/fmnist-resnet56 /usr/share/datasets/fashion-mnist --remove 14 --samples 500 --batch 250 \
-//     --gradnorm-batches 1 --gradnorm-batch-size 32 --max-exhaustive 100 --eval-limit 1000 [--out DIR]
+//     --eval-limit 1000 [--score similarity|loss|gradnorm] [--recalibrate N] [--out DIR]
 //
 // MODEL is a directory with config.json + model.safetensors; DATA holds MNIST-layout IDX files
 // (train-images-idx3-ubyte.gz, …). With --out DIR the pruned config.json and model.safetensors are written
@@ -27,6 +27,7 @@ const NUMBER_FLAGS = {
   '--gradnorm-batch-size': 'gradnormBatchSize',
   '--max-exhaustive': 'maxExhaustive',
   '--eval-limit': 'evalLimit',
+  '--recalibrate': 'recalibrate',
 } as const;
 type Setting = (typeof NUMBER_FLAGS)[keyof typeof NUMBER_FLAGS];
 
@@ -34,13 +35,16 @@ function parseArgs(args: string[]) {
   const positional: string[] = [];
   const n: Partial<Record<Setting, number>> = {};
   let out: string | undefined;
+  let score: 'similarity' | 'loss' | 'gradnorm' | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--out') out = args[++i];
+    else if (a === '--score') score = args[++i] as typeof score;
     else if (a in NUMBER_FLAGS) {
       const v = Number(args[++i]);
-      if (!Number.isSafeInteger(v) || v < 1)
-        throw new Error(`${a} needs a whole number >= 1, got "${args[i]}"`);
+      const min = a === '--recalibrate' ? 0 : 1;
+      if (!Number.isSafeInteger(v) || v < min)
+        throw new Error(`${a} needs a whole number >= ${min}, got "${args[i]}"`);
       n[NUMBER_FLAGS[a as keyof typeof NUMBER_FLAGS]] = v;
     } else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else positional.push(a);
@@ -48,7 +52,7 @@ function parseArgs(args: string[]) {
   if (positional.length !== 2 || n.remove === undefined) {
     throw new Error('usage: prune.ts MODEL_DIR DATA_DIR --remove R [--samples N --batch B …] [--out DIR]');
   }
-  return { model: positional[0], data: positional[1], n, out };
+  return { model: positional[0], data: positional[1], n, out, score };
 }
 
 /** Every file of a directory, by name (the API takes bytes, so it runs the same everywhere). */
@@ -65,7 +69,7 @@ async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await Deno.rename(tmp, path);
 }
 
-const { model: modelDir, data: dataDir, n, out } = parseArgs(Deno.args);
+const { model: modelDir, data: dataDir, n, out, score } = parseArgs(Deno.args);
 const gpu = await acquireDevice();
 try {
   const model = await loadModel(gpu, await readDir(modelDir));
@@ -83,6 +87,8 @@ try {
     gradnormBatchSize: n.gradnormBatchSize,
     maxExhaustive: n.maxExhaustive,
     evalLimit: n.evalLimit,
+    score,
+    recalibrate: n.recalibrate,
     onProgress: log,
   });
   if (out) {

@@ -273,10 +273,6 @@ export class CifarResnet {
     capture?: CaptureHook,
   ): Promise<Tensor> {
     const gpu = this.gpu;
-    const fconv = (conv: Conv2dSpec, input: Tensor, relu: boolean, residual?: Tensor) => {
-      const f = convs.get(conv.name) as FoldedConv;
-      return conv2d(gpu, input, f.weight, { ...convOpts(conv), bias: f.bias, relu, residual });
-    };
     const stem = this.net.stem;
     let hcur: Tensor;
     if (capture) {
@@ -290,42 +286,93 @@ export class CifarResnet {
       }
       hcur = batchNorm2dEval(gpu, pre, bnParams(this.params, stem.bn), { eps: stem.bn.eps, relu: true });
       pre.dispose();
-    } else hcur = fconv(stem.conv, x, true);
-    if (stem.pool) {
-      const p = maxPool2d(gpu, hcur, poolOpts(stem.pool));
-      p.indices.dispose();
-      hcur.dispose();
-      hcur = p.out;
-    }
+      hcur = this.stemPool(hcur);
+    } else hcur = this.foldedStem(x, convs);
     try {
-      for (const block of this.blocks) {
-        let inp = hcur;
-        for (let i = 0; i < block.body.length - 1; i++) {
-          const next = fconv(block.body[i].conv, inp, true);
-          if (inp !== hcur) inp.dispose();
-          inp = next;
-        }
-        const sc = block.shortcut;
-        const residual =
-          sc.kind === 'identity'
-            ? hcur
-            : sc.kind === 'pad'
-              ? shortcutA(gpu, hcur, block.output[0])
-              : fconv(sc.conv, hcur, false);
-        const out = fconv(block.body[block.body.length - 1].conv, inp, true, residual);
-        if (inp !== hcur) inp.dispose();
-        if (residual !== hcur) residual.dispose();
+      for (let b = 0; b < this.blocks.length; b++) {
+        const out = this.foldedBlock(b, hcur, convs);
         hcur.dispose();
         hcur = out;
-        if (capture) await capture(block.unit, out);
+        if (capture) await capture(this.blocks[b].unit, out);
       }
-      const pooled = globalAvgPool2d(gpu, hcur);
-      const logits = this.fcForward(pooled);
-      pooled.dispose();
-      return logits;
+      return this.evalHead(hcur);
     } finally {
       hcur.dispose();
     }
+  }
+
+  /**
+   * forward() in eval mode on the folded snapshot (freezeForEval first), in pieces, for callers that share
+   * work between passes (the loss score runs the blocks before a segment once for all its candidates):
+   * evalStem, evalBlock per block, evalHead compute exactly what forward() does. Inputs stay the caller's.
+   */
+  evalStem(x: Tensor): Tensor {
+    return this.foldedStem(x, this.snapshot());
+  }
+
+  /** Block `b` of this.blocks (see evalStem). */
+  evalBlock(b: number, input: Tensor): Tensor {
+    return this.foldedBlock(b, input, this.snapshot());
+  }
+
+  /** The logits of the last feature map (see evalStem). */
+  evalHead(features: Tensor): Tensor {
+    const pooled = globalAvgPool2d(this.gpu, features);
+    const logits = this.fcForward(pooled);
+    pooled.dispose();
+    return logits;
+  }
+
+  private snapshot(): Map<string, FoldedConv> {
+    const convs = this.folded.current();
+    if (!convs) throw new Error(`${this.desc.name}: evalStem/evalBlock need freezeForEval() first`);
+    return convs;
+  }
+
+  private foldedConv(
+    convs: Map<string, FoldedConv>,
+    conv: Conv2dSpec,
+    input: Tensor,
+    relu: boolean,
+    residual?: Tensor,
+  ): Tensor {
+    const f = convs.get(conv.name) as FoldedConv;
+    return conv2d(this.gpu, input, f.weight, { ...convOpts(conv), bias: f.bias, relu, residual });
+  }
+
+  /** The max pool of a torchvision stem (frees its input), or the input as is. */
+  private stemPool(h: Tensor): Tensor {
+    const pool = this.net.stem.pool;
+    if (!pool) return h;
+    const p = maxPool2d(this.gpu, h, poolOpts(pool));
+    p.indices.dispose();
+    h.dispose();
+    return p.out;
+  }
+
+  private foldedStem(x: Tensor, convs: Map<string, FoldedConv>): Tensor {
+    return this.stemPool(this.foldedConv(convs, this.net.stem.conv, x, true));
+  }
+
+  private foldedBlock(b: number, hcur: Tensor, convs: Map<string, FoldedConv>): Tensor {
+    const block = this.blocks[b];
+    let inp = hcur;
+    for (let i = 0; i < block.body.length - 1; i++) {
+      const next = this.foldedConv(convs, block.body[i].conv, inp, true);
+      if (inp !== hcur) inp.dispose();
+      inp = next;
+    }
+    const sc = block.shortcut;
+    const residual =
+      sc.kind === 'identity'
+        ? hcur
+        : sc.kind === 'pad'
+          ? shortcutA(this.gpu, hcur, block.output[0])
+          : this.foldedConv(convs, sc.conv, hcur, false);
+    const out = this.foldedConv(convs, block.body[block.body.length - 1].conv, inp, true, residual);
+    if (inp !== hcur) inp.dispose();
+    if (residual !== hcur) residual.dispose();
+    return out;
   }
 
   /**

@@ -222,7 +222,20 @@ export function disposeGradNormBatches(batches: readonly GradNormBatch[]): void 
 }
 
 /** Shared-path scorers holding activations computed on a batch (freed with it, or by the next scorer). */
-const scorersOf = new WeakMap<GradNormBatch, Set<SharedSegmentScorer>>();
+const scorersOf = new WeakMap<GradNormBatch, Set<{ dispose(): void }>>();
+
+/**
+ * Frees the activations earlier scorers hold on `batches`, then registers `scorer` as holding some: only one
+ * segment's scorer (GradNorm or loss) keeps activations at a time, and disposeGradNormBatches frees them.
+ */
+export function holdOnBatches(batches: readonly GradNormBatch[], scorer: { dispose(): void }): void {
+  for (const b of batches) releaseScorers(b);
+  for (const b of batches) {
+    const set = scorersOf.get(b) ?? new Set();
+    scorersOf.set(b, set);
+    set.add(scorer);
+  }
+}
 
 function releaseScorers(batch: GradNormBatch): void {
   const set = scorersOf.get(batch);
@@ -363,18 +376,14 @@ export function segmentScorer(
     };
     return Object.assign(plain, { sharing: undefined, dispose() {} });
   }
-  for (const b of batches) releaseScorers(b);
   const resnet = (removed: readonly number[]) => {
     const net = network(removed);
     if (!(net instanceof CifarResnet)) throw new Error(`internal: ${desc.name} is not run by CifarResnet`);
     return net;
   };
+  for (const b of batches) releaseScorers(b);
   const shared = new SharedSegmentScorer(gpu, desc, params, segment, resnet, batches, options.counters);
-  for (const b of batches) {
-    const set = scorersOf.get(b) ?? new Set();
-    scorersOf.set(b, set);
-    set.add(shared);
-  }
+  holdOnBatches(batches, shared);
   const totals = options.counters && totalsFor(options.counters);
   const score = async (keepSet: readonly number[]) => {
     options.signal?.throwIfAborted();

@@ -1,16 +1,19 @@
 // The loss score for image classifiers (docs/method.md §4): a candidate keep-set of one segment is scored by
 // the pruned network's mean cross-entropy on the scoring batches, forward only, BN in eval mode on the
-// stored running statistics (what the pruned model will run with), lowest wins. The candidate network is a
-// view over the loaded tensors (importance.ts prunedNetwork), as for GradNorm.
+// stored running statistics (folded, as evaluation runs it), lowest wins. ResNets share the forward work
+// candidates have in common (loss-shared.ts); other networks run a pruned network over a view of the loaded
+// tensors per candidate (importance.ts prunedNetwork), as GradNorm does.
 
 import { ArchError } from '../arch/errors.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
-import type { ClassifierModel } from '../nn/model.js';
+import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
+import { CifarResnet } from '../nn/resnet.js';
 import { softmaxCrossEntropy } from '../ops/cross-entropy.js';
 import type { Scorer } from './candidates.js';
-import { type GradNormBatch, prunedNetwork } from './importance.js';
+import { type GradNormBatch, holdOnBatches, prunedNetwork } from './importance.js';
+import { SharedLossScorer } from './loss-shared.js';
 import type { ReinitCache } from './reinit.js';
 
 /** Mean over `batches` of the batch's mean cross-entropy, eval mode (f64 mean, batches in order). */
@@ -21,16 +24,21 @@ export async function networkLoss(
   counters?: { forward: number },
 ): Promise<number> {
   if (batches.length === 0) throw new Error('loss score: no batches');
-  let sum = 0;
-  for (const b of batches) {
-    sum += await gpu.scope(async () => {
-      const { logits } = await net.forward(b.x, { mode: 'eval' });
-      if (counters) counters.forward++;
-      const ce = softmaxCrossEntropy(gpu, logits, b.labels, { grad: false });
-      return (await gpu.readF32(ce.loss))[0];
-    });
+  await net.freezeForEval();
+  try {
+    let sum = 0;
+    for (const b of batches) {
+      sum += await gpu.scope(async () => {
+        const { logits } = await net.forward(b.x, { mode: 'eval' });
+        if (counters) counters.forward++;
+        const ce = softmaxCrossEntropy(gpu, logits, b.labels, { grad: false });
+        return (await gpu.readF32(ce.loss))[0];
+      });
+    }
+    return sum / batches.length;
+  } finally {
+    net.unfreeze();
   }
-  return sum / batches.length;
 }
 
 /** The loss scorer of segment [start, end)'s keep-sets (all other segments intact). */
@@ -40,9 +48,25 @@ export function segmentLossScorer(
   params: ParamStore,
   segment: readonly [number, number],
   batches: readonly GradNormBatch[],
-  options: { counters?: { forward: number }; signal?: AbortSignal; reinitSeed?: number } = {},
+  options: {
+    counters?: { forward: number };
+    signal?: AbortSignal;
+    reinitSeed?: number;
+    /** Share the forward work (ResNets; default true). */
+    share?: boolean;
+  } = {},
 ): Scorer {
   const [start, end] = segment;
+  if (options.share !== false && desc.net.family === 'resnet') {
+    const net = createClassifier(gpu, desc, params);
+    if (!(net instanceof CifarResnet)) throw new Error(`internal: ${desc.name} is not run by CifarResnet`);
+    const shared = new SharedLossScorer(gpu, net, segment, batches, options.counters);
+    holdOnBatches(batches, shared);
+    return (keepSet) => {
+      options.signal?.throwIfAborted();
+      return shared.score(keepSet);
+    };
+  }
   const reinitCache: ReinitCache = new Map();
   return async (keepSet) => {
     options.signal?.throwIfAborted();

@@ -10,6 +10,7 @@ import type { Gpu } from '../../src/gpu/device.js';
 import { imageBatches } from '../../src/io/batches.js';
 import type { ImageDataset } from '../../src/io/dataset.js';
 import type { ParamStore } from '../../src/nn/params.js';
+import { keepSets } from '../../src/sglp/candidates.js';
 import { disposeGradNormBatches, prunedView, uploadGradNormBatches } from '../../src/sglp/importance.js';
 import { segmentLossScorer } from '../../src/sglp/loss-score.js';
 import { type PruneOptions, pruneSglp } from '../../src/sglp/pipeline.js';
@@ -72,6 +73,42 @@ describe('loss score', () => {
         expect(Math.abs(got - want), `keep ${keep}`).toBeLessThanOrEqual(2e-5 * want);
       }
       expect(counters.forward).toBe(4);
+    } finally {
+      disposeGradNormBatches(batches);
+    }
+  });
+
+  it('shares the forward work on ResNets with scores bit-identical to a pruned network each', async () => {
+    const host = [...imageBatches(train, { batchSize: 8, normalize, limit: 16 })];
+    const batches = uploadGradNormBatches(gpu, desc, host);
+    try {
+      for (const segment of [
+        [0, 4],
+        [1, 7],
+        [5, 10],
+      ] as const) {
+        const prot = desc.units.filter((u) => u.protected).map((u) => u.index);
+        const sets = [
+          ...keepSets(
+            Array.from({ length: segment[1] - segment[0] }, (_, k) => segment[0] + k),
+            prot,
+            3,
+          ),
+        ];
+        // Lexicographic, then a shuffled order (greedy visits sets out of order).
+        const order = [...sets, ...[...sets].reverse().filter((_, i) => i % 2 === 0)];
+        const counters = { forward: 0 };
+        const shared = segmentLossScorer(gpu, desc, params, segment, batches, { counters });
+        const plain = segmentLossScorer(gpu, desc, params, segment, batches, { share: false });
+        const a: number[] = [];
+        for (const set of order) a.push(await shared(set));
+        const b: number[] = [];
+        for (const set of order) b.push(await plain(set));
+        a.forEach((v, i) => {
+          expect(Object.is(v, b[i]), `segment ${segment} keep ${order[i]}: ${v} vs ${b[i]}`).toBe(true);
+        });
+        expect(counters.forward).toBe(2 * order.length);
+      }
     } finally {
       disposeGradNormBatches(batches);
     }
