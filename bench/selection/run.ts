@@ -100,38 +100,64 @@ const ruleOptions = (rule: Rule) => ({
   ...('select' in rule ? { select: rule.select } : {}),
 });
 
+/** One prune of the benchmark: the rule on the ratio, with the case's shared settings. */
+type RunOne = (
+  ratio: RatioCase,
+  rule: Rule,
+  shared: {
+    readonly target: { remove: number };
+    readonly segments: number | undefined;
+    readonly method: Rule['method'];
+    readonly calibrationCache: CalibrationCache;
+    readonly dataSpec: string;
+    readonly input: string;
+    readonly output: string;
+  },
+  before: EvalMetrics | undefined,
+) => Promise<Report>;
+
+/** Every ratio and rule of a case not measured yet, one calibration per ratio. */
+async function runCase(c: ModelCase, dir: string, run: RunOne): Promise<void> {
+  for (const ratio of c.ratios) {
+    const calibrationCache = new CalibrationCache();
+    for (const rule of rules) {
+      if (done(c.name, ratio, rule.id)) continue;
+      const t0 = performance.now();
+      const shared = {
+        target: { remove: ratio.remove },
+        segments: ratio.segments,
+        ...ruleOptions(rule),
+        calibrationCache,
+        dataSpec: c.data,
+        input: dir,
+        output: '(not written)',
+      };
+      const report = await run(ratio, rule, shared, rows.find((x) => x.model === c.name)?.before);
+      record(c, ratio, rule, report, t0);
+    }
+  }
+}
+
 async function imageCase(gpu: Gpu, c: ModelCase, dir: string): Promise<void> {
   const model = await loadModelDir(gpu, dir);
   const train = await loadImageDataset(c.data, 'train');
   const test = await loadImageDataset(c.data, 'test');
   try {
-    for (const ratio of c.ratios) {
-      const cache = new CalibrationCache();
-      for (const rule of rules) {
-        if (done(c.name, ratio, rule.id)) continue;
-        const before = rows.find((x) => x.model === c.name)?.before;
-        const t0 = performance.now();
-        const r = await pruneSglp(
-          { gpu, desc: model.desc, params: model.params, normalize: model.normalize, train, test },
-          {
-            target: { remove: ratio.remove },
-            segments: ratio.segments,
-            ...ruleOptions(rule),
-            ...(rule.method === 'sglp' && 'score' in rule && rule.score !== 'similarity' ? c.scoring : {}),
-            evalLimit: BENCH_PROTOCOL.imageEvalLimit,
-            finetune: { epochs: 1, samples: c.finetuneSamples ?? BENCH_PROTOCOL.imageFinetuneSamples },
-            ...(before && 'accuracy' in before ? { before } : {}),
-            calibrationCache: cache,
-            dataSpec: c.data,
-            input: dir,
-            output: '(not written)',
-          },
-        );
-        r.view.dispose();
-        r.finetuned?.dispose();
-        record(c, ratio, rule, r.report, t0);
-      }
-    }
+    await runCase(c, dir, async (_ratio, rule, shared, before) => {
+      const r = await pruneSglp(
+        { gpu, desc: model.desc, params: model.params, normalize: model.normalize, train, test },
+        {
+          ...shared,
+          ...(rule.method === 'sglp' && 'score' in rule && rule.score !== 'similarity' ? c.scoring : {}),
+          evalLimit: BENCH_PROTOCOL.imageEvalLimit,
+          finetune: { epochs: 1, samples: c.finetuneSamples ?? BENCH_PROTOCOL.imageFinetuneSamples },
+          ...(before && 'accuracy' in before ? { before } : {}),
+        },
+      );
+      r.view.dispose();
+      r.finetuned?.dispose();
+      return r.report;
+    });
   } finally {
     model.dispose();
   }
@@ -151,31 +177,19 @@ async function textCase(gpu: Gpu, c: ModelCase, dir: string): Promise<void> {
   const params = await ParamStore.load(gpu, desc, store);
   await store.close();
   try {
-    for (const ratio of c.ratios) {
-      const cache = new CalibrationCache();
-      for (const rule of rules) {
-        if (done(c.name, ratio, rule.id)) continue;
-        const before = rows.find((x) => x.model === c.name)?.before;
-        const t0 = performance.now();
-        const r = await pruneLlm(
-          { gpu, desc, params, train, test },
-          {
-            target: { remove: ratio.remove },
-            segments: ratio.segments,
-            ...ruleOptions(rule),
-            finetune: { epochs: 1, samples: BENCH_PROTOCOL.textFinetuneSamples },
-            ...(before && 'perplexity' in before ? { before } : {}),
-            calibrationCache: cache,
-            dataSpec: c.data,
-            input: dir,
-            output: '(not written)',
-          },
-        );
-        r.view?.dispose();
-        r.finetuned?.dispose();
-        record(c, ratio, rule, r.report, t0);
-      }
-    }
+    await runCase(c, dir, async (_ratio, _rule, shared, before) => {
+      const r = await pruneLlm(
+        { gpu, desc, params, train, test },
+        {
+          ...shared,
+          finetune: { epochs: 1, samples: BENCH_PROTOCOL.textFinetuneSamples },
+          ...(before && 'perplexity' in before ? { before } : {}),
+        },
+      );
+      r.view?.dispose();
+      r.finetuned?.dispose();
+      return r.report;
+    });
   } finally {
     params.dispose();
   }
