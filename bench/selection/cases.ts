@@ -36,20 +36,6 @@ export const CASES: readonly ModelCase[] = [
     ratios: [{ remove: 2 }, { remove: 4, segments: 3 }],
   },
   {
-    name: 'fmnist-resnet32b-s2',
-    where: 'trained',
-    dir: 'fmnist-resnet32b-s2',
-    data: 'fashion-mnist',
-    ratios: [{ remove: 4 }, { remove: 8, segments: 3 }],
-  },
-  {
-    name: 'fmnist-resnet20-s3',
-    where: 'trained',
-    dir: 'fmnist-resnet20-s3',
-    data: 'fashion-mnist',
-    ratios: [{ remove: 2 }, { remove: 4, segments: 3 }],
-  },
-  {
     name: 'fortunes-llama12',
     where: 'repo',
     dir: 'models/fortunes-llama12',
@@ -87,6 +73,20 @@ export const CASES: readonly ModelCase[] = [
     data: 'fashion-mnist',
     ratios: [{ remove: 14 }],
     scoring: { gradnormBatches: 1, gradnormBatchSize: 32, maxExhaustive: 100 },
+  },
+  {
+    name: 'fmnist-resnet32b-s2',
+    where: 'trained',
+    dir: 'fmnist-resnet32b-s2',
+    data: 'fashion-mnist',
+    ratios: [{ remove: 4 }, { remove: 8, segments: 3 }],
+  },
+  {
+    name: 'fmnist-resnet20-s3',
+    where: 'trained',
+    dir: 'fmnist-resnet20-s3',
+    data: 'fashion-mnist',
+    ratios: [{ remove: 2 }, { remove: 4, segments: 3 }],
   },
 ];
 

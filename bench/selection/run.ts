@@ -207,13 +207,21 @@ function record(c: ModelCase, ratio: RatioCase, rule: Rule, report: Report, t0: 
   );
 }
 
+/** A training run's directory holds a checkpoint after every epoch: only the last one counts. */
+function trained(dir: string): boolean {
+  const state = join(dir, 'train-state.json');
+  if (!existsSync(state)) return true;
+  const s = JSON.parse(readFileSync(state, 'utf8'));
+  return s.completedEpochs === s.settings.epochs;
+}
+
 const gpu = await acquireDevice();
 try {
   for (const c of CASES) {
     if (only && !only.includes(c.name)) continue;
     const dir = c.where === 'repo' ? c.dir : join(values.trained, c.dir);
-    if (!existsSync(join(dir, 'model.safetensors'))) {
-      console.error(`${c.name}: ${dir} has no model.safetensors (train it: bench/selection/train-models.sh)`);
+    if (!existsSync(join(dir, 'model.safetensors')) || !trained(dir)) {
+      console.error(`${c.name}: ${dir} is not trained yet (bench/selection/train-models.sh)`);
       continue;
     }
     if (c.data.startsWith('text:')) await textCase(gpu, c, dir);

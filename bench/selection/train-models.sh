@@ -27,6 +27,6 @@ train text-llama8-computers --arch llama --layers 8 --hidden 64 --heads 4 --kv-h
 train fmnist-resnet32b-s2 --arch cifar-resnet --depth 32 --shortcut B --data fashion-mnist --limit 12000 --epochs 2 --batch 128 --lr 0.1 --seed 2 --no-augment
 train text-llama10-songs --arch llama --layers 10 --hidden 48 --heads 4 --kv-heads 2 --intermediate 128 \
   --data text:$fortunes/songs-poems --seq-len 128 --batch 16 --epochs 4 --lr 2e-3 --warmup 30 --seed 2
-train fmnist-resnet20-s3 --arch cifar-resnet --depth 20 --data fashion-mnist --limit 15000 --epochs 2 --batch 128 --lr 0.1 --seed 3 --no-augment
 train text-llama6-definitions --arch llama --layers 6 --hidden 64 --heads 4 --kv-heads 4 --intermediate 172 \
   --data text:$fortunes/definitions --seq-len 128 --batch 16 --epochs 4 --lr 2e-3 --warmup 30 --seed 3
+train fmnist-resnet20-s3 --arch cifar-resnet --depth 20 --data fashion-mnist --limit 15000 --epochs 2 --batch 128 --lr 0.1 --seed 3 --no-augment

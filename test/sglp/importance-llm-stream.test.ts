@@ -152,6 +152,8 @@ describe('streamed GradNorm (layer streaming with recomputation)', () => {
       const params = ParamStore.fromArrays(gpu, desc, w);
       const loaded = llmSegmentScorer(gpu, desc, params, segment, batches);
       const want = [await loaded([1, 3]), await loaded([2])];
+      const lossOf = llmSegmentScorer(gpu, desc, params, segment, batches, { score: 'loss' });
+      const wantLoss = [await lossOf([1, 3]), await lossOf([2])];
       params.dispose();
       expect(rel(want[0], want[1])).toBeGreaterThan(1e-3); // the candidates differ, so the check can fail
 
@@ -181,6 +183,18 @@ describe('streamed GradNorm (layer streaming with recomputation)', () => {
           expect(rel(g, want[i])).toBeLessThan(1e-12);
         });
         expect(counters).toEqual({ forward: 4, backward: 4 });
+        // The loss score streamed: forward only, the loaded scorer's values.
+        const streamedLoss = streamedLlmSegmentScorer(gpu, desc, st, segment, batches, {
+          counters,
+          hostStates: true,
+          score: 'loss',
+        });
+        const gotLoss = [await streamedLoss([1, 3]), await streamedLoss([2])];
+        gotLoss.forEach((g, i) => {
+          expect(rel(g, wantLoss[i])).toBeLessThan(1e-6);
+        });
+        expect(rel(wantLoss[0], wantLoss[1])).toBeGreaterThan(1e-4);
+        expect(counters).toEqual({ forward: 8, backward: 4 });
         expect(peak).toBeGreaterThan(layerBytes);
         expect(peak).toBeLessThanOrEqual(cap);
         console.log(
