@@ -21,7 +21,7 @@ export const DEMO_PROTOCOL = {
   finetuneSamples: 4096,
 } as const;
 
-export async function demoCommand(opts: { model: string; out: string }): Promise<void> {
+export async function demoCommand(opts: { model: string; out: string; signal?: AbortSignal }): Promise<void> {
   await infoCommand({});
   await selfcheckCommand({});
   const p = DEMO_PROTOCOL;
@@ -31,5 +31,5 @@ export async function demoCommand(opts: { model: string; out: string }): Promise
       `${p.maxExhaustive} candidates, accuracy on the first ${p.evalLimit} test images; then ${p.finetuneEpochs} ` +
       `fine-tuning epoch on the first ${p.finetuneSamples} training images)\n`,
   );
-  await pruneCommand(opts.model, { ...p, select: 'min', out: opts.out });
+  await pruneCommand(opts.model, { ...p, select: 'min', out: opts.out }, { signal: opts.signal });
 }

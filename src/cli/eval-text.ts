@@ -1,7 +1,6 @@
 // `sglp eval MODEL --data text:FILE [--split test] [--seq-len 128] [--limit N] [--batch B] [--json]`:
 // perplexity of a LLaMA-family model directory, `{perplexity, nll, tokens}` (DESIGN.md).
 
-import { readFile } from 'node:fs/promises';
 import { describeModel } from '../arch/describe.js';
 import { evaluatePerplexity, type PerplexityMetrics } from '../eval/perplexity.js';
 import type { Gpu } from '../gpu/device.js';
@@ -13,8 +12,9 @@ import { readTokenizer } from '../io/tokenizer.js';
 import { Llama } from '../nn/llama.js';
 import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
-import { directorySource, isNotFound } from '../node/files.js';
+import { directorySource } from '../node/files.js';
 import { checkPrecisionSupported, parsePrecision } from './precision.js';
+import { readTextData } from './preflight.js';
 import { type CliIo, Progress } from './progress.js';
 
 /** Windows per forward pass: the logits of 4 windows of 128 tokens over a 32k vocabulary are 64 MiB. */
@@ -31,20 +31,9 @@ export interface TextEvalOptions {
   readonly precision?: string;
 }
 
-/** UTF-8 text of a file, named in errors. */
-export async function readTextFile(file: string): Promise<string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    if (isNotFound(err)) throw new Error(`text file ${file} not found`);
-    throw err;
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new Error(`${file}: not valid UTF-8 text`);
-  }
+/** UTF-8 text of a file, named in errors (a directory or bad UTF-8 too, with the byte offset: preflight.ts). */
+export function readTextFile(file: string): Promise<string> {
+  return readTextData(file);
 }
 
 export async function evalTextCommand(

@@ -129,7 +129,8 @@ export function progressReporter(io: CliIo): { onProgress: (p: PruneProgress) =>
       if (p.stage === 'segment') return;
       if (barStage !== p.stage) {
         stop();
-        bar = new Progress(io, STAGE_LABEL[p.stage], p.total);
+        // Stages report batches done, no rate or loss: the bar shows only what it has.
+        bar = new Progress(io, STAGE_LABEL[p.stage], p.total, 'batches', '');
         barStage = p.stage;
       }
       bar?.update(p.done);
@@ -160,8 +161,23 @@ export async function writeReport(
   json: boolean | undefined,
   summary: (r: Report) => string,
 ): Promise<void> {
+  await writeReportFiles(out, report);
+  printReport(report, io, json, summary);
+}
+
+/** Writes DIR/sglp-report.json then DIR/report.html. */
+export async function writeReportFiles(out: string, report: Report): Promise<void> {
   await writeFileAtomic(join(out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
   await writeFileAtomic(join(out, REPORT_HTML), renderReportHtml(report));
+}
+
+/** Prints the report (--json) or the summary on stdout. */
+export function printReport(
+  report: Report,
+  io: CliIo,
+  json: boolean | undefined,
+  summary: (r: Report) => string,
+): void {
   if (json) io.stdout(`${JSON.stringify(report)}\n`);
   else io.stdout(summary(report));
 }

@@ -5,7 +5,7 @@
 // DIR/report.html, each atomically and in this order; the input model is only read.
 // `--json` prints the report on stdout; progress goes to stderr.
 
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import { type LlmConfig, parseModelConfig } from '../io/config.js';
@@ -25,18 +25,20 @@ import { methodTargetError, pruneSglp, SGLP_DEFAULTS } from '../sglp/pipeline.js
 import { checkFinetuneSamples } from '../train/finetune.js';
 import { checkDatasetFits } from './common.js';
 import { readRunnableConfig } from './eval.js';
+import { writeStaged } from './output.js';
+import { preflightPrune } from './preflight.js';
 import { processIo } from './progress.js';
 import {
-  checkOut,
   type PruneCliOptions,
   type PruneDeps,
+  printReport,
   progressReporter,
   protocolOptions,
   REPORT_FILE,
   REPORT_HTML,
   segmentsLine,
   timingAndNotesLines,
-  writeReport,
+  writeReportFiles,
 } from './prune-common.js';
 import { pruneLlmCommand } from './prune-llm.js';
 
@@ -98,8 +100,10 @@ export async function pruneCommand(
   const targetError = methodTargetError(method, target);
   if (targetError) throw new Error(targetError);
   parseDataSpec(opts.data); // a bad spec fails before anything slow
-  const llm = await readLlmConfig(model);
-  if (llm) return pruneLlmCommand(model, opts, deps, { ...llm, method, target });
+  // Flags, model, --out and data, before the device is touched (preflight.ts).
+  const pre = await preflightPrune(model, opts);
+  for (const note of pre.notes) io.stderr(`note: ${note}\n`);
+  if (pre.llm) return pruneLlmCommand(model, opts, deps, { ...pre.llm, method, target, pre });
   if (opts.seqLen !== undefined) {
     throw new Error(`--seq-len applies to language models on text:FILE data only; ${model} is not one`);
   }
@@ -117,10 +121,11 @@ export async function pruneCommand(
       `--save-dtype ${saveDtype}: ${model} is an image classifier, written as F32 (auto or f32)`,
     );
   }
-  const config = await readRunnableConfig(model);
-  await checkOut(model, opts.out);
-  const train = await loadImageDataset(opts.data, 'train');
-  const test = await loadImageDataset(opts.data, 'test');
+  const config = pre.cnn ?? (await readRunnableConfig(model));
+  const { train, test } = pre.images ?? {
+    train: await loadImageDataset(opts.data, 'train'),
+    test: await loadImageDataset(opts.data, 'test'),
+  };
   checkDatasetFits(train, config, model);
   checkDatasetFits(test, config, model);
   const desc = describeModel(config);
@@ -160,17 +165,20 @@ export async function pruneCommand(
         const info = store.info(oldKey);
         return { dtype: info.dtype as SafetensorsDtype, shape: info.shape, data: () => store.bytes(oldKey) };
       };
-      await mkdir(opts.out, { recursive: true });
-      await writeSafetensorsFile(
-        join(opts.out, 'model.safetensors'),
-        prunedTensors(pruned, finetuned ?? view, carried),
-        {
-          format: 'pt',
-          pruned_by: 'sglp',
-        },
-      );
-      await writeFileAtomic(join(opts.out, 'config.json'), prunedConfigJson(pruned));
-      await writeReport(opts.out, report, io, opts.json, summary);
+      // Every file into a staging directory, renamed to --out when all are complete (output.ts).
+      await writeStaged(opts.out, deps.signal, async (dir) => {
+        await writeSafetensorsFile(
+          join(dir, 'model.safetensors'),
+          prunedTensors(pruned, finetuned ?? view, carried),
+          {
+            format: 'pt',
+            pruned_by: 'sglp',
+          },
+        );
+        await writeFileAtomic(join(dir, 'config.json'), prunedConfigJson(pruned));
+        await writeReportFiles(dir, report);
+      });
+      printReport(report, io, opts.json, summary);
       return report;
     } finally {
       tuned?.dispose();

@@ -36,6 +36,22 @@ export function restoreTerminal(): void {
  * the process at once (e.g. "sglp eval").
  */
 export function installInterrupts(what: string): Interrupts {
+  const it = listen(what);
+  installed = it;
+  return it;
+}
+
+let installed: Interrupts | undefined;
+
+/**
+ * The stop signal of the process's interrupts, for a command action that stops at safe points; undefined
+ * where none were installed (tests call the commands directly).
+ */
+export function commandSignal(): AbortSignal | undefined {
+  return installed?.take();
+}
+
+function listen(what: string): Interrupts {
   const controller = new AbortController();
   let graceful = false;
   let received: StopSignal | undefined;
