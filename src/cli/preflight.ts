@@ -449,22 +449,20 @@ export async function preflightPrune(model: string, opts: PruneCliOptions): Prom
   const notes = await checkOutLocation(opts.out, { kind: 'dir', input: model });
 
   // Data: the right kind was checked above; now that it exists and holds enough for what was asked.
-  const need = (n: number) =>
-    [
-      ['--samples', ctx.samples, opts.samples] as const,
-      ...(method === 'sglp'
-        ? [
-            [
-              `--gradnorm-batches ${ctx.gradnormBatches} x --gradnorm-batch-size`,
-              ctx.gradnormBatches * ctx.gradnormBatchSize,
-              opts.gradnormBatches ?? opts.gradnormBatchSize,
-            ] as const,
-          ]
-        : []),
-      ...(opts.finetuneEpochs && opts.finetuneSamples !== undefined
-        ? [['--finetune-samples', opts.finetuneSamples, opts.finetuneSamples] as const]
-        : []),
-    ].find(([, v]) => v > n);
+  // [the flags as the message names them, how many samples (text: windows) they need]
+  const demands: [string, number][] = [[flag('--samples', ctx.samples, opts.samples), ctx.samples]];
+  if (method === 'sglp') {
+    const g = ctx.gradnormBatches * ctx.gradnormBatchSize;
+    demands.push([
+      `${flag('--gradnorm-batches', ctx.gradnormBatches, opts.gradnormBatches)} x ` +
+        `${flag('--gradnorm-batch-size', ctx.gradnormBatchSize, opts.gradnormBatchSize)} = ${g}`,
+      g,
+    ]);
+  }
+  if (opts.finetuneEpochs && opts.finetuneSamples !== undefined) {
+    demands.push([`--finetune-samples ${opts.finetuneSamples}`, opts.finetuneSamples]);
+  }
+  const need = (n: number) => demands.find(([, v]) => v > n);
   if (llm) {
     const file = (spec as { file: string }).file;
     const tokenizer = await readTokenizer(directorySource(model));
@@ -475,7 +473,7 @@ export async function preflightPrune(model: string, opts: PruneCliOptions): Prom
     const short = need(train.windows);
     if (short) {
       throw new PreflightError(
-        `${flag(short[0], short[1], short[2])}: ${file} (train split) has only ${train.windows} windows of ` +
+        `${short[0]}: ${file} (train split) has only ${train.windows} windows of ` +
           `${seqLen} tokens (${train.splitTokens} tokens, ${tokenizer.name}); ask for fewer or give more text`,
       );
     }
@@ -491,9 +489,7 @@ export async function preflightPrune(model: string, opts: PruneCliOptions): Prom
   const test = await loadImageDataset(opts.data, 'test');
   const short = need(train.n);
   if (short) {
-    throw new PreflightError(
-      `${flag(short[0], short[1], short[2])}: ${train.name} has only ${train.n} samples; ask for fewer`,
-    );
+    throw new PreflightError(`${short[0]}: ${train.name} has only ${train.n} samples; ask for fewer`);
   }
   return { cnn, images: { train, test }, notes };
 }
