@@ -1,9 +1,9 @@
 // `sglp train --arch cifar-resnet|vgg|resnet --depth N --data SPEC --epochs E --out DIR`: trains a base model
 // (CIFAR ResNet, CIFAR VGG-BN or torchvision ResNet, all through createClassifier) from PyTorch's default
 // initialisation with SGD (momentum, weight decay) and a per-step cosine learning rate, seeded shuffling and
-// crop + flip augmentation. After every epoch it evaluates on the test split and writes,
-// each file atomically and in this order: DIR/optimizer.safetensors (momentum buffers), DIR/model.safetensors,
-// DIR/config.json and DIR/train-state.json (the commit point). `--resume` continues from the last completed
+// crop + flip augmentation. After every epoch it evaluates on the test split and writes one checkpoint as a
+// unit (train-run-dir.ts: staged, then moved into place): DIR/optimizer.safetensors (momentum buffers),
+// DIR/model.safetensors, DIR/config.json and DIR/train-state.json. `--resume` continues from the last completed
 // epoch and gives bit-identical files to an uninterrupted run: every random stream is derived from
 // (seed, epoch), so nothing but the weights, BN statistics and momentum buffers needs saving. The epoch loop
 // itself is src/train/loop.ts (shared with fine-tuning after pruning).

@@ -46,7 +46,7 @@ describe('sglp cka on a language model', () => {
     );
     expect(streamed).toEqual(loaded);
     expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(loaded);
-    const peak = Number(/peak device memory: (\d+) bytes \(layer streaming\)/.exec(b.out.join(''))?.[1]);
+    const peak = Number(/peak device memory: [\d.]+ [kMG]?B \((\d+) bytes\) \(layer streaming\)/.exec(b.out.join(''))?.[1]);
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThanOrEqual(cap);
     expect(gpu.pool.memoryCap).toBeUndefined();
