@@ -270,7 +270,8 @@ try {
     process.exitCode = interrupts.exitCode;
   } else {
     // File-system errors in plain words (never errno text); a pre-flight problem points at the help.
-    const err = isFsError(e) ? plainFsError(e, (e as NodeJS.ErrnoException).path ?? 'a file') : (e as Error);
+    const raw = isFsError(e) && (e as NodeJS.ErrnoException).syscall !== undefined;
+    const err = raw ? plainFsError(e, (e as NodeJS.ErrnoException).path ?? 'a file') : (e as Error);
     const usage = e instanceof PreflightError || /(^|\s)--[a-z]/.test(err.message);
     const hint = usage && commandName ? `\n(see sglp ${commandName} --help)` : '';
     process.stderr.write(`sglp: ${err.message}${hint}\n`);

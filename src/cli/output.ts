@@ -2,6 +2,7 @@
 // --out (src/node/staging.ts) and renamed into place once every one is complete; a failure or a stop
 // request removes the staging directory, so --out holds the complete result or nothing.
 
+import { isFsError, plainFsError } from '../node/files.js';
 import { stageDirectory } from '../node/staging.js';
 import { makeParents } from './preflight.js';
 
@@ -22,6 +23,11 @@ export async function writeStaged(
     await staged.commit();
   } catch (err) {
     await staged.discard();
+    // A full disk or the like: name --out, not the hidden staging file it happened in.
+    if (isFsError(err)) {
+      const cause = (err as Error).cause ?? err;
+      throw new Error(`${plainFsError(cause, out, 'writing').message}; nothing was written`, { cause });
+    }
     throw err;
   }
 }

@@ -77,6 +77,10 @@ export const PRUNE_RULES: readonly Rule[] = [
     opts.seqLen !== undefined && !text
       ? `--seq-len applies to language models on text:FILE data only; ${model} is not one`
       : undefined,
+  ({ opts }) =>
+    opts.seqLen !== undefined && !(Number.isSafeInteger(opts.seqLen) && opts.seqLen >= 2)
+      ? `--seq-len must be an integer >= 2 (one token predicts the next), got ${opts.seqLen}`
+      : undefined,
   ({ opts, maxPositions, model }) => {
     const seqLen = opts.seqLen ?? SGLP_TEXT_DEFAULTS.seqLen;
     return maxPositions !== undefined && seqLen > maxPositions
