@@ -94,7 +94,11 @@ export async function evalTextCommand(
     try {
       metrics = await evaluatePerplexity(net, data, {
         batch,
-        onProgress: (p) => progress.update(Math.ceil(p.windows / batch), { loss: p.nll }),
+        onProgress: (p) =>
+          progress.update(Math.ceil(p.windows / batch), {
+            loss: p.nll,
+            rate: (p.windows * seqLen) / Math.max(progress.seconds, 1e-3),
+          }),
       });
     } finally {
       progress.stop();
