@@ -14,7 +14,7 @@ import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
 import { directorySource } from '../node/files.js';
 import { checkPrecisionSupported, parsePrecision } from './precision.js';
-import { readTextData } from './preflight.js';
+import { PreflightError, readTextData } from './preflight.js';
 import { type CliIo, Progress } from './progress.js';
 
 /** Windows per forward pass: the logits of 4 windows of 128 tokens over a 32k vocabulary are 64 MiB. */
@@ -65,6 +65,12 @@ export async function evalTextCommand(
   }
   const ids = tokenizer.encode(await readTextFile(opts.file));
   const seqLen = opts.seqLen ?? DEFAULT_SEQ_LEN;
+  if (seqLen > config.max_position_embeddings) {
+    throw new PreflightError(
+      `--seq-len ${seqLen}${opts.seqLen === undefined ? ' (the default)' : ''} is longer than ${model}'s ` +
+        `max_position_embeddings ${config.max_position_embeddings}; give --seq-len <= ${config.max_position_embeddings}`,
+    );
+  }
   const data = textWindows(ids, opts.split, seqLen, { name: opts.file, limit: opts.limit });
   if (data.windows === 0) {
     throw new Error(

@@ -303,6 +303,12 @@ const CASES: readonly (readonly [string, () => string[], RegExp])[] = [
     ],
     /--out .*a-file is a file/,
   ],
+  [
+    'eval: --seq-len past max_position_embeddings',
+    () => ['eval', llm, '--data', `text:${text}`, '--seq-len', '100'],
+    /--seq-len 100 is longer than .* max_position_embeddings 64/,
+  ],
+  ['eval: text:DIR', () => ['eval', llm, '--data', `text:${root}`], /is a directory; give a UTF-8 text file/],
 ];
 
 describe('bad input: one plain message within seconds, nothing written', () => {
