@@ -3,7 +3,7 @@
 // LLaMA-family model directory (src/sglp/pipeline-llm.ts). Writes a Hugging Face directory: model.safetensors
 // (kept layers renumbered `model.layers.{i}`; a tied model stays tied, without lm_head.weight), config.json
 // (the input's, num_hidden_layers updated), the input's tokenizer files, then sglp-report.json and
-// report.html; each file atomically. --samples, --batch and the GradNorm sizes count windows here.
+// report.html; all at once (a staging directory renamed to DIR: output.ts). --samples, --batch and the GradNorm sizes count windows here.
 // Tensors keep the input's dtype (`--save-dtype auto`; kept tensors are then the input's bytes unless
 // fine-tuned); `--finetune-epochs E` fine-tunes a copy with AdamW and writes the fine-tuned weights.
 

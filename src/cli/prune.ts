@@ -2,7 +2,8 @@
 // `--method` a baseline (src/sglp/baselines.ts), on an image classifier directory (CIFAR or torchvision
 // ResNet, CIFAR VGG-BN: src/sglp/pipeline.ts), or on a LLaMA-family one with text:FILE data (prune-llm.ts:
 // a Hugging Face directory). Writes DIR/model.safetensors, DIR/config.json, DIR/sglp-report.json and
-// DIR/report.html, each atomically and in this order; the input model is only read.
+// DIR/report.html, all at once (a staging directory renamed to DIR: output.ts), after a pre-flight that
+// checks flags, data and DIR before the device (preflight.ts); the input model is only read.
 // `--json` prints the report on stdout; progress goes to stderr.
 
 import { readFile } from 'node:fs/promises';
