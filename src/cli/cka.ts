@@ -65,13 +65,6 @@ export async function ckaCommand(
   }
   parseDataSpec(opts.data); // a bad spec fails before anything slow
   const llm = await readLlmConfig(model);
-  // Batch against samples, --seq-len against the model, --out FILE, before the device (preflight.ts).
-  const notes = await preflightCka(opts, llm ? SGLP_TEXT_DEFAULTS : CALIBRATION_DEFAULTS, {
-    what: llm ? 'windows' : 'samples',
-    model,
-    maxPositions: llm?.config.max_position_embeddings,
-  });
-  for (const note of notes) io.stderr(`note: ${note}\n`);
   if (llm) {
     const r = await ckaLlm(model, llm.config, { ...opts, estimator }, deps);
     const streamed = opts.stream || opts.streamPerBatch ? ' (layer streaming)' : '';
@@ -87,6 +80,9 @@ export async function ckaCommand(
   ] as const) {
     if (set) throw new Error(`${flag} applies to language models only; ${model} is not one`);
   }
+  // Batch against samples and --out FILE, before the device (preflight.ts; cka-llm.ts runs it for text).
+  const notes = await preflightCka(opts, CALIBRATION_DEFAULTS, { what: 'samples', model });
+  for (const note of notes) io.stderr(`note: ${note}\n`);
   const samples = opts.samples ?? CALIBRATION_DEFAULTS.samples;
   const batch = opts.batch ?? CALIBRATION_DEFAULTS.batch;
   const config = await readRunnableConfig(model);

@@ -33,7 +33,7 @@ import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
 import { checkMemoryCap } from './common.js';
 import { writeStaged } from './output.js';
 import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';
-import { type PrunePreflight, readTextData } from './preflight.js';
+import { preflightPrune, readTextData } from './preflight.js';
 import { formatBytes, processIo } from './progress.js';
 import {
   type PruneCliOptions,
@@ -58,8 +58,6 @@ export async function pruneLlmCommand(
     configText: string;
     method: Method;
     target: KeepRequest;
-    /** What pruneCommand's pre-flight already read (preflight.ts). */
-    pre?: PrunePreflight;
   },
 ): Promise<Report> {
   const io = deps.io ?? processIo;
@@ -87,9 +85,12 @@ export async function pruneLlmCommand(
   }
   const cap = opts.memoryCap;
   checkMemoryCap(cap);
+  // Flags, model, --out and data, before the device is touched (preflight.ts).
+  const pre = await preflightPrune(model, opts);
+  for (const note of pre.notes) io.stderr(`note: ${note}\n`);
   const dir = directorySource(model);
   const desc = describeModel(parsed.config);
-  const { tokenizer, train, test } = parsed.pre?.text ?? (await readWindows(dir, spec.file, seqLen));
+  const { tokenizer, train, test } = pre.text ?? (await readWindows(dir, spec.file, seqLen));
   if (test.windows === 0) {
     throw new Error(
       `${spec.file} (test): ${test.splitTokens} tokens (${tokenizer.name}), not one full window of --seq-len ${seqLen}`,

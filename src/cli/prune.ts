@@ -101,10 +101,8 @@ export async function pruneCommand(
   const targetError = methodTargetError(method, target);
   if (targetError) throw new Error(targetError);
   parseDataSpec(opts.data); // a bad spec fails before anything slow
-  // Flags, model, --out and data, before the device is touched (preflight.ts).
-  const pre = await preflightPrune(model, opts);
-  for (const note of pre.notes) io.stderr(`note: ${note}\n`);
-  if (pre.llm) return pruneLlmCommand(model, opts, deps, { ...pre.llm, method, target, pre });
+  const llm = await readLlmConfig(model);
+  if (llm) return pruneLlmCommand(model, opts, deps, { ...llm, method, target });
   if (opts.seqLen !== undefined) {
     throw new Error(`--seq-len applies to language models on text:FILE data only; ${model} is not one`);
   }
@@ -122,6 +120,9 @@ export async function pruneCommand(
       `--save-dtype ${saveDtype}: ${model} is an image classifier, written as F32 (auto or f32)`,
     );
   }
+  // Flags, model, --out and data, before the device is touched (preflight.ts).
+  const pre = await preflightPrune(model, opts);
+  for (const note of pre.notes) io.stderr(`note: ${note}\n`);
   const config = pre.cnn ?? (await readRunnableConfig(model));
   const { train, test } = pre.images ?? {
     train: await loadImageDataset(opts.data, 'train'),
