@@ -24,6 +24,7 @@ import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
 import { checkMemoryCap } from './common.js';
 import { readTextFile } from './eval-text.js';
 import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';
+import { preflightCka } from './preflight.js';
 import { Progress, processIo } from './progress.js';
 import type { PruneDeps } from './prune-common.js';
 
@@ -38,6 +39,8 @@ export interface CkaLlmOptions {
   readonly memoryCap?: number;
   /** Weight matrices on the device as f32 (default) or f16; the streamed path runs f32 only. */
   readonly precision?: string;
+  /** Also write the JSON here (checked before the device). */
+  readonly out?: string;
 }
 
 /** The CKA of a language model's decoder layers, with the device memory the run peaked at. */
@@ -59,6 +62,13 @@ export async function ckaLlm(
     precision,
     opts.streamPerBatch ? '--stream-per-batch' : opts.stream ? '--stream' : undefined,
   );
+  // Batch against samples, --seq-len against the model and --out FILE, before the device (preflight.ts).
+  const notes = await preflightCka(opts, SGLP_TEXT_DEFAULTS, {
+    what: 'windows',
+    model,
+    maxPositions: config.max_position_embeddings,
+  });
+  for (const note of notes) io.stderr(`note: ${note}\n`);
   const seqLen = opts.seqLen ?? SGLP_TEXT_DEFAULTS.seqLen;
   const samples = opts.samples ?? SGLP_TEXT_DEFAULTS.samples;
   const batch = opts.batch ?? SGLP_TEXT_DEFAULTS.batch;

@@ -9,6 +9,7 @@ import { parseDataSpec } from '../io/data-spec.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
 import { writeFileAtomic } from '../node/files.js';
+import { commandSignal } from '../node/signals.js';
 import { CALIBRATION_DEFAULTS, calibrate } from '../sglp/calibrate.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
 import { ESTIMATORS } from '../sglp/gram.js';
@@ -18,7 +19,8 @@ import { ckaLlm } from './cka-llm.js';
 import { checkDatasetFits, intAtLeast } from './common.js';
 import { loadModel, readRunnableConfig } from './eval.js';
 import { precisionOption } from './precision.js';
-import { Progress, processIo } from './progress.js';
+import { preflightCka } from './preflight.js';
+import { formatBytes, Progress, processIo } from './progress.js';
 import { type PruneDeps, readLlmConfig } from './prune.js';
 
 export interface CkaCliOptions {
@@ -66,7 +68,7 @@ export async function ckaCommand(
   if (llm) {
     const r = await ckaLlm(model, llm.config, { ...opts, estimator }, deps);
     const streamed = opts.stream || opts.streamPerBatch ? ' (layer streaming)' : '';
-    const peak = `peak device memory: ${r.peakBytes} bytes${streamed}`;
+    const peak = `peak device memory: ${formatBytes(r.peakBytes)} (${r.peakBytes} bytes)${streamed}`;
     return emit(model, { ...outputOf(r.cka), samples: r.samples }, opts, io, [peak]);
   }
   for (const [flag, set] of [
@@ -78,6 +80,9 @@ export async function ckaCommand(
   ] as const) {
     if (set) throw new Error(`${flag} applies to language models only; ${model} is not one`);
   }
+  // Batch against samples and --out FILE, before the device (preflight.ts; cka-llm.ts runs it for text).
+  const notes = await preflightCka(opts, CALIBRATION_DEFAULTS, { what: 'samples', model });
+  for (const note of notes) io.stderr(`note: ${note}\n`);
   const samples = opts.samples ?? CALIBRATION_DEFAULTS.samples;
   const batch = opts.batch ?? CALIBRATION_DEFAULTS.batch;
   const config = await readRunnableConfig(model);
@@ -200,6 +205,6 @@ export function registerCka(program: Command): void {
     .option('--out <FILE>', 'also write the JSON to FILE (atomically)')
     .addOption(new Option('--json', 'print one JSON object on stdout'))
     .action(async (model: string, opts: CkaCliOptions) => {
-      await ckaCommand(model, opts);
+      await ckaCommand(model, opts, { signal: commandSignal() });
     });
 }

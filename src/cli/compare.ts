@@ -10,6 +10,7 @@ import { type Command, Option } from 'commander';
 import { parseDataSpec } from '../io/data-spec.js';
 import { acquireDevice } from '../node/device.js';
 import { writeFileAtomic } from '../node/files.js';
+import { commandSignal } from '../node/signals.js';
 import { type CompareRow, compareRows, compareTable } from '../report/compare.js';
 import { METHODS, type Method, type Report, SCORES } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
@@ -179,6 +180,6 @@ export function registerCompare(program: Command): void {
     .option('--eval-limit <N>', 'evaluate on the first N test samples only', intAtLeast(1))
     .addOption(new Option('--json', 'print the comparison as one JSON object on stdout'))
     .action(async (model: string, opts: CompareCliOptions) => {
-      await compareCommand(model, opts);
+      await compareCommand(model, opts, { signal: commandSignal() });
     });
 }

@@ -18,7 +18,7 @@ export const DEMO_PROTOCOL = {
   finetuneSamples: 4096,
 } as const;
 
-export async function demoCommand(opts: { model: string; out: string }): Promise<void> {
+export async function demoCommand(opts: { model: string; out: string; signal?: AbortSignal }): Promise<void> {
   await infoCommand({});
   await selfcheckCommand({});
   const p = DEMO_PROTOCOL;
@@ -28,5 +28,5 @@ export async function demoCommand(opts: { model: string; out: string }): Promise
       `${p.evalLimit} test images as pruned, after recalibration, and after ${p.finetuneEpochs} ` +
       `fine-tuning epoch on the first ${p.finetuneSamples} training images\n`,
   );
-  await pruneCommand(opts.model, { ...p, out: opts.out });
+  await pruneCommand(opts.model, { ...p, out: opts.out }, { signal: opts.signal });
 }

@@ -1,7 +1,6 @@
 // `sglp eval MODEL --data text:FILE [--split test] [--seq-len 128] [--limit N] [--batch B] [--json]`:
 // perplexity of a LLaMA-family model directory, `{perplexity, nll, tokens}` (DESIGN.md).
 
-import { readFile } from 'node:fs/promises';
 import { describeModel } from '../arch/describe.js';
 import { evaluatePerplexity, type PerplexityMetrics } from '../eval/perplexity.js';
 import type { Gpu } from '../gpu/device.js';
@@ -13,8 +12,9 @@ import { readTokenizer } from '../io/tokenizer.js';
 import { Llama } from '../nn/llama.js';
 import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
-import { directorySource, isNotFound } from '../node/files.js';
+import { directorySource } from '../node/files.js';
 import { checkPrecisionSupported, parsePrecision } from './precision.js';
+import { PreflightError, readTextData } from './preflight.js';
 import { type CliIo, Progress } from './progress.js';
 
 /** Windows per forward pass: the logits of 4 windows of 128 tokens over a 32k vocabulary are 64 MiB. */
@@ -31,20 +31,9 @@ export interface TextEvalOptions {
   readonly precision?: string;
 }
 
-/** UTF-8 text of a file, named in errors. */
-export async function readTextFile(file: string): Promise<string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    if (isNotFound(err)) throw new Error(`text file ${file} not found`);
-    throw err;
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new Error(`${file}: not valid UTF-8 text`);
-  }
+/** UTF-8 text of a file, named in errors (a directory or bad UTF-8 too, with the byte offset: preflight.ts). */
+export function readTextFile(file: string): Promise<string> {
+  return readTextData(file);
 }
 
 export async function evalTextCommand(
@@ -76,6 +65,12 @@ export async function evalTextCommand(
   }
   const ids = tokenizer.encode(await readTextFile(opts.file));
   const seqLen = opts.seqLen ?? DEFAULT_SEQ_LEN;
+  if (seqLen > config.max_position_embeddings) {
+    throw new PreflightError(
+      `--seq-len ${seqLen}${opts.seqLen === undefined ? ' (the default)' : ''} is longer than ${model}'s ` +
+        `max_position_embeddings ${config.max_position_embeddings}; give --seq-len <= ${config.max_position_embeddings}`,
+    );
+  }
   const data = textWindows(ids, opts.split, seqLen, { name: opts.file, limit: opts.limit });
   if (data.windows === 0) {
     throw new Error(
@@ -105,7 +100,11 @@ export async function evalTextCommand(
     try {
       metrics = await evaluatePerplexity(net, data, {
         batch,
-        onProgress: (p) => progress.update(Math.ceil(p.windows / batch), { loss: p.nll }),
+        onProgress: (p) =>
+          progress.update(Math.ceil(p.windows / batch), {
+            loss: p.nll,
+            rate: (p.windows * seqLen) / Math.max(progress.seconds, 1e-3),
+          }),
       });
     } finally {
       progress.stop();

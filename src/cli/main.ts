@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_SEQ_LEN } from '../io/text-data.js';
+import { isFsError, plainFsError } from '../node/files.js';
+import { commandSignal, installInterrupts, restoreTerminal } from '../node/signals.js';
 import { METHODS, SCORES } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
 import { SAVE_DTYPES } from '../sglp/export.js';
@@ -15,16 +17,21 @@ import { EVAL_DEFAULT_BATCH, evalCommand } from './eval.js';
 import { TEXT_EVAL_DEFAULT_BATCH } from './eval-text.js';
 import { infoCommand } from './info.js';
 import { precisionOption } from './precision.js';
+import { PreflightError } from './preflight.js';
 import { pruneCommand } from './prune.js';
 import { selfcheckCommand } from './selfcheck.js';
 import { DEFAULT_DEPTH, TRAIN_DEFAULTS, trainCommand } from './train.js';
 import { lmTrainOptions, registerLmTrainOptions, trainLmCommand } from './train-lm.js';
 
+// Ctrl-C / kill: long commands stop at their next safe point, others at once (src/node/signals.ts).
+const commandName = process.argv.slice(2).find((a) => !a.startsWith('-'));
+const interrupts = installInterrupts(`sglp${commandName ? ` ${commandName}` : ''}`);
+
 const program = new Command()
   .name('sglp')
   .description('Similarity Guided Layer Partition pruning on hand-written WebGPU kernels')
   .version('0.1.0')
-  .showHelpAfterError();
+  .showHelpAfterError('(see sglp --help)');
 
 program
   .command('info')
@@ -73,9 +80,10 @@ program
   .argument('<MODEL>', 'model directory (config.json + model.safetensors); only read')
   .requiredOption(
     '--data <SPEC>',
-    'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, or text:FILE for a language model',
+    'required: data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, or text:FILE for a language model',
   )
-  .option('--remove <R>', 'remove R units (apportioned over the segments)', intAtLeast(0))
+  // 0 is parsed so the pre-flight can say why it is refused (nothing to do) instead of a bare range error.
+  .option('--remove <R>', 'remove R >= 1 units (apportioned over the segments)', intAtLeast(0))
   .option('--keep-per-segment <A,B,...>', 'units each segment keeps, protected ones included')
   .option('--segments <K>', 'K segments instead of the elbow rule', intAtLeast(1))
   .addOption(
@@ -166,10 +174,13 @@ program
       .choices([...SAVE_DTYPES])
       .default('auto'),
   )
-  .requiredOption('--out <DIR>', 'output directory for the pruned model and the report (new or empty)')
+  .requiredOption(
+    '--out <DIR>',
+    'required: output directory for the pruned model and the report (new or empty; written all at once)',
+  )
   .addOption(new Option('--json', 'print the report as one JSON object on stdout'))
   .action(async (model: string, opts) => {
-    await pruneCommand(model, opts);
+    await pruneCommand(model, opts, { signal: commandSignal() });
   });
 
 registerCka(program);
@@ -230,9 +241,14 @@ program
   .addOption(new Option('--json', 'print one JSON object on stdout'))
   .action(async (opts, cmd) => {
     const lm = lmTrainOptions(opts, cmd);
-    if (lm) await trainLmCommand(lm);
+    const signal = commandSignal();
+    if (lm) await trainLmCommand(lm, { signal });
     // --layers is shared with llama's layer count: for vgg it is the layer list, as text.
-    else await trainCommand({ ...opts, layers: opts.layers === undefined ? undefined : String(opts.layers) });
+    else
+      await trainCommand(
+        { ...opts, layers: opts.layers === undefined ? undefined : String(opts.layers) },
+        { signal },
+      );
   });
 registerLmTrainOptions(program);
 
@@ -243,14 +259,36 @@ program
   .option('--out <DIR>', 'output directory (default: demo-out/<date-time>)')
   .action(async (opts: { model: string; out?: string }) => {
     const out = opts.out ?? `demo-out/${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    await demoCommand({ model: opts.model, out });
+    await demoCommand({ model: opts.model, out, signal: commandSignal() });
   });
+
+// A usage error is one line and a pointer to the command's help, not the whole help.
+for (const cmd of program.commands) cmd.showHelpAfterError(`(see sglp ${cmd.name()} --help)`);
 
 try {
   await program.parseAsync();
 } catch (e) {
-  process.stderr.write(`sglp: ${(e as Error).message}\n`);
-  process.exitCode = 1;
+  restoreTerminal();
+  if (interrupts.received !== undefined) {
+    // A stop request reached a safe point: the command removed its staging output on the way out.
+    const kept =
+      commandName === 'train'
+        ? 'the checkpoint of the last completed epoch is kept (--resume continues)'
+        : 'nothing was written';
+    process.stderr.write(
+      `sglp${commandName ? ` ${commandName}` : ''} stopped by ${interrupts.received}; ${kept}\n`,
+    );
+    process.exitCode = interrupts.exitCode;
+  } else {
+    // File-system errors in plain words (never errno text); a pre-flight problem points at the help.
+    const raw = isFsError(e) && (e as NodeJS.ErrnoException).syscall !== undefined;
+    const err = raw ? plainFsError(e, (e as NodeJS.ErrnoException).path ?? 'a file') : (e as Error);
+    const usage = e instanceof PreflightError || /(^|\s)--[a-z]/.test(err.message);
+    const hint = usage && commandName ? `\n(see sglp ${commandName} --help)` : '';
+    process.stderr.write(`sglp: ${err.message}${hint}\n`);
+    process.exitCode = 1;
+  }
 }
+restoreTerminal();
 // Dawn keeps handles open; exit explicitly once the command is done.
 process.exit();

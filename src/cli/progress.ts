@@ -38,13 +38,15 @@ export class Progress {
     private readonly label: string,
     private readonly total: number,
     private readonly unit = 'batches',
+    /** '' for a task that reports neither a rate nor a loss (the bar then shows neither). */
     private readonly rateUnit = 'img/s',
   ) {
     if (io.tty && io === processIo) {
+      const values = rateUnit === '' ? '' : ` | {rate} ${rateUnit} | loss {loss}`;
       this.bar = new cliProgress.SingleBar(
         {
           stream: process.stderr,
-          format: `${label} [{bar}] {value}/{total} ${unit} | {rate} ${rateUnit} | loss {loss} | {duration_formatted}`,
+          format: `${label} [{bar}] {value}/{total} ${unit}${values} | {duration_formatted}`,
           hideCursor: true,
           barsize: 30,
           etaBuffer: 20,
@@ -95,4 +97,17 @@ export class Progress {
   get seconds(): number {
     return (performance.now() - this.start) / 1000;
   }
+}
+
+/** A byte count for people: 1.5 GB, 12.3 MB, 900 kB, 12 bytes (decimal units; JSON keeps the bytes). */
+export function formatBytes(bytes: number): string {
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  if (bytes < 1000) return `${bytes} bytes`;
+  let v = bytes;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }

@@ -2,8 +2,8 @@
 // share: the options, the --out check, progress on stderr, the pipeline's protocol options, and writing
 // and summarising the report.
 
-import { readdir, realpath } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ClassifierMetrics } from '../eval/classify.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { Gpu } from '../gpu/device.js';
@@ -77,22 +77,6 @@ export async function checkEmptyDir(out: string): Promise<void> {
   }
 }
 
-/** --out must be new or empty, and not the input model. */
-export async function checkOut(model: string, out: string): Promise<void> {
-  const real = async (p: string) => {
-    try {
-      return await realpath(p);
-    } catch (err) {
-      if (isNotFound(err)) return resolve(p);
-      throw err;
-    }
-  };
-  if ((await real(model)) === (await real(out))) {
-    throw new Error(`--out ${out} is the input model; give a new or empty directory`);
-  }
-  await checkEmptyDir(out);
-}
-
 const STAGE_LABEL: Record<PruneStage, string> = {
   features: 'calibration features + CKA',
   cka: 'CKA',
@@ -138,7 +122,8 @@ export function progressReporter(io: CliIo): { onProgress: (p: PruneProgress) =>
       if (p.stage === 'segment') return;
       if (barStage !== p.stage) {
         stop();
-        bar = new Progress(io, STAGE_LABEL[p.stage], p.total);
+        // Stages report batches done, no rate or loss: the bar shows only what it has.
+        bar = new Progress(io, STAGE_LABEL[p.stage], p.total, 'batches', '');
         barStage = p.stage;
       }
       bar?.update(p.done);
@@ -178,8 +163,23 @@ export async function writeReport(
   json: boolean | undefined,
   summary: (r: Report) => string,
 ): Promise<void> {
+  await writeReportFiles(out, report);
+  printReport(report, io, json, summary);
+}
+
+/** Writes DIR/sglp-report.json then DIR/report.html. */
+export async function writeReportFiles(out: string, report: Report): Promise<void> {
   await writeFileAtomic(join(out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
   await writeFileAtomic(join(out, REPORT_HTML), renderReportHtml(report));
+}
+
+/** Prints the report (--json) or the summary on stdout. */
+export function printReport(
+  report: Report,
+  io: CliIo,
+  json: boolean | undefined,
+  summary: (r: Report) => string,
+): void {
   if (json) io.stdout(`${JSON.stringify(report)}\n`);
   else io.stdout(summary(report));
 }

@@ -3,11 +3,11 @@
 // LLaMA-family model directory (src/sglp/pipeline-llm.ts). Writes a Hugging Face directory: model.safetensors
 // (kept layers renumbered `model.layers.{i}`; a tied model stays tied, without lm_head.weight), config.json
 // (the input's, num_hidden_layers updated), the input's tokenizer files, then sglp-report.json and
-// report.html; each file atomically. --samples, --batch and the GradNorm sizes count windows here.
+// report.html; all at once (a staging directory renamed to DIR: output.ts). --samples, --batch and the GradNorm sizes count windows here.
 // Tensors keep the input's dtype (`--save-dtype auto`; kept tensors are then the input's bytes unless
 // fine-tuned); `--finetune-epochs E` fine-tunes a copy with AdamW and writes the fine-tuned weights.
 
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
@@ -32,20 +32,21 @@ import type { ParamView } from '../sglp/importance.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
 import { checkMemoryCap } from './common.js';
-import { readTextFile } from './eval-text.js';
+import { writeStaged } from './output.js';
 import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';
-import { processIo } from './progress.js';
+import { preflightPrune, readTextData } from './preflight.js';
+import { formatBytes, processIo } from './progress.js';
 import {
-  checkOut,
   type PruneCliOptions,
   type PruneDeps,
+  printReport,
   progressReporter,
   protocolOptions,
   REPORT_FILE,
   REPORT_HTML,
   segmentsLine,
   timingAndNotesLines,
-  writeReport,
+  writeReportFiles,
 } from './prune-common.js';
 
 /** The LLM branch of pruneCommand, after the method, target and --data syntax were checked. */
@@ -53,7 +54,12 @@ export async function pruneLlmCommand(
   model: string,
   opts: PruneCliOptions,
   deps: PruneDeps,
-  parsed: { config: LlmConfig; configText: string; method: Method; target: KeepRequest },
+  parsed: {
+    config: LlmConfig;
+    configText: string;
+    method: Method;
+    target: KeepRequest;
+  },
 ): Promise<Report> {
   const io = deps.io ?? processIo;
   const spec = parseDataSpec(opts.data);
@@ -83,13 +89,12 @@ export async function pruneLlmCommand(
   }
   const cap = opts.memoryCap;
   checkMemoryCap(cap);
-  await checkOut(model, opts.out);
+  // Flags, model, --out and data, before the device is touched (preflight.ts).
+  const pre = await preflightPrune(model, opts);
+  for (const note of pre.notes) io.stderr(`note: ${note}\n`);
   const dir = directorySource(model);
   const desc = describeModel(parsed.config);
-  const tokenizer = await readTokenizer(dir);
-  const ids = tokenizer.encode(await readTextFile(spec.file));
-  const train = textWindows(ids, 'train', seqLen, { name: spec.file });
-  const test = textWindows(ids, 'test', seqLen, { name: spec.file });
+  const { tokenizer, train, test } = pre.text ?? (await readWindows(dir, spec.file, seqLen));
   if (test.windows === 0) {
     throw new Error(
       `${spec.file} (test): ${test.splitTokens} tokens (${tokenizer.name}), not one full window of --seq-len ${seqLen}`,
@@ -139,7 +144,6 @@ export async function pruneLlmCommand(
       tuned = finetuned;
       prunedView = view;
       reporter.stop();
-      await mkdir(opts.out, { recursive: true });
       // Unchanged tensors keep the input's bytes; fine-tuned ones are converted to the save dtype.
       const source = finetuned ?? view;
       // Streamed: no tensor is on the device; each is read from the input checkpoint as it is written.
@@ -148,25 +152,31 @@ export async function pruneLlmCommand(
         save: saveDtype,
         unchanged: finetuned === undefined,
       });
-      await writeSafetensorsFile(join(opts.out, 'model.safetensors'), tensors, {
-        format: 'pt',
-        pruned_by: 'sglp',
-      });
-      await writeFileAtomic(
-        join(opts.out, 'config.json'),
-        prunedHfConfigJson(parsed.configText, pruned, join(model, 'config.json'), saveDtype),
-      );
-      for (const name of HF_SIDE_FILES) {
-        let bytes: Uint8Array;
-        try {
-          bytes = await readFile(join(model, name));
-        } catch (err) {
-          if (isNotFound(err)) continue;
-          throw err;
+      const sideFiles: string[] = [];
+      // Every file into a staging directory, renamed to --out when all are complete (output.ts).
+      await writeStaged(opts.out, deps.signal, async (out) => {
+        await writeSafetensorsFile(join(out, 'model.safetensors'), tensors, {
+          format: 'pt',
+          pruned_by: 'sglp',
+        });
+        await writeFileAtomic(
+          join(out, 'config.json'),
+          prunedHfConfigJson(parsed.configText, pruned, join(model, 'config.json'), saveDtype),
+        );
+        for (const name of HF_SIDE_FILES) {
+          let bytes: Uint8Array;
+          try {
+            bytes = await readFile(join(model, name));
+          } catch (err) {
+            if (isNotFound(err)) continue;
+            throw err;
+          }
+          await writeFileAtomic(join(out, name), bytes);
+          sideFiles.push(name);
         }
-        await writeFileAtomic(join(opts.out, name), bytes);
-      }
-      await writeReport(opts.out, report, io, opts.json, summary);
+        await writeReportFiles(out, report);
+      });
+      printReport(report, io, opts.json, (r) => summary(r, sideFiles));
       return report;
     } finally {
       tuned?.dispose();
@@ -181,7 +191,7 @@ export async function pruneLlmCommand(
   }
 }
 
-function summary(r: Report): string {
+function summary(r: Report, sideFiles: readonly string[]): string {
   const ppl = (m: Report['metrics']['before']) => ('perplexity' in m ? m.perplexity.toFixed(3) : '');
   const name = (i: number) => r.units[i].name;
   const m = r.metrics.after;
@@ -198,13 +208,24 @@ function summary(r: Report): string {
     `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs/token ${r.size.macsBefore} → ${r.size.macsAfter}`,
     ...(r.device.memory
       ? [
-          `peak device memory ${r.device.memory.peakDeviceBytes} bytes` +
+          `peak device memory ${formatBytes(r.device.memory.peakDeviceBytes)}` +
             (r.device.memory.streamed ? ' (layer streaming)' : '') +
-            (r.device.memory.memoryCap !== null ? `, cap ${r.device.memory.memoryCap}` : ''),
+            (r.device.memory.memoryCap !== null ? `, cap ${formatBytes(r.device.memory.memoryCap)}` : ''),
         ]
       : []),
     ...timingAndNotesLines(r),
-    `pruned model: ${r.model.output} (Hugging Face: config.json, model.safetensors, tokenizer files); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
+    `pruned model: ${r.model.output} (Hugging Face: ${['config.json', 'model.safetensors', ...sideFiles].join(', ')}); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
     '',
   ].join('\n');
+}
+
+/** The text's windows of both splits, with the model's tokenizer. */
+async function readWindows(dir: ReturnType<typeof directorySource>, file: string, seqLen: number) {
+  const tokenizer = await readTokenizer(dir);
+  const ids = tokenizer.encode(await readTextData(file));
+  return {
+    tokenizer,
+    train: textWindows(ids, 'train', seqLen, { name: file }),
+    test: textWindows(ids, 'test', seqLen, { name: file }),
+  };
 }

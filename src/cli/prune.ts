@@ -2,10 +2,11 @@
 // `--method` a baseline (src/sglp/baselines.ts), on an image classifier directory (CIFAR or torchvision
 // ResNet, CIFAR VGG-BN: src/sglp/pipeline.ts), or on a LLaMA-family one with text:FILE data (prune-llm.ts:
 // a Hugging Face directory). Writes DIR/model.safetensors, DIR/config.json, DIR/sglp-report.json and
-// DIR/report.html, each atomically and in this order; the input model is only read.
+// DIR/report.html, all at once (a staging directory renamed to DIR: output.ts), after a pre-flight that
+// checks flags, data and DIR before the device (preflight.ts); the input model is only read.
 // `--json` prints the report on stdout; progress goes to stderr.
 
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import { type LlmConfig, parseModelConfig } from '../io/config.js';
@@ -25,18 +26,20 @@ import { methodTargetError, pruneSglp } from '../sglp/pipeline.js';
 import { checkFinetuneSamples } from '../train/finetune.js';
 import { checkDatasetFits } from './common.js';
 import { readRunnableConfig } from './eval.js';
+import { writeStaged } from './output.js';
+import { preflightPrune } from './preflight.js';
 import { processIo } from './progress.js';
 import {
-  checkOut,
   type PruneCliOptions,
   type PruneDeps,
+  printReport,
   progressReporter,
   protocolOptions,
   REPORT_FILE,
   REPORT_HTML,
   segmentsLine,
   timingAndNotesLines,
-  writeReport,
+  writeReportFiles,
 } from './prune-common.js';
 import { pruneLlmCommand } from './prune-llm.js';
 
@@ -117,10 +120,14 @@ export async function pruneCommand(
       `--save-dtype ${saveDtype}: ${model} is an image classifier, written as F32 (auto or f32)`,
     );
   }
-  const config = await readRunnableConfig(model);
-  await checkOut(model, opts.out);
-  const train = await loadImageDataset(opts.data, 'train');
-  const test = await loadImageDataset(opts.data, 'test');
+  // Flags, model, --out and data, before the device is touched (preflight.ts).
+  const pre = await preflightPrune(model, opts);
+  for (const note of pre.notes) io.stderr(`note: ${note}\n`);
+  const config = pre.cnn ?? (await readRunnableConfig(model));
+  const { train, test } = pre.images ?? {
+    train: await loadImageDataset(opts.data, 'train'),
+    test: await loadImageDataset(opts.data, 'test'),
+  };
   checkDatasetFits(train, config, model);
   checkDatasetFits(test, config, model);
   const desc = describeModel(config);
@@ -162,17 +169,20 @@ export async function pruneCommand(
         const info = store.info(oldKey);
         return { dtype: info.dtype as SafetensorsDtype, shape: info.shape, data: () => store.bytes(oldKey) };
       };
-      await mkdir(opts.out, { recursive: true });
-      await writeSafetensorsFile(
-        join(opts.out, 'model.safetensors'),
-        prunedTensors(pruned, finetuned ?? view, carried),
-        {
-          format: 'pt',
-          pruned_by: 'sglp',
-        },
-      );
-      await writeFileAtomic(join(opts.out, 'config.json'), prunedConfigJson(pruned));
-      await writeReport(opts.out, report, io, opts.json, summary);
+      // Every file into a staging directory, renamed to --out when all are complete (output.ts).
+      await writeStaged(opts.out, deps.signal, async (dir) => {
+        await writeSafetensorsFile(
+          join(dir, 'model.safetensors'),
+          prunedTensors(pruned, finetuned ?? view, carried),
+          {
+            format: 'pt',
+            pruned_by: 'sglp',
+          },
+        );
+        await writeFileAtomic(join(dir, 'config.json'), prunedConfigJson(pruned));
+        await writeReportFiles(dir, report);
+      });
+      printReport(report, io, opts.json, summary);
       return report;
     } finally {
       tuned?.dispose();

@@ -6,7 +6,7 @@
 // DIR/model.safetensors, DIR/config.json (Hugging Face layout, tied embeddings) and DIR/train-state.json
 // (the commit point). `--resume` continues after the last completed epoch and repeats the uninterrupted run.
 
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { describeModel } from '../arch/describe.js';
@@ -30,6 +30,7 @@ import { intAtLeast } from './common.js';
 import { type CliIo, Progress, processIo } from './progress.js';
 import {
   checkCheckpointEpochs,
+  createRunDir,
   MODEL_FILE,
   modelTensors,
   OPTIMIZER_FILE,
@@ -289,7 +290,7 @@ function limited(w: TextWindows, limit: number | null): TextWindows {
 
 export async function trainLmCommand(
   opts: TrainLmOptions,
-  deps: { io?: CliIo; gpu?: Gpu } = {},
+  deps: { io?: CliIo; gpu?: Gpu; signal?: AbortSignal } = {},
 ): Promise<TrainLmResult> {
   const io = deps.io ?? processIo;
   const settings = lmSettings(opts);
@@ -298,7 +299,7 @@ export async function trainLmCommand(
     throw new Error(`--arch llama trains on text: --data text:FILE, not "${opts.data}"`);
   }
   const out = opts.out;
-  const previous = await openRunDir(out, !!opts.resume, checkState);
+  const previous = await openRunDir(out, !!opts.resume, checkState, (l) => io.stderr(`note: ${l}\n`));
   if (previous) {
     const differ = (Object.keys(FLAG_OF) as (keyof LmRunSettings)[]).filter(
       (k) => JSON.stringify(previous.settings[k]) !== JSON.stringify(settings[k]),
@@ -334,7 +335,7 @@ export async function trainLmCommand(
         `(${settings.epochs} epochs × ${steps})`,
     );
   }
-  await mkdir(out, { recursive: true });
+  await createRunDir(out);
 
   const gpu = deps.gpu ?? (await acquireDevice());
   const opt = new Optimizer(gpu, { kind: 'adamw', ...ADAMW_DEFAULTS, weightDecay: settings.weightDecay });
@@ -368,6 +369,7 @@ export async function trainLmCommand(
         warmup: settings.warmup,
         seed: settings.seed,
         lrName: '--lr',
+        signal: deps.signal,
         onProgress: (p) => {
           if (p.type === 'epoch-start') {
             stopBar();

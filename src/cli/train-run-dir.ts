@@ -1,8 +1,14 @@
 // The --out directory of a training run, shared by `sglp train` for images and for language models: a
 // new run needs a new or empty directory, --resume needs the state file a previous run left, and the
 // checkpoint files must hold the epoch the state says (an interrupted write is caught, never resumed).
+//
+// A checkpoint is written as a unit: its four files go into a staging directory inside --out, which is
+// renamed to READY_DIR once all are complete (the commit point), and only then are the files moved over
+// the previous ones, the state file last. A run killed before the commit leaves the previous checkpoint
+// whole (its staging directory is removed by the next run); one killed after it leaves READY_DIR, whose
+// moves the next run finishes. Either way --resume finds one complete checkpoint, byte for byte.
 
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
@@ -12,15 +18,25 @@ import type { ParamStore } from '../nn/params.js';
 import {
   isNotFound,
   openFileSource,
+  plainFsError,
   readJsonFile,
+  syncDirectory,
   writeFileAtomic,
   writeSafetensorsFile,
 } from '../node/files.js';
+import { cleanStaleStaging, stageDirectory } from '../node/staging.js';
+import { checkOutLocation, makeParents } from './preflight.js';
 
 export const STATE_FILE = 'train-state.json';
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const CONFIG_FILE = 'config.json';
+/** A complete checkpoint whose files are being moved into place. */
+export const READY_DIR = '.checkpoint.ready';
+/** The name staging.ts derives the checkpoint's staging directory from (inside --out). */
+const CHECKPOINT_NAME = 'checkpoint';
+/** The order the files of a ready checkpoint are moved in: the state file, the commit point, last. */
+const COMMIT_ORDER = [OPTIMIZER_FILE, MODEL_FILE, CONFIG_FILE, STATE_FILE];
 
 /**
  * Checks `out` for a new run or a resumed one and returns the previous run's state (undefined for a new
@@ -30,7 +46,9 @@ export async function openRunDir<S>(
   out: string,
   resume: boolean,
   check: (state: unknown, file: string) => S,
+  note: (line: string) => void = () => {},
 ): Promise<S | undefined> {
+  for (const line of await recoverCheckpoint(out)) note(line);
   if (resume) {
     const file = join(out, STATE_FILE);
     const state = await readJsonFile(file);
@@ -53,7 +71,57 @@ export async function openRunDir<S>(
       : '';
     throw new Error(`--out ${out} is not empty${hint}; give a new or empty directory`);
   }
+  for (const line of await checkOutLocation(out, { kind: 'dir' })) note(line);
   return undefined;
+}
+
+/** Creates --out (and its missing parents, one level at a time: preflight.ts) for a new run. */
+export async function createRunDir(out: string): Promise<void> {
+  await makeParents(out);
+  try {
+    await mkdir(out);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw plainFsError(err, out);
+  }
+}
+
+/**
+ * Finishes or removes what an interrupted checkpoint write left in `out` and says what was done: a ready
+ * checkpoint's files are moved into place; a staging directory of a run that is gone is removed.
+ */
+export async function recoverCheckpoint(out: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(out);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw plainFsError(err, out);
+  }
+  const notes = entries.some((e) => e.startsWith(`.${CHECKPOINT_NAME}.sglp-staging-`))
+    ? (await cleanStaleStaging(join(out, CHECKPOINT_NAME), '--out')).map((l) =>
+        l.replace('the unfinished result', 'the unfinished checkpoint'),
+      )
+    : [];
+  if (entries.includes(READY_DIR)) {
+    await moveReady(out);
+    notes.push(`finished saving the checkpoint an interrupted run had completed in ${out}`);
+  }
+  return notes;
+}
+
+async function moveReady(out: string): Promise<void> {
+  const ready = join(out, READY_DIR);
+  const names = await readdir(ready);
+  const order = (n: string) => (COMMIT_ORDER.includes(n) ? COMMIT_ORDER.indexOf(n) : -1);
+  for (const name of names.sort((a, b) => order(a) - order(b))) {
+    try {
+      await rename(join(ready, name), join(out, name));
+    } catch (err) {
+      throw plainFsError(err, join(out, name));
+    }
+  }
+  await rmdir(ready);
+  await syncDirectory(out);
 }
 
 /** Throws unless every checkpoint file in `files` of `out` says it holds epoch `epoch`. */
@@ -108,11 +176,24 @@ export async function writeCheckpoint(
   },
 ): Promise<void> {
   const e = String(epoch);
-  await writeSafetensorsFile(join(out, OPTIMIZER_FILE), files.optimizer, {
-    ...files.optimizerMeta,
-    epoch: e,
-  });
-  await writeSafetensorsFile(join(out, MODEL_FILE), files.model, { format: 'pt', epoch: e });
-  await writeFileAtomic(join(out, CONFIG_FILE), `${JSON.stringify(files.config, null, 2)}\n`);
-  await writeFileAtomic(join(out, STATE_FILE), `${JSON.stringify(files.state, null, 2)}\n`);
+  const staged = await stageDirectory(join(out, CHECKPOINT_NAME));
+  try {
+    const dir = staged.path;
+    await writeSafetensorsFile(join(dir, OPTIMIZER_FILE), files.optimizer, {
+      ...files.optimizerMeta,
+      epoch: e,
+    });
+    await writeSafetensorsFile(join(dir, MODEL_FILE), files.model, { format: 'pt', epoch: e });
+    await writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(files.config, null, 2)}\n`);
+    await writeFileAtomic(join(dir, STATE_FILE), `${JSON.stringify(files.state, null, 2)}\n`);
+    await syncDirectory(dir);
+    // The commit point: from here the checkpoint is complete and recoverCheckpoint finishes it.
+    await rename(dir, join(out, READY_DIR));
+    await syncDirectory(out);
+  } catch (err) {
+    await staged.discard();
+    throw plainFsError(err, out, 'saving the checkpoint in');
+  }
+  await staged.discard(); // forgets the (renamed) staging directory
+  await moveReady(out);
 }

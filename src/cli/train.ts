@@ -1,14 +1,13 @@
 // `sglp train --arch cifar-resnet|vgg|resnet --depth N --data SPEC --epochs E --out DIR`: trains a base model
 // (CIFAR ResNet, CIFAR VGG-BN or torchvision ResNet, all through createClassifier) from PyTorch's default
 // initialisation with SGD (momentum, weight decay) and a per-step cosine learning rate, seeded shuffling and
-// crop + flip augmentation. After every epoch it evaluates on the test split and writes,
-// each file atomically and in this order: DIR/optimizer.safetensors (momentum buffers), DIR/model.safetensors,
-// DIR/config.json and DIR/train-state.json (the commit point). `--resume` continues from the last completed
+// crop + flip augmentation. After every epoch it evaluates on the test split and writes one checkpoint as a
+// unit (train-run-dir.ts: staged, then moved into place): DIR/optimizer.safetensors (momentum buffers),
+// DIR/model.safetensors, DIR/config.json and DIR/train-state.json. `--resume` continues from the last completed
 // epoch and gives bit-identical files to an uninterrupted run: every random stream is derived from
 // (seed, epoch), so nothing but the weights, BN statistics and momentum buffers needs saving. The epoch loop
 // itself is src/train/loop.ts (shared with fine-tuning after pruning).
 
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import type { ModelDescription } from '../arch/types.js';
@@ -32,6 +31,7 @@ import { evaluateOn, loadModel } from './eval.js';
 import { type CliIo, Progress, processIo } from './progress.js';
 import {
   checkCheckpointEpochs,
+  createRunDir,
   MODEL_FILE,
   modelTensors,
   OPTIMIZER_FILE,
@@ -67,6 +67,8 @@ export interface TrainOptions {
 export interface TrainDeps {
   readonly io?: CliIo;
   readonly gpu?: Gpu;
+  /** Stops training at the next step; the last completed epoch's checkpoint stays (--resume). */
+  readonly signal?: AbortSignal;
 }
 
 export const TRAIN_DEFAULTS = {
@@ -362,7 +364,7 @@ export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Pr
   const out = opts.out;
 
   // Look at --out before the (slow) data loading so a wrong directory fails at once.
-  const previous = await openRunDir(out, !!opts.resume, checkState);
+  const previous = await openRunDir(out, !!opts.resume, checkState, (l) => io.stderr(`note: ${l}\n`));
 
   const train = firstImages(await loadImageDataset(opts.data, 'train'), opts.limit);
   const test = await loadImageDataset(opts.data, 'test');
@@ -401,7 +403,7 @@ export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Pr
   checkDatasetFits(test, config, 'the model');
   const desc = describeModel(config);
   const stepsPerEpoch = batchCount(train, { batchSize: settings.batch, normalize: config.normalize });
-  await mkdir(out, { recursive: true });
+  await createRunDir(out);
 
   const gpu = deps.gpu ?? (await acquireDevice());
   let params: ParamStore | undefined;
@@ -445,6 +447,7 @@ export async function trainCommand(opts: TrainOptions, deps: TrainDeps = {}): Pr
         seed: settings.seed,
         augment: settings.augment,
         lrName: '--lr',
+        signal: deps.signal,
         onProgress: (p) => {
           if (p.type === 'epoch-start') {
             stopBar();

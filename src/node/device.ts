@@ -1,5 +1,6 @@
 import { create, globals } from 'webgpu';
 import { type AcquireOptions, acquireDevice as acquire, type Gpu } from '../gpu/device.js';
+import { filterDawnWarnings } from './dawn-warnings.js';
 import { sleepingWaiter } from './wait.js';
 
 let entry: GPU | undefined;
@@ -13,7 +14,15 @@ export function dawn(): GPU {
     }
     Object.assign(globalThis, globals);
     const flags = process.env.SGLP_DAWN_FLAGS ? process.env.SGLP_DAWN_FLAGS.split(/\s+/) : [];
-    entry = create(flags) as unknown as GPU;
+    const raw = create(flags) as unknown as GPU;
+    // Dawn's two limit warnings are printed during the adapter request (dawn-warnings.ts).
+    entry = {
+      requestAdapter: (o?: GPURequestAdapterOptions) => filterDawnWarnings(() => raw.requestAdapter(o)),
+      getPreferredCanvasFormat: () => raw.getPreferredCanvasFormat(),
+      get wgslLanguageFeatures() {
+        return raw.wgslLanguageFeatures;
+      },
+    } as GPU;
   }
   return entry;
 }

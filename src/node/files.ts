@@ -78,14 +78,25 @@ export type FileContent = Uint8Array | string | Iterable<Uint8Array> | AsyncIter
  */
 export async function writeFileAtomic(path: string, content: FileContent): Promise<void> {
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx');
+  // The pid in the name lets a later run recognise the temp file of a killed one (staging.ts).
+  const temp = join(
+    dir,
+    `.${basename(path)}.sglp-staging-${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+  );
+  let handle: FileHandle;
+  try {
+    handle = await open(temp, 'wx');
+  } catch (err) {
+    throw plainFsError(err, path);
+  }
   try {
     for await (const chunk of chunksOf(content)) await writeAll(handle, chunk);
     await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
+    if (isFsError(err) || (err as Error | undefined)?.name === 'AbortError')
+      throw plainFsError(err, path, 'writing');
     throw new Error(`writing ${path}: ${(err as Error).message}`, { cause: err });
   }
   await handle.close();
@@ -93,7 +104,7 @@ export async function writeFileAtomic(path: string, content: FileContent): Promi
     await rename(temp, path);
   } catch (err) {
     await unlink(temp).catch(() => {});
-    throw err;
+    throw plainFsError(err, path);
   }
   await syncDirectory(dir);
 }
@@ -122,7 +133,7 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
 }
 
 /** Makes the rename itself durable. Some platforms and file systems cannot fsync a directory; that is fine. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(dir, 'r');
@@ -153,4 +164,44 @@ export async function readJsonFile(file: string): Promise<unknown> {
   } catch (err) {
     throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** What a file-system error code means, in words a user reads (undefined: not a file-system error). */
+const FS_ERRORS: Readonly<Record<string, string>> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory, not a file',
+  EEXIST: 'it already exists',
+  ENOTEMPTY: 'the directory is not empty',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many symbolic links',
+  EIO: 'an input/output error of the device',
+  EXDEV: 'it is on another file system',
+  EBUSY: 'it is busy',
+  EFBIG: 'the file is too large for the file system',
+};
+
+/** Whether `err` is a file-system error this file has words for. */
+export function isFsError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code !== undefined && FS_ERRORS[code] !== undefined;
+}
+
+/**
+ * An fs error as a plain message naming the path the user gave (never a hidden temp name or errno
+ * text); other errors pass through unchanged. `doing`: what was being done, e.g. "writing".
+ */
+export function plainFsError(err: unknown, path: string, doing?: string): Error {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const words = code === undefined ? undefined : FS_ERRORS[code];
+  if (words === undefined) return err instanceof Error ? err : new Error(String(err));
+  const e = new Error(`${doing ? `${doing} ` : ''}${path}: ${words}`, { cause: err });
+  (e as NodeJS.ErrnoException).code = code;
+  return e;
 }

@@ -95,7 +95,10 @@ function protocolNotes(r: ReportInputs): string[] {
   }
   if (method === 'random') notes.push(`random baseline: seed ${seed} (mulberry32, stream ${RANDOM_STREAM})`);
   if (!sglp) notes.push('CKA and the segmentation are shown for comparison; this baseline does not use them');
-  if (r.secondPass) notes.push("--remove needed the keep plan's second pass (segments down to one unit)");
+  if (r.secondPass)
+    notes.push(
+      `removing ${r.removed.length} units left some segments with a single unit (the larger segments alone could not give that many)`,
+    );
   if (r.recalibration === null && r.seqLen === null)
     notes.push('batch-norm recalibration off (--recalibrate 0)');
   if (sglp && score === 'gradnorm' && select === 'max')

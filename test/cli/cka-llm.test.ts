@@ -33,7 +33,7 @@ describe('sglp cka on a language model', () => {
     expect(loaded.units).toHaveLength(12);
     expect(loaded.batches).toBe(3);
     expect(loaded.batchSize).toBe(32);
-    expect(a.out.join('')).toMatch(/peak device memory: \d+ bytes\n/);
+    expect(a.out.join('')).toMatch(/peak device memory: [\d.]+ [kMGT]?B \(\d+ bytes\)\n/);
 
     const weights = 2246912; // 2 246 912 f32 bytes: embedding, 12 layers, final norm (tied head)
     const cap = Math.floor(weights / 2);
@@ -46,7 +46,9 @@ describe('sglp cka on a language model', () => {
     );
     expect(streamed).toEqual(loaded);
     expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(loaded);
-    const peak = Number(/peak device memory: (\d+) bytes \(layer streaming\)/.exec(b.out.join(''))?.[1]);
+    const peak = Number(
+      /peak device memory: [\d.]+ [kMGT]?B \((\d+) bytes\) \(layer streaming\)/.exec(b.out.join(''))?.[1],
+    );
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThanOrEqual(cap);
     expect(gpu.pool.memoryCap).toBeUndefined();
@@ -57,7 +59,7 @@ describe('sglp cka on a language model', () => {
       { gpu, io: c.io },
     );
     expect(perBatch).toEqual(loaded);
-    expect(c.out.join('')).toMatch(/peak device memory: \d+ bytes \(layer streaming\)/);
+    expect(c.out.join('')).toMatch(/peak device memory: [\d.]+ [kMGT]?B \(\d+ bytes\) \(layer streaming\)/);
 
     await expect(ckaCommand(MODEL, { ...opts, memoryCap: cap }, { gpu, io: captureIo().io })).rejects.toThrow(
       DeviceMemoryError,

@@ -110,6 +110,9 @@ describe('atomic writes', () => {
   });
 
   it('fails clearly when the directory does not exist', async () => {
-    await expect(writeFileAtomic(join(dir, 'missing', 'f.txt'), 'x')).rejects.toThrow(/ENOENT/);
+    // In words, naming the file asked for (not errno text or the hidden temp name).
+    await expect(writeFileAtomic(join(dir, 'missing', 'f.txt'), 'x')).rejects.toThrow(
+      `${join(dir, 'missing', 'f.txt')}: no such file or directory`,
+    );
   });
 });
