@@ -50,11 +50,26 @@ export const CASES: readonly ModelCase[] = [
     ratios: [{ remove: 2 }, { remove: 4, segments: 3 }],
   },
   {
+    name: 'fmnist-resnet56',
+    where: 'repo',
+    dir: 'models/fmnist-resnet56',
+    data: 'fashion-mnist',
+    ratios: [{ remove: 14 }],
+    scoring: { gradnormBatches: 1, gradnormBatchSize: 32, maxExhaustive: 100 },
+  },
+  {
     name: 'text-llama10-songs',
     where: 'trained',
     dir: 'text-llama10-songs',
     data: `text:${F}/songs-poems`,
     ratios: [{ remove: 3 }, { remove: 5, segments: 3 }],
+  },
+  {
+    name: 'fmnist-resnet32b-s2',
+    where: 'trained',
+    dir: 'fmnist-resnet32b-s2',
+    data: 'fashion-mnist',
+    ratios: [{ remove: 4 }, { remove: 8, segments: 3 }],
   },
   {
     name: 'text-llama6-definitions',
@@ -65,21 +80,6 @@ export const CASES: readonly ModelCase[] = [
       { remove: 2, segments: 3 },
       { remove: 3, segments: 2 },
     ],
-  },
-  {
-    name: 'fmnist-resnet56',
-    where: 'repo',
-    dir: 'models/fmnist-resnet56',
-    data: 'fashion-mnist',
-    ratios: [{ remove: 14 }],
-    scoring: { gradnormBatches: 1, gradnormBatchSize: 32, maxExhaustive: 100 },
-  },
-  {
-    name: 'fmnist-resnet32b-s2',
-    where: 'trained',
-    dir: 'fmnist-resnet32b-s2',
-    data: 'fashion-mnist',
-    ratios: [{ remove: 4 }, { remove: 8, segments: 3 }],
   },
   {
     name: 'fmnist-resnet20-s3',

@@ -65,6 +65,10 @@ type Rule = (c: PruneFlagContext) => string | undefined;
 
 /** The flag rules of `sglp prune` (and `compare`, which runs it per method); first problem wins. */
 export const PRUNE_RULES: readonly Rule[] = [
+  ({ opts, text, model }) =>
+    opts.recalibrate && text
+      ? `--recalibrate repairs batch norm; ${model} is a language model and has none`
+      : undefined,
   ({ opts }) =>
     opts.remove === 0
       ? '--remove 0 removes nothing: the output would be the input model unchanged; give --remove R with R >= 1'

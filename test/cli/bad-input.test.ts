@@ -104,6 +104,21 @@ const CASES: readonly (readonly [string, () => string[], RegExp])[] = [
     /--batch 8 is larger than --samples 4/,
   ],
   [
+    '--select with a score that does not search',
+    () => [...img(), '--remove', '1', '--score', 'similarity', '--select', 'max', '--out', OUT()],
+    /--select chooses between GradNorm scores; it does not apply to --score similarity/,
+  ],
+  [
+    '--recalibrate more than the data',
+    () => [...img(), '--remove', '1', '--recalibrate', '100', '--out', OUT()],
+    /--recalibrate 100: .* has only 64 samples/,
+  ],
+  [
+    '--recalibrate on a language model',
+    () => [...txt(), '--remove', '1', '--recalibrate', '16', '--out', OUT()],
+    /--recalibrate repairs batch norm; .* is a language model and has none/,
+  ],
+  [
     'images: --batch > --samples',
     () => [...img(), '--remove', '1', '--batch', '20', '--samples', '10', '--out', OUT()],
     /--batch 20 is larger than --samples 10/,
@@ -181,6 +196,8 @@ const CASES: readonly (readonly [string, () => string[], RegExp])[] = [
       ...img(),
       '--remove',
       '1',
+      '--score',
+      'gradnorm',
       '--gradnorm-batches',
       '10',
       '--gradnorm-batch-size',
