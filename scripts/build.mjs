@@ -24,6 +24,7 @@ try {
         cli: 'src/cli/main.ts',
         bench: 'bench/run.ts',
         'bench-attention': 'bench/attention.ts',
+        'gen-shapes': 'bench/gen-shapes.ts',
       },
       outdir: 'dist',
       banner: { js: '#!/usr/bin/env node' },
