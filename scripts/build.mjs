@@ -25,6 +25,7 @@ try {
         bench: 'bench/run.ts',
         'bench-attention': 'bench/attention.ts',
         'gen-shapes': 'bench/gen-shapes.ts',
+        'stream-shapes': 'bench/stream-shapes.ts',
       },
       outdir: 'dist',
       banner: { js: '#!/usr/bin/env node' },

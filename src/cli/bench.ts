@@ -422,15 +422,15 @@ async function resnetRows(gpu: Gpu, quick: boolean, measure: Measure): Promise<v
 
 /**
  * One decoder layer at the shape of a public model (hidden, heads, MLP), random weights, tokens/s of the
- * forward and forward + backward (every weight's gradient). Full: SmolLM2-135M's layer (B 4 × T 128) and
- * Llama-3.2-1B's (B 1 × T 2048); quick: a small layer.
+ * forward and forward + backward (every weight's gradient). Full: SmolLM2-135M's layer and
+ * Llama-3.2-1B's, both at the SGLP text protocol's batch (B 4 × T 128); quick: a small layer.
  */
 async function llamaRows(gpu: Gpu, quick: boolean, measure: Measure): Promise<void> {
   const shapes = quick
     ? [{ name: 'small', hidden: 64, heads: 4, kvHeads: 2, intermediate: 160, B: 2, T: 64 }]
     : [
         { name: 'SmolLM2-135M', hidden: 576, heads: 9, kvHeads: 3, intermediate: 1536, B: 4, T: 128 },
-        { name: 'Llama-3.2-1B', hidden: 2048, heads: 32, kvHeads: 8, intermediate: 8192, B: 1, T: 2048 },
+        { name: 'Llama-3.2-1B', hidden: 2048, heads: 32, kvHeads: 8, intermediate: 8192, B: 4, T: 128 },
       ];
   const vocab = 256;
   for (const sh of shapes) {
