@@ -34,6 +34,7 @@ const { values: a } = parseArgs({
     'memory-cap': { type: 'string' },
     'host-states': { type: 'boolean', default: false },
     skip: { type: 'string', default: '' },
+    'head-rows': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -48,6 +49,9 @@ const gSize = Number(a['gradnorm-batch-size']);
 const cap = a['memory-cap'] === undefined ? undefined : Number(a['memory-cap']);
 const skip = new Set(a.skip.split(',').filter(Boolean));
 const hostStates = a['host-states'];
+// Token rows per LM-head slice; by default what one storage binding holds (on lavapipe 682 rows of a
+// 49,152 vocabulary: 134 MB of logits per slice, which then sets the GradNorm's device peak).
+const headRows = a['head-rows'] === undefined ? {} : { headRows: Number(a['head-rows']) };
 
 let rssPeak = process.memoryUsage().rss;
 const sampler = setInterval(() => {
@@ -119,7 +123,7 @@ try {
   }
   if (!skip.has('loss')) {
     const r = await stage('loss (forward + LM head)', gBatches * gSize * T, 1, () =>
-      streamLlamaLoss(gpu, desc, store, gradBatches, { hostStates }),
+      streamLlamaLoss(gpu, desc, store, gradBatches, { hostStates, ...headRows }),
     );
     result.nll = r.batches.map((b) => b.nll);
   }
@@ -128,7 +132,7 @@ try {
       'one GradNorm candidate (forward + backward, recomputed)',
       gBatches * gSize * T,
       3,
-      () => streamLlamaLoss(gpu, desc, store, gradBatches, { grads: true, hostStates }),
+      () => streamLlamaLoss(gpu, desc, store, gradBatches, { grads: true, hostStates, ...headRows }),
     );
     result.gradNorm = r.batches.map((b) => b.gradNorm);
   }

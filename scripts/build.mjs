@@ -26,6 +26,7 @@ try {
         'bench-attention': 'bench/attention.ts',
         'gen-shapes': 'bench/gen-shapes.ts',
         'stream-shapes': 'bench/stream-shapes.ts',
+        'cost-model': 'bench/cost-model.ts',
       },
       outdir: 'dist',
       banner: { js: '#!/usr/bin/env node' },
