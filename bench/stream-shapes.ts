@@ -154,6 +154,7 @@ const out = {
     gradnormBatches: gBatches,
     gradnormBatchSize: gSize,
     hostStates,
+    ...headRows,
   },
   tokenizeMs,
   stages,
