@@ -1,6 +1,7 @@
 // Layer streaming for LLaMA-family decoders: the eval-mode forward pass of several batches of windows run
 // layer-major instead of batch-major, so that only one decoder layer's weights are on the device at a time.
-// The embedding is read from the checkpoint, run on every batch and freed; then each decoder layer's
+// The embedding is read from the checkpoint, run on every batch and freed (or, when its table does not fit
+// one storage binding, its rows are looked up on the CPU and only they are uploaded); then each decoder layer's
 // tensors are read (TensorStore: by offset, one tensor at a time), uploaded, run on every batch's hidden
 // state, and freed before the next layer is read. Device memory is one layer's weights plus the batches'
 // hidden states (or one batch's, with `hostStates`), independent of depth, so a model larger than device
