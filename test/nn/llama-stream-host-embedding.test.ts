@@ -70,7 +70,12 @@ describe('layer streaming with the embedding on the CPU', () => {
         async (unit, i, x) => {
           seen.set(`${unit}:${i}`, await gpu.readF32(x));
         },
-        { hostEmbedding, onInput: async (i, x) => void (inputs[i] = await gpu.readF32(x)) },
+        {
+          hostEmbedding,
+          onInput: async (i, x) => {
+            inputs[i] = await gpu.readF32(x);
+          },
+        },
       );
       return { seen, inputs, r };
     };
