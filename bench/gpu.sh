@@ -4,8 +4,20 @@
 # from .gpu/, prepared by `bash scripts/pack-gpu.sh` (which copies this file to .gpu/gpu.sh).
 #
 #   bash .gpu/gpu.sh [extra benchmark args, e.g. --quick]        (from the repo root)
+#   SGLP_GPU_JOB=full bash .gpu/gpu.sh        the whole GPU job of issue 16 in one call (below)
+#   SGLP_GPU_JOB=cli bash .gpu/gpu.sh ARGS    any sglp command
 #
 # Writes $OUT/sglp-bench.json, $OUT/torch-gemm.json and $OUT/gpu.log; OUT defaults to ./gpu-results.
+# SGLP_GPU_JOB=full (default budget 570 s) runs, each step under its own time limit:
+#   1. `sglp bench` (kernels, ResNet and LLaMA-layer rows, fraction of peak)     -> $OUT/sglp-bench.json
+#   2. `sglp prune` of models/fmnist-resnet56, default protocol, --remove 14 (stage times in the report's
+#      timings; needs .gpu-data/fashion-mnist, which pack-gpu.sh fills)       -> $OUT/resnet56-prune.json
+#   3. the Llama-3.2-1B-shaped model generated under $SGLP_GPU_TMP (gen-shapes.mjs, 2.5 GB BF16), then
+#      streamed: CKA, loss and one GradNorm candidate (stream-shapes.mjs) under SGLP_GPU_MEMORY_CAP
+#      (default 4e9 bytes)                                                       -> $OUT/stream-llama-3.2-1b.json
+#      and `sglp cka` loaded vs --stream on it, compared                         -> $OUT/cka-1b-*.json
+#   4. PyTorch f32 peers: torch_gemm.py and torch_llama.py (same layers, SDPA)  -> $OUT/torch-*.json
+# SGLP_GPU_QUICK=1 shrinks every step (bench --quick, tiny shapes, a reduced prune) to try the job here.
 # Exits non-zero when the WebGPU benchmark fails (the torch peer still runs). Never calls a system
 # `node`, never writes outside $OUT and $SGLP_GPU_TMP, never installs into /.
 # Whole run stays under SGLP_GPU_TOTAL_S seconds (default 330) plus a few seconds of kill grace.
@@ -19,7 +31,10 @@ PACK=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd) || { echo "gpu.sh: cannot create OUT=$OUT" >&2; exit 2; }
 RT=${SGLP_GPU_TMP:-/tmp/sglp-gpu}
-TOTAL_S=${SGLP_GPU_TOTAL_S:-330}
+JOB=${SGLP_GPU_JOB:-bench}
+if [ "$JOB" = full ]; then TOTAL_S=${SGLP_GPU_TOTAL_S:-570}; else TOTAL_S=${SGLP_GPU_TOTAL_S:-330}; fi
+QUICK=${SGLP_GPU_QUICK:-}
+REPO=$(cd "$PACK/.." && pwd)
 TORCH_RESERVE_S=80 # kept free for the torch peer while the WebGPU benchmark runs
 START=$SECONDS
 
@@ -92,6 +107,63 @@ PY
   fi
 }
 
+# One step of the full job: step NAME CAP RESERVE CMD...: runs CMD under `budget CAP RESERVE`, logs its
+# exit code and wall time, and never stops the job (the next steps still run). Sets STEP_RC.
+step() {
+  local name=$1 cap=$2 reserve=$3 t s
+  shift 3
+  t=$(budget "$cap" "$reserve")
+  section "$name (limit ${t}s)"
+  echo "+ $*"
+  s=$SECONDS
+  timeout -k 10 "$t" "$@"
+  STEP_RC=$?
+  [ "$STEP_RC" = 124 ] && echo "$name: TIMED OUT after ${t}s"
+  echo "$name: exit code $STEP_RC, $((SECONDS - s)) s"
+}
+
+# Issue 16's GPU job (see the top of this file). Uses NODEENV, NODE, RT from main. Returns non-zero when
+# the benchmark step failed; the other steps report in the log and their JSON.
+full_job() {
+  local rc=0 data=$REPO/.gpu-data/fashion-mnist text=$PACK/cookie.txt shape=llama-3.2-1b
+  local cap=${SGLP_GPU_MEMORY_CAP:-4000000000}
+  local -a benchq=() pruneq=() genq=() streamq=() ckaq=()
+  if [ -n "$QUICK" ]; then
+    benchq=(--quick --only gemm,sum,attention,llama)
+    pruneq=(--samples 64 --batch 32 --gradnorm-batches 1 --gradnorm-batch-size 8 --max-exhaustive 4 --eval-limit 64)
+    genq=(--tiny)
+    streamq=(--windows 4 --batch 2 --gradnorm-batch-size 2)
+    ckaq=(--samples 4 --batch 2)
+  fi
+  local -a node=("${NODEENV[@]}" "$NODE")
+  step "sglp bench" 150 300 "${node[@]}" "$RT/cli.mjs" bench --out "$OUT/sglp-bench.json" "${benchq[@]}"
+  rc=$STEP_RC
+  if [ -f "$data/train-images-idx3-ubyte.gz" ] || [ -f "$data/train-images-idx3-ubyte" ]; then
+    step "SGLP prune, ResNet-56 (stage times)" 120 200 "${node[@]}" "$RT/cli.mjs" prune "$REPO/models/fmnist-resnet56" \
+      --data "fashion-mnist:$data" --remove 14 --out "$RT/resnet56-pruned" --json "${pruneq[@]}" >"$OUT/resnet56-prune.json"
+  else
+    section "SGLP prune, ResNet-56: skipped (no $data; run pack-gpu.sh where Fashion-MNIST is installed)"
+  fi
+  step "generate the $shape-shaped model" 90 150 "${node[@]}" "$RT/gen-shapes.mjs" --shape "$shape" \
+    --out "$RT/$shape" --json "${genq[@]}"
+  if [ "$STEP_RC" = 0 ]; then
+    df -h "$RT" | tail -n 1
+    step "streamed CKA, loss, one GradNorm candidate ($shape)" 150 120 "${node[@]}" "$RT/stream-shapes.mjs" \
+      --model "$RT/$shape" --data "text:$text" --memory-cap "$cap" --host-states --head-rows 128 \
+      --json "$OUT/stream-$shape.json" "${streamq[@]}"
+    step "sglp cka, loaded ($shape)" 60 60 "${node[@]}" "$RT/cli.mjs" cka "$RT/$shape" --data "text:$text" \
+      --out "$OUT/cka-1b-loaded.json" "${ckaq[@]}"
+    step "sglp cka --stream --memory-cap $cap ($shape)" 60 60 "${node[@]}" "$RT/cli.mjs" cka "$RT/$shape" \
+      --data "text:$text" --stream --memory-cap "$cap" --out "$OUT/cka-1b-stream.json" "${ckaq[@]}"
+    "${node[@]}" -e 'const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
+      let d = 0; a.matrix.forEach((r, i) => r.forEach((v, j) => { d = Math.max(d, Math.abs(v - b.matrix[i][j])); }));
+      console.log(`cka loaded vs streamed: max |difference| ${d}`);' "$OUT/cka-1b-loaded.json" "$OUT/cka-1b-stream.json" ||
+      echo "cka comparison: not available (a step failed)"
+    rm -rf "${RT:?}/$shape"
+  fi
+  return "$rc"
+}
+
 main() {
   local bench_rc=1 torch_rc=0
   section "sglp GPU benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -120,7 +192,7 @@ main() {
     cp "$PACK/webgpu/package.json" "$PACK/webgpu/index.js" "$RT/node_modules/webgpu/"
     # The bundle goes next to node_modules/ so that `import 'webgpu'` resolves to the copy above.
     cp "$PACK/bench.mjs" "$RT/bench.mjs"
-    [ -f "$PACK/cli.mjs" ] && cp "$PACK/cli.mjs" "$RT/cli.mjs"
+    for f in cli.mjs gen-shapes.mjs stream-shapes.mjs; do [ -f "$PACK/$f" ] && cp "$PACK/$f" "$RT/$f"; done
 
     # node needs GLIBCXX_3.4.21, dawn.node GLIBCXX_3.4.30 and glibc >= 2.34. If the machine's
     # libstdc++ is too old, use the packed one (glibc cannot be replaced this way).
@@ -257,7 +329,10 @@ JS
         head -n 150
     fi
 
-    if [ "${SGLP_GPU_JOB:-bench}" = cli ]; then
+    if [ "$JOB" = full ]; then
+      full_job
+      bench_rc=$?
+    elif [ "$JOB" = cli ]; then
       # Any sglp command on this GPU (e.g. `train ... --out $OUT/model`); the arguments are the command's.
       section "sglp $*"
       local t
@@ -279,16 +354,21 @@ JS
   fi
 
   section "PyTorch GEMM peer"
-  if [ -n "${SGLP_GPU_SKIP_TORCH:-}" ] || [ "${SGLP_GPU_JOB:-bench}" = cli ]; then
+  if [ -n "${SGLP_GPU_SKIP_TORCH:-}" ] || [ "$JOB" = cli ]; then
     echo "skipped (SGLP_GPU_SKIP_TORCH)"
   elif ! have python3; then
     echo "skipped: no python3"
   else
     # Plain environment (no packed libraries): torch must use the machine's own runtime.
-    PYTHONUNBUFFERED=1 timeout -k 5 "$(budget 120)" python3 "$PACK/torch_gemm.py" "$OUT/torch-gemm.json"
+    PYTHONUNBUFFERED=1 timeout -k 5 "$(budget 120)" python3 "$PACK/torch_gemm.py" "$OUT/torch-gemm.json" ${QUICK:+--quick}
     torch_rc=$?
     [ "$torch_rc" = 0 ] || echo "torch peer exit code $torch_rc"
     [ "$torch_rc" = 0 ] && grep -q '"skipped"' "$OUT/torch-gemm.json" 2>/dev/null && torch_rc=skipped
+    if [ "$JOB" = full ] && [ -f "$PACK/torch_llama.py" ]; then
+      section "PyTorch LLaMA layer + SDPA peer (f32)"
+      PYTHONUNBUFFERED=1 timeout -k 5 "$(budget 120)" python3 "$PACK/torch_llama.py" "$OUT/torch-llama.json" ${QUICK:+--quick} ||
+        echo "torch_llama exit code $?"
+    fi
   fi
 
   section "done"

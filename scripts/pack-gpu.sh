@@ -124,8 +124,34 @@ bundle() {
 }
 bundle "$ENTRY" "$DEST/bench.mjs"
 bundle src/cli/main.ts "$DEST/cli.mjs"
+# SGLP_GPU_JOB=full: the real-shape generator and the streamed-stage timer (issue 16).
+bundle bench/gen-shapes.ts "$DEST/gen-shapes.mjs"
+bundle bench/stream-shapes.ts "$DEST/stream-shapes.mjs"
 
-cp bench/torch_gemm.py bench/gpu.sh "$DEST/"
+cp bench/torch_gemm.py bench/torch_llama.py bench/gpu.sh "$DEST/"
+# Its data: a small English corpus for the language-model steps and Fashion-MNIST for the ResNet-56 prune
+# (.gpu-data/ is git-ignored and carried next to .gpu/).
+CORPUS=${CORPUS:-/usr/share/games/fortunes/cookie}
+[ -f "$CORPUS" ] && cp "$CORPUS" "$DEST/cookie.txt" || say "no $CORPUS: the full job's LLM steps need $DEST/cookie.txt"
+FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
+if [ -d "$FMNIST" ]; then
+  # The test split whole; the train split cut to its first 8,192 images (the default protocol reads the
+  # first 2,500), so that the carried tree stays under the device's 64 MiB (the whole set is 30 MiB).
+  mkdir -p .gpu-data/fashion-mnist
+  cp -u "$FMNIST"/t10k-*-ubyte* .gpu-data/fashion-mnist/
+  "$NODE_BIN" -e '
+    const fs = require("node:fs"), zlib = require("node:zlib"), [src, dst, n] = process.argv.slice(1);
+    for (const [f, item] of [["train-images-idx3-ubyte", 784], ["train-labels-idx1-ubyte", 1]]) {
+      const raw = zlib.gunzipSync(fs.readFileSync(`${src}/${f}.gz`));
+      const head = raw[3] === 3 ? 16 : 8;
+      const out = Buffer.from(raw.subarray(0, head + Number(n) * item));
+      out.writeUInt32BE(Number(n), 4);
+      fs.writeFileSync(`${dst}/${f}.gz`, zlib.gzipSync(out, { level: 9 }));
+    }' "$FMNIST" .gpu-data/fashion-mnist 8192
+  du -sh .gpu-data
+else
+  say "no $FMNIST: the full job skips the ResNet-56 prune"
+fi
 chmod +x "$DEST/gpu.sh"
 
 # Manifest: what was packed, and sha256 of the uncompressed payloads for gpu.sh to verify.
@@ -151,4 +177,4 @@ awk -v d="$DEST" -v a="$total" -v b="${tree_bytes:-0}" 'BEGIN {
   printf "pack-gpu: %s is %.1f MiB; with the rest of the working tree that travels, about %.1f MiB (limit 64)\n",
     d, a / 1048576, (a + b) / 1048576 }'
 [ "$total" -le $((LIMIT_MIB * 1048576)) ] || die "$DEST is over $LIMIT_MIB MiB"
-say "ready: on the GPU machine run 'bash .gpu/gpu.sh' from the repo root, with .gpu carried"
+say "ready: on the GPU machine run 'bash .gpu/gpu.sh' (or 'SGLP_GPU_JOB=full bash .gpu/gpu.sh') from the repo root, with .gpu and .gpu-data carried"

@@ -9,6 +9,7 @@ import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
 import { FINETUNE_DEFAULTS } from '../train/finetune.js';
 import { lmFinetune } from '../tunables.js';
+import { registerBench } from './bench.js';
 import { registerCka } from './cka.js';
 import { intAtLeast, nonNegative, positive } from './common.js';
 import { registerCompare } from './compare.js';
@@ -184,6 +185,7 @@ program
   });
 
 registerCka(program);
+registerBench(program);
 registerCompare(program);
 
 program

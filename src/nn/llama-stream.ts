@@ -1,6 +1,7 @@
 // Layer streaming for LLaMA-family decoders: the eval-mode forward pass of several batches of windows run
 // layer-major instead of batch-major, so that only one decoder layer's weights are on the device at a time.
-// The embedding is read from the checkpoint, run on every batch and freed; then each decoder layer's
+// The embedding is read from the checkpoint, run on every batch and freed (or, when its table does not fit
+// one storage binding, its rows are looked up on the CPU and only they are uploaded); then each decoder layer's
 // tensors are read (TensorStore: by offset, one tensor at a time), uploaded, run on every batch's hidden
 // state, and freed before the next layer is read. Device memory is one layer's weights plus the batches'
 // hidden states (or one batch's, with `hostStates`), independent of depth, so a model larger than device
@@ -35,6 +36,13 @@ export type StreamVisitor = (unit: number, index: number, hidden: Tensor) => voi
 export interface LlamaStreamOptions {
   /** Keep the batches' hidden states on the CPU between layers (default false: on the device). */
   readonly hostStates?: boolean;
+  /**
+   * Look the embedding rows up on the CPU instead of uploading the table (the same values: a lookup is a
+   * copy). Default: only when the table does not fit one storage binding (f32 vocab × hidden over the
+   * adapter's maxStorageBufferBindingSize: 0.5B-and-larger vocabularies on lavapipe), where uploading it
+   * cannot work at all.
+   */
+  readonly hostEmbedding?: boolean;
   /**
    * Receives batch `index`'s embedding output [batch·seq, hidden] (decoder layer 0's input), on the same
    * terms as the visitor's tensors.
@@ -80,10 +88,28 @@ export async function streamLlamaLayers(
     states = [];
   };
 
+  const hostEmbedding =
+    options.hostEmbedding ?? 4 * net.vocab * net.hidden > gpu.limits.maxStorageBufferBindingSize;
   try {
-    const embed = await w.load([net.embed], `${net.embed} (streamed)`);
+    if (hostEmbedding) {
+      const rows = await w.gatherRows(net.embed, batches);
+      for (const [i, r] of rows.entries()) {
+        options.signal?.throwIfAborted();
+        const x = gpu.keep(gpu.tensor(r, [batches[i].batch * batches[i].seq, net.hidden]));
+        try {
+          await options.onInput?.(states.length, x);
+        } catch (e) {
+          x.dispose();
+          throw e;
+        }
+        states.push(await hold(x));
+      }
+    }
+    const embed = hostEmbedding
+      ? new Map<string, Tensor>()
+      : await w.load([net.embed], `${net.embed} (streamed)`);
     try {
-      for (const b of batches) {
+      for (const b of hostEmbedding ? [] : batches) {
         options.signal?.throwIfAborted();
         const N = b.batch * b.seq;
         const tokens = uploadTokens(gpu, b.ids, [b.batch, b.seq], net.vocab);

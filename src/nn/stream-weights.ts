@@ -50,6 +50,34 @@ export class StreamWeights {
     return out;
   }
 
+  /**
+   * The embedding rows of `batches` gathered on the CPU (one [batch·seq, hidden] array per batch): the
+   * table is read once and dropped, never uploaded. For tables larger than one storage binding (every
+   * vocabulary ≥ 0.5B models use, on lavapipe's 128 MiB) and for caps below the table's size.
+   */
+  async gatherRows(
+    key: string,
+    batches: readonly { readonly ids: ArrayLike<number> }[],
+  ): Promise<Float32Array[]> {
+    const shape = this.shapes.get(key) ?? [];
+    if (shape.length !== 2) throw new Error(`${this.store.name}: "${key}" is not a 2-d tensor of this model`);
+    const [vocab, hidden] = shape;
+    const table = await this.store.float32(key, shape);
+    checkFinite(table, this.store.name, key);
+    this.streamedBytes += table.byteLength;
+    return batches.map((b) => {
+      const out = new Float32Array(b.ids.length * hidden);
+      for (let i = 0; i < b.ids.length; i++) {
+        const id = b.ids[i];
+        if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+          throw new RangeError(`${key}: token ${i} has id ${id}, expected an integer in [0, ${vocab})`);
+        }
+        out.set(table.subarray(id * hidden, (id + 1) * hidden), i * hidden);
+      }
+      return out;
+    });
+  }
+
   ropeFor(T: number): RopeTables {
     let tb = this.tables.get(T);
     if (!tb) {
