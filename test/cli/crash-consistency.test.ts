@@ -187,7 +187,7 @@ describe('sglp prune killed or stopped at any point: --out is complete or absent
       const out = join(root, `stop-${sig}`);
       let sent = false;
       const r = await prune(out, (stderr, child) => {
-        if (!sent && stderr.includes('GradNorm search')) {
+        if (!sent && stderr.includes('eval before')) {
           sent = true;
           child.kill(sig);
         }
