@@ -47,7 +47,8 @@ export const SGLP_TEXT_DEFAULTS = {
   evalBatch: 4,
   estimator: 'biased' as Estimator,
   select: 'min' as Select,
-  score: 'gradnorm' as Score,
+  /** The selection benchmark's winner for language models (bench/RESULTS.md, "Selection benchmark"). */
+  score: 'loss' as Score,
 } as const;
 
 /** PruneOptions for text: samples/batch/gradnorm sizes and fine-tuning samples count windows. */

@@ -144,7 +144,10 @@ describe('sglp prune on a LLaMA model directory', () => {
     const { io, out, err } = captureIo();
     report = await pruneCommand(bpeDir, base(out1()), { io, gpu });
     expect(out.join('')).toMatch(/removed 2 of 6 decoder layers .*\nperplexity [\d.]+ → [\d.]+/s);
-    expect(err.join('')).toMatch(/GradNorm search/);
+    // The default for language models: the loss search (bench/RESULTS.md, "Selection benchmark").
+    expect(err.join('')).toMatch(/loss search/);
+    expect(report.protocol.importance).toMatchObject({ score: 'loss', select: 'min' });
+    expect(report.passes.backward).toBe(0);
     expect(parseReport(await readFile(join(out1(), 'sglp-report.json'), 'utf8'))).toEqual(report);
     expect(report.model.architecture).toBe('llama');
     expect(report.protocol.data.seqLen).toBe(SEQ);
@@ -198,7 +201,7 @@ describe('sglp prune on a LLaMA model directory', () => {
     expect(m.tokens).toBe(textWindows(ids, 'test', SEQ).windows * (SEQ - 1));
   });
 
-  it('scores every candidate of every searched segment and keeps the lowest GradNorm', () => {
+  it('scores every candidate of every searched segment and keeps the lowest score', () => {
     const imp = report.importance;
     expect(imp).toBeDefined();
     const segments = report.segmentation.segments;
