@@ -11,11 +11,13 @@ import {
 } from '../../src/ops/conv2d.js';
 import { chooseHaloTiles, type HaloTiles, haloFor, haloSubgroups } from '../../src/ops/conv2d-halo.js';
 import { conv2dRef } from '../helpers/cnn-reference.js';
-import { useGpu } from '../helpers/gpu.js';
+import { needFeature, useGpu } from '../helpers/gpu.js';
 import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values, worstRatio } from '../helpers/reference.js';
 
 const getGpu = useGpu();
+/** Why a halo test may not run: its kernel shuffles rows between the 8 lanes of a subgroup. */
+const HALO_NEEDS = 'the halo kernel needs subgroups of exactly 8 lanes';
 // Forward: f32 accumulation over Cin*KH*KW terms, a few ulps times sum |w x| per output.
 const REL = 2e-6;
 const ABS = 1e-6;
@@ -214,7 +216,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
     'forward N=%i Cin=%i %ix%i Cout=%i %o, with bias, residual and ReLU',
     async ([n, cin, h, w, cout, halo], ctx) => {
       const gpu = await getGpu();
-      if (!haloSubgroups(gpu)) ctx.skip();
+      needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
       const c = { n, cin, h, w, cout, k: 3, stride: 1, pad: 1, bias: true };
       const { xs, ws, x, w: wv, b } = data(c);
       const ref = conv2dRef(x, wv, b, xs, ws, 1, 1);
@@ -239,7 +241,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
     'input gradient N=%i Cin=%i %ix%i Cout=%i %o against central differences',
     async ([n, cin, h, w, cout, halo], ctx) => {
       const gpu = await getGpu();
-      if (!haloSubgroups(gpu)) ctx.skip();
+      needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
       // dx runs the kernel with Cin output channels; swap so its tiles fit.
       const c = { n, cin: cout, h, w, cout: cin, k: 3, stride: 1, pad: 1 };
       const { xs, ws, x, w: wv } = data(c);
@@ -263,7 +265,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
     expect(chooseHaloTiles({ cout: 16, h: 28, w: 28 })).toBeUndefined();
     expect(chooseHaloTiles({ cout: 16, h: 6, w: 6 })).toBeUndefined();
     const gpu = await getGpu();
-    if (!haloSubgroups(gpu)) ctx.skip();
+    needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
     const layer = { n: 64, cin: 16, cout: 16, kh: 3, kw: 3, stride: 1, padH: 1, padW: 1, oh: 32, ow: 32 };
     expect(haloFor(gpu, layer, {})).toEqual({ tm: 16, oht: 4, owt: 8 });
     expect(haloFor(gpu, { ...layer, n: 1 }, {})).toBeUndefined();
@@ -273,7 +275,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
 
   it('rejects halo tiles that do not fit, naming them', async (ctx) => {
     const gpu = await getGpu();
-    if (!haloSubgroups(gpu)) ctx.skip();
+    needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
     const x = gpu.zeros([1, 2, 8, 12]);
     const w = gpu.zeros([8, 2, 3, 3]);
     expect(() => conv2d(gpu, x, w, { padding: 1, halo: { tm: 8, oht: 1, owt: 8 } })).toThrow(
