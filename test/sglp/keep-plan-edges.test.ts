@@ -3,7 +3,7 @@
 // stem's segment left out of the first pass, and the checks of segments, protected units and the stem.
 
 import { describe, expect, it } from 'vitest';
-import { KeepPlanError, maxRemovable, planKeep } from '../../src/sglp/keep-plan.js';
+import { apportion, KeepPlanError, maxRemovable, planKeep } from '../../src/sglp/keep-plan.js';
 import type { Segment } from '../../src/sglp/segment.js';
 
 const SEGS: Segment[] = [
@@ -65,5 +65,17 @@ describe('planKeep / maxRemovable edges', () => {
     expect(() => planKeep(SEGS, [], { remove: 1 }, { stem: -1 })).toThrow(/stem unit -1/);
     expect(() => planKeep(SEGS, [], { remove: 1 }, { stem: 0.5 })).toThrow(/stem unit 0.5/);
     expect(planKeep(SEGS, [7], { remove: 1 }, { stem: 7 }).keep).toEqual([3, 4]);
+  });
+});
+
+describe('apportion edges', () => {
+  it('gives nothing to weight-0 entries, and leaves what no entry can take', () => {
+    expect(apportion(3, [0, 0], [5, 5])).toEqual({ given: [0, 0], left: 3 });
+    expect(apportion(3, [0, 2], [5, 1])).toEqual({ given: [0, 1], left: 2 });
+  });
+
+  it('breaks equal remainders toward the lower index', () => {
+    expect(apportion(1, [1, 1], [5, 5]).given).toEqual([1, 0]);
+    expect(apportion(2, [1, 1, 1], [5, 5, 5]).given).toEqual([1, 1, 0]);
   });
 });
