@@ -64,7 +64,10 @@ describe('device', () => {
       expect(gpu.pool.pendingDestroy).toBeGreaterThan(0);
       const [total] = await gpu.readF32(s);
       expect(gpu.pool.pendingDestroy).toBe(0);
-      expect(Number.isFinite(total)).toBe(true);
+      // The kernel read the released buffer's data, not a reused or destroyed one: the f64 sum of the
+      // uploaded f32 values, within f32 summation error (1000 terms of |v| <= 1).
+      const want = values(1000, 7).reduce((a, v) => a + v, 0);
+      expect(Math.abs(total - want)).toBeLessThan(1e-4);
     } finally {
       gpu.pool.maxFreeBytes = saved;
     }
@@ -109,22 +112,46 @@ describe('device', () => {
 
   it('survives hundreds of readbacks with CPU work in between (dawn.node staging hazard)', async () => {
     const gpu = await getGpu();
-    const x = gpu.tensor(values(1 << 16, 4), [1 << 16]);
+    // Two tensors read in turn: a staging buffer handed back with an earlier readback's contents would
+    // give the other tensor's values, which the bit comparison below catches.
+    const sources = [values(1 << 16, 4), values(1 << 16, 5)];
+    const tensors = sources.map((v) => gpu.tensor(v, [1 << 16]));
+    const bits = sources.map((v) => new Uint32Array(v.buffer, v.byteOffset, v.length));
     let checksum = 0;
     for (let i = 0; i < 300; i++) {
-      const data = await gpu.readF32(x);
+      const data = await gpu.readF32(tensors[i % 2]);
+      const got = new Uint32Array(data.buffer, data.byteOffset, data.length);
+      const want = bits[i % 2];
+      expect(got.length).toBe(want.length);
+      let differ = -1;
+      for (let j = 0; j < want.length && differ < 0; j++) if (got[j] !== want[j]) differ = j;
+      expect(differ, `readback ${i}: first differing element`).toBe(-1);
       // CPU work and garbage between readbacks is what used to crash.
       const copy = Float64Array.from(data);
       for (let j = 0; j < copy.length; j += 64) checksum += copy[j];
     }
-    expect(Number.isFinite(checksum)).toBe(true);
+    // The same sum from the uploaded values, in the same order: exact.
+    let want = 0;
+    for (let i = 0; i < 300; i++) for (let j = 0; j < 1 << 16; j += 64) want += sources[i % 2][j];
+    expect(checksum).toBe(want);
+    for (const t of tensors) t.dispose();
   });
 
   it('profiles kernels with timestamp queries when asked', async () => {
     const gpu = await acquireDevice({ profile: true });
     try {
-      const a = gpu.tensor(values(64 * 64, 1), [64, 64]);
-      await gpu.readF32(gemm(gpu, a, a));
+      const av = values(64 * 64, 1);
+      const a = gpu.tensor(av, [64, 64]);
+      const c = await gpu.readF32(gemm(gpu, a, a));
+      // Profiling must not change results: two entries of A·A against f64 (64 terms of |v| <= 1).
+      for (const [i, j] of [
+        [0, 0],
+        [63, 17],
+      ]) {
+        let want = 0;
+        for (let k = 0; k < 64; k++) want += av[i * 64 + k] * av[k * 64 + j];
+        expect(Math.abs(c[i * 64 + j] - want)).toBeLessThan(1e-4);
+      }
       const rows = gpu.profiler?.summary() ?? [];
       expect(rows.some((r) => r.kernel.startsWith('gemm(') && r.calls === 1)).toBe(true);
       expect(gpu.profiler?.table()).toMatch(/calls\s+total ms\s+mean us\s+kernel/);

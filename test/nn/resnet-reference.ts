@@ -1,7 +1,8 @@
-// Float64 CPU reference of a cifar-resnet or torchvision resnet forward pass, written from the description plainly on top of the
-// per-op references in test/helpers/cnn-reference.ts (no code shared with src/nn).
+// Float64 CPU reference of a cifar-resnet or torchvision resnet forward pass, written plainly on top of the
+// per-op references in test/helpers/cnn-reference.ts (no code shared with src/nn) from the test-side model
+// of test/helpers/torch-models.ts (no layer, stride, padding or BN eps read from src/arch).
 
-import type { ConvBn, ModelDescription } from '../../src/arch/types.js';
+import type { ModelDescription } from '../../src/arch/types.js';
 import {
   batchNormRef,
   conv2dRef,
@@ -11,6 +12,13 @@ import {
   shortcutARef,
 } from '../helpers/cnn-reference.js';
 import { values } from '../helpers/reference.js';
+import {
+  type TorchConvBn,
+  type TorchNet,
+  type TorchResnet,
+  torchModel,
+  torchTensors,
+} from '../helpers/torch-models.js';
 
 export type Params64 = Record<string, Float64Array>;
 
@@ -22,27 +30,36 @@ export interface RefForward {
   batchStats: Map<string, { mean: Float64Array; variance: Float64Array }>;
 }
 
+/**
+ * The test-side PyTorch model (test/helpers/torch-models.ts) of `model`. A description is used for its
+ * config only (what the test asked for) and, for VGG, the classifier variant the test chose; no layer,
+ * stride, padding or BN eps is taken from it.
+ */
+export function torchNetOf(model: ModelDescription | TorchNet): TorchNet {
+  if (!('config' in model)) return model;
+  return torchModel(model.config, model.net.family === 'vgg' ? model.net.classifierKind : undefined);
+}
+
 /** Forward of x [n, C, H, W] in f64; train = batch statistics in every BN. */
 export function resnetRef(
-  desc: ModelDescription,
+  model: ModelDescription | TorchResnet,
   p: Params64,
   x: ArrayLike<number>,
   n: number,
   train: boolean,
 ): RefForward {
-  if (desc.net.family !== 'resnet') throw new Error('resnetRef: not a resnet');
-  const net = desc.net;
+  const net = torchNetOf(model);
+  if (net.family !== 'resnet') throw new Error('resnetRef: not a resnet');
   const units: RefForward['units'] = [];
   const batchStats: RefForward['batchStats'] = new Map();
-  const convBn = (spec: ConvBn, input: ArrayLike<number>, shape: number[]) => {
+  const convBn = (spec: TorchConvBn, input: ArrayLike<number>, shape: number[]) => {
     const { conv, bn } = spec;
-    const w = p[`${conv.name}.weight`];
     const c = conv2dRef(
       input,
-      w,
+      p[`${conv.name}.weight`],
       conv.bias ? p[`${conv.name}.bias`] : undefined,
       shape,
-      [conv.outChannels, conv.inChannels, conv.kernel, conv.kernel],
+      [conv.cout, conv.cin, conv.kernel, conv.kernel],
       conv.stride,
       conv.padding,
     );
@@ -54,7 +71,7 @@ export function resnetRef(
     return { pre: c.out, out: b.out, shape: c.shape };
   };
   const relu = (v: Float64Array) => v.map((a) => Math.max(a, 0));
-  const [c, h, w] = desc.input;
+  const [c, h, w] = net.input;
   const stem = convBn(net.stem, x, [n, c, h, w]);
   units.push({ unit: 0, data: stem.pre, shape: stem.shape });
   let cur: Float64Array = relu(stem.out);
@@ -65,7 +82,7 @@ export function resnetRef(
     cur = pooled.out;
     shape = pooled.shape;
   }
-  for (const block of net.stages.flat()) {
+  for (const block of net.blocks) {
     let hcur: Float64Array = cur;
     let hs = shape;
     let last: Float64Array = cur;
@@ -78,20 +95,22 @@ export function resnetRef(
     let sc: ArrayLike<number>;
     const s = block.shortcut;
     if (s.kind === 'identity') sc = cur;
-    else if (s.kind === 'pad') sc = shortcutARef(cur, shape, s.padBefore).out;
+    else if (s.kind === 'optionA') sc = shortcutARef(cur, shape, s.pad).out;
     else sc = convBn(s, cur, shape).out;
+    if (sc.length !== last.length) throw new Error(`${block.name}: shortcut and body differ in size`);
     cur = relu(last.map((v, i) => v + sc[i]));
     shape = hs;
     units.push({ unit: block.unit, data: cur, shape });
   }
   const pooled = globalAvgPoolRef(cur, shape);
   const fc = net.fc;
+  if (shape[1] !== fc.inFeatures) throw new Error(`${fc.name}: ${shape[1]} features in`);
   const W = p[`${fc.name}.weight`];
-  const B = fc.bias ? p[`${fc.name}.bias`] : undefined;
+  const B = p[`${fc.name}.bias`];
   const logits = new Float64Array(n * fc.outFeatures);
   for (let r = 0; r < n; r++) {
     for (let o = 0; o < fc.outFeatures; o++) {
-      let acc = B ? B[o] : 0;
+      let acc = B[o];
       for (let i = 0; i < fc.inFeatures; i++) acc += W[o * fc.inFeatures + i] * pooled[r * fc.inFeatures + i];
       logits[r * fc.outFeatures + o] = acc;
     }
@@ -101,23 +120,24 @@ export function resnetRef(
 
 /** Mean cross-entropy of the reference forward. */
 export function resnetLossRef(
-  desc: ModelDescription,
+  model: ModelDescription | TorchResnet,
   p: Params64,
   x: ArrayLike<number>,
   labels: ArrayLike<number>,
   train: boolean,
 ): number {
-  const { logits } = resnetRef(desc, p, x, labels.length, train);
-  return crossEntropyRef(logits, labels, desc.numClasses, 0).loss;
+  const net = torchNetOf(model);
+  const { logits } = resnetRef(net as TorchResnet, p, x, labels.length, train);
+  return crossEntropyRef(logits, labels, net.classes, 0).loss;
 }
 
 /**
  * Random parameters for tests: conv/linear weights ~ U(±√(3/fanIn)) scaled to keep activations O(1), BN
  * gamma around 1, beta around 0, running stats plausible (variance > 0). Values are f32-representable.
  */
-export function randomParams(desc: ModelDescription, seed: number): Record<string, Float32Array> {
+export function randomParams(model: ModelDescription | TorchNet, seed: number): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
-  desc.params.forEach((p, k) => {
+  torchTensors(torchNetOf(model)).forEach((p, k) => {
     const n = p.shape.reduce((a, d) => a * d, 1);
     const u = values(n, seed * 1000 + k + 1);
     let a: Float32Array;

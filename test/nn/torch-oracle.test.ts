@@ -1,7 +1,8 @@
 // A ResNet-20 trained in PyTorch (test/fixtures/torch-resnet20, made by scripts/dev/torch_oracle.py
 // --fixture: PyTorch's state_dict() names, num_batches_tracked included) run through the path `sglp eval`
 // takes must give PyTorch's logits, predictions, accuracy and loss on the same Fashion-MNIST test images.
-// No Python here: PyTorch's numbers are in the fixture's torch-reference.json.
+// No Python here: PyTorch's numbers are in the fixture's torch-reference.json, and the images they were
+// computed on (the first 1,000 Fashion-MNIST test images) are in the fixture too, so this runs everywhere.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +31,9 @@ const LOGIT_TOL = 1e-5;
 // Mean of 1000 per-sample float32 losses, summed in float64 on both sides.
 const LOSS_TOL = 1e-5;
 
+// The fixture's own copy of the images (MIT, see its README.md); Debian's package is not needed.
+const DATA_DIR = join(DIR, 'fashion-mnist');
+const DATA = `fashion-mnist:${DATA_DIR}`;
 const haveFashionMnist = existsSync(join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz'));
 const getGpu = useGpu();
 const quiet: CliIo = { stdout: () => {}, stderr: () => {}, tty: false };
@@ -44,7 +48,7 @@ function argmax(row: ArrayLike<number>, from: number, n: number): number {
 async function logitsOf(limit: number, folded: boolean): Promise<Float32Array> {
   const gpu = await getGpu();
   const config = await readRunnableConfig(DIR);
-  const ds = await loadImageDataset('fashion-mnist', 'test');
+  const ds = await loadImageDataset(DATA, 'test');
   const { params, net } = await loadModel(gpu, DIR, config);
   try {
     if (folded) await net.freezeForEval();
@@ -77,7 +81,7 @@ function evalPathLogits(): Promise<Float32Array> {
   return folded1000;
 }
 
-describe.skipIf(!haveFashionMnist)('PyTorch-trained ResNet-20 (fixture) against PyTorch', () => {
+describe('PyTorch-trained ResNet-20 (fixture) against PyTorch', () => {
   it('is a real PyTorch checkpoint: state_dict names with num_batches_tracked', async () => {
     const store = await openCheckpoint(directorySource(DIR));
     try {
@@ -119,7 +123,7 @@ describe.skipIf(!haveFashionMnist)('PyTorch-trained ResNet-20 (fixture) against 
     const out: string[] = [];
     const result = await evalCommand(
       DIR,
-      { data: 'fashion-mnist', limit: 1000, json: true },
+      { data: DATA, limit: 1000, json: true },
       { gpu: await getGpu(), io: { ...quiet, stdout: (t) => out.push(t) } },
     );
     const printed = JSON.parse(out.join(''));
@@ -130,4 +134,25 @@ describe.skipIf(!haveFashionMnist)('PyTorch-trained ResNet-20 (fixture) against 
     // A trained net, not a degenerate one: the comparison means something.
     expect(ref.first1000.accuracy).toBeGreaterThan(0.5);
   });
+});
+
+describe('the fixture images', () => {
+  it('are 1000 test images and labels', async () => {
+    const ds = await loadImageDataset(DATA, 'test');
+    expect(ds.n).toBe(1000);
+    expect(ref.predictionsFirst1000).toHaveLength(1000);
+  });
+
+  // Only where Debian's package is installed; elsewhere vitest reports it as skipped, with this name.
+  it.skipIf(!haveFashionMnist)(
+    "equal the first 1000 of the published test split (needs Debian's dataset-fashion-mnist)",
+    async () => {
+      const mine = await loadImageDataset(DATA, 'test');
+      const full = await loadImageDataset('fashion-mnist', 'test');
+      expect(full.n).toBe(10_000);
+      // Byte comparison: a deep toEqual over 784,000 elements is slow.
+      expect(Buffer.from(mine.images).equals(full.images.subarray(0, 1000 * 784))).toBe(true);
+      expect(Array.from(mine.labels)).toEqual(Array.from(full.labels.subarray(0, 1000)));
+    },
+  );
 });

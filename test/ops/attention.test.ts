@@ -7,7 +7,7 @@ import {
   attentionWorkgroupBytes,
   chooseAttentionTiles,
 } from '../../src/ops/attention.js';
-import { useGpu } from '../helpers/gpu.js';
+import { needFeature, useGpu } from '../helpers/gpu.js';
 import { dot, numericGrad, pick, sampleIndices, worstVsMax } from '../helpers/grad-check.js';
 import { type AttnShape, attentionRef } from '../helpers/llm-reference.js';
 import { values } from '../helpers/reference.js';
@@ -93,7 +93,7 @@ describe('attention (flash, GQA)', () => {
     await check(c, undefined, c.D * c.T > 1000 ? 40 : 150);
   });
 
-  it.each<[Case, AttentionTiles]>([
+  it.for<[Case, AttentionTiles]>([
     [{ B: 1, Hq: 3, Hkv: 1, T: 7, D: 6, layout: 'bhtd' }, sharedTiles(4, 1)],
     [{ B: 2, Hq: 2, Hkv: 2, T: 20, D: 10, layout: 'bhtd', causal: false }, sharedTiles(4, 2)],
     [{ B: 1, Hq: 1, Hkv: 1, T: 37, D: 72, layout: 'bthd' }, sharedTiles(8, 1)],
@@ -105,9 +105,16 @@ describe('attention (flash, GQA)', () => {
       { B: 1, Hq: 2, Hkv: 1, T: 70, D: 40, layout: 'bhtd' },
       { lanes: 8, rows: 1, keyRows: 3, shuffle: true },
     ],
-  ])('%j with tiles %j', async (c, tiles) => {
+  ])('%j with tiles %j', async ([c, tiles], ctx) => {
     const gpu = await getGpu();
-    if (tiles.shuffle && gpu.fixedSubgroupSize !== tiles.lanes) return;
+    if (tiles.shuffle) {
+      needFeature(
+        ctx,
+        'subgroups-8',
+        gpu.fixedSubgroupSize === tiles.lanes,
+        `shuffle tiles need a fixed subgroup size of ${tiles.lanes} (adapter: ${gpu.fixedSubgroupSize || 'not fixed'})`,
+      );
+    }
     await check(c, tiles);
   });
 

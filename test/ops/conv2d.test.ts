@@ -11,11 +11,13 @@ import {
 } from '../../src/ops/conv2d.js';
 import { chooseHaloTiles, type HaloTiles, haloFor, haloSubgroups } from '../../src/ops/conv2d-halo.js';
 import { conv2dRef } from '../helpers/cnn-reference.js';
-import { useGpu } from '../helpers/gpu.js';
+import { needFeature, useGpu } from '../helpers/gpu.js';
 import { dot, numericGrad, worstVsMax } from '../helpers/grad-check.js';
 import { values, worstRatio } from '../helpers/reference.js';
 
 const getGpu = useGpu();
+/** Why a halo test may not run: its kernel shuffles rows between the 8 lanes of a subgroup. */
+const HALO_NEEDS = 'the halo kernel needs subgroups of exactly 8 lanes';
 // Forward: f32 accumulation over Cin*KH*KW terms, a few ulps times sum |w x| per output.
 const REL = 2e-6;
 const ABS = 1e-6;
@@ -214,7 +216,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
     'forward N=%i Cin=%i %ix%i Cout=%i %o, with bias, residual and ReLU',
     async ([n, cin, h, w, cout, halo], ctx) => {
       const gpu = await getGpu();
-      if (!haloSubgroups(gpu)) ctx.skip();
+      needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
       const c = { n, cin, h, w, cout, k: 3, stride: 1, pad: 1, bias: true };
       const { xs, ws, x, w: wv, b } = data(c);
       const ref = conv2dRef(x, wv, b, xs, ws, 1, 1);
@@ -239,7 +241,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
     'input gradient N=%i Cin=%i %ix%i Cout=%i %o against central differences',
     async ([n, cin, h, w, cout, halo], ctx) => {
       const gpu = await getGpu();
-      if (!haloSubgroups(gpu)) ctx.skip();
+      needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
       // dx runs the kernel with Cin output channels; swap so its tiles fit.
       const c = { n, cin: cout, h, w, cout: cin, k: 3, stride: 1, pad: 1 };
       const { xs, ws, x, w: wv } = data(c);
@@ -255,6 +257,100 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
     },
   );
 
+  // The other seven epilogues the kernel is specialised on, each flag on and off independently (all on is
+  // above, on every shape), on a shape with a channel tail (Cout 9, TM 16) and partial subgroups.
+  const EPILOGUES = [false, true]
+    .flatMap((bias) =>
+      [false, true].flatMap((residual) => [false, true].map((relu) => ({ bias, residual, relu }))),
+    )
+    .filter((e) => !(e.bias && e.residual && e.relu));
+  it.for(EPILOGUES)('forward epilogue %o', async (e, ctx) => {
+    const gpu = await getGpu();
+    needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
+    const [n, cin, h, w, cout, halo] = HALO[3];
+    const c = { n, cin, h, w, cout, k: 3, stride: 1, pad: 1, bias: e.bias };
+    const { xs, ws, x, w: wv, b } = data(c);
+    const ref = conv2dRef(x, wv, b, xs, ws, 1, 1);
+    const res = values(ref.out.length, 9);
+    const got = await gpu.scope(async () =>
+      gpu.readF32(
+        conv2d(gpu, gpu.tensor(x, xs), gpu.tensor(wv, ws), {
+          padding: 1,
+          bias: b ? gpu.tensor(b, [cout]) : undefined,
+          residual: e.residual ? gpu.tensor(res, ref.shape) : undefined,
+          relu: e.relu,
+          halo,
+        }),
+      ),
+    );
+    const want = ref.out.map((v, i) => {
+      const t = v + (e.residual ? res[i] : 0);
+      return e.relu ? Math.max(0, t) : t;
+    });
+    expect(worstVsMax(got, want, 1e-5)).toBeLessThanOrEqual(1);
+    // Each flag changes the result here, so a dropped or swapped flag fails: the residual and bias shift
+    // outputs by O(1), ReLU zeroes about half of them.
+    if (e.relu) expect(got.some((v, i) => v === 0 && want[i] === 0 && ref.out[i] !== 0)).toBe(true);
+  });
+
+  it('conv2dBackward on a layer that picks the halo kernel by default: dx, dW and db against f64', async (ctx) => {
+    const gpu = await getGpu();
+    needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
+    // 8 x 16 x 16 x 32 x 32 x 9 = 18.9 M multiply-adds: above the default threshold, so both the forward
+    // and the input gradient (Cin = Cout here) run the halo kernel; dW and db have their own kernels.
+    const [n, cin, hw, cout] = [8, 16, 32, 16];
+    const layer = { n, cin, cout, kh: 3, kw: 3, stride: 1, padH: 1, padW: 1, oh: hw, ow: hw };
+    expect(haloFor(gpu, layer, {})).toBeDefined();
+    const xs = [n, cin, hw, hw];
+    const ws = [cout, cin, 3, 3];
+    const x = values(prod(xs), 61);
+    const wv = values(prod(ws), 62);
+    const r = values(n * cout * hw * hw, 63);
+    const got = await gpu.scope(async () => {
+      const g = conv2dBackward(gpu, gpu.tensor(x, xs), gpu.tensor(wv, ws), gpu.tensor(r, [n, cout, hw, hw]), {
+        padding: 1,
+        biasGrad: true,
+      });
+      return {
+        dx: await gpu.readF32(g.dx as never),
+        dw: await gpu.readF32(g.dw),
+        db: await gpu.readF32(g.db as never),
+      };
+    });
+    // L = sum(conv(x, w, b) * r): dL/dx, dL/dw, dL/db by their definitions, in f64.
+    const dx = new Float64Array(x.length);
+    const dw = new Float64Array(wv.length);
+    const db = new Float64Array(cout);
+    for (let b0 = 0; b0 < n; b0++) {
+      for (let co = 0; co < cout; co++) {
+        for (let y = 0; y < hw; y++) {
+          for (let z = 0; z < hw; z++) {
+            const d = r[((b0 * cout + co) * hw + y) * hw + z];
+            db[co] += d;
+            for (let ci = 0; ci < cin; ci++) {
+              for (let i = 0; i < 3; i++) {
+                const iy = y - 1 + i;
+                if (iy < 0 || iy >= hw) continue;
+                for (let j = 0; j < 3; j++) {
+                  const ix = z - 1 + j;
+                  if (ix < 0 || ix >= hw) continue;
+                  const xi = ((b0 * cin + ci) * hw + iy) * hw + ix;
+                  const wi = ((co * cin + ci) * 3 + i) * 3 + j;
+                  dx[xi] += wv[wi] * d;
+                  dw[wi] += x[xi] * d;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    // f32 sums of 144 (dx), 8,192 (dW, db) terms of |v| <= 1, relative to the largest value.
+    expect(worstVsMax(got.dx, dx, 1e-5)).toBeLessThanOrEqual(1);
+    expect(worstVsMax(got.dw, dw, 1e-4)).toBeLessThanOrEqual(1);
+    expect(worstVsMax(got.db, db, 1e-4)).toBeLessThanOrEqual(1);
+  });
+
   it('runs by default on big launches where a tile fits, and not elsewhere', async (ctx) => {
     expect(chooseHaloTiles({ cout: 16, h: 32, w: 32 })).toEqual({ tm: 16, oht: 4, owt: 8 });
     expect(chooseHaloTiles({ cout: 64, h: 6, w: 16 })).toEqual({ tm: 16, oht: 2, owt: 8 });
@@ -263,7 +359,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
     expect(chooseHaloTiles({ cout: 16, h: 28, w: 28 })).toBeUndefined();
     expect(chooseHaloTiles({ cout: 16, h: 6, w: 6 })).toBeUndefined();
     const gpu = await getGpu();
-    if (!haloSubgroups(gpu)) ctx.skip();
+    needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
     const layer = { n: 64, cin: 16, cout: 16, kh: 3, kw: 3, stride: 1, padH: 1, padW: 1, oh: 32, ow: 32 };
     expect(haloFor(gpu, layer, {})).toEqual({ tm: 16, oht: 4, owt: 8 });
     expect(haloFor(gpu, { ...layer, n: 1 }, {})).toBeUndefined();
@@ -273,7 +369,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
 
   it('rejects halo tiles that do not fit, naming them', async (ctx) => {
     const gpu = await getGpu();
-    if (!haloSubgroups(gpu)) ctx.skip();
+    needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
     const x = gpu.zeros([1, 2, 8, 12]);
     const w = gpu.zeros([8, 2, 3, 3]);
     expect(() => conv2d(gpu, x, w, { padding: 1, halo: { tm: 8, oht: 1, owt: 8 } })).toThrow(

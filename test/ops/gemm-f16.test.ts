@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeF16, encodeF16 } from '../../src/io/half.js';
 import { gemm } from '../../src/ops/gemm.js';
 import { chooseGemmTiles } from '../../src/ops/gemm-config.js';
-import { useGpu } from '../helpers/gpu.js';
+import { needFeature, useGpu } from '../helpers/gpu.js';
 import { gemmRef, values, worstRatio } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -61,7 +61,7 @@ async function check(c: Case): Promise<void> {
 }
 
 describe('gemm with an f16 operand (f32 accumulation)', () => {
-  it.each<Case>([
+  it.for<Case>([
     // x [tokens, in] · Wᵀ with W [out, in] f16: the linear forward.
     { m: 1, n: 1, k: 1, transB: true },
     { m: 13, n: 37, k: 19, transB: true },
@@ -80,9 +80,9 @@ describe('gemm with an f16 operand (f32 accumulation)', () => {
     // f16 A with f32 B.
     { m: 11, n: 23, k: 29, half: 'a' },
     { m: 12, n: 24, k: 32, half: 'a', transB: true },
-  ])('%o', async (c) => {
+  ])('%o', async (c, ctx) => {
     const gpu = await getGpu();
-    if (!gpu.hasF16) return;
+    needFeature(ctx, 'shader-f16', gpu.hasF16, 'f16 operands need the adapter feature');
     await check(c);
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Activation } from '../../src/ops/activation.js';
 import { gemm } from '../../src/ops/gemm.js';
 import { chooseGemmTiles } from '../../src/ops/gemm-config.js';
-import { useGpu } from '../helpers/gpu.js';
+import { needFeature, useGpu } from '../helpers/gpu.js';
 import { act, gemmRef, values, worstRatio } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -139,9 +139,9 @@ describe('gemm', () => {
     expect(Buffer.from(second.buffer).equals(Buffer.from(first.buffer))).toBe(true);
   });
 
-  it('f16 storage with f32 accumulation', async () => {
+  it('f16 storage with f32 accumulation', async (ctx) => {
     const gpu = await getGpu();
-    if (!gpu.hasF16) return;
+    needFeature(ctx, 'shader-f16', gpu.hasF16, 'f16 storage needs the adapter feature');
     const [m, n, k] = [19, 36, 52];
     const a = values(m * k, 5);
     const b = values(k * n, 6);

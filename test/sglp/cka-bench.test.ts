@@ -8,8 +8,8 @@ import { centreColumns, centreGram } from '../../src/ops/centre.js';
 import { gemm } from '../../src/ops/gemm.js';
 import { CkaAccumulator } from '../../src/sglp/cka.js';
 import { featureGram } from '../../src/sglp/gram.js';
+import { ckaFromGrams, ckaFeatures as features, gram64 } from '../helpers/cka-reference.js';
 import { useGpu } from '../helpers/gpu.js';
-import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();
 const enabled = process.env.SGLP_CKA_BENCH === '1';
@@ -17,21 +17,6 @@ const enabled = process.env.SGLP_CKA_BENCH === '1';
 /** ResNet-56 on 28x28 inputs: stem + stage 1 (16x28x28), stage 2 (32x14x14), stage 3 (64x7x7). */
 const WIDTHS = [...Array(10).fill(12544), ...Array(9).fill(6272), ...Array(9).fill(3136)];
 const N = 500;
-
-/** Post-ReLU-like features: a shared low-rank signal plus noise, shifted positive and clipped. */
-function features(n: number, p: number, seed: number, noiseScale = 0.5): Float32Array {
-  const src = values(n * 4, 1);
-  const proj = values(4 * p, seed);
-  const noise = values(n * p, seed + 1, noiseScale);
-  const x = new Float32Array(n * p);
-  for (let i = 0; i < n; i++)
-    for (let c = 0; c < p; c++) {
-      let s = noise[i * p + c] + 0.3;
-      for (let t = 0; t < 4; t++) s += src[i * 4 + t] * proj[t * p + c];
-      x[i * p + c] = Math.max(0, s);
-    }
-  return x;
-}
 
 describe.skipIf(!enabled)('CKA batch benchmark (ResNet-56, 28x28, n = 500, L = 28)', () => {
   it('times one batch', async () => {
@@ -106,42 +91,10 @@ describe.skipIf(!enabled)('CKA batch benchmark (ResNet-56, 28x28, n = 500, L = 2
     const gpu = await getGpu();
     const widths = [12544, 6272, 3136];
     const feats = widths.map((p, u) => features(N, p, 1000 + u, [1, 3, 8][u]));
-    // f64 reference: centred features, Grams, then HSIC from the centred Grams (HKH, or U-centring, whose
-    // equality with Song et al.'s formula test/sglp/cka.test.ts checks on small shapes).
-    const grams = feats.map((x, u) => {
-      const p = widths[u];
-      const xc = new Float64Array(N * p);
-      for (let c = 0; c < p; c++) {
-        let m = 0;
-        for (let i = 0; i < N; i++) m += x[i * p + c];
-        m /= N;
-        for (let i = 0; i < N; i++) xc[i * p + c] = x[i * p + c] - m;
-      }
-      const k = new Float64Array(N * N);
-      for (let i = 0; i < N; i++)
-        for (let j = i; j < N; j++) {
-          let s = 0;
-          for (let c = 0; c < p; c++) s += xc[i * p + c] * xc[j * p + c];
-          k[i * N + j] = s;
-          k[j * N + i] = s;
-        }
-      return k;
-    });
+    // f64 reference (test/helpers/cka-reference.ts).
+    const grams = feats.map((x, u) => gram64(x, N, widths[u]));
     for (const est of ['biased', 'unbiased'] as const) {
-      const centred = grams.map((k) => {
-        const kt = est === 'unbiased' ? k.map((v, e) => (e % (N + 1) === 0 ? 0 : v)) : k;
-        const r = new Float64Array(N);
-        for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) r[i] += kt[i * N + j];
-        const t = r.reduce((a, b) => a + b, 0);
-        const [dr, dt] = est === 'unbiased' ? [N - 2, (N - 1) * (N - 2)] : [N, N * N];
-        return kt.map((v, e) => {
-          const i = Math.floor(e / N);
-          const j = e % N;
-          return est === 'unbiased' && i === j ? 0 : v - r[i] / dr - r[j] / dr + t / dt;
-        });
-      });
-      const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, e) => s + v * b[e], 0);
-      const h = centred.map((a) => centred.map((b) => dot(a, b)));
+      const ref = ckaFromGrams(grams, N, est);
       const acc = new CkaAccumulator(gpu, { units: ['a', 'b', 'c'], estimator: est });
       acc.beginBatch(N);
       feats.forEach((x, u) => {
@@ -154,8 +107,7 @@ describe.skipIf(!enabled)('CKA batch benchmark (ResNet-56, 28x28, n = 500, L = 2
       let worst = 0;
       for (let i = 0; i < 3; i++)
         for (let j = 0; j < 3; j++) {
-          const ref = i === j ? 1 : h[i][j] / Math.sqrt(h[i][i] * h[j][j]);
-          worst = Math.max(worst, Math.abs(got[i][j] - ref));
+          worst = Math.max(worst, Math.abs(got[i][j] - ref[i][j]));
         }
       console.log(
         `[cka-bench] n = ${N}, p = ${widths.join('/')}, ${est}: CKA ${JSON.stringify(
