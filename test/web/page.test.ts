@@ -13,10 +13,9 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModel, loadIdxSplits, prune } from '../../src/index.js';
-import { openSafetensors } from '../../src/io/safetensors.js';
-import { bytesSource } from '../../src/io/source.js';
 import { loadModelDir } from '../../src/node/api.js';
 import type { Report } from '../../src/report/schema.js';
+import { expectSameExport } from '../helpers/export-compare.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 import { launchChromium, serveDirs } from './harness.js';
@@ -186,27 +185,9 @@ describe('web page', () => {
         const file = path.join(scratch, `downloaded-${name}`);
         await download.saveAs(file);
         const mine = nodeFiles.get(name) as Uint8Array;
-        if (name === 'config.json') {
+        if (name === 'config.json')
           expect(Buffer.compare(readFileSync(file), Buffer.from(mine)), name).toBe(0);
-          continue;
-        }
-        const web = await openSafetensors(bytesSource(new Uint8Array(readFileSync(file)), 'web'));
-        const node = await openSafetensors(bytesSource(mine, 'node'));
-        expect(web.keys()).toEqual(node.keys());
-        let statistics = 0;
-        for (const k of node.keys()) {
-          const [a, b] = [await web.bytes(k), await node.bytes(k)];
-          if (!/running_(mean|var)$/.test(k)) {
-            expect(Buffer.compare(Buffer.from(a), Buffer.from(b)), k).toBe(0);
-            continue;
-          }
-          statistics++;
-          const [x, y] = [await web.float32(k), await node.float32(k)];
-          x.forEach((v, i) => {
-            expect(Math.abs(v - y[i]), k).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(y[i])));
-          });
-        }
-        expect(statistics).toBeGreaterThan(0);
+        else await expectSameExport(new Uint8Array(readFileSync(file)), mine, name);
         expect(nodeReport.protocol.recalibration).not.toBeNull();
       }
 
