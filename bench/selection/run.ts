@@ -61,11 +61,10 @@ export interface Row {
 }
 
 const rows: Row[] = existsSync(values.out) ? JSON.parse(readFileSync(values.out, 'utf8')).rows : [];
+/** The adapter the rows were measured on (set once the device is up). */
+let adapter = '';
 const save = () =>
-  writeFileSync(
-    values.out,
-    `${JSON.stringify({ adapter: 'see rows', protocol: BENCH_PROTOCOL, rows }, null, 1)}\n`,
-  );
+  writeFileSync(values.out, `${JSON.stringify({ adapter, protocol: BENCH_PROTOCOL, rows }, null, 1)}\n`);
 const done = (m: string, r: RatioCase, rule: string) =>
   rows.some(
     (x) =>
@@ -216,6 +215,7 @@ function trained(dir: string): boolean {
 }
 
 const gpu = await acquireDevice();
+adapter = gpu.adapter.description;
 try {
   for (const c of CASES) {
     if (only && !only.includes(c.name)) continue;
