@@ -192,6 +192,34 @@ export function prunedNetwork(
   return { net: createClassifier(gpu, pruned.description, view.asStore()), view, pruned };
 }
 
+/**
+ * The network of one search candidate: segment [start, end) pruned to `keepSet`, everything else intact. A
+ * VGG candidate can drop every conv of the classifier's input width: the search does not skip such
+ * candidates (every one is scored and reported), so the run stops with the reason and the candidate.
+ */
+export function candidateNetwork(
+  gpu: Gpu,
+  desc: ModelDescription,
+  params: ParamStore,
+  segment: readonly [number, number],
+  keepSet: readonly number[],
+  o: { readonly search: string; readonly reinitSeed?: number; readonly cache?: ReinitCache },
+): ReturnType<typeof prunedNetwork> {
+  const [start, end] = segment;
+  const keep = new Set(keepSet);
+  const removed: number[] = [];
+  for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
+  try {
+    return prunedNetwork(gpu, desc, params, removed, o.reinitSeed, o.cache);
+  } catch (e) {
+    if (!(e instanceof ArchError)) throw e;
+    throw new ArchError(
+      `${o.search} of units ${start} to ${end - 1}, candidate keeping [${keepSet.join(', ')}]: ` +
+        `${e.message}; choose fewer removals (--remove) or other segments (--segments)`,
+    );
+  }
+}
+
 /** One GradNorm batch, already on the device (kept across candidates). */
 export interface GradNormBatch {
   readonly x: Tensor;
@@ -342,32 +370,19 @@ export function segmentScorer(
   batches: readonly GradNormBatch[],
   options: SegmentScorerOptions = {},
 ): SegmentScorer {
-  const [start, end] = segment;
   // The shared path (ResNets: nothing is re-initialised, the view owns nothing) keeps only the network.
   const network = (removed: readonly number[]) =>
     prunedNetwork(gpu, desc, params, removed, options.reinitSeed).net;
   const reinitCache: ReinitCache = new Map();
-  // A VGG candidate can drop every conv of the classifier's input width: the search does not skip such
-  // candidates (every one is scored and reported), so the run stops with the reason and the candidate.
-  const candidateNetwork = (removed: readonly number[], keepSet: readonly number[]) => {
-    try {
-      return prunedNetwork(gpu, desc, params, removed, options.reinitSeed, reinitCache);
-    } catch (e) {
-      if (!(e instanceof ArchError)) throw e;
-      throw new ArchError(
-        `GradNorm search of units ${start} to ${end - 1}, candidate keeping [${keepSet.join(', ')}]: ` +
-          `${e.message}; choose fewer removals (--remove) or other segments (--segments)`,
-      );
-    }
-  };
   // The shared path walks ResNet blocks; other networks are scored whole per candidate.
   if (options.share === false || desc.net.family !== 'resnet') {
     const plain = async (keepSet: readonly number[]) => {
       options.signal?.throwIfAborted();
-      const keep = new Set(keepSet);
-      const removed: number[] = [];
-      for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
-      const { net, view } = candidateNetwork(removed, keepSet);
+      const { net, view } = candidateNetwork(gpu, desc, params, segment, keepSet, {
+        search: 'GradNorm search',
+        reinitSeed: options.reinitSeed,
+        cache: reinitCache,
+      });
       try {
         return await networkGradNorm(gpu, net, batches, options.counters);
       } finally {
@@ -381,7 +396,6 @@ export function segmentScorer(
     if (!(net instanceof CifarResnet)) throw new Error(`internal: ${desc.name} is not run by CifarResnet`);
     return net;
   };
-  for (const b of batches) releaseScorers(b);
   const shared = new SharedSegmentScorer(gpu, desc, params, segment, resnet, batches, options.counters);
   holdOnBatches(batches, shared);
   const totals = options.counters && totalsFor(options.counters);

@@ -4,7 +4,6 @@
 // candidates have in common (loss-shared.ts); other networks run a pruned network over a view of the loaded
 // tensors per candidate (importance.ts prunedNetwork), as GradNorm does.
 
-import { ArchError } from '../arch/errors.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import { type ClassifierModel, createClassifier } from '../nn/model.js';
@@ -12,7 +11,7 @@ import type { ParamStore } from '../nn/params.js';
 import { CifarResnet } from '../nn/resnet.js';
 import { softmaxCrossEntropy } from '../ops/cross-entropy.js';
 import type { Scorer } from './candidates.js';
-import { type GradNormBatch, holdOnBatches, prunedNetwork } from './importance.js';
+import { candidateNetwork, type GradNormBatch, holdOnBatches } from './importance.js';
 import { SharedLossScorer } from './loss-shared.js';
 import type { ReinitCache } from './reinit.js';
 
@@ -56,7 +55,6 @@ export function segmentLossScorer(
     share?: boolean;
   } = {},
 ): Scorer {
-  const [start, end] = segment;
   if (options.share !== false && desc.net.family === 'resnet') {
     const net = createClassifier(gpu, desc, params);
     if (!(net instanceof CifarResnet)) throw new Error(`internal: ${desc.name} is not run by CifarResnet`);
@@ -70,19 +68,11 @@ export function segmentLossScorer(
   const reinitCache: ReinitCache = new Map();
   return async (keepSet) => {
     options.signal?.throwIfAborted();
-    const keep = new Set(keepSet);
-    const removed: number[] = [];
-    for (let u = start; u < end; u++) if (!keep.has(u)) removed.push(u);
-    let built: ReturnType<typeof prunedNetwork>;
-    try {
-      built = prunedNetwork(gpu, desc, params, removed, options.reinitSeed, reinitCache);
-    } catch (e) {
-      if (!(e instanceof ArchError)) throw e;
-      throw new ArchError(
-        `loss score of units ${start} to ${end - 1}, candidate keeping [${keepSet.join(', ')}]: ` +
-          `${e.message}; choose fewer removals (--remove) or other segments (--segments)`,
-      );
-    }
+    const built = candidateNetwork(gpu, desc, params, segment, keepSet, {
+      search: 'loss search',
+      reinitSeed: options.reinitSeed,
+      cache: reinitCache,
+    });
     try {
       return await networkLoss(gpu, built.net, batches, options.counters);
     } finally {
