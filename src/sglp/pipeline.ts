@@ -138,6 +138,9 @@ export interface PruneResult {
   readonly finetuned?: ParamStore;
 }
 
+/** The report's metrics of an evaluation (only its fields, whatever else the object carries). */
+const classification = (m: ClassifierMetrics) => ({ accuracy: m.accuracy, loss: m.loss, samples: m.samples });
+
 function* labelled(ds: ImageDataset, normalize: Normalize, batchSize: number, limit?: number) {
   for (const b of imageBatches(ds, { batchSize, normalize, limit })) {
     yield { x: b.x, labels: b.y, n: b.size } satisfies LabelledBatch;
@@ -333,17 +336,9 @@ export async function pruneSglp(inputs: PruneInputs, options: PruneOptions): Pro
         removed,
         reinit: pruned.reinit,
         metrics: {
-          before: { accuracy: before.accuracy, loss: before.loss, samples: before.samples },
-          after: { accuracy: after.accuracy, loss: after.loss, samples: after.samples },
-          ...(recalibrated
-            ? {
-                recalibrated: {
-                  accuracy: recalibrated.accuracy,
-                  loss: recalibrated.loss,
-                  samples: recalibrated.samples,
-                },
-              }
-            : {}),
+          before: classification(before),
+          after: classification(after),
+          ...(recalibrated ? { recalibrated: classification(recalibrated) } : {}),
           ...(tuned ? { afterFinetune: tuned.metrics } : {}),
         },
         finetune: tuned?.protocol ?? null,
