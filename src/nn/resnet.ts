@@ -381,23 +381,41 @@ export class CifarResnet {
    * the caller's.
    */
   backward(saved: ResnetActivations, dlogits: Tensor): Gradients {
+    const steps = this.backwardSteps(saved, dlogits);
+    for (let r = steps.next(); ; r = steps.next()) if (r.done) return r.value;
+  }
+
+  /**
+   * backward() one piece at a time, for callers that may stop early (the GradNorm search drops a candidate
+   * once its partial norm cannot win): it yields the gradients each piece added (the head, each block from
+   * the last, the stem) as soon as their kernels are recorded, and returns them all in trainable order.
+   * The yielded tensors are the caller's. Stopping early (return()) frees the activations and the running
+   * input gradient; the kernels and their order are backward()'s, so the gradients are bit-identical.
+   */
+  *backwardSteps(saved: ResnetActivations, dlogits: Tensor): Generator<Gradients, Gradients, void> {
     if (saved.consumed) throw new Error(`${this.desc.name}: these activations were already used or disposed`);
     const gpu = this.gpu;
     const grads = new Map<string, Tensor>();
+    const piece = () => new Map<string, Tensor>();
+    let d: Tensor | undefined;
     try {
       const fc = this.net.fc;
+      const head = piece();
       const lin = linearBackward(gpu, saved.pooled, this.params.get(`${fc.name}.weight`), dlogits, {
         biasGrad: fc.bias,
       });
-      grads.set(`${fc.name}.weight`, lin.dw);
-      if (lin.db) grads.set(`${fc.name}.bias`, lin.db);
+      head.set(`${fc.name}.weight`, lin.dw);
+      if (lin.db) head.set(`${fc.name}.bias`, lin.db);
       saved.pooled.dispose();
-      let d = globalAvgPool2dBackward(gpu, lin.dx as Tensor, saved.featureShape);
+      d = globalAvgPool2dBackward(gpu, lin.dx as Tensor, saved.featureShape);
       lin.dx?.dispose();
+      yield collect(grads, head);
       for (let b = this.blocks.length - 1; b >= 0; b--) {
-        const next = this.blockBackward(this.blocks[b], saved.blocks[b], d, grads);
+        const added = piece();
+        const next = this.blockBackward(this.blocks[b], saved.blocks[b], d, added);
         d.dispose();
         d = next;
+        yield collect(grads, added);
       }
       const stem = this.net.stem;
       if (stem.pool && saved.stemPool) {
@@ -411,9 +429,13 @@ export class CifarResnet {
         d.dispose();
         d = dPre;
       }
-      this.pairBackward(stem, saved.stem, d, grads, { mask: true, inputGrad: false });
+      const last = piece();
+      this.pairBackward(stem, saved.stem, d, last, { mask: true, inputGrad: false });
       d.dispose();
+      d = undefined;
+      yield collect(grads, last);
     } finally {
+      d?.dispose();
       disposeActivations(saved);
     }
     return inTrainableOrder(this.params, grads, this.desc.name);
@@ -594,6 +616,12 @@ export class CifarResnet {
     g.dispose();
     return dInput;
   }
+}
+
+/** Adds a piece's gradients to `all` and hands the piece on. */
+function collect(all: Map<string, Tensor>, piece: Map<string, Tensor>): Map<string, Tensor> {
+  for (const [k, g] of piece) all.set(k, g);
+  return piece;
 }
 
 /** Frees what a pair kept except its input, which is another pair's output or the caller's x. */

@@ -49,7 +49,8 @@ function tip(c: Candidate, names: readonly string[], extra = ''): Markup {
   return h(
     'title',
     {},
-    `keeps ${c.units.map((u) => names[u]).join(', ') || 'none'}\n${label} ${sig(c.score, 6)}${extra}`,
+    `keeps ${c.units.map((u) => names[u]).join(', ') || 'none'}\n${label} ${c.lowerBound ? '≥ ' : ''}` +
+      `${sig(c.score, 6)}${c.lowerBound ? ' (stopped: could not win)' : ''}${extra}`,
   );
 }
 

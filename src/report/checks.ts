@@ -320,6 +320,12 @@ function checkImportance(r: Report, issue: Issue): void {
       .filter((u) => u.protected)
       .map((u) => u.index);
     p.candidates.forEach((c, j) => {
+      if (c.lowerBound && !(select === 'min' && c.score > p.best.score)) {
+        issue(
+          [...path, 'candidates', j, 'lowerBound'],
+          `is set, but only a min search stops candidates, above the best score ${p.best.score}`,
+        );
+      }
       const cPath = [...path, 'candidates', j, 'units'];
       const inside = c.units.every((u, t) => u >= start && u < end && (t === 0 || u > c.units[t - 1]));
       if (!inside) issue(cPath, `is [${c.units.join(', ')}], expected ascending units of [${start}, ${end})`);
@@ -338,6 +344,7 @@ function checkImportance(r: Report, issue: Issue): void {
         `is [${p.best.units.join(', ')}], but kept holds [${kept.join(', ')}] there`,
       );
     }
+    if (p.best.lowerBound) issue([...path, 'best', 'lowerBound'], 'is set, but the best was scored in full');
     if (!p.candidates.some((c) => sameUnits(c.units, p.best.units) && c.score === p.best.score)) {
       issue([...path, 'best'], 'is not one of the candidates (same units and score)');
     }

@@ -158,6 +158,11 @@ export const candidateSchema = z.strictObject({
   /** The units the candidate keeps in its segment (protected ones included), sorted. */
   units: indexList,
   score: z.number(),
+  /**
+   * Optional: `score` is a lower bound above the best score at the time: the min search stopped scoring
+   * this candidate once it could not win (docs/method.md §4, "Stopping early").
+   */
+  lowerBound: z.literal(true).optional(),
 });
 
 /** 'ranked': no search, the units were ranked by their own scores (the similarity score). */
@@ -188,6 +193,9 @@ export const importanceSchema = z.strictObject({
       unitForwards: count,
       unitForwardsPlain: count,
       unitBackwards: count,
+      /** Optional (older reports lack them): backward units without early stops, candidates stopped. */
+      unitBackwardsPlain: count.optional(),
+      stopped: count.optional(),
       readbacks: count,
     })
     .optional(),

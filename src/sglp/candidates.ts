@@ -18,12 +18,29 @@ export type Select = 'min' | 'max';
 /** 'ranked': no search, the similarity score ranks units (search-stage.ts rankSegments). */
 export type SearchKind = 'exhaustive' | 'greedy' | 'ranked';
 
-/** Scores one keep-set of the segment (sorted unit indices, protected units included). */
-export type Scorer = (keepSet: readonly number[]) => Promise<number>;
+/**
+ * A candidate whose scoring stopped early: its score is at least `atLeast`, which is above the bound it was
+ * given, so it cannot win.
+ */
+export interface LowerBound {
+  readonly atLeast: number;
+}
+
+/**
+ * Scores one keep-set of the segment (sorted unit indices, protected units included). A min search passes
+ * the best score so far as `bound`; a scorer may then stop once the candidate provably scores above it and
+ * return a LowerBound instead (docs/method.md §4, "Stopping early").
+ */
+export type Scorer = (keepSet: readonly number[], bound?: number) => Promise<number | LowerBound>;
+
+/** A Scorer that always scores in full. */
+export type ExactScorer = (keepSet: readonly number[]) => Promise<number>;
 
 export interface ScoredCandidate {
   readonly units: number[];
+  /** The score, or with `lowerBound` a lower bound of it above the best score at the time. */
   readonly score: number;
+  readonly lowerBound?: true;
 }
 
 export interface SearchResult {
@@ -105,7 +122,7 @@ export async function exhaustiveSearch(
   const candidates: ScoredCandidate[] = [];
   let best: ScoredCandidate | undefined;
   for (const set of keepSets(units, protectedUnits, keep)) {
-    const scored = { units: set, score: await scoreOf(score, set) };
+    const scored = await scoreOf(score, set, select === 'min' ? best?.score : undefined);
     candidates.push(scored);
     if (best === undefined || better(scored.score, best.score, select)) best = scored;
   }
@@ -130,7 +147,7 @@ export async function greedySearch(
   let current = [...units].sort((a, b) => a - b);
   const candidates: ScoredCandidate[] = [];
   if (current.length === keep) {
-    const only = { units: current, score: await scoreOf(score, current) };
+    const only = await scoreOf(score, current);
     return { keep, candidates: [only], best: only, search: 'greedy' };
   }
   let step: ScoredCandidate | undefined;
@@ -139,7 +156,7 @@ export async function greedySearch(
     for (const u of current) {
       if (isFixed.has(u)) continue;
       const set = current.filter((v) => v !== u);
-      const scored = { units: set, score: await scoreOf(score, set) };
+      const scored = await scoreOf(score, set, select === 'min' ? step?.score : undefined);
       candidates.push(scored);
       if (step === undefined || better(scored.score, step.score, select)) step = scored;
     }
@@ -169,12 +186,20 @@ function better(a: number, b: number, select: Select): boolean {
   return select === 'min' ? a < b : a > b;
 }
 
-async function scoreOf(score: Scorer, set: number[]): Promise<number> {
-  const s = await score(set);
-  if (typeof s !== 'number' || !Number.isFinite(s)) {
-    throw new RangeError(`score of keep-set [${set.join(', ')}] is ${s}, expected a finite number`);
+async function scoreOf(score: Scorer, set: number[], bound?: number): Promise<ScoredCandidate> {
+  const s = await score(set, bound);
+  const value = typeof s === 'number' ? s : s?.atLeast;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new RangeError(`score of keep-set [${set.join(', ')}] is ${value}, expected a finite number`);
   }
-  return s;
+  if (typeof s === 'number') return { units: set, score: s };
+  // A bound that does not exclude the candidate would make the search's choice depend on the scorer.
+  if (bound === undefined || !(value > bound)) {
+    throw new Error(
+      `internal: keep-set [${set.join(', ')}] stopped at ${value}, not above the bound ${bound}`,
+    );
+  }
+  return { units: set, score: value, lowerBound: true };
 }
 
 /** Sorted protected (`fixed`) and unprotected (`free`) units of the segment, after checking `keep`. */

@@ -15,13 +15,21 @@ import type { ParamStore } from '../nn/params.js';
 import {
   type BlockActivations,
   CifarResnet,
+  type Gradients,
   type PairActivations,
   type ResnetActivations,
   resnetActivations,
 } from '../nn/resnet.js';
 import { softmaxCrossEntropy } from '../ops/cross-entropy.js';
 import { reduce } from '../ops/reduce.js';
+import type { LowerBound } from './candidates.js';
 import type { GradNormBatch } from './importance.js';
+
+/**
+ * Relative slack of the early stop: the partial and the full norm add the same f32 squares in f64 in
+ * different orders (errors ~1e-14), so a candidate is only stopped when its partial norm is clearly above.
+ */
+const BOUND_MARGIN = 1e-9;
 
 /** Work done so far, in units run on one batch (the stem is a unit), against what plain scoring would do. */
 export interface SharingStats {
@@ -31,9 +39,13 @@ export interface SharingStats {
   unitForwards: number;
   /** Units a plain search would have run forward for the same candidates. */
   unitForwardsPlain: number;
-  /** Units run backward (as plain: every candidate backpropagates through its whole network). */
+  /** Units run backward (fewer than plain when candidates stop early, `stopped`). */
   unitBackwards: number;
-  /** GPU → CPU reads (one per candidate, all batches' squared norms together). */
+  /** Units a plain search would have run backward for the same candidates. */
+  unitBackwardsPlain: number;
+  /** Candidates stopped early because they could not beat the best score (min search only). */
+  stopped: number;
+  /** GPU → CPU reads (one per candidate, all batches' squared norms together, plus one per piece with a bound). */
   readbacks: number;
 }
 
@@ -68,6 +80,8 @@ export class SharedSegmentScorer {
     unitForwards: 0,
     unitForwardsPlain: 0,
     unitBackwards: 0,
+    unitBackwardsPlain: 0,
+    stopped: 0,
     readbacks: 0,
   };
   private readonly full: CifarResnet;
@@ -99,8 +113,15 @@ export class SharedSegmentScorer {
     this.states = batches.map((batch) => ({ batch, stem: undefined, prefix: [], path: [] }));
   }
 
-  /** GradNorm of the model with the segment's units outside `keepSet` removed. */
-  async score(keepSet: readonly number[]): Promise<number> {
+  /**
+   * GradNorm of the model with the segment's units outside `keepSet` removed. With `bound` (a min search's
+   * best score so far) the batches' backward passes run in lock-step, piece by piece from the head, and
+   * stop as soon as the norm of the gradients so far exceeds `bound`: the norm only grows as pieces are
+   * added, so the candidate cannot win, and that partial norm is returned as a lower bound.
+   */
+  score(keepSet: readonly number[]): Promise<number>;
+  score(keepSet: readonly number[], bound: number | undefined): Promise<number | LowerBound>;
+  async score(keepSet: readonly number[], bound?: number): Promise<number | LowerBound> {
     if (this.disposed) throw new Error('SharedSegmentScorer: used after dispose()');
     const [start, end] = this.segment;
     const keep = new Set(keepSet);
@@ -109,33 +130,56 @@ export class SharedSegmentScorer {
     for (let u = start; u < end; u++) (keep.has(u) ? kept : removed).push(u);
     const net = this.makeNetwork(removed);
     const keys = net.params.trainableKeys();
+    const slotOf = new Map(keys.map((k, j) => [k, j]));
     const n = this.states.length;
-    const squares = await this.gpu.scope(async () => {
-      const slots = this.gpu.empty([n * keys.length]);
-      for (const [i, state] of this.states.entries()) {
-        const grads = this.backward(state, kept, net);
-        keys.forEach((k, j) => {
-          const g = grads.get(k);
-          if (!g) throw new Error(`internal: backward gave no gradient for "${k}"`);
-          const at = 4 * (i * keys.length + j);
-          if (g.size === 0) this.gpu.copy(this.gpu.zeros([1]), slots, 4, 0, at);
-          else this.gpu.copy(reduce(this.gpu, g.reshape([g.size]), 'sumsq', 0), slots, 4, 0, at);
-        });
-        // Gradients are freed as soon as their squares are recorded: they would otherwise pile up.
-        for (const g of grads.values()) g.dispose();
+    const result = await this.gpu.scope(async () => {
+      // Unrecorded slots read as 0, so a partial readback sums the pieces done so far.
+      const slots = this.gpu.zeros([n * keys.length]);
+      const record = (batch: number, piece: ReadonlyMap<string, Tensor>, unit: boolean) => {
+        for (const [k, g] of piece) {
+          const j = slotOf.get(k);
+          if (j === undefined) throw new Error(`internal: backward gave an unknown gradient "${k}"`);
+          if (g.size > 0) {
+            this.gpu.copy(
+              reduce(this.gpu, g.reshape([g.size]), 'sumsq', 0),
+              slots,
+              4,
+              0,
+              4 * (batch * keys.length + j),
+            );
+          }
+          // Gradients are freed as soon as their squares are recorded: they would otherwise pile up.
+          g.dispose();
+        }
+        if (unit) this.stats.unitBackwards++;
+      };
+      // Every batch's forward first, then the backward passes a piece each in turn.
+      const runs = this.states.map((state) => this.backward(state, kept, net));
+      try {
+        for (let piece = 0, live = n; live > 0; piece++) {
+          live = 0;
+          runs.forEach((run, i) => {
+            const step = run.next();
+            if (step.done) return;
+            // The first piece is the head; the others are units (blocks, then the stem).
+            record(i, step.value, piece > 0);
+            live++;
+          });
+          if (bound === undefined || live === 0) continue;
+          const partial = meanNorm(await this.gpu.readF32(slots), n, keys.length);
+          this.stats.readbacks++;
+          if (partial > bound * (1 + BOUND_MARGIN)) return { atLeast: partial };
+        }
+      } finally {
+        for (const run of runs) run.return(new Map());
       }
-      return this.gpu.readF32(slots);
+      if (this.counters) this.counters.backward += n;
+      this.stats.readbacks++;
+      return meanNorm(await this.gpu.readF32(slots), n, keys.length);
     });
-    this.stats.readbacks++;
     this.stats.candidates++;
-    // As networkGradNorm: per batch √ of the f64 sum in key order, then the mean over batches.
-    let sum = 0;
-    for (let i = 0; i < n; i++) {
-      let total = 0;
-      for (let j = 0; j < keys.length; j++) total += squares[i * keys.length + j];
-      sum += Math.sqrt(total);
-    }
-    return sum / n;
+    if (typeof result !== 'number') this.stats.stopped++;
+    return result;
   }
 
   /** Frees every cached activation; the scorer cannot be used afterwards. */
@@ -158,8 +202,15 @@ export class SharedSegmentScorer {
     this.scratch.clear();
   }
 
-  /** Forward (reusing what is cached) and backward of one candidate on one batch: its gradients. */
-  private backward(state: BatchState, kept: readonly number[], net: CifarResnet): Map<string, Tensor> {
+  /**
+   * One candidate's forward on one batch (reusing what is cached), recorded now, and its backward, to be
+   * run piece by piece (CifarResnet.backwardSteps).
+   */
+  private backward(
+    state: BatchState,
+    kept: readonly number[],
+    net: CifarResnet,
+  ): Generator<Gradients, Gradients, void> {
     const gpu = this.gpu;
     const [start] = this.segment;
     if (!state.stem) this.runPrefix(state);
@@ -207,10 +258,8 @@ export class SharedSegmentScorer {
       featureShape: h.shape,
       shared,
     });
-    const grads = net.backward(saved, ce.dlogits);
-    if (this.counters) this.counters.backward++;
-    this.stats.unitBackwards += 1 + saved.blocks.length;
-    return grads;
+    this.stats.unitBackwardsPlain += 1 + saved.blocks.length;
+    return net.backwardSteps(saved, ce.dlogits);
   }
 
   /** The stem and the blocks before the segment, once per batch; counted as one forward pass. */
@@ -243,4 +292,15 @@ export class SharedSegmentScorer {
   private truncate(state: BatchState, length: number): void {
     for (const p of state.path.splice(length)) for (const t of blockTensors(p.act)) t.dispose();
   }
+}
+
+/** As networkGradNorm: per batch √ of the f64 sum of its squares in key order, then the mean over batches. */
+function meanNorm(squares: Float32Array, batches: number, keys: number): number {
+  let sum = 0;
+  for (let i = 0; i < batches; i++) {
+    let total = 0;
+    for (let j = 0; j < keys; j++) total += squares[i * keys + j];
+    sum += Math.sqrt(total);
+  }
+  return sum / batches;
 }

@@ -10,7 +10,7 @@ import type { Gpu } from '../gpu/device.js';
 import { inverseKeyMap, renamedStore } from '../io/renamed-store.js';
 import type { TensorStore } from '../io/safetensors.js';
 import { streamLlamaLoss } from '../nn/llama-stream-grad.js';
-import type { Scorer } from './candidates.js';
+import type { ExactScorer } from './candidates.js';
 import { llmCandidateScorer, type TextBatch } from './importance-llm.js';
 
 export interface StreamedScoringOptions {
@@ -67,7 +67,7 @@ export function streamedLlmSegmentScorer(
   segment: readonly [number, number],
   batches: readonly TextBatch[],
   options: StreamedScoringOptions = {},
-): Scorer {
+): ExactScorer {
   return llmCandidateScorer(
     desc,
     segment,

@@ -10,7 +10,7 @@ import type { Gpu } from '../gpu/device.js';
 import { Llama } from '../nn/llama.js';
 import type { ParamStore } from '../nn/params.js';
 import { gradNorm } from '../ops/grad-norm.js';
-import type { Scorer } from './candidates.js';
+import type { ExactScorer } from './candidates.js';
 import { ParamView } from './importance.js';
 
 /** One GradNorm batch: `batch` windows of `seq` token ids, window after window. */
@@ -69,7 +69,7 @@ export function llmCandidateScorer(
   segment: readonly [number, number],
   score: (pruned: PrunedModel) => Promise<number>,
   signal?: AbortSignal,
-): Scorer {
+): ExactScorer {
   const [start, end] = segment;
   return async (keepSet) => {
     signal?.throwIfAborted();
@@ -100,7 +100,7 @@ export function llmSegmentScorer(
     /** Default 'gradnorm'. */
     score?: 'gradnorm' | 'loss';
   } = {},
-): Scorer {
+): ExactScorer {
   return llmCandidateScorer(
     desc,
     segment,

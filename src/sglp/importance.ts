@@ -16,6 +16,7 @@ import { isTrainable, type ParamStore } from '../nn/params.js';
 import { CifarResnet } from '../nn/resnet.js';
 import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
 import { gradNorm } from '../ops/grad-norm.js';
+import type { Scorer } from './candidates.js';
 import { SharedSegmentScorer, type SharingStats } from './gradnorm-shared.js';
 import { type ReinitCache, uploadReinit } from './reinit.js';
 
@@ -312,6 +313,8 @@ const SHARING_KEYS = [
   'unitForwards',
   'unitForwardsPlain',
   'unitBackwards',
+  'unitBackwardsPlain',
+  'stopped',
   'readbacks',
 ] as const satisfies readonly (keyof SharingStats)[];
 
@@ -329,7 +332,15 @@ export function sharingTotals(counters: object): SharingStats | undefined {
 function totalsFor(counters: object): SharingStats {
   let t = sharingByCounters.get(counters);
   if (!t) {
-    t = { candidates: 0, unitForwards: 0, unitForwardsPlain: 0, unitBackwards: 0, readbacks: 0 };
+    t = {
+      candidates: 0,
+      unitForwards: 0,
+      unitForwardsPlain: 0,
+      unitBackwards: 0,
+      unitBackwardsPlain: 0,
+      stopped: 0,
+      readbacks: 0,
+    };
     sharingByCounters.set(counters, t);
   }
   return t;
@@ -348,8 +359,14 @@ export interface SegmentScorerOptions {
   readonly reinitSeed?: number;
 }
 
-/** A segment's scorer; `sharing` tells what the shared path saved (undefined on the plain path). */
-export type SegmentScorer = ((keepSet: readonly number[]) => Promise<number>) & {
+/**
+ * A segment's scorer; `sharing` tells what the shared path saved (undefined on the plain path). The shared
+ * path honours a Scorer's `bound` (stops a candidate that cannot win); the plain path always scores in full.
+ */
+export type SegmentScorer = {
+  (keepSet: readonly number[]): Promise<number>;
+  (keepSet: readonly number[], bound: number | undefined): ReturnType<Scorer>;
+} & {
   readonly sharing: SharingStats | undefined;
   /** Frees cached activations (also done by disposeGradNormBatches or the batches' next scorer). */
   dispose(): void;
@@ -399,13 +416,15 @@ export function segmentScorer(
   const shared = new SharedSegmentScorer(gpu, desc, params, segment, resnet, batches, options.counters);
   holdOnBatches(batches, shared);
   const totals = options.counters && totalsFor(options.counters);
-  const score = async (keepSet: readonly number[]) => {
+  function score(keepSet: readonly number[]): Promise<number>;
+  function score(keepSet: readonly number[], bound: number | undefined): ReturnType<Scorer>;
+  async function score(keepSet: readonly number[], bound?: number) {
     options.signal?.throwIfAborted();
     const before = { ...shared.stats };
-    const value = await shared.score(keepSet);
+    const value = await shared.score(keepSet, bound);
     if (totals) for (const k of SHARING_KEYS) totals[k] += shared.stats[k] - before[k];
     return value;
-  };
+  }
   return Object.assign(score, {
     sharing: shared.stats,
     dispose: () => shared.dispose(),

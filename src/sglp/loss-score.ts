@@ -10,7 +10,7 @@ import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
 import { CifarResnet } from '../nn/resnet.js';
 import { softmaxCrossEntropy } from '../ops/cross-entropy.js';
-import type { Scorer } from './candidates.js';
+import type { ExactScorer } from './candidates.js';
 import { candidateNetwork, type GradNormBatch, holdOnBatches } from './importance.js';
 import { SharedLossScorer } from './loss-shared.js';
 import type { ReinitCache } from './reinit.js';
@@ -54,7 +54,7 @@ export function segmentLossScorer(
     /** Share the forward work (ResNets; default true). */
     share?: boolean;
   } = {},
-): Scorer {
+): ExactScorer {
   if (options.share !== false && desc.net.family === 'resnet') {
     const net = createClassifier(gpu, desc, params);
     if (!(net instanceof CifarResnet)) throw new Error(`internal: ${desc.name} is not run by CifarResnet`);

@@ -181,7 +181,11 @@ export function buildReport(r: ReportInputs): Report {
               segment: p.segment,
               search: p.search,
               keep: p.keep,
-              candidates: p.candidates.map((c) => ({ units: [...c.units], score: c.score })),
+              candidates: p.candidates.map((c) => ({
+                units: [...c.units],
+                score: c.score,
+                ...(c.lowerBound ? { lowerBound: true as const } : {}),
+              })),
               best: { units: [...p.best.units], score: p.best.score },
             })),
             ...(r.sharing ? { sharing: r.sharing } : {}),

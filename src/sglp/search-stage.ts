@@ -256,8 +256,8 @@ export async function searchSegments(
     const detail =
       `segment ${i + 1} of ${segments.length} (units ${s[0]}–${s[1] - 1}, keep ${keep}; ` +
       `searched segment ${j + 1} of ${searched.length})`;
-    const counted = async (set: readonly number[]) => {
-      const v = await score(set);
+    const counted = async (set: readonly number[], bound?: number) => {
+      const v = await score(set, bound);
       o.progress({ stage: 'importance', done: ++scored, total, detail, label });
       return v;
     };
