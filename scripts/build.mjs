@@ -25,6 +25,7 @@ try {
         bench: 'bench/run.ts',
         'bench-attention': 'bench/attention.ts',
         'bench-selection': 'bench/selection/run.ts',
+        'bench-finetune-lm': 'bench/selection/finetune-lm.ts',
         'gen-shapes': 'bench/gen-shapes.ts',
         'stream-shapes': 'bench/stream-shapes.ts',
         'cost-model': 'bench/cost-model.ts',

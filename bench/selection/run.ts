@@ -9,23 +9,15 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeModel } from '../../src/arch/describe.js';
-import type { ModelDescription } from '../../src/arch/types.js';
 import type { Gpu } from '../../src/gpu/device.js';
-import { parseModelConfig } from '../../src/io/config.js';
-import { parseDataSpec } from '../../src/io/data-spec.js';
-import { openCheckpoint } from '../../src/io/safetensors-index.js';
-import { textWindows } from '../../src/io/text-data.js';
-import { readTokenizer } from '../../src/io/tokenizer.js';
-import { ParamStore } from '../../src/nn/params.js';
 import { loadModelDir } from '../../src/node/api.js';
 import { loadImageDataset } from '../../src/node/datasets.js';
 import { acquireDevice } from '../../src/node/device.js';
-import { directorySource } from '../../src/node/files.js';
 import type { EvalMetrics, Report } from '../../src/report/schema.js';
 import { CalibrationCache, pruneSglp } from '../../src/sglp/pipeline.js';
 import { pruneLlm } from '../../src/sglp/pipeline-llm.js';
 import { BENCH_PROTOCOL, CASES, type ModelCase, type RatioCase, RULES, type Rule } from './cases.js';
+import { loadTextCase } from './load-text.js';
 
 const { values } = parseArgs({
   options: {
@@ -163,18 +155,7 @@ async function imageCase(gpu: Gpu, c: ModelCase, dir: string): Promise<void> {
 }
 
 async function textCase(gpu: Gpu, c: ModelCase, dir: string): Promise<void> {
-  const source = directorySource(dir);
-  const config = parseModelConfig(readFileSync(join(dir, 'config.json'), 'utf8'), join(dir, 'config.json'));
-  const desc: ModelDescription = describeModel(config);
-  const spec = parseDataSpec(c.data);
-  if (spec.kind !== 'text') throw new Error(`${c.name}: text data expected`);
-  const tokenizer = await readTokenizer(source);
-  const ids = tokenizer.encode(new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(spec.file)));
-  const train = textWindows(ids, 'train', 128, { name: spec.file });
-  const test = textWindows(ids, 'test', 128, { name: spec.file });
-  const store = await openCheckpoint(source);
-  const params = await ParamStore.load(gpu, desc, store);
-  await store.close();
+  const { desc, params, train, test } = await loadTextCase(gpu, c.name, dir, c.data);
   try {
     await runCase(c, dir, async (_ratio, _rule, shared, before) => {
       const r = await pruneLlm(
