@@ -54,7 +54,7 @@ export const CASES: readonly ModelCase[] = [
     where: 'repo',
     dir: 'models/fmnist-resnet56',
     data: 'fashion-mnist',
-    ratios: [{ remove: 14 }],
+    ratios: [{ remove: 14 }, { remove: 7 }],
     scoring: { gradnormBatches: 1, gradnormBatchSize: 32, maxExhaustive: 100 },
   },
   {
