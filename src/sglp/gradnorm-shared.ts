@@ -49,6 +49,17 @@ export interface SharingStats {
   readbacks: number;
 }
 
+/** SharingStats with nothing done yet. */
+export const noSharing = (): SharingStats => ({
+  candidates: 0,
+  unitForwards: 0,
+  unitForwardsPlain: 0,
+  unitBackwards: 0,
+  unitBackwardsPlain: 0,
+  stopped: 0,
+  readbacks: 0,
+});
+
 interface Path {
   readonly unit: number;
   readonly act: BlockActivations;
@@ -75,15 +86,7 @@ const blockTensors = (b: BlockActivations) => [
  * (greedy search too); lexicographic order shares the most. dispose() frees the cached activations.
  */
 export class SharedSegmentScorer {
-  readonly stats: SharingStats = {
-    candidates: 0,
-    unitForwards: 0,
-    unitForwardsPlain: 0,
-    unitBackwards: 0,
-    unitBackwardsPlain: 0,
-    stopped: 0,
-    readbacks: 0,
-  };
+  readonly stats: SharingStats = noSharing();
   private readonly full: CifarResnet;
   private readonly scratch = new Map<number, Tensor>();
   private readonly states: BatchState[];

@@ -17,7 +17,7 @@ import { CifarResnet } from '../nn/resnet.js';
 import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
 import { gradNorm } from '../ops/grad-norm.js';
 import type { Scorer } from './candidates.js';
-import { SharedSegmentScorer, type SharingStats } from './gradnorm-shared.js';
+import { noSharing, SharedSegmentScorer, type SharingStats } from './gradnorm-shared.js';
 import { type ReinitCache, uploadReinit } from './reinit.js';
 
 /**
@@ -332,15 +332,7 @@ export function sharingTotals(counters: object): SharingStats | undefined {
 function totalsFor(counters: object): SharingStats {
   let t = sharingByCounters.get(counters);
   if (!t) {
-    t = {
-      candidates: 0,
-      unitForwards: 0,
-      unitForwardsPlain: 0,
-      unitBackwards: 0,
-      unitBackwardsPlain: 0,
-      stopped: 0,
-      readbacks: 0,
-    };
+    t = noSharing();
     sharingByCounters.set(counters, t);
   }
   return t;
