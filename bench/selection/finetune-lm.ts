@@ -4,6 +4,7 @@
 // benchmark's short epoch) and on all of them (the CLI's default), and its test perplexity recorded.
 // Rows are appended to the JSON file as they finish; a rerun skips what is there.
 //   npm run bench:finetune-lm -- --trained DIR [--out FILE]
+//   node dist/bench-finetune-lm.js --table [--out FILE]      # the markdown table of what is there
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,9 +25,12 @@ const { values } = parseArgs({
   options: {
     trained: { type: 'string' },
     out: { type: 'string', default: 'bench/results/finetune-lm-lavapipe.json' },
+    table: { type: 'boolean', default: false },
   },
 });
-if (!values.trained) throw new Error('--trained DIR: the folder bench/selection/train-models.sh wrote');
+if (!values.trained && !values.table) {
+  throw new Error('--trained DIR: the folder bench/selection/train-models.sh wrote');
+}
 
 interface Row {
   readonly model: string;
@@ -49,12 +53,59 @@ let adapter = '';
 const save = () => writeFileSync(values.out, `${JSON.stringify({ adapter, lrs: LRS, rows }, null, 1)}\n`);
 const ppl = (m: EvalMetrics) => ('perplexity' in m ? m.perplexity.toFixed(3) : '?');
 
+/** Per case and epoch length, perplexity per learning rate; then each rate's mean rank per epoch length. */
+function table(): string {
+  const ppl = (m: EvalMetrics) => ('perplexity' in m ? m.perplexity : Number.NaN);
+  const out: string[] = [];
+  for (const samples of SAMPLES) {
+    const mine = rows.filter((r) => r.samples === samples);
+    const cases = [
+      ...new Set(
+        mine.map((r) => `${r.model}, remove ${r.remove}${r.segmentsAsked ? `, K ${r.segmentsAsked}` : ''}`),
+      ),
+    ];
+    out.push(
+      `One epoch on ${samples === null ? 'every train window' : `the first ${samples} train windows`}:`,
+      '',
+    );
+    out.push(`| case | before | pruned | ${LRS.map((lr) => `lr ${lr}`).join(' | ')} |`);
+    out.push(`| --- | ---: | ---: | ${LRS.map(() => '---:').join(' | ')} |`);
+    const ranks = new Map<number, number[]>(LRS.map((lr) => [lr, []]));
+    for (const c of cases) {
+      const here = mine.filter(
+        (r) => `${r.model}, remove ${r.remove}${r.segmentsAsked ? `, K ${r.segmentsAsked}` : ''}` === c,
+      );
+      const by = new Map(here.map((r) => [r.lr, ppl(r.finetuned)]));
+      const sorted = [...by.values()].sort((a, b) => a - b);
+      for (const [lr, v] of by) ranks.get(lr)?.push(sorted.indexOf(v) + 1);
+      const cell = (lr: number) => {
+        const v = by.get(lr);
+        return v === undefined ? 'n/a' : v === sorted[0] ? `**${v.toFixed(2)}**` : v.toFixed(2);
+      };
+      out.push(
+        `| ${c} | ${ppl(here[0].before).toFixed(2)} | ${ppl(here[0].pruned).toFixed(2)} | ${LRS.map(cell).join(' | ')} |`,
+      );
+    }
+    const mean = (v: number[]) => (v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(2) : '-');
+    out.push(
+      `| mean rank (${cases.length} cases) | | | ${LRS.map((lr) => mean(ranks.get(lr) ?? [])).join(' | ')} |`,
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
+if (values.table) {
+  console.log(table());
+  process.exit(0);
+}
+
 const gpu = await acquireDevice();
 adapter = gpu.adapter.description;
 try {
   for (const c of CASES) {
     if (!c.data.startsWith('text:')) continue;
-    const dir = c.where === 'repo' ? c.dir : join(values.trained, c.dir);
+    const dir = c.where === 'repo' ? c.dir : join(values.trained as string, c.dir);
     if (!existsSync(join(dir, 'model.safetensors'))) {
       console.error(`${c.name}: ${dir} is not trained yet (bench/selection/train-models.sh)`);
       continue;

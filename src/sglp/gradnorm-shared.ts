@@ -168,7 +168,8 @@ export class SharedSegmentScorer {
             record(i, step.value, piece > 0);
             live++;
           });
-          if (bound === undefined || live === 0) continue;
+          // After the last piece (the stem) the norm is the score itself: no bound to test.
+          if (bound === undefined || live === 0 || piece === net.blocks.length + 1) continue;
           const partial = meanNorm(await this.gpu.readF32(slots), n, keys.length);
           this.stats.readbacks++;
           if (partial > bound * (1 + BOUND_MARGIN)) return { atLeast: partial };
