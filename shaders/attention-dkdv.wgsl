@@ -15,24 +15,8 @@
 enable subgroups;
 #endif
 
-struct Params {
-  t: u32,
-  hq: u32,
-  group: u32,
-  blocks: u32,
-  qsb: u32,
-  qsh: u32,
-  qst: u32,
-  ksb: u32,
-  ksh: u32,
-  kst: u32,
-  causal: u32,
-  scale: f32,
-  scale2: f32,
-  hkv: u32,
-  d4: u32,
-  pad2: u32,
-}
+// Params: the uniforms declared in src/ops/attention.ts.
+#include params
 
 const LOG2E = 1.4426950408889634;
 const BQ = ${LANES}u * ${QJ}u;

@@ -31,24 +31,8 @@
 enable subgroups;
 #endif
 
-struct Params {
-  t: u32,
-  hq: u32,
-  group: u32,
-  blocks: u32,
-  qsb: u32,
-  qsh: u32,
-  qst: u32,
-  ksb: u32,
-  ksh: u32,
-  kst: u32,
-  causal: u32,
-  scale: f32,
-  scale2: f32,
-  hkv: u32,
-  d4: u32,
-  lanes: u32, // = LANES, as a uniform: loops over it are not unrolled (compile time)
-}
+// Params: the uniforms declared in src/ops/attention.ts.
+#include params
 
 const LOWEST = -0x1.fffffep+127f;
 const LN2 = 0.69314718055994531;

@@ -5,16 +5,8 @@
 // validated on the CPU when uploaded; here an out-of-range label is clamped into [0, C) (never read out of
 // bounds, but the loss is then meaningless).
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  gridX: u32,
-  smoothing: f32,
-  gradScale: f32,
-  pad0: u32,
-  pad1: u32,
-  pad2: u32,
-}
+// Params: the uniforms declared in src/ops/cross-entropy.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Labels: array<i32>;

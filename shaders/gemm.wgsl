@@ -20,16 +20,8 @@ enable f16;
 enable subgroups;
 #endif
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  splits: u32,
-  kPerSplit: u32,
-  strideA: u32,
-  strideB: u32,
-  alpha: f32,
-}
+// Params: the uniforms declared in src/ops/gemm.ts.
+#include params
 
 #if ${A_VEC}
 @group(0) @binding(0) var<storage, read> A: array<vec4<${ELEM_A}>>;

@@ -6,16 +6,8 @@
 // dweight partials: invocation (chunk, c) sums `chunk` rows in order; the caller folds the chunks with
 // the deterministic reduce.
 
-struct Params {
-  rows: u32,
-  hidden: u32,
-  eps: f32,
-  gridX: u32,
-  chunk: u32,      // MODE 2: rows per partial
-  chunks: u32,
-  pad0: u32,
-  pad1: u32,
-}
+// Params: the uniforms declared in src/ops/rmsnorm.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 #if ${MODE_FORWARD}

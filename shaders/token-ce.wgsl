@@ -10,16 +10,8 @@
 // GRAD:   one invocation per logit: d = (exp(x - lse) - [c == target]) * scale for counted rows, else 0;
 //         scale = p.scale / count (mean) or p.scale. IN_PLACE overwrites the logits.
 
-struct Params {
-  rows: u32,
-  vocab: u32,
-  chunk: u32,
-  chunks: u32,
-  gridX: u32,
-  scale: f32,
-  mean: u32,
-  pad: u32,
-}
+// Params: the uniforms declared in src/ops/token-cross-entropy.ts.
+#include params
 
 const LOWEST = -0x1.fffffep+127f;
 

@@ -4,8 +4,9 @@ import dkdvWgsl from '../../shaders/attention-dkdv.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { llm, attention as tun } from '../tunables.js';
-import { expectDType, f32bits, grid2d } from './util.js';
+import { expectDType, grid2d } from './util.js';
 
 export type AttentionLayout = 'bhtd' | 'bthd';
 
@@ -111,21 +112,61 @@ function tilesFor(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions): At
   return tiles;
 }
 
-function params(g: Geometry, blocks: number, causal: boolean, scale: number, lanes: number): Uint32Array {
-  return new Uint32Array([
-    g.T,
-    g.Hq,
-    g.Hq / g.Hkv,
+/** Uniforms of attention.wgsl and attention-dkdv.wgsl (one declaration: dkdv reads all but `lanes`). */
+const attentionParams = uniforms({
+  t: 'u32',
+  hq: 'u32',
+  group: 'u32',
+  blocks: 'u32',
+  qsb: 'u32',
+  qsh: 'u32',
+  qst: 'u32',
+  ksb: 'u32',
+  ksh: 'u32',
+  kst: 'u32',
+  causal: 'u32',
+  scale: 'f32',
+  /** scale * log2(e): scores live in the exp2 domain. */
+  scale2: 'f32',
+  hkv: 'u32',
+  d4: 'u32',
+  /** = LANES, as a uniform: loops over it are not unrolled (compile time). */
+  lanes: 'u32',
+});
+
+const deltaParams = uniforms({
+  /** B * Hq * T */
+  rows: 'u32',
+  t: 'u32',
+  hq: 'u32',
+  d: 'u32',
+  sb: 'u32',
+  sh: 'u32',
+  st: 'u32',
+  gridX: 'u32',
+});
+
+function params(g: Geometry, blocks: number, causal: boolean, scale: number, lanes: number) {
+  const [qsb, qsh, qst] = g.qStrides;
+  const [ksb, ksh, kst] = g.kStrides;
+  return {
+    t: g.T,
+    hq: g.Hq,
+    group: g.Hq / g.Hkv,
     blocks,
-    ...g.qStrides,
-    ...g.kStrides,
-    causal ? 1 : 0,
-    f32bits(scale),
-    f32bits(scale * Math.LOG2E),
-    g.Hkv,
-    Math.ceil(g.D / 4),
+    qsb,
+    qsh,
+    qst,
+    ksb,
+    ksh,
+    kst,
+    causal: causal ? 1 : 0,
+    scale,
+    scale2: scale * Math.LOG2E,
+    hkv: g.Hkv,
+    d4: Math.ceil(g.D / 4),
     lanes,
-  ]);
+  };
 }
 
 /** What every attention kernel is specialised on (register arrays are sized by D4). */
@@ -170,6 +211,7 @@ export function attention(
       name: 'attention',
       template: attentionWgsl,
       defines: { ...rowDefines(g, tiles), MODE_FWD: true, MODE_DQ: false },
+      params: attentionParams,
     },
     buffers: [q, k, v, out, lse],
     uniforms: params(g, blocks, causal, scale, tiles.lanes),
@@ -221,9 +263,18 @@ export function attentionBackward(
   const wg = llm.elementWorkgroup;
   const [gx, gy] = grid2d(Math.ceil(rows / wg));
   gpu.dispatch({
-    kernel: { name: 'attention.delta', template: deltaWgsl, defines: { WG: wg } },
+    kernel: { name: 'attention.delta', template: deltaWgsl, defines: { WG: wg }, params: deltaParams },
     buffers: [dOut, out, delta],
-    uniforms: new Uint32Array([rows, g.T, g.Hq, g.D, ...g.qStrides, gx]),
+    uniforms: {
+      rows,
+      t: g.T,
+      hq: g.Hq,
+      d: g.D,
+      sb: g.qStrides[0],
+      sh: g.qStrides[1],
+      st: g.qStrides[2],
+      gridX: gx,
+    },
     workgroups: [gx, gy],
   });
 
@@ -233,6 +284,7 @@ export function attentionBackward(
       name: 'attention.dq',
       template: attentionWgsl,
       defines: { ...rowDefines(g, tiles), MODE_FWD: false, MODE_DQ: true },
+      params: attentionParams,
     },
     buffers: [q, k, v, dOut, lse, delta, dq],
     uniforms: params(g, qBlocks, causal, scale, tiles.lanes),
@@ -245,6 +297,7 @@ export function attentionBackward(
       name: 'attention.dkdv',
       template: dkdvWgsl,
       defines: { ...defines(g, tiles), KI: tiles.keyRows, QJ: 1 },
+      params: attentionParams,
     },
     buffers: [q, k, v, dOut, lse, delta, dk, dv],
     uniforms: params(g, kBlocks, causal, scale, tiles.lanes),
