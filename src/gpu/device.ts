@@ -1,4 +1,4 @@
-import { decodeF16, encodeF16 } from '../io/half.js';
+import { decodeF16, encodeF16 } from '../num/half.js';
 import { batching } from '../tunables.js';
 import { DeviceLostError, KernelError } from './errors.js';
 import { BufferUsage } from './flags.js';
