@@ -18,7 +18,7 @@
 @group(0) @binding(3) var<uniform> p: Params;
 #endif
 
-var<workgroup> scratch: array<f32, ${WG}>;
+#include row-reduce
 var<workgroup> scratch2: array<f32, ${WG}>;
 
 @compute @workgroup_size(${WG})
@@ -31,15 +31,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   for (var j = lane; j < p.cols; j += ${WG}u) {
     m = max(m, X[base + j]);
   }
-  scratch[lane] = m;
-  workgroupBarrier();
-  for (var half = ${WG}u / 2u; half > 0u; half /= 2u) {
-    if (lane < half) {
-      scratch[lane] = max(scratch[lane], scratch[lane + half]);
-    }
-    workgroupBarrier();
-  }
-  let rowMax = scratch[0];
+  let rowMax = row_max(m, lane);
   workgroupBarrier();
   var s = 0.0;
   var sx = 0.0;

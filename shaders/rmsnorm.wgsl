@@ -47,19 +47,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   Part[chunk * p.hidden + c] = acc;
 }
 #else
-var<workgroup> scratch: array<f32, ${WG}>;
-
-fn row_sum(v: f32, lane: u32) -> f32 {
-  scratch[lane] = v;
-  workgroupBarrier();
-  for (var half = ${WG}u / 2u; half > 0u; half /= 2u) {
-    if (lane < half) {
-      scratch[lane] = scratch[lane] + scratch[lane + half];
-    }
-    workgroupBarrier();
-  }
-  return scratch[0];
-}
+#include row-reduce
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {

@@ -1,6 +1,7 @@
 import attentionWgsl from '../../shaders/attention.wgsl';
 import deltaWgsl from '../../shaders/attention-delta.wgsl';
 import dkdvWgsl from '../../shaders/attention-dkdv.wgsl';
+import loadWgsl from '../../shaders/lib/attention-load.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
@@ -134,6 +135,9 @@ const attentionParams = uniforms({
   lanes: 'u32',
 });
 
+/** The Q / K / V / dO loads both kernels share (LOAD_DO: the kernel binds dO). */
+const includes = { 'attention-load': loadWgsl };
+
 const deltaParams = uniforms({
   /** B * Hq * T */
   rows: 'u32',
@@ -210,8 +214,9 @@ export function attention(
     kernel: {
       name: 'attention',
       template: attentionWgsl,
-      defines: { ...rowDefines(g, tiles), MODE_FWD: true, MODE_DQ: false },
+      defines: { ...rowDefines(g, tiles), MODE_FWD: true, MODE_DQ: false, LOAD_DO: false },
       params: attentionParams,
+      includes,
     },
     buffers: [q, k, v, out, lse],
     uniforms: params(g, blocks, causal, scale, tiles.lanes),
@@ -283,8 +288,9 @@ export function attentionBackward(
     kernel: {
       name: 'attention.dq',
       template: attentionWgsl,
-      defines: { ...rowDefines(g, tiles), MODE_FWD: false, MODE_DQ: true },
+      defines: { ...rowDefines(g, tiles), MODE_FWD: false, MODE_DQ: true, LOAD_DO: true },
       params: attentionParams,
+      includes,
     },
     buffers: [q, k, v, dOut, lse, delta, dq],
     uniforms: params(g, qBlocks, causal, scale, tiles.lanes),
@@ -296,8 +302,9 @@ export function attentionBackward(
     kernel: {
       name: 'attention.dkdv',
       template: dkdvWgsl,
-      defines: { ...defines(g, tiles), KI: tiles.keyRows, QJ: 1 },
+      defines: { ...defines(g, tiles), KI: tiles.keyRows, QJ: 1, LOAD_DO: true },
       params: attentionParams,
+      includes,
     },
     buffers: [q, k, v, dOut, lse, delta, dk, dv],
     uniforms: params(g, kBlocks, causal, scale, tiles.lanes),

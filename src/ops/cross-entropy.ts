@@ -1,4 +1,5 @@
 import crossEntropyWgsl from '../../shaders/cross-entropy.wgsl';
+import rowReduceWgsl from '../../shaders/lib/row-reduce.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
@@ -80,6 +81,7 @@ export function softmaxCrossEntropy(
       template: crossEntropyWgsl,
       defines: { WG: tun.workgroupSize, GRAD: grad },
       params,
+      includes: { 'row-reduce': rowReduceWgsl },
     },
     buffers: dlogits ? [logits, labels, perSample, dlogits] : [logits, labels, perSample],
     uniforms: { rows, cols, gridX: gx, smoothing, gradScale: 1 / rows },

@@ -1,3 +1,4 @@
+import rowReduceWgsl from '../../shaders/lib/row-reduce.wgsl';
 import rmsnormWgsl from '../../shaders/rmsnorm.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
@@ -16,6 +17,8 @@ const params = uniforms({
   chunk: 'u32',
   chunks: 'u32',
 });
+
+const includes = { 'row-reduce': rowReduceWgsl };
 
 function modes(mode: 'forward' | 'dx' | 'dw') {
   return { MODE_FORWARD: mode === 'forward', MODE_DX: mode === 'dx', MODE_DW: mode === 'dw' };
@@ -45,7 +48,13 @@ export function rmsNorm(gpu: Gpu, x: Tensor, weight: Tensor, eps: number): { out
   const wg = gpu.adapter.isCpu ? tun.rowWorkgroup.cpu : tun.rowWorkgroup.gpu;
   const [gx, gy] = grid2d(rows);
   gpu.dispatch({
-    kernel: { name: 'rmsnorm', template: rmsnormWgsl, defines: { WG: wg, ...modes('forward') }, params },
+    kernel: {
+      name: 'rmsnorm',
+      template: rmsnormWgsl,
+      defines: { WG: wg, ...modes('forward') },
+      params,
+      includes,
+    },
     buffers: [x, weight, out, rstd],
     uniforms: { rows, hidden, eps, gridX: gx, chunk: 0, chunks: 0 },
     workgroups: [gx, gy],
@@ -79,7 +88,13 @@ export function rmsNormBackward(
   const wg = gpu.adapter.isCpu ? tun.rowWorkgroup.cpu : tun.rowWorkgroup.gpu;
   const [gx, gy] = grid2d(rows);
   gpu.dispatch({
-    kernel: { name: 'rmsnorm.dx', template: rmsnormWgsl, defines: { WG: wg, ...modes('dx') }, params },
+    kernel: {
+      name: 'rmsnorm.dx',
+      template: rmsnormWgsl,
+      defines: { WG: wg, ...modes('dx') },
+      params,
+      includes,
+    },
     buffers: [x, weight, rstd, dOut, dx],
     uniforms: { rows, hidden, eps: 0, gridX: gx, chunk: 0, chunks: 0 },
     workgroups: [gx, gy],
@@ -90,7 +105,13 @@ export function rmsNormBackward(
   const ewg = tun.elementWorkgroup;
   const [px, py] = grid2d(Math.ceil((chunks * hidden) / ewg));
   gpu.dispatch({
-    kernel: { name: 'rmsnorm.dweight', template: rmsnormWgsl, defines: { WG: ewg, ...modes('dw') }, params },
+    kernel: {
+      name: 'rmsnorm.dweight',
+      template: rmsnormWgsl,
+      defines: { WG: ewg, ...modes('dw') },
+      params,
+      includes,
+    },
     buffers: [x, rstd, dOut, partials],
     uniforms: { rows, hidden, eps: 0, gridX: px, chunk, chunks },
     workgroups: [px, py],

@@ -1,3 +1,4 @@
+import rowReduceWgsl from '../../shaders/lib/row-reduce.wgsl';
 import ceWgsl from '../../shaders/token-ce.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
@@ -70,6 +71,8 @@ const params = uniforms({
   mean: 'u32',
 });
 
+const includes = { 'row-reduce': rowReduceWgsl };
+
 function dims(op: string, logits: Tensor, targets: Tensor): { rows: number; vocab: number } {
   expectDType(op, logits, 'f32');
   expectDType(op, targets, 'i32');
@@ -108,7 +111,7 @@ export function tokenCrossEntropy(gpu: Gpu, logits: Tensor, targets: Tensor): To
   const part = gpu.empty([rows, chunks, 2]);
   const [sx, sy] = grid2d(rows * chunks);
   gpu.dispatch({
-    kernel: { name: 'token-ce.stats', template, defines: { WG: wg, ...mode('stats') }, params },
+    kernel: { name: 'token-ce.stats', template, defines: { WG: wg, ...mode('stats') }, params, includes },
     buffers: [logits, part],
     uniforms: { rows, vocab, chunk, chunks, gridX: sx, scale: 0, mean: 0 },
     workgroups: [sx, sy],
@@ -116,14 +119,14 @@ export function tokenCrossEntropy(gpu: Gpu, logits: Tensor, targets: Tensor): To
   const ewg = tun.elementWorkgroup;
   const [fx, fy] = grid2d(Math.ceil(rows / ewg));
   gpu.dispatch({
-    kernel: { name: 'token-ce.finish', template, defines: { WG: ewg, ...mode('finish') }, params },
+    kernel: { name: 'token-ce.finish', template, defines: { WG: ewg, ...mode('finish') }, params, includes },
     buffers: [logits, part, targets, lse, nll],
     uniforms: { rows, vocab, chunk, chunks, gridX: fx, scale: 0, mean: 0 },
     workgroups: [fx, fy],
   });
   part.dispose();
   gpu.dispatch({
-    kernel: { name: 'token-ce.loss', template, defines: { WG: wg, ...mode('loss') }, params },
+    kernel: { name: 'token-ce.loss', template, defines: { WG: wg, ...mode('loss') }, params, includes },
     buffers: [nll, targets, loss],
     uniforms: { rows, vocab, chunk, chunks, gridX: 1, scale: 0, mean: 0 },
     workgroups: [1],
@@ -164,6 +167,7 @@ export function tokenCrossEntropyBackward(
       template: ceWgsl,
       defines: { WG: wg, STATS: false, FINISH: false, LOSS: false, IN_PLACE: inPlace },
       params,
+      includes,
     },
     buffers: inPlace
       ? [logits, forward.lse, targets, forward.loss]
