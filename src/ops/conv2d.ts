@@ -174,7 +174,7 @@ function geometry(
   return { n, cin, h, w, cout, kh, kw, stride, padH, padW, oh, ow };
 }
 
-/** One launch of shaders/conv2d.wgsl; the fields are that file's uniforms (see its header). */
+/** One launch of shaders/conv2d.wgsl: the values of its uniforms (convParams) and defines; its header has the maths. */
 interface Launch {
   n: number;
   cin: number;
