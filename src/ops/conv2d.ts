@@ -1,5 +1,6 @@
 import conv2dWgsl from '../../shaders/conv2d.wgsl';
 import wgradWgsl from '../../shaders/conv2d-wgrad.wgsl';
+import windowWgsl from '../../shaders/lib/conv-window.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
@@ -42,6 +43,9 @@ const convParams = uniforms({
   outOffH: 'u32',
   outOffW: 'u32',
 });
+
+/** The padded input-row load both kernels share. */
+const includes = { 'conv-window': windowWgsl };
 
 /** conv2d-wgrad.wgsl's uniforms: the geometry, the batch slice and the (ci, kh) rows. */
 const wgradParams = uniforms({ ...geometryParams, nPerSplit: 'u32', rows: 'u32' });
@@ -239,6 +243,7 @@ function launch(
         BIND_P: buffers.length,
       },
       params: convParams,
+      includes,
     },
     buffers,
     uniforms: {
@@ -492,6 +497,7 @@ export function conv2dBackwardWeight(
         DY_VEC4: g.ow % 4 === 0,
       },
       params: wgradParams,
+      includes,
     },
     buffers: [x, dy, part],
     uniforms: {
