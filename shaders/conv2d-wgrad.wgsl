@@ -14,7 +14,7 @@
 enable subgroups;
 #endif
 
-// Params: the uniforms declared in src/ops/conv2d.ts.
+// Params: the uniforms declared in src/ops/conv/conv2d.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;

@@ -17,7 +17,7 @@ import type { TextWindows } from '../../src/io/text-data.js';
 import { Llama } from '../../src/nn/llama.js';
 import { ParamStore, type Precision, storageDType } from '../../src/nn/params.js';
 import { decodeF16, encodeF16 } from '../../src/num/half.js';
-import { gemm } from '../../src/ops/gemm.js';
+import { gemm } from '../../src/ops/linalg/gemm.js';
 import { calibrateText } from '../../src/sglp/calibrate-text.js';
 import { useGpu } from '../helpers/gpu.js';
 import { numericGrad, pick, sampleIndices, worstVsMax } from '../helpers/grad-check.js';
