@@ -36,6 +36,7 @@ export {
   scale,
   silu,
 } from './elementwise/elementwise.js';
+export { type OptimStep, optimStep } from './elementwise/optim.js';
 export { type GemmOptions, gemm } from './linalg/gemm.js';
 export { chooseGemmTiles, type GemmShape, type GemmTiles } from './linalg/gemm-config.js';
 export { chooseGramKernel, type GramKernel, gram } from './linalg/gram.js';
