@@ -24,32 +24,8 @@
 enable subgroups;
 #endif
 
-struct Params {
-  batch: u32,
-  cin: u32,
-  h: u32,
-  w: u32,
-  cout: u32,
-  oh: u32,
-  ow: u32,
-  segs: u32,
-  padH: i32,
-  padW: i32,
-  sCo: u32,
-  sCi: u32,
-  positions: u32,
-  coBlocks: u32,
-  gridX: u32,
-  outStep: u32,
-  tapBase: i32,
-  tapStepH: i32,
-  tapStepW: i32,
-  outH: u32,
-  outW: u32,
-  outOffH: u32,
-  outOffW: u32,
-  pad0: u32,
-}
+// Params: the uniforms declared in src/ops/conv/conv2d.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
@@ -73,6 +49,8 @@ const S = ${STRIDE}u;
 const TM = ${TM}u;
 const OWT = ${OWT}u;
 const WIN = (${OWT}u - 1u) * ${STRIDE}u + ${KW}u;
+
+#include conv-window
 
 @compute @workgroup_size(${LANES})
 fn main(
@@ -125,12 +103,7 @@ fn main(
       let th = th0 + i32(kh);
       let rowOk = th >= 0 && th <= hi;
       let rowBase = xBase + u32(clamp(th, 0, hi)) * p.w;
-      var row: array<f32, WIN>;
-      for (var t = 0u; t < WIN; t++) {
-        let tw = tw0 + i32(t);
-        let v = X[rowBase + u32(clamp(tw, 0, wi))];
-        row[t] = select(0.0, v, rowOk && tw >= 0 && tw <= wi);
-      }
+      var row = load_window(rowBase, rowOk, tw0, wi);
       let wRow = i32(wBase) + p.tapBase + i32(kh) * p.tapStepH;
       for (var kw = 0u; kw < KW; kw++) {
         let wk = u32(wRow + i32(kw) * p.tapStepW);

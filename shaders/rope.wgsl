@@ -1,25 +1,13 @@
 // Rotary position embeddings exactly as Hugging Face's apply_rotary_pos_emb (rotate_half convention: the
 // first and second halves of the head dimension form the pairs (i, i + D/2)), on x viewed as logical
 // [B, T, H, D] with strides (sb, st, sh) given as uniforms, so [B, T, H, D] and [B, H, T, D] both work.
-// cos / sin are tables [T, D/2] built on the CPU (src/ops/rope.ts). One invocation per pair:
+// cos / sin are tables [T, D/2] built on the CPU (src/ops/llm/rope.ts). One invocation per pair:
 //   out[i]     = x[i] cos - x[i + D/2] sin * sign
 //   out[i+D/2] = x[i + D/2] cos + x[i] sin * sign
 // sign = -1 rotates back by the same angle: the backward (the rotation is orthogonal).
 
-struct Params {
-  pairs: u32,      // B * T * H * D/2
-  t: u32,
-  h: u32,
-  half: u32,
-  sb: u32,
-  st: u32,
-  sh: u32,
-  sign: f32,
-  gridX: u32,
-  pad0: u32,
-  pad1: u32,
-  pad2: u32,
-}
+// Params: the uniforms declared in src/ops/llm/rope.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Cos: array<f32>;

@@ -1,4 +1,4 @@
-import { decodeF16, encodeF16 } from '../io/half.js';
+import { decodeF16, encodeF16 } from '../num/half.js';
 import { batching } from '../tunables.js';
 import { DeviceLostError, KernelError } from './errors.js';
 import { BufferUsage } from './flags.js';
@@ -7,6 +7,7 @@ import { BufferPool } from './pool.js';
 import { Profiler } from './profiler.js';
 import { Staging } from './staging.js';
 import { bytesPerElement, type DType, sizeOf, Tensor } from './tensor.js';
+import { type PackTarget, packTarget, type UniformDecl, type UniformValues } from './uniforms.js';
 
 /** Optional features the runtime uses when the adapter has them. */
 export const OPTIONAL_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
@@ -42,11 +43,14 @@ export interface AdapterSummary {
 
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
 
-/** One kernel launch: bindings 0..n-1 are the storage buffers in order, binding n the uniforms. */
-export interface Dispatch {
-  kernel: KernelSpec;
+/**
+ * One kernel launch: bindings 0..n-1 are the storage buffers in order, binding n the uniforms, given by
+ * name as the kernel's `params` declares them (packed here; a mismatch is a UniformError naming the field).
+ */
+export interface Dispatch<D extends UniformDecl = UniformDecl> {
+  kernel: KernelSpec<D>;
   buffers: readonly (Tensor | GPUBuffer)[];
-  uniforms?: Uint32Array;
+  uniforms?: NoInfer<UniformValues<D>>;
   workgroups: readonly [number, number?, number?];
 }
 
@@ -109,6 +113,7 @@ export class Gpu {
   private readonly staging: Staging;
   private readonly uniformArena: GPUBuffer;
   private readonly uniformBytes = new Uint8Array(batching.uniformArenaBytes);
+  private readonly uniformWords: PackTarget = packTarget(this.uniformBytes.buffer);
   private uniformOffset = 0;
   private encoder: GPUCommandEncoder | undefined;
   private batchKernels: string[] = [];
@@ -259,20 +264,26 @@ export class Gpu {
 
   // ---- dispatch -------------------------------------------------------------------------------------
 
-  dispatch(d: Dispatch): void {
+  dispatch<D extends UniformDecl>(d: Dispatch<D>): void {
     this.checkAlive();
-    const pipeline = this.pipelines.get(d.kernel);
     const name = pipelineKey(d.kernel);
+    const params = d.kernel.params;
+    if (!params !== !d.uniforms) {
+      throw new KernelError(
+        name,
+        params ? 'declares uniforms but the dispatch gives none' : 'declares no uniforms',
+      );
+    }
+    const pipeline = this.pipelines.get(d.kernel);
     const entries: GPUBindGroupEntry[] = d.buffers.map((b, binding) => ({
       binding,
       resource: { buffer: b instanceof Tensor ? b.buffer : b },
     }));
-    if (d.uniforms) {
-      const offset = this.reserveUniforms(d.uniforms);
-      entries.push({
-        binding: entries.length,
-        resource: { buffer: this.uniformArena, offset, size: Math.max(16, d.uniforms.byteLength) },
-      });
+    if (params && d.uniforms) {
+      const size = params.byteLength;
+      const offset = this.reserveUniforms(size);
+      params.pack(d.uniforms, this.uniformWords, offset / 4);
+      entries.push({ binding: entries.length, resource: { buffer: this.uniformArena, offset, size } });
     }
     const [x, y = 1, z = 1] = d.workgroups;
     const max = this.limits.maxComputeWorkgroupsPerDimension;
@@ -387,12 +398,12 @@ export class Gpu {
     this.batchKernels.push(kernel);
   }
 
-  private reserveUniforms(words: Uint32Array): number {
+  /** Room for `bytes` of uniforms in the arena (submitting the batch when it is full): its byte offset. */
+  private reserveUniforms(bytes: number): number {
     const align = this.limits.minUniformBufferOffsetAlignment;
-    const size = Math.ceil(Math.max(16, words.byteLength) / align) * align;
+    const size = Math.ceil(bytes / align) * align;
     if (this.uniformOffset + size > this.uniformBytes.length) this.submit();
     const offset = this.uniformOffset;
-    this.uniformBytes.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), offset);
     this.uniformOffset += size;
     return offset;
   }

@@ -20,8 +20,8 @@ import {
   type ResnetActivations,
   resnetActivations,
 } from '../nn/resnet.js';
-import { softmaxCrossEntropy } from '../ops/cross-entropy.js';
-import { reduce } from '../ops/reduce.js';
+import { softmaxCrossEntropy } from '../ops/norm/cross-entropy.js';
+import { reduce } from '../ops/reduce/reduce.js';
 import type { LowerBound } from './candidates.js';
 import type { GradNormBatch } from './importance.js';
 

@@ -15,7 +15,7 @@ import type { Gpu } from '../../src/gpu/device.js';
 import { imageBatches } from '../../src/io/batches.js';
 import type { ParamStore } from '../../src/nn/params.js';
 import { CifarResnet } from '../../src/nn/resnet.js';
-import { softmaxCrossEntropy } from '../../src/ops/cross-entropy.js';
+import { softmaxCrossEntropy } from '../../src/ops/norm/cross-entropy.js';
 import { exhaustiveSearch, greedySearch, keepSets, type ScoredCandidate } from '../../src/sglp/candidates.js';
 import {
   disposeGradNormBatches,
