@@ -320,7 +320,8 @@ function checkImportance(r: Report, issue: Issue): void {
       .filter((u) => u.protected)
       .map((u) => u.index);
     p.candidates.forEach((c, j) => {
-      if (c.lowerBound && !(select === 'min' && c.score > p.best.score)) {
+      // A greedy step's bound is that step's best, which the final best may exceed.
+      if (c.lowerBound && !(select === 'min' && (p.search === 'greedy' || c.score > p.best.score))) {
         issue(
           [...path, 'candidates', j, 'lowerBound'],
           `is set, but only a min search stops candidates, above the best score ${p.best.score}`,

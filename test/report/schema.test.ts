@@ -66,6 +66,23 @@ describe('sglp-report.json schema', () => {
     expect(errorOf(bad)).toContain('field "importance.sharing.readbacks"');
   });
 
+  it("accepts candidates a min search stopped: above the best (exhaustive), above their step's (greedy)", async () => {
+    const ok = await broken((r) => {
+      const p = r.importance?.perSegment[0];
+      const c = p?.candidates.find((x) => x.score > p.best.score);
+      if (c) c.lowerBound = true;
+    });
+    expect(errorOf(ok)).toBe('');
+    const deep = await llamaReport(56);
+    const greedy = deep.importance?.perSegment.find((p) => p.search === 'greedy');
+    if (!greedy) throw new Error('expected a greedy segment');
+    // A first step's candidate may stop below the final best: its bound was that step's best.
+    const early = greedy.candidates.find((c) => c.score < greedy.best.score);
+    if (!early) throw new Error('expected an early candidate scoring below the final best');
+    early.lowerBound = true;
+    expect(() => parseReport(JSON.stringify(deep))).not.toThrow();
+  });
+
   it('accepts LLaMA reports (elbow rule, perplexity, greedy and exhaustive segments)', async () => {
     for (const layers of [12, 56]) {
       const report = await llamaReport(layers, { finetune: true });
@@ -210,6 +227,15 @@ describe('sglp-report.json schema', () => {
         if (p) p.best = p.candidates.find((c) => c.score !== p.best.score) ?? p.best;
       },
       'field "importance.perSegment[1].best.units":',
+    ],
+    [
+      'a stopped candidate whose lower bound does not exceed the best',
+      (r) => {
+        const p = r.importance?.perSegment[0];
+        const c = p?.candidates.find((x) => x.score !== p.best.score);
+        if (p && c) Object.assign(c, { score: p.best.score, lowerBound: true });
+      },
+      'lowerBound": is set, but only a min search stops candidates, above the best score',
     ],
     [
       'a candidate left out',
