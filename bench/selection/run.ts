@@ -23,8 +23,9 @@ import { loadImageDataset } from '../../src/node/datasets.js';
 import { acquireDevice } from '../../src/node/device.js';
 import { directorySource } from '../../src/node/files.js';
 import type { EvalMetrics, Report } from '../../src/report/schema.js';
-import { CalibrationCache, pruneSglp } from '../../src/sglp/pipeline.js';
-import { pruneLlm } from '../../src/sglp/pipeline-llm.js';
+import { pruneSglp } from '../../src/sglp/families/image/prune.js';
+import { pruneLlm } from '../../src/sglp/families/lm/prune.js';
+import { CalibrationCache } from '../../src/sglp/pipeline.js';
 import { BENCH_PROTOCOL, CASES, type ModelCase, type RatioCase, RULES, type Rule } from './cases.js';
 
 const { values } = parseArgs({

@@ -2,7 +2,7 @@
 
 import { serializeSafetensors } from '../io/safetensors-write.js';
 import { prunedConfigJson, prunedTensors } from '../sglp/export.js';
-import type { PruneResult } from '../sglp/pipeline.js';
+import type { PruneResult } from '../sglp/families/image/prune.js';
 import type { Model } from './model.js';
 
 export interface ExportedModel {

@@ -9,8 +9,9 @@
 // Types the calls above take or return, so that the API reference documents them too.
 export type { Select } from '../sglp/candidates.js';
 export type { Estimator } from '../sglp/cka.js';
+export type { PruneOptions } from '../sglp/families/image/prune.js';
 export type { KeepRequest } from '../sglp/keep-plan.js';
-export type { PruneOptions, PruneStage } from '../sglp/pipeline.js';
+export type { PruneStage } from '../sglp/pipeline.js';
 export type { KRule, Segment, SegmentOptions } from '../sglp/segment.js';
 export {
   type CifarFiles,

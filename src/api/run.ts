@@ -9,18 +9,19 @@ import { CALIBRATION_DEFAULTS, calibrate } from '../sglp/calibrate.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
 import {
   type PruneOptions,
-  type PruneProgress,
   type PruneResult,
   pruneSglp,
   SGLP_DEFAULTS,
-} from '../sglp/pipeline.js';
+} from '../sglp/families/image/prune.js';
+import type { PruneProgress } from '../sglp/pipeline.js';
 import { type Segmentation, type SegmentOptions, segmentCka } from '../sglp/segment.js';
 import { checkFits } from './data.js';
 import { type Model, networkOf } from './model.js';
 
 export type { ClassifierMetrics } from '../eval/classify.js';
 export type { CkaResult } from '../sglp/cka.js';
-export type { PruneProgress, PruneResult } from '../sglp/pipeline.js';
+export type { PruneResult } from '../sglp/families/image/prune.js';
+export type { PruneProgress } from '../sglp/pipeline.js';
 export type { Segmentation } from '../sglp/segment.js';
 
 /** Progress of a long call: steps done of total in a stage. */

@@ -5,8 +5,8 @@ import { commandSignal, installInterrupts, restoreTerminal } from '../node/signa
 import { METHODS, SCORES } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
 import { SAVE_DTYPES } from '../sglp/export.js';
-import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
-import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { SGLP_DEFAULTS } from '../sglp/families/image/prune.js';
+import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import { FINETUNE_DEFAULTS } from '../train/finetune.js';
 import { lmFinetune } from '../tunables.js';
 import { registerBench } from './bench.js';

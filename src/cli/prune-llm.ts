@@ -28,9 +28,9 @@ import {
   prunedTensorsAs,
   savedDtypes,
 } from '../sglp/export.js';
+import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import type { ParamView } from '../sglp/importance.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
-import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
 import { checkMemoryCap } from './common.js';
 import { writeStaged } from './output.js';
 import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';

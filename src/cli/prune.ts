@@ -21,8 +21,9 @@ import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } fr
 import { methodLabel } from '../report/labels.js';
 import { METHODS, type Method, type Report } from '../report/schema.js';
 import { parseSaveDtype, prunedConfigJson, prunedTensors } from '../sglp/export.js';
+import { pruneSglp } from '../sglp/families/image/prune.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
-import { methodTargetError, pruneSglp } from '../sglp/pipeline.js';
+import { methodTargetError } from '../sglp/pipeline.js';
 import { checkFinetuneSamples } from '../train/finetune.js';
 import { checkDatasetFits } from './common.js';
 import { readRunnableConfig } from './eval.js';

@@ -22,7 +22,7 @@ import {
 import type { ImageDataset } from '../../src/io/dataset.js';
 import { loadModelDir } from '../../src/node/api.js';
 import { calibrate } from '../../src/sglp/calibrate.js';
-import { pruneSglp } from '../../src/sglp/pipeline.js';
+import { pruneSglp } from '../../src/sglp/families/image/prune.js';
 import { segmentCka } from '../../src/sglp/segment.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyConfig, writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';

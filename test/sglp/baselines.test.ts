@@ -20,7 +20,7 @@ import {
   removableUnits,
 } from '../../src/sglp/baselines.js';
 import { calibrate } from '../../src/sglp/calibrate.js';
-import { type PruneOptions, pruneSglp } from '../../src/sglp/pipeline.js';
+import { type PruneOptions, pruneSglp } from '../../src/sglp/families/image/prune.js';
 import { batchNormRef } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyArrays, tinyConfig, tinyDataset, tinyDescription, tinyParams } from '../helpers/tiny-model.js';

@@ -18,6 +18,7 @@ import { ParamStore } from '../../src/nn/params.js';
 import { Vgg } from '../../src/nn/vgg.js';
 import { parseReport, reportWithoutTimings } from '../../src/report/schema.js';
 import { prunedTensors } from '../../src/sglp/export.js';
+import { type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/families/image/prune.js';
 import {
   disposeGradNormBatches,
   type GradNormBatch,
@@ -26,7 +27,6 @@ import {
   prunedView,
   uploadGradNormBatches,
 } from '../../src/sglp/importance.js';
-import { type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/pipeline.js';
 import { reinitArrays } from '../../src/sglp/reinit.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyArrays } from '../helpers/tiny-model.js';

@@ -13,6 +13,7 @@ import { ParamStore } from '../../src/nn/params.js';
 import { CifarResnet } from '../../src/nn/resnet.js';
 import { parseReport, reportWithoutTimings } from '../../src/report/schema.js';
 import { planSearch, searchSegment } from '../../src/sglp/candidates.js';
+import { type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/families/image/prune.js';
 import {
   disposeGradNormBatches,
   networkGradNorm,
@@ -21,7 +22,7 @@ import {
   uploadGradNormBatches,
 } from '../../src/sglp/importance.js';
 import { planKeep } from '../../src/sglp/keep-plan.js';
-import { candidateCount, type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/pipeline.js';
+import { candidateCount } from '../../src/sglp/pipeline.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyArrays, tinyConfig, tinyDataset, tinyDescription, tinyParams } from '../helpers/tiny-model.js';
 

@@ -1,0 +1,116 @@
+// The causal-LM family with the model loaded on the device (family.ts): calibration, the loss and GradNorm
+// scorers over a view of the loaded tensors (no copies), perplexity, and AdamW fine-tuning of a copy.
+
+import type { PrunedModel } from '../../../arch/prune.js';
+import { evaluatePerplexity, type PerplexityMetrics } from '../../../eval/perplexity.js';
+import { Llama } from '../../../nn/llama.js';
+import type { ParamStore } from '../../../nn/params.js';
+import type { CosineScores } from '../../baselines.js';
+import { calibrateText } from '../../calibrate-text.js';
+import type { CalibrationSettings, EvalSettings, FamilyHooks, Measured, PrunedTarget } from '../../family.js';
+import { finetuneLmStage, type LmFinetuneRequest } from '../../finetune-lm-stage.js';
+import { ParamView } from '../../importance.js';
+import { llmSegmentScorer, type TextBatch } from '../../importance-llm.js';
+import type { PruneSettings, PruneStage } from '../../search-stage.js';
+import { LmFamily, type LmInputs, type LmOptions, perplexityOf } from './family.js';
+
+export interface LoadedLmOptions extends LmOptions {
+  /** `--finetune-epochs E` (docs/method.md §5): fine-tune a copy with AdamW, then evaluate it again. */
+  readonly finetune?: LmFinetuneRequest;
+}
+
+export class LoadedLm extends LmFamily {
+  protected readonly streamed = false;
+  private net: Llama | undefined;
+
+  constructor(
+    inputs: LmInputs,
+    readonly params: ParamStore,
+    private readonly lmOptions: LoadedLmOptions,
+  ) {
+    super(inputs, lmOptions);
+  }
+
+  override start(): void {
+    this.net = new Llama(this.gpu, this.desc, this.params);
+    super.start();
+  }
+
+  override dispose(): void {
+    this.net?.dispose();
+    super.dispose();
+  }
+
+  calibrate(s: CalibrationSettings, observers: CosineScores[], hooks: FamilyHooks) {
+    return calibrateText(this.gpu, this.net as Llama, this.inputs.train, {
+      windows: s.samples,
+      batchWindows: s.batch,
+      estimator: s.estimator,
+      signal: hooks.signal,
+      observers,
+      onProgress: (done, total) => hooks.progress({ stage: 'features', done, total }),
+    });
+  }
+
+  protected segmentScorer(
+    segment: readonly [number, number],
+    batches: readonly TextBatch[],
+    score: 'loss' | 'gradnorm',
+    hooks: FamilyHooks,
+  ) {
+    return llmSegmentScorer(this.gpu, this.desc, this.params, segment, batches, {
+      counters: hooks.passes,
+      signal: hooks.signal,
+      score,
+    });
+  }
+
+  prunedView(pruned: PrunedModel): ParamView {
+    return ParamView.ofPruned(this.params, pruned);
+  }
+
+  private async run(model: Llama, stage: PruneStage, s: EvalSettings, hooks: FamilyHooks) {
+    const data = this.evalData;
+    const batch = s.evalBatch;
+    const total = Math.ceil(data.windows / batch);
+    const counted = {
+      nextTokenLoss: async (ids: ArrayLike<number>, b: number, seq: number) => {
+        hooks.signal?.throwIfAborted();
+        const r = await model.nextTokenLoss(ids, b, seq);
+        hooks.passes.forward++;
+        return r;
+      },
+    };
+    return evaluatePerplexity(counted, data, {
+      batch,
+      onProgress: (p) => hooks.progress({ stage, done: Math.ceil(p.windows / batch), total }),
+    });
+  }
+
+  async evaluate(
+    target: PrunedTarget | undefined,
+    stage: PruneStage,
+    s: EvalSettings,
+    hooks: FamilyHooks,
+  ): Promise<Measured<PerplexityMetrics>> {
+    if (!target) return perplexityOf(await this.run(this.net as Llama, stage, s, hooks));
+    const net = new Llama(this.gpu, target.pruned.description, (target.view as ParamView).asStore());
+    try {
+      return perplexityOf(await this.run(net, stage, s, hooks));
+    } finally {
+      net.dispose();
+    }
+  }
+
+  async finetune(target: PrunedTarget, s: PruneSettings, hooks: FamilyHooks) {
+    const request = this.lmOptions.finetune;
+    if (!request || !target.view) return undefined;
+    const tuned = await finetuneLmStage(this.gpu, target.pruned, target.view, this.inputs.train, request, {
+      evaluate: (m) => this.run(m, 'eval-finetuned', s, hooks),
+      onProgress: hooks.progress,
+      signal: hooks.signal,
+      counters: hooks.passes,
+    });
+    return { ...tuned, metrics: perplexityOf(tuned.metrics).report };
+  }
+}
