@@ -140,6 +140,7 @@ async function runCase(c: ModelCase, dir: string, run: RunOne): Promise<void> {
 
 async function imageCase(gpu: Gpu, c: ModelCase, dir: string): Promise<void> {
   const model = await loadModelDir(gpu, dir);
+  if (model.kind !== 'classifier') throw new Error(`${dir}: not an image classifier`);
   const train = await loadImageDataset(c.data, 'train');
   const test = await loadImageDataset(c.data, 'test');
   try {

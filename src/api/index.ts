@@ -22,7 +22,14 @@ export {
   loadImageDataset,
 } from './data.js';
 export { type ExportedModel, exportModel } from './export.js';
-export { type LoadModelOptions, loadModel, type Model } from './model.js';
+export type { FamilyOptions, Split } from './family.js';
+export {
+  type ImageModel,
+  type LanguageModel,
+  type LoadModelOptions,
+  loadModel,
+  type Model,
+} from './model.js';
 export {
   type CkaCallOptions,
   type CkaResult,
@@ -30,6 +37,7 @@ export {
   cka,
   type EvaluateCallOptions,
   evaluate,
+  type PerplexityMetrics,
   type Progress,
   type PruneCallOptions,
   type PruneProgress,
@@ -47,3 +55,4 @@ export {
   toDirectory,
   urlDirectory,
 } from './sources.js';
+export { loadTextData, type TextData, type TextDataOptions, type TextWindows } from './text.js';

@@ -104,7 +104,7 @@ export interface ModelFamily<M> {
   evaluate(
     target: PrunedTarget | undefined,
     stage: PruneStage,
-    s: PruneSettings,
+    s: EvalSettings,
     hooks: FamilyHooks,
   ): Promise<Measured<M>>;
   /** Metrics of the unpruned model measured elsewhere (`sglp compare`), checked against this run's data. */

@@ -61,7 +61,7 @@ beforeAll(async () => {
       removed: r.report.removed,
       files: (await exportModel(model, r)).files,
     };
-    r.view.dispose();
+    r.view?.dispose();
   } finally {
     model.dispose();
   }

@@ -97,7 +97,7 @@ beforeAll(async () => {
     });
     nodeReport = r.report;
     nodeFiles = (await exportModel(model, r)).files;
-    r.view.dispose();
+    r.view?.dispose();
   } finally {
     model.dispose();
   }
