@@ -108,16 +108,17 @@ if (!process.argv.includes('--no-demo')) {
   const data = path.join(tmp, 'demo-lm', 'data');
   mkdirSync(model, { recursive: true });
   mkdirSync(data, { recursive: true });
-  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
-    if (existsSync(path.join(DEMO_LM, f))) copyFileSync(path.join(DEMO_LM, f), path.join(model, f));
-  }
+  const modelFiles = ['config.json', 'model.safetensors', 'tokenizer.json'].filter((f) =>
+    existsSync(path.join(DEMO_LM, f)),
+  );
+  for (const f of modelFiles) copyFileSync(path.join(DEMO_LM, f), path.join(model, f));
   if (!existsSync(FORTUNES)) {
     console.warn(`build-web: no ${FORTUNES} (Debian's fortunes); the language-model demo button will say so`);
   } else {
     copyFileSync(FORTUNES, path.join(data, 'text.txt'));
     writeFileSync(
       path.join(tmp, 'demo-lm', 'demo.json'),
-      `${JSON.stringify({ model: 'fortunes-llama12', data: path.basename(FORTUNES), settings: DEMO_LM_SETTINGS }, null, 2)}\n`,
+      `${JSON.stringify({ model: 'fortunes-llama12', data: path.basename(FORTUNES), modelFiles, settings: DEMO_LM_SETTINGS }, null, 2)}\n`,
     );
   }
 }

@@ -142,7 +142,13 @@ async function loadDemo(param: 'demo' | 'demo-lm'): Promise<void> {
   const base = demoBase(param);
   const settings = await fetch(new URL('demo.json', base)).then((r) => {
     if (!r.ok) throw new Error(`${r.url}: HTTP ${r.status}; build the page with \`npm run build:web\``);
-    return r.json() as Promise<{ model?: string; data?: string; settings?: Record<string, number | string> }>;
+    return r.json() as Promise<{
+      model?: string;
+      data?: string;
+      /** The model directory's files, so that loading probes no others (each probe would be a 404). */
+      modelFiles?: string[];
+      settings?: Record<string, number | string>;
+    }>;
   });
   if (settings.model)
     $('demo-note').textContent = `${settings.model}${settings.data ? ` on ${settings.data}` : ''}.`;
@@ -150,7 +156,8 @@ async function loadDemo(param: 'demo' | 'demo-lm'): Promise<void> {
     const input = ($('form') as HTMLFormElement).elements.namedItem(k) as HTMLInputElement | null;
     if (input) input.value = String(v);
   }
-  await setModel(async () => loadModel(await gpu(), new URL('model/', base)));
+  const modelDir = urlDirectory(new URL('model/', base), fetch, settings.modelFiles);
+  await setModel(async () => loadModel(await gpu(), modelDir));
   const dir = urlDirectory(new URL('data/', base));
   if (param === 'demo-lm') {
     await setData(async () => {

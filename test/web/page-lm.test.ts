@@ -75,7 +75,12 @@ beforeAll(async () => {
   writeFileSync(path.join(demo, 'data', 'text.txt'), text);
   writeFileSync(
     path.join(demo, 'demo.json'),
-    JSON.stringify({ model: 'fortunes-llama12', data: 'fortunes', settings: SETTINGS }),
+    JSON.stringify({
+      model: 'fortunes-llama12',
+      data: 'fortunes',
+      modelFiles: ['config.json', 'model.safetensors'],
+      settings: SETTINGS,
+    }),
   );
 
   // The same model, text and settings through the library in Node.
