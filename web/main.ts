@@ -16,7 +16,7 @@ import {
   prune,
   urlDirectory,
 } from '../src/index.js';
-import type { Report } from '../src/report/schema.js';
+import type { Report } from '../src/sglp/report/schema.js';
 import { $ } from './dom.js';
 import { progressView } from './progress.js';
 import { showResult } from './results.js';

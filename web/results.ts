@@ -3,7 +3,7 @@
 
 import { exportModel, type Model, type PruneResult } from '../src/index.js';
 import { renderReportHtml } from '../src/report/html.js';
-import type { Report } from '../src/report/schema.js';
+import type { Report } from '../src/sglp/report/schema.js';
 import { $ } from './dom.js';
 
 const blobUrls: string[] = [];

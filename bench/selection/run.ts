@@ -22,10 +22,10 @@ import { loadModelDir } from '../../src/node/api.js';
 import { loadImageDataset } from '../../src/node/datasets.js';
 import { acquireDevice } from '../../src/node/device.js';
 import { directorySource } from '../../src/node/files.js';
-import type { EvalMetrics, Report } from '../../src/report/schema.js';
 import { pruneSglp } from '../../src/sglp/families/image/prune.js';
 import { pruneLlm } from '../../src/sglp/families/lm/prune.js';
 import { CalibrationCache } from '../../src/sglp/pipeline.js';
+import type { EvalMetrics, Report } from '../../src/sglp/report/schema.js';
 import { BENCH_PROTOCOL, CASES, type ModelCase, type RatioCase, RULES, type Rule } from './cases.js';
 
 const { values } = parseArgs({

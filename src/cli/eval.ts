@@ -1,13 +1,12 @@
 // `sglp eval MODEL --data SPEC [--split test] [--limit N] [--batch B] [--json]`: accuracy and mean
 // cross-entropy of an image classifier (BN folded into the convs), `{accuracy, loss, samples}`.
 
-import { stat } from 'node:fs/promises';
 import { describeModel } from '../arch/describe.js';
 import { type ClassifierMetrics, evaluateClassifier } from '../eval/classify.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { Gpu } from '../gpu/device.js';
 import { batchCount, imageBatches } from '../io/batches.js';
-import { type CnnConfig, readModelConfig } from '../io/config.js';
+import type { CnnConfig } from '../io/config.js';
 import { parseDataSpec, parseSplit, type Split } from '../io/data-spec.js';
 import type { ImageDataset } from '../io/dataset.js';
 import { openCheckpoint } from '../io/safetensors-index.js';
@@ -15,8 +14,9 @@ import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { ParamStore } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
-import { directorySource, isNotFound } from '../node/files.js';
-import { checkDatasetFits, labelled, runnableConfig } from './common.js';
+import { directorySource } from '../node/files.js';
+import { readRunnableConfig } from '../node/model-dir.js';
+import { checkDatasetFits, labelled } from './common.js';
 import { evalTextCommand } from './eval-text.js';
 import { type CliIo, Progress, processIo } from './progress.js';
 
@@ -39,23 +39,6 @@ export interface EvalDeps {
 }
 
 export const EVAL_DEFAULT_BATCH = 128;
-
-/** A model directory's config, checked to be runnable; a missing directory or config.json is named. */
-export async function readRunnableConfig(model: string): Promise<CnnConfig> {
-  try {
-    if (!(await stat(model)).isDirectory()) throw new Error(`model ${model} is not a directory`);
-  } catch (err) {
-    if (isNotFound(err)) throw new Error(`model directory ${model} not found`);
-    throw err;
-  }
-  const dir = directorySource(model);
-  if (!(await dir.has('config.json'))) {
-    throw new Error(
-      `model ${model} has no config.json (expected a model directory: config.json + model.safetensors)`,
-    );
-  }
-  return runnableConfig(await readModelConfig(dir), `${model}/config.json`);
-}
 
 /** Loads an image classifier's model directory onto the device (every tensor checked by checkStateDict). */
 export async function loadModel(

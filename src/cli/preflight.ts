@@ -18,14 +18,14 @@ import { readTokenizer, type TextTokenizer } from '../io/tokenizer.js';
 import { utf8ErrorOffset } from '../io/utf8.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { directorySource, isNotFound, plainFsError } from '../node/files.js';
+import { readRunnableConfig } from '../node/model-dir.js';
 import { cleanStaleStaging } from '../node/staging.js';
-import { METHODS, type Method, type Score } from '../report/schema.js';
 import type { Select } from '../sglp/candidates.js';
 import { SGLP_DEFAULTS } from '../sglp/families/image/prune.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
+import { METHODS, type Method, type Score } from '../sglp/report/schema.js';
 import { resolveSettings } from '../sglp/search-stage.js';
 import { DEFAULT_MAX_SEGMENTS } from '../sglp/segment.js';
-import { readRunnableConfig } from './eval.js';
 import { readLlmConfig } from './prune.js';
 import { type PruneCliOptions, parseScore } from './prune-common.js';
 
@@ -118,7 +118,7 @@ function removalRule({ opts, method, desc, text }: PruneFlagContext): string | u
   if (R === undefined || method !== 'sglp') return undefined;
   const L = desc.units.length;
   const prot = new Set(desc.units.filter((u) => u.protected).map((u) => u.index));
-  // Language models have no stem (pipeline-llm.ts plans with stem null); classifiers keep the stem's segment.
+  // Language models have no stem (families/lm/family.ts plans with stem null); classifiers keep the stem's segment.
   const stem = text ? null : (desc.stem ?? null);
   const kMax = Math.min(DEFAULT_MAX_SEGMENTS, L);
   const limitOf = (k: number) => removalLimit(L, prot, stem, k);

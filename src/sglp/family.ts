@@ -8,11 +8,11 @@ import type { PrunedModel } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { ParamStore } from '../nn/params.js';
-import type { EvalMetrics } from '../report/schema.js';
 import type { CosineScores } from './baselines.js';
 import type { CalibrationResult } from './calibrate.js';
 import type { Scorer } from './candidates.js';
 import type { ParamView } from './importance.js';
+import type { EvalMetrics } from './report/schema.js';
 import type { ReportInputs } from './report-build.js';
 import type { ProtocolDefaults, PruneProgress, PruneSettings, PruneStage } from './search-stage.js';
 

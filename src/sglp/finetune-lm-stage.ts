@@ -9,11 +9,11 @@ import type { SafetensorsDtype } from '../io/dtypes.js';
 import type { TextWindows } from '../io/text-data.js';
 import { Llama } from '../nn/llama.js';
 import type { ParamStore } from '../nn/params.js';
-import type { Report } from '../report/schema.js';
 import type { TensorSource } from '../train/finetune.js';
 import { finetuneLm, type LmFinetuneOptions } from '../train/finetune-lm.js';
 import type { LmEpochRecord } from '../train/lm-loop.js';
 import { type FinetuneProgressHooks, finetuneProgress } from './finetune-stage.js';
+import type { Report } from './report/schema.js';
 import { roundToSaved } from './round-params.js';
 
 /** `--finetune-epochs E` (and `--finetune-samples N`) plus any overrides of src/tunables.ts's lmFinetune. */

@@ -9,10 +9,10 @@ import type { Normalize } from '../io/batches.js';
 import type { ImageDataset } from '../io/dataset.js';
 import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
-import type { Report } from '../report/schema.js';
 import { type FinetuneOptions, finetune, type TensorSource } from '../train/finetune.js';
 import type { LmLoopProgress } from '../train/lm-loop.js';
 import type { LoopEpochRecord, LoopProgress } from '../train/loop.js';
+import type { Report } from './report/schema.js';
 
 /** `--finetune-epochs E` and any overrides of docs/method.md §5's defaults. */
 export type FinetuneRequest = Omit<FinetuneOptions, 'signal' | 'onProgress' | 'onEpoch'>;

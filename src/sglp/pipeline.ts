@@ -1,7 +1,7 @@
 // The SGLP pipeline (docs/method.md §1–5), once for every model family (family.ts): calibration features →
 // averaged CKA → Fisher segmentation → keep plan → the within-segment score (similarity ranking, or the loss
 // or GradNorm search) → the pruned model → metrics before/after → the family's repair (batch-norm
-// recalibration) → optional fine-tuning of a copy → the report (src/report/schema.ts), validated with
+// recalibration) → optional fine-tuning of a copy → the report (report/schema.ts), validated with
 // parseReport. `method` swaps the keep plan and the search for a baseline (baselines.ts) on the same
 // calibration samples; CKA and the segmentation are still computed and reported, for comparison.
 //
@@ -10,16 +10,15 @@
 
 import { type PrunedModel, pruneModel } from '../arch/prune.js';
 import type { ParamStore } from '../nn/params.js';
-import { type Method, parseReport, type Report, type Score } from '../report/schema.js';
+import { type CalibrationCache, calibrateAndSegment } from './calibration-stage.js';
 import type { Select } from './candidates.js';
 import type { Estimator } from './cka.js';
 import type { FamilyHooks, ModelFamily } from './family.js';
 import type { ParamView } from './importance.js';
 import type { KeepRequest } from './keep-plan.js';
+import { type Method, parseReport, type Report, type Score } from './report/schema.js';
 import { buildReport } from './report-build.js';
 import {
-  type CalibrationCache,
-  calibrateAndSegment,
   chooseRemoved,
   isDefaultProtocol,
   type PruneProgress,
@@ -28,7 +27,8 @@ import {
   searchSegments,
 } from './search-stage.js';
 
-export { CalibrationCache, candidateCount, methodTargetError } from './search-stage.js';
+export { CalibrationCache } from './calibration-stage.js';
+export { candidateCount, methodTargetError } from './search-stage.js';
 export type { PruneProgress, PruneStage };
 
 /** The options every family takes (families add their own: recalibration, precision, fine-tuning). */

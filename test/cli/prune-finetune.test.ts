@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../src/cli/eval.js';
 import { type PruneCliOptions, pruneCommand } from '../../src/cli/prune.js';
 import { decodeBF16 } from '../../src/io/half.js';
-import type { Report } from '../../src/report/schema.js';
+import type { Report } from '../../src/sglp/report/schema.js';
 import { lmFinetune } from '../../src/tunables.js';
 import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneCommand } from '../../src/cli/prune.js';
-import type { Report } from '../../src/report/schema.js';
+import type { Report } from '../../src/sglp/report/schema.js';
 import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { ROOT, runProcess, staleBundle } from '../helpers/runtimes.js';

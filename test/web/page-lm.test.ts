@@ -20,7 +20,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModel, loadTextData, prune } from '../../src/index.js';
 import { loadModelDir } from '../../src/node/api.js';
-import type { Report } from '../../src/report/schema.js';
+import type { Report } from '../../src/sglp/report/schema.js';
 import { useGpu } from '../helpers/gpu.js';
 import { ROOT } from '../helpers/runtimes.js';
 import { launchChromium, serveDirs } from './harness.js';

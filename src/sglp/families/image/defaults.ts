@@ -1,8 +1,8 @@
 // docs/method.md's default protocol for image classifiers.
 
-import type { Score } from '../../../report/schema.js';
 import type { Select } from '../../candidates.js';
 import type { Estimator } from '../../cka.js';
+import type { Score } from '../../report/schema.js';
 
 /** The default protocol for images (docs/method.md). */
 export const SGLP_DEFAULTS = {

@@ -1,8 +1,8 @@
 // docs/method.md's default protocol for text (counts are windows of seqLen tokens).
 
-import type { Score } from '../../../report/schema.js';
 import type { Select } from '../../candidates.js';
 import type { Estimator } from '../../cka.js';
+import type { Score } from '../../report/schema.js';
 
 export const SGLP_TEXT_DEFAULTS = {
   seqLen: 128,

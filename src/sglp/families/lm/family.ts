@@ -62,6 +62,18 @@ function limited(data: TextWindows, limit: number | undefined): TextWindows {
   return { ...data, windows: limit, ids: data.ids.subarray(0, limit * data.seqLen) };
 }
 
+/** The calibration options both implementations pass (calibrate-text.ts, calibrate-text-stream.ts). */
+export function calibrationOptions(s: CalibrationSettings, observers: CosineScores[], hooks: FamilyHooks) {
+  return {
+    windows: s.samples,
+    batchWindows: s.batch,
+    estimator: s.estimator,
+    signal: hooks.signal,
+    observers,
+    onProgress: (done: number, total: number) => hooks.progress({ stage: 'features', done, total }),
+  };
+}
+
 /** The report's metrics of a perplexity evaluation. */
 export const perplexityOf = (m: PerplexityMetrics): Measured<PerplexityMetrics> => ({
   metrics: m,

@@ -12,7 +12,7 @@ import { finetuneLmStage, type LmFinetuneRequest } from '../../finetune-lm-stage
 import { ParamView } from '../../importance.js';
 import { llmSegmentScorer, type TextBatch } from '../../importance-llm.js';
 import type { PruneSettings, PruneStage } from '../../search-stage.js';
-import { LmFamily, type LmInputs, type LmOptions, perplexityOf } from './family.js';
+import { calibrationOptions, LmFamily, type LmInputs, type LmOptions, perplexityOf } from './family.js';
 
 export interface LoadedLmOptions extends LmOptions {
   /** `--finetune-epochs E` (docs/method.md §5): fine-tune a copy with AdamW, then evaluate it again. */
@@ -42,14 +42,12 @@ export class LoadedLm extends LmFamily {
   }
 
   calibrate(s: CalibrationSettings, observers: CosineScores[], hooks: FamilyHooks) {
-    return calibrateText(this.gpu, this.net as Llama, this.inputs.train, {
-      windows: s.samples,
-      batchWindows: s.batch,
-      estimator: s.estimator,
-      signal: hooks.signal,
-      observers,
-      onProgress: (done, total) => hooks.progress({ stage: 'features', done, total }),
-    });
+    return calibrateText(
+      this.gpu,
+      this.net as Llama,
+      this.inputs.train,
+      calibrationOptions(s, observers, hooks),
+    );
   }
 
   protected segmentScorer(

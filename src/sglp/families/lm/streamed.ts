@@ -14,7 +14,7 @@ import type { CalibrationSettings, EvalSettings, FamilyHooks, Measured, PrunedTa
 import type { TextBatch } from '../../importance-llm.js';
 import { prunedStore, streamedLlmSegmentScorer } from '../../importance-llm-stream.js';
 import type { PruneStage } from '../../search-stage.js';
-import { LmFamily, type LmInputs, type LmOptions, perplexityOf } from './family.js';
+import { calibrationOptions, LmFamily, type LmInputs, type LmOptions, perplexityOf } from './family.js';
 
 /** `sglp prune --stream`: the input checkpoint, read one tensor at a time under its own keys. */
 export interface LlmStreamInput {
@@ -44,12 +44,7 @@ export class StreamedLm extends LmFamily {
     // Once per batch: one batch's CKA state on the device (L·n² floats, more than a small model's
     // weights); the extra checkpoint reads are few next to GradNorm's two per candidate.
     return calibrateTextStreamed(this.gpu, this.desc, this.stream.store, this.inputs.train, {
-      windows: s.samples,
-      batchWindows: s.batch,
-      estimator: s.estimator,
-      signal: hooks.signal,
-      observers,
-      onProgress: (done, total) => hooks.progress({ stage: 'features', done, total }),
+      ...calibrationOptions(s, observers, hooks),
       perBatch: true,
       hostStates: this.stream.hostStates ?? false,
     });
