@@ -12,6 +12,7 @@ import { batchCount, imageBatches, type Normalize } from '../../../io/batches.js
 import type { ImageDataset } from '../../../io/dataset.js';
 import { type ClassifierModel, createClassifier } from '../../../nn/model.js';
 import type { ParamStore } from '../../../nn/params.js';
+import { type FinetuneOptions, finetune } from '../../../train/finetune.js';
 import type { CosineScores } from '../../baselines.js';
 import { calibrate } from '../../calibrate.js';
 import type {
@@ -22,7 +23,7 @@ import type {
   ModelFamily,
   PrunedTarget,
 } from '../../family.js';
-import { type FinetuneRequest, finetuneStage } from '../../finetune-stage.js';
+import { finetuneProgress, finetuneStage } from '../../finetune-stage.js';
 import {
   disposeGradNormBatches,
   type ParamView,
@@ -45,6 +46,9 @@ export interface ImageInputs {
   readonly train: ImageDataset;
   readonly test: ImageDataset;
 }
+
+/** `--finetune-epochs E` and any overrides of docs/method.md §5's defaults. */
+export type FinetuneRequest = Omit<FinetuneOptions, 'signal' | 'onProgress' | 'onEpoch'>;
 
 /** The options only image classifiers take. */
 export interface ImageOptions {
@@ -225,21 +229,23 @@ export class ImageFamily implements ModelFamily<ClassifierMetrics> {
   async finetune(target: PrunedTarget, s: PruneSettings, hooks: FamilyHooks) {
     const request = this.options.finetune;
     if (!request) return undefined;
-    const { pruned, view } = target;
-    return finetuneStage(
-      this.gpu,
-      pruned.description,
-      view as ParamView,
-      this.inputs.train,
-      this.inputs.normalize,
-      request,
-      {
-        evaluate: async (m) => (await this.run(m, 'eval-finetuned', s, hooks)).metrics,
-        onProgress: hooks.progress,
-        signal: hooks.signal,
-        counters: hooks.passes,
-      },
-    );
+    const { gpu } = this;
+    const desc = target.pruned.description;
+    const { train, normalize } = this.inputs;
+    return finetuneStage({
+      train: () =>
+        finetune(gpu, desc, target.view as ParamView, train, normalize, {
+          ...request,
+          signal: hooks.signal,
+          onProgress: finetuneProgress(
+            { ...hooks, onProgress: hooks.progress, counters: hooks.passes },
+            'loss',
+          ),
+        }),
+      network: (params) => createClassifier(gpu, desc, params),
+      release: (net) => net.unfreeze(),
+      evaluate: async (net) => (await this.run(net, 'eval-finetuned', s, hooks)).report,
+    });
   }
 
   isDefault(): boolean {

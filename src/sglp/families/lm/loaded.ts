@@ -3,16 +3,28 @@
 
 import type { PrunedModel } from '../../../arch/prune.js';
 import { evaluatePerplexity, type PerplexityMetrics } from '../../../eval/perplexity.js';
+import type { SafetensorsDtype } from '../../../io/dtypes.js';
 import { Llama } from '../../../nn/llama.js';
 import type { ParamStore } from '../../../nn/params.js';
+import { finetuneLm, type LmFinetuneOptions } from '../../../train/finetune-lm.js';
 import type { CosineScores } from '../../baselines.js';
 import { calibrateText } from '../../calibrate-text.js';
 import type { CalibrationSettings, EvalSettings, FamilyHooks, Measured, PrunedTarget } from '../../family.js';
-import { finetuneLmStage, type LmFinetuneRequest } from '../../finetune-lm-stage.js';
+import { finetuneProgress, finetuneStage } from '../../finetune-stage.js';
 import { ParamView } from '../../importance.js';
 import { llmSegmentScorer, type TextBatch } from '../../importance-llm.js';
+import { roundToSaved } from '../../round-params.js';
 import type { PruneSettings, PruneStage } from '../../search-stage.js';
 import { calibrationOptions, LmFamily, type LmInputs, type LmOptions, perplexityOf } from './family.js';
+
+/** `--finetune-epochs E` (and `--finetune-samples N`) plus any overrides of src/tunables.ts's lmFinetune. */
+export type LmFinetuneRequest = Omit<LmFinetuneOptions, 'signal' | 'onProgress'> & {
+  /**
+   * The dtype each tensor (by the pruned model's key) will be saved in: F16/BF16 ones are rounded before the
+   * evaluation, so that afterFinetune is the written model's. Default: kept in f32.
+   */
+  readonly savedAs?: (pruned: PrunedModel) => ReadonlyMap<string, SafetensorsDtype>;
+};
 
 export interface LoadedLmOptions extends LmOptions {
   /** `--finetune-epochs E` (docs/method.md §5): fine-tune a copy with AdamW, then evaluate it again. */
@@ -102,13 +114,26 @@ export class LoadedLm extends LmFamily {
 
   async finetune(target: PrunedTarget, s: PruneSettings, hooks: FamilyHooks) {
     const request = this.lmOptions.finetune;
-    if (!request || !target.view) return undefined;
-    const tuned = await finetuneLmStage(this.gpu, target.pruned, target.view, this.inputs.train, request, {
-      evaluate: (m) => this.run(m, 'eval-finetuned', s, hooks),
-      onProgress: hooks.progress,
-      signal: hooks.signal,
-      counters: hooks.passes,
+    const view = target.view;
+    if (!request || !view) return undefined;
+    const { savedAs, ...options } = request;
+    const { gpu } = this;
+    const desc = target.pruned.description;
+    return finetuneStage({
+      train: () =>
+        finetuneLm(gpu, desc, view, this.inputs.train, {
+          ...options,
+          signal: hooks.signal,
+          onProgress: finetuneProgress(
+            { ...hooks, onProgress: hooks.progress, counters: hooks.passes },
+            'nll',
+          ),
+        }),
+      // Evaluated as written: rounded to the dtype each tensor is saved in.
+      prepare: savedAs ? (params) => roundToSaved(params, savedAs(target.pruned)) : undefined,
+      network: (params) => new Llama(gpu, desc, params),
+      release: (net) => net.dispose(),
+      evaluate: async (net) => perplexityOf(await this.run(net, 'eval-finetuned', s, hooks)).report,
     });
-    return { ...tuned, metrics: perplexityOf(tuned.metrics).report };
   }
 }
