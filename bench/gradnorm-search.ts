@@ -9,13 +9,13 @@
 //     --loader:.wgsl=text --outfile=dist/gradnorm-search.js
 //   GS_MODE=both node dist/gradnorm-search.js models/fmnist-resnet56 2 17 6 5   # MODEL A B COUNT KEEP
 import { describeModel } from '../src/arch/describe.js';
-import { readRunnableConfig } from '../src/cli/eval.js';
 import { imageBatches } from '../src/io/batches.js';
 import { openCheckpoint } from '../src/io/safetensors-index.js';
 import { ParamStore } from '../src/nn/params.js';
 import { loadImageDataset } from '../src/node/datasets.js';
 import { acquireDevice } from '../src/node/device.js';
 import { directorySource } from '../src/node/files.js';
+import { readRunnableConfig } from '../src/node/model-dir.js';
 import { keepSets } from '../src/sglp/candidates.js';
 import { segmentScorer, uploadGradNormBatches } from '../src/sglp/importance.js';
 

@@ -6,7 +6,7 @@
 //     --loader:.wgsl=text --outfile=dist/gradnorm-work.js
 //   node dist/gradnorm-work.js models/fmnist-resnet56 2:17:5 17:22:3 22:26:2   # MODEL A:B:KEEP ...
 import { describeModel } from '../src/arch/describe.js';
-import { readRunnableConfig } from '../src/cli/eval.js';
+import { readRunnableConfig } from '../src/node/model-dir.js';
 import { keepSets } from '../src/sglp/candidates.js';
 
 const [model = 'models/fmnist-resnet56', ...specs] = process.argv.slice(2);

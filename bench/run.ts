@@ -4,7 +4,7 @@
 // own (spinning) wait.
 import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
-import { selfcheck } from '../src/cli/selfcheck.js';
+import { selfcheck } from '../src/api/selfcheck.js';
 import type { Gpu } from '../src/gpu/device.js';
 import type { Tensor } from '../src/gpu/tensor.js';
 import { acquireDevice, dawn } from '../src/node/device.js';

@@ -1,6 +1,7 @@
 // Builds the browser page into web/dist/: the page, its bundle (the library with shaders inlined) and the
-// demo: the bundled model (models/fmnist-resnet56) and a slice of Fashion-MNIST from Debian's
-// dataset-fashion-mnist, so that the page needs nothing beyond its own origin.
+// demos: the bundled image model (models/fmnist-resnet56) with a slice of Fashion-MNIST from Debian's
+// dataset-fashion-mnist, and the bundled language model (models/fortunes-llama12) with the fortunes text it
+// was trained on (Debian's fortunes), so that the page needs nothing beyond its own origin.
 //   node scripts/build-web.mjs [--no-demo] [--out DIR]   (default web/dist)
 import {
   copyFileSync,
@@ -19,6 +20,19 @@ const outAt = process.argv.indexOf('--out');
 const OUT = outAt > 0 ? process.argv[outAt + 1] : 'web/dist';
 if (!OUT) throw new Error('--out needs a directory');
 const DEMO_MODEL = 'models/fmnist-resnet56';
+const DEMO_LM = 'models/fortunes-llama12';
+const FORTUNES = process.env.SGLP_FORTUNES ?? '/usr/share/games/fortunes/cookie';
+/** The text protocol's defaults (docs/method.md), written out so that the form shows them. */
+const DEMO_LM_SETTINGS = {
+  remove: 6,
+  samples: 16,
+  batch: 4,
+  gradnormBatches: 2,
+  gradnormBatchSize: 4,
+  maxExhaustive: 2000,
+  evalLimit: '',
+  seqLen: 128,
+};
 const FASHION = process.env.SGLP_FASHION_MNIST ?? '/usr/share/datasets/fashion-mnist';
 /** Enough for the demo settings: 500 calibration samples, GradNorm on 32, accuracy on 1,000 test images. */
 const SLICE = { train: 1000, t10k: 1000 };
@@ -86,6 +100,25 @@ if (!process.argv.includes('--no-demo')) {
     writeFileSync(
       path.join(tmp, 'demo', 'demo.json'),
       `${JSON.stringify({ model: 'fmnist-resnet56', data: `Fashion-MNIST, first ${SLICE.train} train / ${SLICE.t10k} test`, settings: DEMO_SETTINGS }, null, 2)}\n`,
+    );
+  }
+}
+if (!process.argv.includes('--no-demo')) {
+  const model = path.join(tmp, 'demo-lm', 'model');
+  const data = path.join(tmp, 'demo-lm', 'data');
+  mkdirSync(model, { recursive: true });
+  mkdirSync(data, { recursive: true });
+  const modelFiles = ['config.json', 'model.safetensors', 'tokenizer.json'].filter((f) =>
+    existsSync(path.join(DEMO_LM, f)),
+  );
+  for (const f of modelFiles) copyFileSync(path.join(DEMO_LM, f), path.join(model, f));
+  if (!existsSync(FORTUNES)) {
+    console.warn(`build-web: no ${FORTUNES} (Debian's fortunes); the language-model demo button will say so`);
+  } else {
+    copyFileSync(FORTUNES, path.join(data, 'text.txt'));
+    writeFileSync(
+      path.join(tmp, 'demo-lm', 'demo.json'),
+      `${JSON.stringify({ model: 'fortunes-llama12', data: path.basename(FORTUNES), modelFiles, settings: DEMO_LM_SETTINGS }, null, 2)}\n`,
     );
   }
 }

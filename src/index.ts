@@ -13,18 +13,25 @@ export {
   filesDirectory,
   type IdxFiles,
   type ImageDataset,
+  type ImageModel,
+  type LanguageModel,
   type LoadModelOptions,
   loadIdxSplits,
   loadImageDataset,
   loadModel,
+  loadTextData,
   type Model,
   type ModelSource,
+  type PerplexityMetrics,
   type Progress,
   type PruneCallOptions,
+  type PruneResult,
   prune,
   type RunOptions,
   type Segmentation,
   segment,
+  type TextData,
+  type TextWindows,
   urlDirectory,
 } from './api/index.js';
 export * as arch from './arch/index.js';
@@ -69,6 +76,21 @@ export {
 } from './sglp/cka.js';
 export { HF_SIDE_FILES, prunedConfigJson, prunedHfConfigJson, prunedTensors } from './sglp/export.js';
 export {
+  type PruneInputs,
+  type PruneOptions,
+  type PruneResult as ImagePruneResult,
+  pruneSglp,
+  SGLP_DEFAULTS,
+} from './sglp/families/image/prune.js';
+export {
+  type LlmPruneInputs,
+  type LlmPruneOptions,
+  type LlmPruneResult,
+  pruneLlm,
+  SGLP_TEXT_DEFAULTS,
+} from './sglp/families/lm/prune.js';
+export type { LlmStreamInput } from './sglp/families/lm/streamed.js';
+export {
   type GradNormBatch,
   networkGradNorm,
   ParamView,
@@ -83,21 +105,11 @@ export {
   streamedLlmSegmentScorer,
 } from './sglp/importance-llm-stream.js';
 export {
-  type PruneInputs,
-  type PruneOptions,
+  type PipelineOptions,
+  type PipelineResult,
   type PruneProgress,
-  type PruneResult,
   type PruneStage,
-  pruneSglp,
-  SGLP_DEFAULTS,
+  runPipeline,
 } from './sglp/pipeline.js';
-export {
-  type LlmPruneInputs,
-  type LlmPruneOptions,
-  type LlmPruneResult,
-  pruneLlm,
-  SGLP_TEXT_DEFAULTS,
-} from './sglp/pipeline-llm.js';
-export type { LlmStreamInput } from './sglp/pipeline-llm-stream.js';
 export { reinitArrays } from './sglp/reinit.js';
 export * as train from './train/index.js';

@@ -1,25 +1,30 @@
-// The browser page: pick a model directory and IDX data (or the bundled demo), run SGLP on WebGPU with live
-// progress, show the report (the same renderer as `sglp prune`'s report.html) and offer the pruned model
-// for download. Files are read in the page; the only requests go to this page's own origin (the demo).
+// The browser page: pick a model directory and its data (IDX images, or a UTF-8 text for a language model),
+// or a bundled demo (the image classifier or the language model), run SGLP on WebGPU with live progress,
+// show the report (the same renderer as `sglp prune`'s report.html) and offer the pruned model's files for
+// download (progress.ts, results.ts). Files are read in the page; the only requests go to this page's own
+// origin (the demos).
 
 import {
   acquireDevice,
-  exportModel,
   type Gpu,
   type ImageDataset,
   loadIdxSplits,
   loadModel,
+  loadTextData,
   type Model,
   type PruneCallOptions,
-  type PruneProgress,
-  type PruneResult,
   prune,
   urlDirectory,
 } from '../src/index.js';
-import { renderReportHtml } from '../src/report/html.js';
-import type { Report } from '../src/report/schema.js';
+import type { Report } from '../src/sglp/report/schema.js';
+import { $ } from './dom.js';
+import { progressView } from './progress.js';
+import { showResult } from './results.js';
 
-type Data = { train: ImageDataset; test: ImageDataset };
+/** Images for a classifier, or a text (tokenized with the model's tokenizer when the run starts). */
+type Data =
+  | { readonly kind: 'images'; readonly train: ImageDataset; readonly test: ImageDataset }
+  | { readonly kind: 'text'; readonly name: string; readonly bytes: Blob | Uint8Array };
 
 /** What the page exposes for tests and the curious: the last run's outcome. */
 interface PageState {
@@ -32,7 +37,6 @@ interface PageState {
 const state: PageState = { status: 'idle' };
 (globalThis as { sglpWeb?: PageState }).sglpWeb = state;
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const DEMO_FILES = [
   'train-images-idx3-ubyte.gz',
   'train-labels-idx1-ubyte.gz',
@@ -44,7 +48,6 @@ let gpuPromise: Promise<Gpu> | undefined;
 let model: Model | undefined;
 let data: Data | undefined;
 let controller: AbortController | undefined;
-const blobUrls: string[] = [];
 
 function gpu(): Promise<Gpu> {
   gpuPromise ??= acquireDevice();
@@ -71,6 +74,7 @@ function refreshButtons(): void {
   ($('run') as HTMLButtonElement).disabled = running || !model || !data;
   ($('cancel') as HTMLButtonElement).disabled = state.status !== 'running';
   ($('demo') as HTMLButtonElement).disabled = running;
+  ($('demo-lm') as HTMLButtonElement).disabled = running;
 }
 
 function describeLoaded(): void {
@@ -81,9 +85,13 @@ function describeLoaded(): void {
       `Model: ${model.desc.name} (${units.length} units, ${units.filter((u) => u.protected).length} protected, ${(model.desc.paramCount / 1e6).toFixed(3)} M params)`,
     );
   } else parts.push('Model: none yet');
-  if (data)
+  if (data?.kind === 'images')
     parts.push(
       `data: ${data.train.n} train / ${data.test.n} test images of ${data.train.c}x${data.train.h}x${data.train.w}`,
+    );
+  else if (data)
+    parts.push(
+      `data: text ${data.name} (${data.bytes instanceof Blob ? data.bytes.size : data.bytes.length} bytes)`,
     );
   else parts.push('data: none yet');
   setStatus(`${parts.join('; ')}.`);
@@ -93,7 +101,7 @@ async function setModel(load: () => Promise<Model>): Promise<void> {
   state.status = 'loading';
   refreshButtons();
   try {
-    model?.dispose();
+    await model?.dispose();
     model = undefined;
     model = await load();
     state.status = 'ready';
@@ -117,19 +125,30 @@ async function setData(load: () => Promise<Data>): Promise<void> {
   refreshButtons();
 }
 
-/** The demo's base URL: ./demo/ beside the page, or ?demo=URL (same origin only) for other demos. */
-function demoBase(): URL {
-  const given = new URLSearchParams(location.search).get('demo');
-  const url = new URL(given ?? 'demo/', location.href);
-  if (url.origin !== location.origin) throw new Error(`?demo=${given}: only this page's own origin is read`);
+/**
+ * A demo's base URL: ./demo/ (the image classifier) or ./demo-lm/ (the language model) beside the page, or
+ * ?demo=URL / ?demo-lm=URL (same origin only) for other demos.
+ */
+function demoBase(param: 'demo' | 'demo-lm'): URL {
+  const given = new URLSearchParams(location.search).get(param);
+  const url = new URL(given ?? `${param}/`, location.href);
+  if (url.origin !== location.origin)
+    throw new Error(`?${param}=${given}: only this page's own origin is read`);
   return url;
 }
 
-async function loadDemo(): Promise<void> {
-  const base = demoBase();
+/** A demo directory: demo.json (what it is, the form's settings), model/, and data/ (IDX files or text.txt). */
+async function loadDemo(param: 'demo' | 'demo-lm'): Promise<void> {
+  const base = demoBase(param);
   const settings = await fetch(new URL('demo.json', base)).then((r) => {
     if (!r.ok) throw new Error(`${r.url}: HTTP ${r.status}; build the page with \`npm run build:web\``);
-    return r.json() as Promise<{ model?: string; data?: string; settings?: Record<string, number | string> }>;
+    return r.json() as Promise<{
+      model?: string;
+      data?: string;
+      /** The model directory's files, so that loading probes no others (each probe would be a 404). */
+      modelFiles?: string[];
+      settings?: Record<string, number | string>;
+    }>;
   });
   if (settings.model)
     $('demo-note').textContent = `${settings.model}${settings.data ? ` on ${settings.data}` : ''}.`;
@@ -137,15 +156,23 @@ async function loadDemo(): Promise<void> {
     const input = ($('form') as HTMLFormElement).elements.namedItem(k) as HTMLInputElement | null;
     if (input) input.value = String(v);
   }
-  await setModel(async () => loadModel(await gpu(), new URL('model/', base)));
+  const modelDir = urlDirectory(new URL('model/', base), fetch, settings.modelFiles);
+  await setModel(async () => loadModel(await gpu(), modelDir));
+  const dir = urlDirectory(new URL('data/', base));
+  if (param === 'demo-lm') {
+    await setData(async () => {
+      const src = await dir.open('text.txt');
+      return { kind: 'text', name: 'demo text', bytes: await src.read(0, src.size) };
+    });
+    return;
+  }
   await setData(async () => {
-    const dir = urlDirectory(new URL('data/', base));
     const files = new Map<string, Uint8Array>();
     for (const name of DEMO_FILES) {
       const src = await dir.open(name);
       files.set(name, await src.read(0, src.size));
     }
-    return loadIdxSplits(files, 'demo data');
+    return { kind: 'images', ...(await loadIdxSplits(files, 'demo data')) };
   });
 }
 
@@ -188,125 +215,12 @@ function readSettings(): PruneCallOptions {
   };
 }
 
-const STAGES: [PruneProgress['stage'], string][] = [
-  ['features', 'Calibration + CKA'],
-  ['importance', 'Selection inside the segments'],
-  ['eval-before', 'Accuracy before'],
-  ['eval-after', 'Accuracy as pruned'],
-  ['recalibrate', 'Batch-norm recalibration'],
-  ['eval-recalibrated', 'Accuracy after recalibration'],
-];
-
-function progressView(): (p: PruneProgress) => void {
-  const box = $('stages');
-  box.replaceChildren();
-  const rows = new Map<string, { row: HTMLElement; bar: HTMLElement; count: HTMLElement }>();
-  for (const [stage, label] of STAGES) {
-    const row = document.createElement('div');
-    row.className = 'stage';
-    row.dataset.stage = stage;
-    const name = document.createElement('span');
-    name.textContent = label;
-    const track = document.createElement('div');
-    track.className = 'bar';
-    const bar = document.createElement('div');
-    track.append(bar);
-    const count = document.createElement('span');
-    count.className = 'count';
-    count.textContent = '–';
-    row.append(name, track, count);
-    box.append(row);
-    rows.set(stage, { row, bar, count });
-  }
-  let searchDone = 0;
-  return (p) => {
-    const r = rows.get(p.stage);
-    if (p.stage === 'importance') {
-      searchDone++;
-      $('progress-detail').textContent = `${p.detail ?? ''}: ${p.done}/${p.total} candidates`;
-    }
-    if (p.stage.startsWith('eval')) rows.get('importance')?.row.classList.add('done');
-    if (!r) return;
-    r.bar.style.width = `${(100 * p.done) / Math.max(1, p.total)}%`;
-    r.count.textContent = p.stage === 'importance' ? `${searchDone} scored` : `${p.done}/${p.total}`;
-    if (p.done === p.total && p.stage !== 'importance') r.row.classList.add('done');
-  };
-}
-
-function download(name: string, bytes: Uint8Array | string, type: string): HTMLAnchorElement {
-  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type }));
-  blobUrls.push(url);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.className = 'download';
-  a.textContent = `⤓ ${name}`;
-  return a;
-}
-
-function metric(k: string, v: string, s: string): HTMLElement {
-  const el = document.createElement('div');
-  el.className = 'metric';
-  for (const [cls, text] of [
-    ['k', k],
-    ['v', v],
-    ['s', s],
-  ]) {
-    const d = document.createElement('div');
-    d.className = cls;
-    d.textContent = text;
-    el.append(d);
-  }
-  return el;
-}
-
-async function showResult(m: Model, result: PruneResult): Promise<void> {
-  const r = result.report;
-  const pct = (x: Report['metrics']['before']) =>
-    'accuracy' in x ? `${(100 * x.accuracy).toFixed(2)}%` : '–';
-  const samples = 'samples' in r.metrics.after ? r.metrics.after.samples : 0;
-  const mega = (x: number) => `${(x / 1e6).toFixed(3)} M`;
-  const less = (a: number, b: number) => `−${((100 * (a - b)) / a).toFixed(0)}%`;
-  $('summary').replaceChildren(
-    metric(
-      'Removed',
-      `${r.removed.length} of ${r.units.length} units`,
-      `${r.segmentation.k} segments (${r.segmentation.kRule})`,
-    ),
-    metric(
-      'Accuracy',
-      `${pct(r.metrics.before)} → ${pct(r.metrics.after)}` +
-        (r.metrics.recalibrated ? ` → ${pct(r.metrics.recalibrated)}` : ''),
-      `${samples} test images: as pruned${r.metrics.recalibrated ? ', after batch-norm recalibration' : ''}; no fine-tuning`,
-    ),
-    metric(
-      'Params',
-      `${mega(r.size.paramsBefore)} → ${mega(r.size.paramsAfter)}`,
-      less(r.size.paramsBefore, r.size.paramsAfter),
-    ),
-    metric(
-      'MACs',
-      `${mega(r.size.macsBefore)} → ${mega(r.size.macsAfter)}`,
-      less(r.size.macsBefore, r.size.macsAfter),
-    ),
-  );
-  for (const u of blobUrls.splice(0)) URL.revokeObjectURL(u);
-  const html = renderReportHtml(r);
-  const exported = await exportModel(m, result);
-  $('downloads').replaceChildren(
-    download('model.safetensors', exported.safetensors, 'application/octet-stream'),
-    download('config.json', exported.config, 'application/json'),
-    download('sglp-report.json', `${JSON.stringify(r, null, 2)}\n`, 'application/json'),
-    download('report.html', html, 'text/html'),
-  );
-  const frame = $('report') as HTMLIFrameElement;
-  // Not sandboxed: the report is this page's own escaped rendering, and a same-origin frame can be sized to fit.
-  frame.onload = () => {
-    const doc = frame.contentDocument;
-    if (doc) frame.style.height = `${doc.documentElement.scrollHeight + 4}px`;
-  };
-  frame.srcdoc = html;
-  $('result').hidden = false;
+/** The run's data: the images, or the text's windows under the model's tokenizer. */
+async function runData(m: Model, d: Data) {
+  if (d.kind === 'images') return d;
+  if (m.kind !== 'causal-lm') throw new Error(`${m.name} is an image classifier: pick IDX files, not a text`);
+  const seqLen = numberField($('form') as HTMLFormElement, 'seqLen', 2);
+  return loadTextData(m, d.bytes, { name: d.name, seqLen });
 }
 
 async function run(): Promise<void> {
@@ -328,9 +242,11 @@ async function run(): Promise<void> {
   const m = model;
   try {
     const t0 = performance.now();
-    const result = await prune(m, data, { ...options, onProgress, signal: controller.signal });
+    const split = await runData(m, data);
+    const result = await prune(m, split, { ...options, onProgress, signal: controller.signal });
     await showResult(m, result);
-    result.view.dispose();
+    result.view?.dispose();
+    result.finetuned?.dispose();
     $('progress-detail').textContent = `Done in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
     Object.assign(state, {
       status: 'done',
@@ -359,7 +275,10 @@ async function showAdapter(): Promise<void> {
 }
 
 $('demo').addEventListener('click', () => {
-  loadDemo().catch((err) => fail('the demo', err));
+  loadDemo('demo').catch((err) => fail('the demo', err));
+});
+$('demo-lm').addEventListener('click', () => {
+  loadDemo('demo-lm').catch((err) => fail('the demo', err));
 });
 $('model-dir').addEventListener('change', async (e) => {
   const files = (e.target as HTMLInputElement).files;
@@ -371,7 +290,12 @@ $('model-files').addEventListener('change', async (e) => {
 });
 $('data-files').addEventListener('change', async (e) => {
   const files = (e.target as HTMLInputElement).files;
-  if (files?.length) await setData(() => loadIdxSplits(files, 'picked data'));
+  if (files?.length)
+    await setData(async () => ({ kind: 'images', ...(await loadIdxSplits(files, 'picked data')) }));
+});
+$('text-file').addEventListener('change', async (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (file) await setData(async () => ({ kind: 'text', name: file.name, bytes: file }));
 });
 $('run').addEventListener('click', () => void run());
 $('cancel').addEventListener('click', () => controller?.abort());

@@ -10,9 +10,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { acquireDevice } from '../../src/node/device.js';
-import type { EvalMetrics } from '../../src/report/schema.js';
+import { pruneLlm } from '../../src/sglp/families/lm/prune.js';
 import { CalibrationCache } from '../../src/sglp/pipeline.js';
-import { pruneLlm } from '../../src/sglp/pipeline-llm.js';
+import type { EvalMetrics } from '../../src/sglp/report/schema.js';
 import { BENCH_PROTOCOL, CASES } from './cases.js';
 import { loadTextCase } from './load-text.js';
 

@@ -13,9 +13,10 @@ import type { Gpu } from '../../src/gpu/device.js';
 import { loadModelDir } from '../../src/node/api.js';
 import { loadImageDataset } from '../../src/node/datasets.js';
 import { acquireDevice } from '../../src/node/device.js';
-import type { EvalMetrics, Report } from '../../src/report/schema.js';
-import { CalibrationCache, pruneSglp } from '../../src/sglp/pipeline.js';
-import { pruneLlm } from '../../src/sglp/pipeline-llm.js';
+import { pruneSglp } from '../../src/sglp/families/image/prune.js';
+import { pruneLlm } from '../../src/sglp/families/lm/prune.js';
+import { CalibrationCache } from '../../src/sglp/pipeline.js';
+import type { EvalMetrics, Report } from '../../src/sglp/report/schema.js';
 import { BENCH_PROTOCOL, CASES, type ModelCase, type RatioCase, RULES, type Rule } from './cases.js';
 import { loadTextCase } from './load-text.js';
 
@@ -131,6 +132,7 @@ async function runCase(c: ModelCase, dir: string, run: RunOne): Promise<void> {
 
 async function imageCase(gpu: Gpu, c: ModelCase, dir: string): Promise<void> {
   const model = await loadModelDir(gpu, dir);
+  if (model.kind !== 'classifier') throw new Error(`${dir}: not an image classifier`);
   const train = await loadImageDataset(c.data, 'train');
   const test = await loadImageDataset(c.data, 'test');
   try {

@@ -4,16 +4,20 @@
 //   deno run --unstable-webgpu --allow-read --allow-write examples/deno/prune.ts \
 //     models/fmnist-resnet56 /usr/share/datasets/fashion-mnist --remove 14 --samples 500 --batch 250 \
 //     --eval-limit 1000 [--score similarity|loss|gradnorm] [--recalibrate N] [--out DIR]
+//   deno run --unstable-webgpu --allow-read --allow-write examples/deno/prune.ts \
+//     models/fortunes-llama12 /usr/share/games/fortunes/cookie --remove 6 [--seq-len T] [--out DIR]
 //
-// MODEL is a directory with config.json + model.safetensors; DATA holds MNIST-layout IDX files
-// (train-images-idx3-ubyte.gz, …). With --out DIR the pruned config.json and model.safetensors are written
-// there (each to a temporary name, then renamed).
+// MODEL is a directory with config.json + model.safetensors (and tokenizer.json for a language model);
+// DATA holds MNIST-layout IDX files (train-images-idx3-ubyte.gz, …) for an image classifier, or is a
+// UTF-8 text file for a language model. With --out DIR the pruned model's files are written there (each to
+// a temporary name, then renamed).
 import {
   acquireDevice,
   cka,
   exportModel,
   loadIdxSplits,
   loadModel,
+  loadTextData,
   prune,
   segment,
 } from '../../dist/index.js';
@@ -28,6 +32,7 @@ const NUMBER_FLAGS = {
   '--max-exhaustive': 'maxExhaustive',
   '--eval-limit': 'evalLimit',
   '--recalibrate': 'recalibrate',
+  '--seq-len': 'seqLen',
 } as const;
 type Setting = (typeof NUMBER_FLAGS)[keyof typeof NUMBER_FLAGS];
 
@@ -73,7 +78,10 @@ const { model: modelDir, data: dataDir, n, out, score } = parseArgs(Deno.args);
 const gpu = await acquireDevice();
 try {
   const model = await loadModel(gpu, await readDir(modelDir));
-  const data = await loadIdxSplits(await readDir(dataDir), dataDir);
+  const data =
+    model.kind === 'causal-lm'
+      ? await loadTextData(model, await Deno.readFile(dataDir), { name: dataDir, seqLen: n.seqLen })
+      : await loadIdxSplits(await readDir(dataDir), dataDir);
   const log = (p: { stage: string; done: number; total: number }) =>
     console.error(`${p.stage} ${p.done}/${p.total}`);
   const similarity = await cka(model, data.train, { samples: n.samples, batch: n.batch });
@@ -108,8 +116,8 @@ try {
       metrics: r.metrics,
     }),
   );
-  result.view.dispose();
-  model.dispose();
+  result.view?.dispose();
+  await model.dispose();
 } finally {
   gpu.destroy();
 }

@@ -1,30 +1,55 @@
-// A pruned model as the bytes of its two files, ready to save or download.
+// A pruned model as the bytes of its files, ready to save or download: the same files `sglp prune` writes.
 
-import { serializeSafetensors } from '../io/safetensors-write.js';
-import { prunedConfigJson, prunedTensors } from '../sglp/export.js';
-import type { PruneResult } from '../sglp/pipeline.js';
+import { serializeSafetensors, type TensorToWrite } from '../io/safetensors-write.js';
+import { prunedConfigJson, prunedHfConfigJson, prunedTensors, prunedTensorsAs } from '../sglp/export.js';
 import type { Model } from './model.js';
+import type { PruneResult } from './run.js';
 
 export interface ExportedModel {
   /** config.json's text. */
   readonly config: string;
-  /** model.safetensors' bytes (F32, PyTorch state-dict names, num_batches_tracked carried over). */
+  /**
+   * model.safetensors' bytes: images F32 with PyTorch state-dict names (num_batches_tracked carried over);
+   * language models Hugging Face names, each tensor in the dtype the prune's `saveDtype` gives it.
+   */
   readonly safetensors: Uint8Array;
-  /** Both, by file name. */
+  /** Every file by name: config.json, model.safetensors and, for language models, the tokenizer files. */
   readonly files: ReadonlyMap<string, Uint8Array>;
 }
 
-/** config.json + model.safetensors of the pruned model (reads the kept tensors from the device). */
+/**
+ * config.json + model.safetensors (+ an LM's tokenizer and generation files) of the pruned model: the
+ * fine-tuned weights when the prune fine-tuned, else the pruned ones (an LM's unchanged tensors are the
+ * input's bytes, read from its checkpoint).
+ */
 export async function exportModel(model: Model, result: PruneResult): Promise<ExportedModel> {
-  const tensors = prunedTensors(result.pruned, result.view, (oldKey) => model.carried.get(oldKey));
+  const { pruned, finetuned, view } = result;
+  const source = finetuned ?? view;
+  let tensors: Map<string, TensorToWrite>;
+  let config: string;
+  const side = new Map<string, Uint8Array>();
+  if (model.kind === 'classifier') {
+    if (!source) throw new Error('exportModel: the prune result holds no tensors');
+    tensors = prunedTensors(pruned, source, (oldKey) => model.carried.get(oldKey));
+    config = prunedConfigJson(pruned);
+  } else {
+    const save = result.report.protocol.saveDtype ?? 'auto';
+    tensors = prunedTensorsAs(pruned, source, {
+      input: model.checkpoint,
+      save,
+      unchanged: finetuned === undefined,
+    });
+    config = prunedHfConfigJson(model.configText, pruned, `${model.name}/config.json`, save);
+    for (const [name, bytes] of model.sideFiles) side.set(name, bytes);
+  }
   const safetensors = await serializeSafetensors(tensors, { format: 'pt', pruned_by: 'sglp' });
-  const config = prunedConfigJson(result.pruned);
   return {
     config,
     safetensors,
     files: new Map([
       ['config.json', new TextEncoder().encode(config)],
       ['model.safetensors', safetensors],
+      ...side,
     ]),
   };
 }

@@ -9,8 +9,9 @@
 // Types the calls above take or return, so that the API reference documents them too.
 export type { Select } from '../sglp/candidates.js';
 export type { Estimator } from '../sglp/cka.js';
+export type { PruneOptions } from '../sglp/families/image/prune.js';
 export type { KeepRequest } from '../sglp/keep-plan.js';
-export type { PruneOptions, PruneStage } from '../sglp/pipeline.js';
+export type { PruneStage } from '../sglp/pipeline.js';
 export type { KRule, Segment, SegmentOptions } from '../sglp/segment.js';
 export {
   type CifarFiles,
@@ -21,7 +22,14 @@ export {
   loadImageDataset,
 } from './data.js';
 export { type ExportedModel, exportModel } from './export.js';
-export { type LoadModelOptions, loadModel, type Model } from './model.js';
+export type { FamilyOptions, Split } from './family.js';
+export {
+  type ImageModel,
+  type LanguageModel,
+  type LoadModelOptions,
+  loadModel,
+  type Model,
+} from './model.js';
 export {
   type CkaCallOptions,
   type CkaResult,
@@ -29,6 +37,7 @@ export {
   cka,
   type EvaluateCallOptions,
   evaluate,
+  type PerplexityMetrics,
   type Progress,
   type PruneCallOptions,
   type PruneProgress,
@@ -46,3 +55,4 @@ export {
   toDirectory,
   urlDirectory,
 } from './sources.js';
+export { loadTextData, type TextData, type TextDataOptions, type TextWindows } from './text.js';

@@ -1,5 +1,6 @@
-// A model loaded onto the device from its files: config, description, tensors, and the few bytes an
-// export carries over unchanged (BN num_batches_tracked).
+// A model loaded onto the device from its files, of either family: an image classifier (config,
+// description, tensors, and the few bytes an export carries over unchanged: BN num_batches_tracked) or a
+// causal LM (model-lm.ts: its tokenizer and the open checkpoint, which the export copies tensors from).
 
 import { describeModel } from '../arch/describe.js';
 import type { ModelDescription } from '../arch/types.js';
@@ -10,17 +11,23 @@ import type { SafetensorsDtype } from '../io/dtypes.js';
 import { openCheckpoint } from '../io/safetensors-index.js';
 import type { TensorToWrite } from '../io/safetensors-write.js';
 import { type ClassifierModel, createClassifier } from '../nn/model.js';
-import { ParamStore } from '../nn/params.js';
+import { ParamStore, type Precision } from '../nn/params.js';
+import { type LanguageModel, loadLanguageModel } from './model-lm.js';
 import { type ModelSource, toDirectory } from './sources.js';
+
+export type { LanguageModel } from './model-lm.js';
 
 export interface LoadModelOptions {
   /** Check every value for NaN/Inf and negative running variances (default true). */
   readonly checkValues?: boolean;
+  /** Language models: the weight matrices' dtype on the device (default f32; f16 needs shader-f16). */
+  readonly precision?: Precision;
   readonly signal?: AbortSignal;
 }
 
-/** A model on the device. Call dispose() when done with it (the Gpu stays open). */
-export interface Model {
+/** An image classifier on the device. Call dispose() when done with it (the Gpu stays open). */
+export interface ImageModel {
+  readonly kind: 'classifier';
   readonly gpu: Gpu;
   /** Where it came from, for messages and reports. */
   readonly name: string;
@@ -33,9 +40,13 @@ export interface Model {
   dispose(): void;
 }
 
+/** A model on the device, of either family (`kind` tells which). */
+export type Model = ImageModel | LanguageModel;
+
 /**
- * Loads `config.json` + safetensors (one file or shards) onto `gpu`. A missing file, unknown
- * architecture or missing/mis-shaped tensor is an error naming it.
+ * Loads `config.json` + safetensors (one file or shards) onto `gpu`: an image classifier, or a
+ * LlamaForCausalLM checkpoint (with tokenizer.json when present). A missing file, unknown architecture or
+ * missing/mis-shaped tensor is an error naming it.
  */
 export async function loadModel(
   gpu: Gpu,
@@ -48,10 +59,9 @@ export async function loadModel(
     throw new Error(`${dir.name}: no config.json (a model is config.json + model.safetensors)`);
   }
   const config = await readModelConfig(dir);
-  if (config.kind !== 'cnn') {
-    throw new Error(
-      `${dir.name}/config.json: architecture "${config.architecture}" is not supported by the library API yet (CNNs only)`,
-    );
+  if (config.kind === 'llm') return loadLanguageModel(gpu, dir, config, options);
+  if (options.precision !== undefined && options.precision !== 'f32') {
+    throw new Error(`precision ${options.precision}: ${dir.name} is an image classifier, loaded as f32`);
   }
   const desc = describeModel(config);
   const store = await openCheckpoint(dir);
@@ -69,6 +79,7 @@ export async function loadModel(
       });
     }
     return {
+      kind: 'classifier',
       gpu,
       name: dir.name,
       config,
@@ -83,7 +94,7 @@ export async function loadModel(
   }
 }
 
-/** The runnable network of a model; an error names the architecture when the engine cannot run it yet. */
-export function networkOf(model: Model): ClassifierModel {
+/** The runnable network of an image model. */
+export function networkOf(model: ImageModel): ClassifierModel {
   return createClassifier(model.gpu, model.desc, model.params);
 }

@@ -1,27 +1,31 @@
-// The library's verbs on a loaded model: cka, segment, prune, evaluate. Each takes a progress callback
-// and an AbortSignal, and leaves the model's tensors unchanged.
+// The library's verbs on a loaded model of either family: cka, segment, prune, evaluate. Each takes a
+// progress callback and an AbortSignal, and leaves the model's tensors unchanged. They drive the model's
+// family (family.ts, src/sglp/family.ts) as `sglp prune` does.
 
-import type { ClassifierMetrics, LabelledBatch } from '../eval/classify.js';
-import { evaluateClassifier } from '../eval/classify.js';
-import { batchCount, imageBatches } from '../io/batches.js';
+import type { ClassifierMetrics } from '../eval/classify.js';
+import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { ImageDataset } from '../io/dataset.js';
-import { CALIBRATION_DEFAULTS, calibrate } from '../sglp/calibrate.js';
+import type { TextWindows } from '../io/text-data.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
+import type { FamilyHooks, ModelFamily } from '../sglp/family.js';
 import {
-  type PruneOptions,
+  type PipelineOptions,
+  type PipelineResult,
   type PruneProgress,
-  type PruneResult,
-  pruneSglp,
-  SGLP_DEFAULTS,
+  runPipeline,
 } from '../sglp/pipeline.js';
 import { type Segmentation, type SegmentOptions, segmentCka } from '../sglp/segment.js';
-import { checkFits } from './data.js';
-import { type Model, networkOf } from './model.js';
+import { type FamilyOptions, familyOf, type Split } from './family.js';
+import type { ImageModel, LanguageModel, Model } from './model.js';
 
 export type { ClassifierMetrics } from '../eval/classify.js';
+export type { PerplexityMetrics } from '../eval/perplexity.js';
 export type { CkaResult } from '../sglp/cka.js';
-export type { PruneProgress, PruneResult } from '../sglp/pipeline.js';
+export type { PruneProgress } from '../sglp/pipeline.js';
 export type { Segmentation } from '../sglp/segment.js';
+
+/** The result of prune(): the report, the pruned architecture and its tensors (see exportModel). */
+export type PruneResult = PipelineResult;
 
 /** Progress of a long call: steps done of total in a stage. */
 export interface Progress {
@@ -38,9 +42,12 @@ export interface RunOptions {
 }
 
 export interface CkaCallOptions extends RunOptions {
-  /** First N train samples in file order (default docs/method.md's 2,500, or all when fewer). */
+  /**
+   * First N train samples (text: windows) in file order (default docs/method.md's 2,500 images or 16
+   * windows, or all when fewer).
+   */
   readonly samples?: number;
-  /** Rows per CKA batch (default 500). */
+  /** Samples (text: windows) per CKA batch (default 500 images, 4 windows). */
   readonly batch?: number;
   readonly estimator?: Estimator;
 }
@@ -49,39 +56,43 @@ function checkCount(name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
 }
 
-function labelled(
-  ds: ImageDataset,
-  model: Model,
-  batchSize: number,
-  limit?: number,
-): Generator<LabelledBatch> {
-  return (function* () {
-    for (const b of imageBatches(ds, { batchSize, normalize: model.normalize, limit })) {
-      yield { x: b.x, labels: b.y, n: b.size };
-    }
-  })();
+const sizeOf = (data: Split) => ('seqLen' in data ? data.windows : data.n);
+
+/** Runs `f` on the family between its start() and dispose(). */
+async function within<F extends ModelFamily<unknown>, T>(
+  family: F,
+  f: (family: F) => Promise<T>,
+): Promise<T> {
+  family.start();
+  try {
+    return await f(family);
+  } finally {
+    family.dispose();
+  }
 }
 
-/** Linear CKA between every pair of units on the first `samples` images of `data` (docs/method.md §1). */
-export async function cka(
-  model: Model,
-  data: ImageDataset,
-  options: CkaCallOptions = {},
-): Promise<CkaResult> {
-  checkFits(data, model.desc.input, model.desc.numClasses, model.name);
-  const { desc, params, normalize } = model;
-  const { cka: result } = await calibrate(
-    model.gpu,
-    { desc, params, normalize, train: data },
-    {
-      samples: options.samples ?? Math.min(CALIBRATION_DEFAULTS.samples, data.n),
-      batch: options.batch,
-      estimator: options.estimator,
-      signal: options.signal,
-      onProgress: (done, total) => options.onProgress?.({ stage: 'cka', done, total }),
-    },
-  );
-  return result;
+function hooksOf(options: RunOptions, stage: string): FamilyHooks {
+  return {
+    progress: (p) => options.onProgress?.({ stage, done: p.done, total: p.total }),
+    signal: options.signal,
+    passes: { forward: 0, backward: 0 },
+  };
+}
+
+/**
+ * Linear CKA between every pair of units on the first `samples` train samples of `data` (docs/method.md
+ * §1): images, or text windows (loadTextData's train split).
+ */
+export async function cka(model: Model, data: Split, options: CkaCallOptions = {}): Promise<CkaResult> {
+  const family = familyOf(model, { train: data, test: data }, {});
+  const d = family.defaults;
+  const settings = {
+    samples: options.samples ?? Math.min(d.samples, sizeOf(data)),
+    batch: options.batch ?? d.batch,
+    estimator: options.estimator ?? d.estimator,
+  };
+  const hooks = hooksOf(options, 'cka');
+  return within(family, async (f) => (await f.calibrate(settings, [], hooks)).cka);
 }
 
 /** Fisher segmentation of a CKA matrix's row sums (docs/method.md §2): `segments` K, or the elbow rule. */
@@ -95,63 +106,74 @@ export function segment(
 }
 
 /**
- * `pruneSglp`'s options, with the report's provenance fields optional (they default to the model's and
- * data's names): new pipeline options reach this call unchanged.
+ * The pipeline's options (both families'), with the report's provenance fields optional (they default to
+ * the model's and data's names): new pipeline options reach this call unchanged.
  */
-export type PruneCallOptions = Omit<PruneOptions, 'dataSpec' | 'input' | 'output' | 'onProgress'> &
-  Partial<Pick<PruneOptions, 'dataSpec' | 'input' | 'output'>> & {
+export type PruneCallOptions = Omit<
+  PipelineOptions<ClassifierMetrics | PerplexityMetrics>,
+  'dataSpec' | 'input' | 'output' | 'onProgress'
+> &
+  Partial<Pick<PipelineOptions<unknown>, 'dataSpec' | 'input' | 'output'>> &
+  FamilyOptions & {
     readonly onProgress?: (p: PruneProgress) => void;
   };
 
-/** The whole SGLP run (docs/method.md §1–5) on a loaded model: report, pruned architecture and tensor view. */
+/**
+ * The whole SGLP run (docs/method.md §1–5) on a loaded model and its train and test data (images, or
+ * loadTextData's windows): report, pruned architecture and tensor view.
+ */
 export async function prune(
   model: Model,
-  data: { readonly train: ImageDataset; readonly test: ImageDataset },
+  data: { readonly train: Split; readonly test: Split },
   options: PruneCallOptions,
 ): Promise<PruneResult> {
-  checkFits(data.train, model.desc.input, model.desc.numClasses, model.name);
-  checkFits(data.test, model.desc.input, model.desc.numClasses, model.name);
-  const { gpu, desc, params, normalize } = model;
-  const full: PruneOptions = {
+  const family = familyOf(model, data, options);
+  const full = {
     ...options,
     dataSpec: options.dataSpec ?? data.train.name.replace(/ train$/, ''),
     input: options.input ?? model.name,
     output: options.output ?? '(in memory)',
   };
-  return pruneSglp({ gpu, desc, params, normalize, train: data.train, test: data.test }, full);
+  return runPipeline(family as ModelFamily<ClassifierMetrics | PerplexityMetrics>, full);
 }
 
 export interface EvaluateCallOptions extends RunOptions {
-  /** The first N samples only. */
+  /** The first N samples (text: windows) only. */
   readonly limit?: number;
   readonly batch?: number;
 }
 
-/** Accuracy and mean cross-entropy in eval mode over `data` (or its first `limit` samples). */
+/**
+ * Images: accuracy and mean cross-entropy in eval mode; text windows: perplexity (exp of the mean NLL of
+ * every predicted token). Over `data` or its first `limit` samples.
+ */
+export function evaluate(
+  model: ImageModel,
+  data: ImageDataset,
+  options?: EvaluateCallOptions,
+): Promise<ClassifierMetrics>;
+export function evaluate(
+  model: LanguageModel,
+  data: TextWindows,
+  options?: EvaluateCallOptions,
+): Promise<PerplexityMetrics>;
+export function evaluate(
+  model: Model,
+  data: Split,
+  options?: EvaluateCallOptions,
+): Promise<ClassifierMetrics | PerplexityMetrics>;
 export async function evaluate(
   model: Model,
-  data: ImageDataset,
+  data: Split,
   options: EvaluateCallOptions = {},
-): Promise<ClassifierMetrics> {
-  const batch = options.batch ?? SGLP_DEFAULTS.evalBatch;
-  checkCount('batch', batch);
+): Promise<ClassifierMetrics | PerplexityMetrics> {
   if (options.limit !== undefined) checkCount('limit', options.limit);
-  checkFits(data, model.desc.input, model.desc.numClasses, model.name);
-  const net = networkOf(model);
-  const total = batchCount(data, { batchSize: batch, normalize: model.normalize, limit: options.limit });
-  const signal = options.signal;
-  async function* batches() {
-    for (const b of labelled(data, model, batch, options.limit)) {
-      signal?.throwIfAborted();
-      yield b;
-    }
-  }
-  try {
-    await net.freezeForEval();
-    return await evaluateClassifier(model.gpu, net, batches(), {
-      onProgress: (p) => options.onProgress?.({ stage: 'evaluate', done: p.batches, total }),
-    });
-  } finally {
-    net.unfreeze();
-  }
+  const family = familyOf(model, { train: data, test: data }, { evalLimit: options.limit });
+  const evalBatch = options.batch ?? family.defaults.evalBatch;
+  checkCount('batch', evalBatch);
+  const hooks = hooksOf(options, 'evaluate');
+  return within(
+    family,
+    async (f) => (await f.evaluate(undefined, 'eval-before', { evalBatch }, hooks)).metrics,
+  );
 }

@@ -11,6 +11,7 @@
 // `gpuMs` is the kernels' time from timestamp queries where the adapter has them (CPU encoding excluded).
 
 import { type Command, Option } from 'commander';
+import { type Check, selfcheck, values } from '../api/selfcheck.js';
 import { describeModel } from '../arch/describe.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
@@ -29,7 +30,6 @@ import { initLmArrays } from '../train/lm-loop.js';
 import { type AdapterPeak, knownPeak } from './bench-peaks.js';
 import { positive } from './common.js';
 import { type CliIo, processIo } from './progress.js';
-import { type Check, selfcheck } from './selfcheck.js';
 
 export const BENCH_GROUPS = ['gemm', 'sum', 'attention', 'conv', 'resnet', 'llama'] as const;
 export type BenchGroup = (typeof BENCH_GROUPS)[number];
@@ -78,16 +78,6 @@ export interface BenchResult {
 /** Samples per row: enough for a median, few enough for a CPU adapter. */
 const SAMPLES = { quick: 2, full: 5 };
 const SAMPLE_MS = 20;
-
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 interface Work {
   /** Queues one operation (may await its own steps). */

@@ -20,7 +20,7 @@ import { directorySource } from '../node/files.js';
 import { calibrateText } from '../sglp/calibrate-text.js';
 import { calibrateTextStreamed } from '../sglp/calibrate-text-stream.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
-import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import { checkMemoryCap } from './common.js';
 import { readTextFile } from './eval-text.js';
 import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';

@@ -9,15 +9,16 @@ import { parseDataSpec } from '../io/data-spec.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
 import { writeFileAtomic } from '../node/files.js';
+import { readRunnableConfig } from '../node/model-dir.js';
 import { commandSignal } from '../node/signals.js';
 import { CALIBRATION_DEFAULTS, calibrate } from '../sglp/calibrate.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
+import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import { ESTIMATORS } from '../sglp/gram.js';
-import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
 import { rowSums } from '../sglp/segment.js';
 import { ckaLlm } from './cka-llm.js';
 import { checkDatasetFits, intAtLeast } from './common.js';
-import { loadModel, readRunnableConfig } from './eval.js';
+import { loadModel } from './eval.js';
 import { precisionOption } from './precision.js';
 import { preflightCka } from './preflight.js';
 import { formatBytes, Progress, processIo } from './progress.js';
@@ -174,7 +175,7 @@ export function registerCka(program: Command): void {
       '--data <SPEC>',
       'data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, or text:FILE for a language model',
     )
-    // No commander defaults: images and text have different ones (calibrate.ts, pipeline-llm.ts).
+    // No commander defaults: images and text have different ones (calibrate.ts, families/lm/defaults.ts).
     .option(
       '--samples <N>',
       `calibration samples, first N of the train split (default ${CALIBRATION_DEFAULTS.samples}; text: ${SGLP_TEXT_DEFAULTS.samples} windows)`,

@@ -4,7 +4,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { LabelledBatch } from '../eval/classify.js';
 import type { ImageBatch } from '../io/batches.js';
-import type { CnnConfig, ModelConfig } from '../io/config.js';
+import type { CnnConfig } from '../io/config.js';
 import type { ImageDataset } from '../io/dataset.js';
 
 /** commander argParser: an integer >= min. */
@@ -32,14 +32,6 @@ export function positive(value: string): number {
   const n = nonNegative(value);
   if (n === 0) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
   return n;
-}
-
-/** An image classifier's config; a language model's is an error pointing at text data. */
-export function runnableConfig(config: ModelConfig, where: string): CnnConfig {
-  if (config.kind === 'llm') {
-    throw new Error(`${where} describes a language model: give it text data (--data text:FILE)`);
-  }
-  return config;
 }
 
 /** The data set's images must be what the model takes. */

@@ -12,9 +12,10 @@ import { acquireDevice } from '../node/device.js';
 import { writeFileAtomic } from '../node/files.js';
 import { commandSignal } from '../node/signals.js';
 import { type CompareRow, compareRows, compareTable } from '../report/compare.js';
-import { METHODS, type Method, type Report, SCORES } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
-import { CalibrationCache, SGLP_DEFAULTS } from '../sglp/pipeline.js';
+import { SGLP_DEFAULTS } from '../sglp/families/image/prune.js';
+import { CalibrationCache } from '../sglp/pipeline.js';
+import { METHODS, type Method, type Report, SCORES } from '../sglp/report/schema.js';
 import { intAtLeast } from './common.js';
 import { type CliIo, Progress, processIo } from './progress.js';
 import { parseMethod, pruneCommand } from './prune.js';
@@ -165,7 +166,7 @@ export function registerCompare(program: Command): void {
       intAtLeast(0),
     )
     .option('--seed <S>', 'seed of the random baseline', intAtLeast(0), 0)
-    // No commander defaults: images and text have different ones (pipeline.ts, pipeline-llm.ts).
+    // No commander defaults: images and text have different ones (families/image/defaults.ts, families/lm/defaults.ts).
     .option('--samples <N>', 'calibration samples (first N of the train split; text: windows)', intAtLeast(1))
     .option('--batch <B>', 'calibration batch size', intAtLeast(1))
     .option('--gradnorm-batches <G>', 'SGLP: scoring batches (GradNorm, loss)', intAtLeast(1))

@@ -1,4 +1,4 @@
-import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
+import { SGLP_DEFAULTS } from '../sglp/families/image/prune.js';
 import { infoCommand } from './info.js';
 import { pruneCommand } from './prune.js';
 import { selfcheckCommand } from './selfcheck.js';

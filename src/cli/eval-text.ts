@@ -1,21 +1,16 @@
-// `sglp eval MODEL --data text:FILE [--split test] [--seq-len 128] [--limit N] [--batch B] [--json]`:
-// perplexity of a LLaMA-family model directory, `{perplexity, nll, tokens}` (DESIGN.md).
+// `sglp eval MODEL --data text:FILE [--split test] [--seq-len 128] [--limit N] [--batch B] [--json]`: the
+// windows a LLaMA-family model directory is evaluated on (eval.ts runs the evaluation through the library),
+// checked before the device is touched.
 
-import { describeModel } from '../arch/describe.js';
-import { evaluatePerplexity, type PerplexityMetrics } from '../eval/perplexity.js';
-import type { Gpu } from '../gpu/device.js';
 import { readModelConfig } from '../io/config.js';
 import type { Split } from '../io/data-spec.js';
-import { openCheckpoint } from '../io/safetensors-index.js';
-import { DEFAULT_SEQ_LEN, textWindows } from '../io/text-data.js';
+import { DEFAULT_SEQ_LEN, type TextWindows, textWindows } from '../io/text-data.js';
 import { readTokenizer } from '../io/tokenizer.js';
-import { Llama } from '../nn/llama.js';
-import { ParamStore } from '../nn/params.js';
-import { acquireDevice } from '../node/device.js';
+import type { Precision } from '../nn/params.js';
 import { directorySource } from '../node/files.js';
-import { checkPrecisionSupported, parsePrecision } from './precision.js';
+import { parsePrecision } from './precision.js';
 import { PreflightError, readTextData } from './preflight.js';
-import { type CliIo, Progress } from './progress.js';
+import type { CliIo } from './progress.js';
 
 /** Windows per forward pass: the logits of 4 windows of 128 tokens over a 32k vocabulary are 64 MiB. */
 export const TEXT_EVAL_DEFAULT_BATCH = 4;
@@ -36,12 +31,12 @@ export function readTextFile(file: string): Promise<string> {
   return readTextData(file);
 }
 
-export async function evalTextCommand(
+/** The text's windows of one split under the model's tokenizer, every problem named before the device. */
+export async function textEvalData(
   model: string,
   opts: TextEvalOptions,
-  deps: { io: CliIo; gpu?: Gpu },
-): Promise<PerplexityMetrics & { split: Split }> {
-  const { io } = deps;
+  io: CliIo,
+): Promise<{ data: TextWindows; tokenizer: string; seqLen: number; precision: Precision }> {
   const precision = parsePrecision(opts.precision);
   const dir = directorySource(model);
   if (!(await dir.has('config.json'))) {
@@ -56,7 +51,6 @@ export async function evalTextCommand(
         `not "${config.architecture}"`,
     );
   }
-  const desc = describeModel(config);
   const tokenizer = await readTokenizer(dir);
   if (tokenizer.vocabSize > config.vocab_size) {
     io.stderr(
@@ -77,50 +71,5 @@ export async function evalTextCommand(
       `${opts.file} (${opts.split}): ${data.splitTokens} tokens (${tokenizer.name}), not one full window of ${seqLen}`,
     );
   }
-  const batch = opts.batch ?? TEXT_EVAL_DEFAULT_BATCH;
-  const gpu = deps.gpu ?? (await acquireDevice());
-  let metrics: PerplexityMetrics;
-  try {
-    checkPrecisionSupported(gpu, precision);
-    const store = await openCheckpoint(dir);
-    let params: ParamStore;
-    try {
-      params = await ParamStore.load(gpu, desc, store, { precision });
-    } finally {
-      await store.close();
-    }
-    const net = new Llama(gpu, desc, params);
-    const progress = new Progress(
-      io,
-      `eval ${opts.split}`,
-      Math.ceil(data.windows / batch),
-      'batches',
-      'tok/s',
-    );
-    try {
-      metrics = await evaluatePerplexity(net, data, {
-        batch,
-        onProgress: (p) =>
-          progress.update(Math.ceil(p.windows / batch), {
-            loss: p.nll,
-            rate: (p.windows * seqLen) / Math.max(progress.seconds, 1e-3),
-          }),
-      });
-    } finally {
-      progress.stop();
-      net.dispose();
-      params.dispose();
-    }
-  } finally {
-    if (!deps.gpu) gpu.destroy();
-  }
-  const result = { perplexity: metrics.perplexity, nll: metrics.nll, tokens: metrics.tokens };
-  if (opts.json) io.stdout(`${JSON.stringify(result)}\n`);
-  else {
-    io.stdout(
-      `${model} on ${opts.file} (${opts.split}, ${data.windows} windows of ${seqLen}, ${tokenizer.name}): ` +
-        `perplexity ${result.perplexity.toFixed(3)}  nll ${result.nll.toFixed(4)}  (${result.tokens} tokens)\n`,
-    );
-  }
-  return { ...result, split: opts.split };
+  return { data, tokenizer: tokenizer.name, seqLen, precision };
 }

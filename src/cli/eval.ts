@@ -1,23 +1,30 @@
 // `sglp eval MODEL --data SPEC [--split test] [--limit N] [--batch B] [--json]`: accuracy and mean
-// cross-entropy of an image classifier (BN folded into the convs), `{accuracy, loss, samples}`.
+// cross-entropy of an image classifier, `{accuracy, loss, samples}`, or with text:FILE the perplexity of a
+// language model, `{perplexity, nll, tokens}` (eval-text.ts reads the windows). Flags and data are checked
+// here; the model is loaded and evaluated by the library (src/api/), as the page and Deno do.
 
-import { stat } from 'node:fs/promises';
+import { loadModel as loadModelSource } from '../api/model.js';
+import { evaluate } from '../api/run.js';
 import { describeModel } from '../arch/describe.js';
 import { type ClassifierMetrics, evaluateClassifier } from '../eval/classify.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { Gpu } from '../gpu/device.js';
 import { batchCount, imageBatches } from '../io/batches.js';
-import { type CnnConfig, readModelConfig } from '../io/config.js';
+import type { CnnConfig } from '../io/config.js';
 import { parseDataSpec, parseSplit, type Split } from '../io/data-spec.js';
 import type { ImageDataset } from '../io/dataset.js';
 import { openCheckpoint } from '../io/safetensors-index.js';
+import type { TextWindows } from '../io/text-data.js';
 import { type ClassifierModel, createClassifier } from '../nn/model.js';
+import type { Precision } from '../nn/params.js';
 import { ParamStore } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
-import { directorySource, isNotFound } from '../node/files.js';
-import { checkDatasetFits, labelled, runnableConfig } from './common.js';
-import { evalTextCommand } from './eval-text.js';
+import { directorySource } from '../node/files.js';
+import { readRunnableConfig } from '../node/model-dir.js';
+import { checkDatasetFits, labelled } from './common.js';
+import { TEXT_EVAL_DEFAULT_BATCH, textEvalData } from './eval-text.js';
+import { checkPrecisionSupported } from './precision.js';
 import { type CliIo, Progress, processIo } from './progress.js';
 
 export interface EvalOptions {
@@ -39,23 +46,6 @@ export interface EvalDeps {
 }
 
 export const EVAL_DEFAULT_BATCH = 128;
-
-/** A model directory's config, checked to be runnable; a missing directory or config.json is named. */
-export async function readRunnableConfig(model: string): Promise<CnnConfig> {
-  try {
-    if (!(await stat(model)).isDirectory()) throw new Error(`model ${model} is not a directory`);
-  } catch (err) {
-    if (isNotFound(err)) throw new Error(`model directory ${model} not found`);
-    throw err;
-  }
-  const dir = directorySource(model);
-  if (!(await dir.has('config.json'))) {
-    throw new Error(
-      `model ${model} has no config.json (expected a model directory: config.json + model.safetensors)`,
-    );
-  }
-  return runnableConfig(await readModelConfig(dir), `${model}/config.json`);
-}
 
 /** Loads an image classifier's model directory onto the device (every tensor checked by checkStateDict). */
 export async function loadModel(
@@ -115,44 +105,62 @@ export async function evalCommand(
   const io = deps.io ?? processIo;
   const split = parseSplit(opts.split ?? 'test');
   const spec = parseDataSpec(opts.data); // a bad spec fails before the device is started
+  // Everything that can be checked is, before the device: the model's config, the data and its fit.
+  let data: ImageDataset | TextWindows;
+  let describe: (m: ClassifierMetrics | PerplexityMetrics) => string;
+  let precision: Precision = 'f32';
+  let total: number;
+  const text = spec.kind === 'text';
+  const batch = opts.batch ?? (text ? TEXT_EVAL_DEFAULT_BATCH : EVAL_DEFAULT_BATCH);
   if (spec.kind === 'text') {
-    return evalTextCommand(model, { ...opts, file: spec.file, split }, { io, gpu: deps.gpu });
+    const got = await textEvalData(model, { ...opts, file: spec.file, split }, io);
+    ({ data, precision } = got);
+    total = Math.ceil(got.data.windows / batch);
+    describe = (m) =>
+      `${model} on ${spec.file} (${split}, ${got.data.windows} windows of ${got.seqLen}, ${got.tokenizer}): ` +
+      `perplexity ${(m as PerplexityMetrics).perplexity.toFixed(3)}  nll ${(m as PerplexityMetrics).nll.toFixed(4)}  ` +
+      `(${(m as PerplexityMetrics).tokens} tokens)\n`;
+  } else {
+    if (opts.precision !== undefined && opts.precision !== 'f32') {
+      throw new Error(
+        `--precision ${opts.precision} applies to language models on text:FILE data only; ${model} on ${opts.data} is not`,
+      );
+    }
+    const config = await readRunnableConfig(model);
+    const ds = await loadImageDataset(opts.data, split);
+    checkDatasetFits(ds, config, model);
+    if (opts.limit === 0) throw new Error('--limit must be at least 1');
+    data = ds;
+    total = batchCount(ds, { batchSize: batch, normalize: config.normalize, limit: opts.limit });
+    describe = (m) =>
+      `${model} on ${opts.data} (${split}): accuracy ${(100 * (m as ClassifierMetrics).accuracy).toFixed(2)}%  ` +
+      `loss ${(m as ClassifierMetrics).loss.toFixed(4)}  (${(m as ClassifierMetrics).samples} samples)\n`;
   }
-  if (opts.precision !== undefined && opts.precision !== 'f32') {
-    throw new Error(
-      `--precision ${opts.precision} applies to language models on text:FILE data only; ${model} on ${opts.data} is not`,
-    );
-  }
-  const batch = opts.batch ?? EVAL_DEFAULT_BATCH;
-  const config = await readRunnableConfig(model);
-  const ds = await loadImageDataset(opts.data, split);
-  checkDatasetFits(ds, config, model);
-  if (opts.limit === 0) throw new Error('--limit must be at least 1');
   const gpu = deps.gpu ?? (await acquireDevice());
-  let metrics: ClassifierMetrics;
+  let metrics: ClassifierMetrics | PerplexityMetrics;
   try {
-    const { params, net } = await loadModel(gpu, model, config);
+    checkPrecisionSupported(gpu, precision);
+    // The library's loadModel and evaluate, as the page and Deno run them (src/api/).
+    const loaded = await loadModelSource(gpu, directorySource(model), { precision });
+    const progress = new Progress(io, `eval ${split}`, total, 'batches');
     try {
-      metrics = await evaluateOn(gpu, net, config, ds, {
+      metrics = await evaluate(loaded, data, {
         batch,
-        limit: opts.limit,
-        label: `eval ${split}`,
-        io,
+        ...(text ? {} : { limit: opts.limit }),
+        onProgress: (p) => progress.update(p.done),
       });
     } finally {
-      net.unfreeze();
-      params.dispose();
+      progress.stop();
+      await loaded.dispose();
     }
   } finally {
     if (!deps.gpu) gpu.destroy();
   }
-  const result = { accuracy: metrics.accuracy, loss: metrics.loss, samples: metrics.samples };
+  const result =
+    'accuracy' in metrics
+      ? { accuracy: metrics.accuracy, loss: metrics.loss, samples: metrics.samples }
+      : { perplexity: metrics.perplexity, nll: metrics.nll, tokens: metrics.tokens };
   if (opts.json) io.stdout(`${JSON.stringify(result)}\n`);
-  else {
-    io.stdout(
-      `${model} on ${opts.data} (${split}): accuracy ${(100 * result.accuracy).toFixed(2)}%  ` +
-        `loss ${result.loss.toFixed(4)}  (${result.samples} samples)\n`,
-    );
-  }
+  else io.stdout(describe(result));
   return { ...result, split };
 }

@@ -2,11 +2,11 @@ import { Command, Option } from 'commander';
 import { DEFAULT_SEQ_LEN } from '../io/text-data.js';
 import { isFsError, plainFsError } from '../node/files.js';
 import { commandSignal, installInterrupts, restoreTerminal } from '../node/signals.js';
-import { METHODS, SCORES } from '../report/schema.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
 import { SAVE_DTYPES } from '../sglp/export.js';
-import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
-import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { SGLP_DEFAULTS } from '../sglp/families/image/prune.js';
+import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
+import { METHODS, SCORES } from '../sglp/report/schema.js';
 import { FINETUNE_DEFAULTS } from '../train/finetune.js';
 import { lmFinetune } from '../tunables.js';
 import { registerBench } from './bench.js';
@@ -105,7 +105,7 @@ program
     `images: re-estimate batch-norm statistics of the pruned model on the first N train images (default ${SGLP_DEFAULTS.recalibrate}; 0: off)`,
     intAtLeast(0),
   )
-  // No commander defaults here: images and text have different ones (pipeline.ts, pipeline-llm.ts).
+  // No commander defaults here: images and text have different ones (families/image/defaults.ts, families/lm/defaults.ts).
   .option(
     '--samples <N>',
     `calibration samples, first N of the train split (default ${SGLP_DEFAULTS.samples}; text: ${SGLP_TEXT_DEFAULTS.samples} windows)`,

@@ -15,16 +15,17 @@ import { parseDataSpec } from '../io/data-spec.js';
 import type { ImageDataset } from '../io/dataset.js';
 import { type TextWindows, textWindows } from '../io/text-data.js';
 import { readTokenizer, type TextTokenizer } from '../io/tokenizer.js';
+import { utf8ErrorOffset } from '../io/utf8.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { directorySource, isNotFound, plainFsError } from '../node/files.js';
+import { readRunnableConfig } from '../node/model-dir.js';
 import { cleanStaleStaging } from '../node/staging.js';
-import { METHODS, type Method, type Score } from '../report/schema.js';
 import type { Select } from '../sglp/candidates.js';
-import { SGLP_DEFAULTS } from '../sglp/pipeline.js';
-import { SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import { SGLP_DEFAULTS } from '../sglp/families/image/prune.js';
+import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
+import { METHODS, type Method, type Score } from '../sglp/report/schema.js';
 import { resolveSettings } from '../sglp/search-stage.js';
 import { DEFAULT_MAX_SEGMENTS } from '../sglp/segment.js';
-import { readRunnableConfig } from './eval.js';
 import { readLlmConfig } from './prune.js';
 import { type PruneCliOptions, parseScore } from './prune-common.js';
 
@@ -117,7 +118,7 @@ function removalRule({ opts, method, desc, text }: PruneFlagContext): string | u
   if (R === undefined || method !== 'sglp') return undefined;
   const L = desc.units.length;
   const prot = new Set(desc.units.filter((u) => u.protected).map((u) => u.index));
-  // Language models have no stem (pipeline-llm.ts plans with stem null); classifiers keep the stem's segment.
+  // Language models have no stem (families/lm/family.ts plans with stem null); classifiers keep the stem's segment.
   const stem = text ? null : (desc.stem ?? null);
   const kMax = Math.min(DEFAULT_MAX_SEGMENTS, L);
   const limitOf = (k: number) => removalLimit(L, prot, stem, k);
@@ -317,39 +318,6 @@ export async function makeParents(out: string): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------
 // Data
-
-/** The byte offset of the first byte that is not valid UTF-8, or -1. */
-export function utf8ErrorOffset(b: Uint8Array): number {
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i];
-    let n: number;
-    let min: number;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      min = 0x10000;
-    } else return i;
-    if (i + n >= b.length) return i; // the sequence is cut off by the end of the file
-    let cp = c & (0x3f >> n);
-    for (let k = 1; k <= n; k++) {
-      const x = b[i + k];
-      if (x === undefined || (x & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (x & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += n + 1;
-  }
-  return -1;
-}
 
 /** UTF-8 text of `text:FILE`: a missing file, a directory or bad UTF-8 is an error in plain words. */
 export async function readTextData(file: string): Promise<string> {

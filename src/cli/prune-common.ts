@@ -9,10 +9,11 @@ import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { Gpu } from '../gpu/device.js';
 import { isNotFound, writeFileAtomic } from '../node/files.js';
 import { renderReportHtml } from '../report/html.js';
-import type { Report } from '../report/schema.js';
-import { SCORES, type Score } from '../report/schema.js';
+import type { CalibrationCache } from '../sglp/calibration-stage.js';
 import type { Select } from '../sglp/candidates.js';
-import type { CalibrationCache, PruneProgress, PruneStage } from '../sglp/search-stage.js';
+import type { Report } from '../sglp/report/schema.js';
+import { SCORES, type Score } from '../sglp/report/schema.js';
+import type { PruneProgress, PruneStage } from '../sglp/search-stage.js';
 import { type CliIo, Progress } from './progress.js';
 
 export interface PruneCliOptions {

@@ -1,6 +1,6 @@
 // `sglp prune MODEL --data text:FILE (--remove R | --keep-per-segment …) [--seq-len 128] [--precision f16]
 // [--stream [--memory-cap BYTES]] [--save-dtype D] [--finetune-epochs E] --out DIR` on a
-// LLaMA-family model directory (src/sglp/pipeline-llm.ts). Writes a Hugging Face directory: model.safetensors
+// LLaMA-family model directory (src/sglp/families/lm/). Writes a Hugging Face directory: model.safetensors
 // (kept layers renumbered `model.layers.{i}`; a tied model stays tied, without lm_head.weight), config.json
 // (the input's, num_hidden_layers updated), the input's tokenizer files, then sglp-report.json and
 // report.html; all at once (a staging directory renamed to DIR: output.ts). --samples, --batch and the GradNorm sizes count windows here.
@@ -20,7 +20,6 @@ import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
 import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
 import { methodLabel } from '../report/labels.js';
-import type { Method, Report } from '../report/schema.js';
 import {
   HF_SIDE_FILES,
   parseSaveDtype,
@@ -28,9 +27,10 @@ import {
   prunedTensorsAs,
   savedDtypes,
 } from '../sglp/export.js';
+import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import type { ParamView } from '../sglp/importance.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
-import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/pipeline-llm.js';
+import type { Method, Report } from '../sglp/report/schema.js';
 import { checkMemoryCap } from './common.js';
 import { writeStaged } from './output.js';
 import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';

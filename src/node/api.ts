@@ -1,17 +1,21 @@
 /**
  * Node conveniences of `sglp/node` over the portable API: a model from a directory path, a data set
- * from a `--data` spec.
+ * from a `--data` spec or a text file, the exported files written to a directory.
  *
  * @module sglp/node
  */
 
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type CifarFiles, loadImageDataset as fromFiles, type IdxFiles } from '../api/data.js';
-import { type LoadModelOptions, loadModel, type Model } from '../api/model.js';
+import type { ExportedModel } from '../api/export.js';
+import { type LanguageModel, type LoadModelOptions, loadModel, type Model } from '../api/model.js';
+import { loadTextData, type TextData, type TextDataOptions } from '../api/text.js';
 import type { Gpu } from '../gpu/device.js';
 import type { ImageDataSpec, Split } from '../io/data-spec.js';
 import type { ImageDataset } from '../io/dataset.js';
 import { loadImageDataset as fromSpec } from './datasets.js';
-import { directorySource } from './files.js';
+import { directorySource, writeFileAtomic } from './files.js';
 
 /** Loads a model directory (config.json + model.safetensors or shards) from disk onto `gpu`. */
 export function loadModelDir(gpu: Gpu, dir: string, options?: LoadModelOptions): Promise<Model> {
@@ -34,4 +38,18 @@ export function loadImageDataset(
     return fromSpec(what, split);
   }
   return fromFiles(what);
+}
+
+/** The train and test windows of a UTF-8 text file for a language model (the CLI's `--data text:FILE`). */
+export async function loadTextFile(
+  model: Pick<LanguageModel, 'tokenizer' | 'config' | 'name'>,
+  file: string,
+  options: TextDataOptions = {},
+): Promise<TextData> {
+  return loadTextData(model, await readFile(file), { name: file, ...options });
+}
+
+/** Writes every file of an export into `dir` (which must exist), each to a temporary name, then renamed. */
+export async function writeExport(dir: string, exported: Pick<ExportedModel, 'files'>): Promise<void> {
+  for (const [name, bytes] of exported.files) await writeFileAtomic(join(dir, name), bytes);
 }

@@ -3,12 +3,12 @@
 // scores sorted best to worst, which shows how much the winner stands out. Greedy: the scores in the order
 // tried, one group per step, each step's pick ringed.
 
+import type { Candidate, Report, ReportSegmentImportance } from '../sglp/report/schema.js';
 import { textWidth, valueAxis } from './axes.js';
 import { segmentColor } from './color.js';
 import { sig } from './format.js';
 import { h, type Markup } from './markup.js';
 import { linear, padded } from './scale.js';
-import type { Candidate, Report, ReportSegmentImportance } from './schema.js';
 
 const WIDTH = 360;
 const DOT_ROWS_MAX = 16;

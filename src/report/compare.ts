@@ -3,9 +3,9 @@
 // terminal and as a markdown table for bench/RESULTS.md. ASCII only (a '-' for minus), so that both paste
 // anywhere.
 
+import { type EvalMetrics, isClassification, type Report } from '../sglp/report/schema.js';
 import { fmtChange, fmtCount, fmtMetric, fmtMs, metricName } from './format.js';
 import { methodLabel } from './labels.js';
-import { type EvalMetrics, isClassification, type Report } from './schema.js';
 
 export interface CompareRow {
   /** `SGLP (select min)`, `random`, `unpruned`. */

@@ -1,11 +1,11 @@
 // The elbow curve: Fisher's loss Loss[L, k] for each number of segments k, the relative cut of every step
 // (the elbow rule counts steps that cut more than the threshold), and the K that was used.
 
+import type { Report } from '../sglp/report/schema.js';
 import { axisTitle, valueAxis } from './axes.js';
 import { MINUS, sig } from './format.js';
 import { h, type Markup } from './markup.js';
 import { linear } from './scale.js';
-import type { Report } from './schema.js';
 
 const WIDTH = 380;
 const HEIGHT = 300;

@@ -1,7 +1,7 @@
 // Number formatting shared by the HTML page and the comparison table. Written out by hand rather than with
 // Intl so that the output is the same on every runtime and locale (reports are compared byte for byte).
 
-import { type EvalMetrics, isClassification } from './schema.js';
+import { type EvalMetrics, isClassification } from '../sglp/report/schema.js';
 
 /** The typographic minus for the page; the terminal and markdown tables pass '-'. */
 export const MINUS = '\u2212';

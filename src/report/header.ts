@@ -1,6 +1,7 @@
 // The top of the page: what was pruned, how, on what, and the headline numbers (metric, parameters, MACs,
 // time), then a strip of all units coloured by segment with the removed ones crossed out.
 
+import type { Report } from '../sglp/report/schema.js';
 import { fitLabel } from './axes.js';
 import { REMOVED_COLOR, segmentColor } from './color.js';
 import { HATCH_REMOVED } from './defs.js';
@@ -8,7 +9,6 @@ import { fmtChange, fmtCount, fmtInt, fmtMetric, fmtMetricChange, fmtMs, metricN
 import { deviceLabel, methodLabel } from './labels.js';
 import { unitMarker } from './marks.js';
 import { type Child, h, type Markup } from './markup.js';
-import type { Report } from './schema.js';
 import { unitViews } from './units.js';
 
 export function renderHeader(report: Report): Markup {

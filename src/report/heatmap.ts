@@ -3,13 +3,13 @@
 // labels. Every cell carries a <title>, so hovering shows the exact value without any script; the page's
 // script only adds a crosshair and a readout line.
 
+import type { Report } from '../sglp/report/schema.js';
 import { textWidth } from './axes.js';
 import { segmentColor, textOn, viridis } from './color.js';
 import { CKA_GRADIENT } from './defs.js';
 import { unitMarker } from './marks.js';
 import { type Child, h, type Markup } from './markup.js';
 import { linear, tickDecimals, ticks } from './scale.js';
-import type { Report } from './schema.js';
 import { type UnitView, unitViews } from './units.js';
 
 export interface HeatmapLayout {

@@ -3,6 +3,12 @@
 // builder in markup.ts. The page holds no date or other run-dependent text beyond the report itself, so
 // equal reports give equal pages.
 
+import {
+  REPORT_VERSION,
+  type Report,
+  type ReportSegmentImportance,
+  type Score,
+} from '../sglp/report/schema.js';
 import { renderCandidateChart, unsearchedSegments } from './candidate-scores.js';
 import { segmentColor } from './color.js';
 import { sharedDefs } from './defs.js';
@@ -13,7 +19,6 @@ import { renderHeatmap } from './heatmap.js';
 import { methodLabel } from './labels.js';
 import { type Child, h, type Markup, trusted } from './markup.js';
 import { renderRowSums } from './row-sums.js';
-import { REPORT_VERSION, type Report, type ReportSegmentImportance, type Score } from './schema.js';
 import { PAGE_SCRIPT } from './script.js';
 import { PAGE_CSS } from './style.js';
 import { renderPasses, renderProtocol, renderTimings } from './tables.js';

@@ -2,15 +2,6 @@
 // Pure string in, string out: the CLI writes the files.
 
 export {
-  type CompareRow,
-  type CompareTable,
-  compareRow,
-  compareRows,
-  compareTable,
-  unprunedRow,
-} from './compare.js';
-export { renderReportHtml } from './html.js';
-export {
   ARCHITECTURES,
   type Candidate,
   type EvalMetrics,
@@ -31,4 +22,13 @@ export {
   type Sampling,
   type Timings,
   type UnitScores,
-} from './schema.js';
+} from '../sglp/report/schema.js';
+export {
+  type CompareRow,
+  type CompareTable,
+  compareRow,
+  compareRows,
+  compareTable,
+  unprunedRow,
+} from './compare.js';
+export { renderReportHtml } from './html.js';

@@ -1,6 +1,6 @@
 // How the page and the comparison table name methods and devices.
 
-import type { Report } from './schema.js';
+import type { Report } from '../sglp/report/schema.js';
 
 const METHOD_NAMES: Record<Report['protocol']['method'], string> = {
   sglp: 'SGLP',

@@ -2,11 +2,11 @@
 // drawn as a dashed line (the partition minimises the squared distance of the points to these lines),
 // removed units crossed out.
 
+import type { Report } from '../sglp/report/schema.js';
 import { axisTitle, fitLabel, textWidth, unitAxis, valueAxis } from './axes.js';
 import { REMOVED_COLOR, segmentColor } from './color.js';
 import { h, type Markup } from './markup.js';
 import { linear, padded } from './scale.js';
-import type { Report } from './schema.js';
 import { type UnitView, unitViews } from './units.js';
 
 const WIDTH = 760;

@@ -1,9 +1,9 @@
 // The page's tables: stage timings with their share of the run, pass counts, and the whole protocol (every
 // setting, so that a reader can repeat the run).
 
+import type { Report } from '../sglp/report/schema.js';
 import { fmtInt, fmtMs } from './format.js';
 import { h, type Markup } from './markup.js';
-import type { Report } from './schema.js';
 
 const STAGES: [keyof Report['timings'], string][] = [
   ['featuresMs', 'Feature capture'],

@@ -1,12 +1,12 @@
 // The per-unit scores of the Block Influence and angular-distance baselines: one bar per unit, removed
 // units hatched red. Both scores measure how much a unit changes its input, so the lowest go first.
 
+import type { Report } from '../sglp/report/schema.js';
 import { axisTitle, textWidth, unitAxis, valueAxis } from './axes.js';
 import { REMOVED_COLOR, segmentColor } from './color.js';
 import { HATCH_REMOVED } from './defs.js';
 import { h, type Markup } from './markup.js';
 import { linear } from './scale.js';
-import type { Report } from './schema.js';
 import { unitViews } from './units.js';
 
 const WIDTH = 760;

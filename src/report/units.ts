@@ -1,6 +1,6 @@
 // What every chart needs to know about a unit: its name, its segment and whether it was kept.
 
-import type { Report } from './schema.js';
+import type { Report } from '../sglp/report/schema.js';
 
 export interface UnitView {
   readonly index: number;

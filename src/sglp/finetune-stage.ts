@@ -1,33 +1,19 @@
-// The optional last stage of the prune pipeline (docs/method.md §5): fine-tune a copy of the pruned model on the
-// train split, evaluate it again, and give what the report records (protocol.finetune,
-// metrics.afterFinetune, timings.finetuneMs). The pruned view over the loaded model is only read.
+// The optional last stage of the pipeline (docs/method.md §5), once for every family: fine-tune a copy of
+// the pruned model on the train split (the family's trainer: SGD for classifiers, AdamW for LMs), evaluate
+// it again, and give what the report records (protocol.finetune, metrics.afterFinetune,
+// timings.finetuneMs). The pruned view over the loaded model is only read.
 
-import type { ModelDescription } from '../arch/types.js';
-import type { ClassifierMetrics } from '../eval/classify.js';
-import type { Gpu } from '../gpu/device.js';
-import type { Normalize } from '../io/batches.js';
-import type { ImageDataset } from '../io/dataset.js';
-import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
-import type { Report } from '../report/schema.js';
-import { type FinetuneOptions, finetune, type TensorSource } from '../train/finetune.js';
 import type { LmLoopProgress } from '../train/lm-loop.js';
-import type { LoopEpochRecord, LoopProgress } from '../train/loop.js';
+import type { LoopProgress } from '../train/loop.js';
+import type { Report } from './report/schema.js';
 
-/** `--finetune-epochs E` and any overrides of docs/method.md §5's defaults. */
-export type FinetuneRequest = Omit<FinetuneOptions, 'signal' | 'onProgress' | 'onEpoch'>;
-
-/** What both fine-tuning stages (images, and LMs in finetune-lm-stage.ts) report to the pipeline. */
+/** What a fine-tuning stage reports to the pipeline. */
 export interface FinetuneProgressHooks {
   readonly onProgress?: (p: { stage: 'finetune'; done: number; total: number; detail?: string }) => void;
   readonly signal?: AbortSignal;
   /** The report's pass counters: one forward and one backward per training step. */
   readonly counters?: { forward: number; backward: number };
-}
-
-export interface FinetuneStageHooks extends FinetuneProgressHooks {
-  /** Evaluates a model the way the pipeline evaluated before and after pruning. */
-  readonly evaluate: (net: ClassifierModel) => Promise<ClassifierMetrics>;
 }
 
 /** A trainer's step events as the pipeline's 'finetune' progress, counting the passes. */
@@ -47,47 +33,47 @@ export function finetuneProgress(hooks: FinetuneProgressHooks, lossName: string)
   };
 }
 
-export interface FinetuneStageResult {
+/** How a family fine-tunes and evaluates: `N` is its runnable network, `M` its metrics. */
+export interface FinetuneSteps<N, M> {
+  /** Trains a copy of the pruned model; the settings are what the report records. */
+  readonly train: () => Promise<{ params: ParamStore; settings: object }>;
+  /** Before the evaluation, e.g. rounding to the dtypes the export saves. */
+  readonly prepare?: (params: ParamStore) => Promise<void>;
+  readonly network: (params: ParamStore) => N;
+  /** Frees what network() made (the tensors are the caller's). */
+  readonly release: (net: N) => void;
+  /** Evaluates a model the way the pipeline evaluated before and after pruning. */
+  readonly evaluate: (net: N) => Promise<M>;
+}
+
+export interface FinetuneStageResult<M> {
   /** The fine-tuned tensors under the pruned model's keys; the caller disposes them. */
   readonly params: ParamStore;
   readonly protocol: NonNullable<Report['protocol']['finetune']>;
   /** After the last epoch (no best-of-epochs pick). */
-  readonly metrics: { accuracy: number; loss: number; samples: number };
-  readonly history: LoopEpochRecord[];
+  readonly metrics: M;
   readonly trainMs: number;
   readonly evalMs: number;
 }
 
-export async function finetuneStage(
-  gpu: Gpu,
-  desc: ModelDescription,
-  source: TensorSource,
-  train: ImageDataset,
-  normalize: Normalize,
-  request: FinetuneRequest,
-  hooks: FinetuneStageHooks,
-): Promise<FinetuneStageResult> {
+export async function finetuneStage<N, M>(steps: FinetuneSteps<N, M>): Promise<FinetuneStageResult<M>> {
   const t0 = performance.now();
-  const { params, history, settings } = await finetune(gpu, desc, source, train, normalize, {
-    ...request,
-    signal: hooks.signal,
-    onProgress: finetuneProgress(hooks, 'loss'),
-  });
+  const { params, settings } = await steps.train();
   const trainMs = performance.now() - t0;
   try {
     const t1 = performance.now();
-    const net = createClassifier(gpu, desc, params);
-    let m: ClassifierMetrics;
+    await steps.prepare?.(params);
+    const net = steps.network(params);
+    let metrics: M;
     try {
-      m = await hooks.evaluate(net);
+      metrics = await steps.evaluate(net);
     } finally {
-      net.unfreeze();
+      steps.release(net);
     }
     return {
       params,
-      protocol: { ...settings },
-      metrics: { accuracy: m.accuracy, loss: m.loss, samples: m.samples },
-      history,
+      protocol: { ...settings } as FinetuneStageResult<M>['protocol'],
+      metrics,
       trainMs,
       evalMs: performance.now() - t1,
     };

@@ -1,15 +1,15 @@
-// The prune report (src/report/schema.ts) as both pipelines write it: what differs between images and text
+// The prune report (report/schema.ts) as the pipeline writes it: what differs between model families
 // (data wording, metrics, fine-tuning, pass sharing) comes in from the caller, the rest is built here.
 
 import type { ReinitUnit } from '../arch/prune.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Precision } from '../nn/params.js';
-import type { Report, ReportUnit } from '../report/schema.js';
 import { RANDOM_STREAM } from './baselines.js';
 import { MAX_EXHAUSTIVE, type SegmentImportance } from './candidates.js';
 import type { SaveDtype } from './export.js';
 import type { KeepRequest } from './keep-plan.js';
+import type { Report, ReportUnit } from './report/schema.js';
 import type { PruneSettings } from './search-stage.js';
 import { DEFAULT_MAX_SEGMENTS, ELBOW_THRESHOLD, type segmentCka } from './segment.js';
 

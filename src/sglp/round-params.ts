@@ -3,8 +3,8 @@
 // f32 values lose their low bits on the way out, and the report's perplexity must be the file's.
 
 import type { SafetensorsDtype } from '../io/dtypes.js';
-import { decodeBF16, decodeF16, encodeBF16, encodeF16 } from '../io/half.js';
 import type { ParamStore } from '../nn/params.js';
+import { decodeBF16, decodeF16, encodeBF16, encodeF16 } from '../num/half.js';
 
 /** Rounds every tensor of `store` that `savedAs` maps to F16 or BF16, in place; others are left alone. */
 export async function roundToSaved(

@@ -12,24 +12,25 @@ import {
   cka,
   evaluate,
   exportModel,
+  type ImageModel,
   loadIdxSplits,
   loadImageDataset,
   loadModel,
-  type Model,
   prune,
   segment,
 } from '../../src/index.js';
 import type { ImageDataset } from '../../src/io/dataset.js';
 import { loadModelDir } from '../../src/node/api.js';
 import { calibrate } from '../../src/sglp/calibrate.js';
-import { pruneSglp } from '../../src/sglp/pipeline.js';
+import { pruneSglp } from '../../src/sglp/families/image/prune.js';
+import type { ParamView } from '../../src/sglp/importance.js';
 import { segmentCka } from '../../src/sglp/segment.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyConfig, writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
 const getGpu = useGpu();
 let dir = '';
-let model: Model;
+let model: ImageModel;
 let data: { train: ImageDataset; test: ImageDataset };
 let server: Server | undefined;
 
@@ -55,7 +56,7 @@ beforeAll(async () => {
   mkdirSync(path.join(dir, 'model'));
   await writeTinyModel(path.join(dir, 'model'), 5);
   await writeTinyMnist(dir, 64, 30);
-  model = await loadModelDir(await getGpu(), path.join(dir, 'model'));
+  model = (await loadModelDir(await getGpu(), path.join(dir, 'model'))) as ImageModel;
   const files = new Map(DATA_FILES.map((f) => [f, new Uint8Array(readFileSync(path.join(dir, f)))]));
   data = await loadIdxSplits(files, 'tiny');
 });
@@ -96,7 +97,7 @@ describe('loading', () => {
       url,
     ];
     for (const source of sources) {
-      const m = await loadModel(gpu, source);
+      const m = (await loadModel(gpu, source)) as ImageModel;
       try {
         const got = await m.params.toArrays();
         expect(Object.keys(got).sort()).toEqual(Object.keys(reference).sort());
@@ -155,19 +156,19 @@ describe('verbs', () => {
     expect(before.loss).toBeCloseTo((r.report.metrics.before as { loss: number }).loss, 6);
 
     const exported = await exportModel(model, r);
-    const pruned = await loadModel(gpu, exported.files);
+    const pruned = (await loadModel(gpu, exported.files)) as ImageModel;
     try {
       expect(pruned.desc.units).toHaveLength(r.report.kept.length);
       expect(JSON.parse(exported.config)).toEqual(r.pruned.config);
       const arrays = await pruned.params.toArrays();
       for (const p of r.pruned.description.params) {
-        expect(arrays[p.key], p.key).toEqual(await gpu.readF32(r.view.get(p.key)));
+        expect(arrays[p.key], p.key).toEqual(await gpu.readF32((r.view as ParamView).get(p.key)));
       }
       const after = await evaluate(pruned, data.test);
       expect(after.accuracy).toBe((r.report.metrics.after as { accuracy: number }).accuracy);
     } finally {
       pruned.dispose();
-      r.view.dispose();
+      r.view?.dispose();
       ref.view.dispose();
     }
   });

@@ -13,7 +13,7 @@ import { pruneCommand } from '../../src/cli/prune.js';
 import { validateModelConfig } from '../../src/io/config.js';
 import type { TensorToWrite } from '../../src/io/safetensors-write.js';
 import { writeFileAtomic, writeSafetensorsFile } from '../../src/node/files.js';
-import { parseReport } from '../../src/report/schema.js';
+import { parseReport } from '../../src/sglp/report/schema.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyArrays, writeTinyMnist } from '../helpers/tiny-model.js';
 

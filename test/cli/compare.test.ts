@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareCommand, parseMethods } from '../../src/cli/compare.js';
-import { parseReport } from '../../src/report/schema.js';
+import { parseReport } from '../../src/sglp/report/schema.js';
 import { captureIo } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { TINY_LLAMA_TEXT, writeTinyLlama } from '../helpers/tiny-llama.js';

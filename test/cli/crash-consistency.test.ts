@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { openFileSource } from '../../src/node/files.js';
-import { parseReport } from '../../src/report/schema.js';
+import { parseReport } from '../../src/sglp/report/schema.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
 let root: string;

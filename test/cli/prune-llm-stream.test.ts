@@ -13,7 +13,7 @@ import { type PruneCliOptions, pruneCommand } from '../../src/cli/prune.js';
 import { DeviceMemoryError } from '../../src/gpu/pool.js';
 import { validateModelConfig } from '../../src/io/config.js';
 import { writeSafetensorsFile } from '../../src/node/files.js';
-import type { Report } from '../../src/report/schema.js';
+import type { Report } from '../../src/sglp/report/schema.js';
 import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { values } from '../helpers/reference.js';

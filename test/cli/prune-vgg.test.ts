@@ -11,7 +11,7 @@ import { evalCommand } from '../../src/cli/eval.js';
 import { type PruneCliOptions, pruneCommand } from '../../src/cli/prune.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { openFileSource } from '../../src/node/files.js';
-import { parseReport, type Report, reportWithoutTimings } from '../../src/report/schema.js';
+import { parseReport, type Report, reportWithoutTimings } from '../../src/sglp/report/schema.js';
 import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist32, writeTinyVgg } from '../helpers/tiny-vgg.js';

@@ -12,7 +12,7 @@ import { evalCommand } from '../../src/cli/eval.js';
 import { type PruneCliOptions, pruneCommand } from '../../src/cli/prune.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { openFileSource } from '../../src/node/files.js';
-import { parseReport, reportWithoutTimings } from '../../src/report/schema.js';
+import { parseReport, reportWithoutTimings } from '../../src/sglp/report/schema.js';
 import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';

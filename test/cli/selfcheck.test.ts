@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selfcheck } from '../../src/cli/selfcheck.js';
+import { selfcheck } from '../../src/api/selfcheck.js';
 import type { Gpu } from '../../src/gpu/device.js';
 import { useGpu } from '../helpers/gpu.js';
 

@@ -1,7 +1,7 @@
 // Deno (issue 6 item 3): examples/deno/prune.ts runs cka + prune through dist/index.js under
 // `deno run --unstable-webgpu` (npm `deno`) on the tiny model; its CKA matrix must match Node's within
 // 1e-5 (f32 Grams on two WebGPU stacks), its segments, kept units and pruned files exactly.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { cka, exportModel, loadIdxSplits, prune, segment } from '../../src/index
 import { loadModelDir } from '../../src/node/api.js';
 import { expectSameExport } from '../helpers/export-compare.js';
 import { useGpu } from '../helpers/gpu.js';
-import { DENO, ROOT, runProcess, staleBundle } from '../helpers/runtimes.js';
+import { ROOT, runDeno } from '../helpers/runtimes.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 
 const EXAMPLE = path.join(ROOT, 'examples', 'deno', 'prune.ts');
@@ -61,7 +61,7 @@ beforeAll(async () => {
       removed: r.report.removed,
       files: (await exportModel(model, r)).files,
     };
-    r.view.dispose();
+    r.view?.dispose();
   } finally {
     model.dispose();
   }
@@ -75,20 +75,8 @@ describe('Deno example', () => {
   it(
     "runs cka and a prune under deno --unstable-webgpu with Node's results",
     async () => {
-      if (!existsSync(DENO)) throw new Error(`${path.relative(ROOT, DENO)} is missing: run \`npm ci\``);
-      const stale = staleBundle();
-      if (stale) throw new Error(stale);
       const out = path.join(scratch, 'pruned');
       const args = [
-        'run',
-        '--unstable-webgpu',
-        '--no-prompt',
-        '--no-config',
-        '--no-lock',
-        '--cached-only',
-        `--allow-read=${ROOT},${scratch}`,
-        `--allow-write=${scratch}`,
-        EXAMPLE,
         path.join(scratch, 'model'),
         path.join(scratch, 'data'),
         ...Object.entries(S).flatMap(([k, v]) => [
@@ -98,19 +86,7 @@ describe('Deno example', () => {
         '--out',
         out,
       ];
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        DENO_DIR: path.join(scratch, 'deno-dir'),
-        DENO_NO_UPDATE_CHECK: '1',
-        DENO_NO_PACKAGE_JSON: '1',
-        NO_COLOR: '1',
-      };
-      if (!env.XDG_RUNTIME_DIR && env.MESA_VK_DEVICE_SELECT === undefined) env.NODEVICE_SELECT ??= '1';
-      const { code, signal, stdout, stderr } = await runProcess(DENO, args, {
-        cwd: scratch,
-        env,
-        timeoutMs: TIMEOUT_MS,
-      });
+      const { code, signal, stdout, stderr } = await runDeno(EXAMPLE, args, scratch, TIMEOUT_MS);
       expect(signal, `deno was killed (timeout ${TIMEOUT_MS} ms?)\n${stderr}`).toBeNull();
       expect(code, `deno failed:\n${stderr}`).toBe(0);
       expect(stderr, 'progress reaches stderr').toMatch(/recalibrate \d+\/\d+/);

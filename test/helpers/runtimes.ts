@@ -78,3 +78,37 @@ export function runProcess(
     });
   });
 }
+
+/**
+ * Runs a Deno script (examples/deno/…) the way the tests do: --unstable-webgpu, offline, reading `ROOT` and
+ * `scratch`, writing `scratch` only, its own DENO_DIR there.
+ */
+export function runDeno(
+  script: string,
+  args: string[],
+  scratch: string,
+  timeoutMs: number,
+): Promise<ProcessResult> {
+  if (!existsSync(DENO)) throw new Error(`${path.relative(ROOT, DENO)} is missing: run \`npm ci\``);
+  const stale = staleBundle();
+  if (stale) throw new Error(stale);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DENO_DIR: path.join(scratch, 'deno-dir'),
+    DENO_NO_UPDATE_CHECK: '1',
+    DENO_NO_PACKAGE_JSON: '1',
+    NO_COLOR: '1',
+  };
+  if (!env.XDG_RUNTIME_DIR && env.MESA_VK_DEVICE_SELECT === undefined) env.NODEVICE_SELECT ??= '1';
+  const flags = [
+    'run',
+    '--unstable-webgpu',
+    '--no-prompt',
+    '--no-config',
+    '--no-lock',
+    '--cached-only',
+    `--allow-read=${ROOT},${scratch}`,
+    `--allow-write=${scratch}`,
+  ];
+  return runProcess(DENO, [...flags, script, ...args], { cwd: scratch, env, timeoutMs });
+}

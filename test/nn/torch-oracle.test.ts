@@ -8,12 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { evalCommand, loadModel, readRunnableConfig } from '../../src/cli/eval.js';
+import { evalCommand, loadModel } from '../../src/cli/eval.js';
 import type { CliIo } from '../../src/cli/progress.js';
 import { imageBatches } from '../../src/io/batches.js';
 import { openCheckpoint } from '../../src/io/safetensors-index.js';
 import { FASHION_MNIST_DIR, loadImageDataset } from '../../src/node/datasets.js';
 import { directorySource } from '../../src/node/files.js';
+import { readRunnableConfig } from '../../src/node/model-dir.js';
 import { useGpu } from '../helpers/gpu.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/torch-resnet20/', import.meta.url));

@@ -5,9 +5,9 @@
 // search are the project's own (src/sglp), so the parts agree the way a real run's do.
 
 import { Rng } from '../../src/io/prng.js';
-import type { EvalMetrics, Report, ReportUnit } from '../../src/report/schema.js';
 import { type SegmentImportance, searchSegment } from '../../src/sglp/candidates.js';
 import { planKeep } from '../../src/sglp/keep-plan.js';
+import type { EvalMetrics, Report, ReportUnit } from '../../src/sglp/report/schema.js';
 import { type Segment, segmentSequence } from '../../src/sglp/segment.js';
 
 export interface FixtureOptions {

@@ -3,7 +3,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderReportHtml } from '../../src/report/html.js';
-import { parseReport, type Report } from '../../src/report/schema.js';
+import { parseReport, type Report } from '../../src/sglp/report/schema.js';
 import { resnet56Report } from './fixture.js';
 
 const withReinit = (r: Report, reinitialised: unknown): unknown => ({ ...r, reinitialised });

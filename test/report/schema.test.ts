@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { SegmentImportance } from '../../src/sglp/candidates.js';
+import type { KeepRequest } from '../../src/sglp/keep-plan.js';
 import {
   type Protocol,
   parseReport,
@@ -7,9 +9,7 @@ import {
   type ReportSegmentation,
   type ReportSegmentImportance,
   reportWithoutTimings,
-} from '../../src/report/schema.js';
-import type { SegmentImportance } from '../../src/sglp/candidates.js';
-import type { KeepRequest } from '../../src/sglp/keep-plan.js';
+} from '../../src/sglp/report/schema.js';
 import type { Segmentation } from '../../src/sglp/segment.js';
 import { asBaseline, llamaReport, resnet56Report, segmentSizes } from './fixture.js';
 

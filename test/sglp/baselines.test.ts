@@ -11,7 +11,6 @@ import type { ImageDataset } from '../../src/io/dataset.js';
 import { Rng } from '../../src/io/prng.js';
 import type { ParamStore } from '../../src/nn/params.js';
 import { renderReportHtml } from '../../src/report/html.js';
-import { parseReport, reportWithoutTimings } from '../../src/report/schema.js';
 import {
   chooseLast,
   chooseLowest,
@@ -20,7 +19,8 @@ import {
   removableUnits,
 } from '../../src/sglp/baselines.js';
 import { calibrate } from '../../src/sglp/calibrate.js';
-import { type PruneOptions, pruneSglp } from '../../src/sglp/pipeline.js';
+import { type PruneOptions, pruneSglp } from '../../src/sglp/families/image/prune.js';
+import { parseReport, reportWithoutTimings } from '../../src/sglp/report/schema.js';
 import { batchNormRef } from '../helpers/cnn-reference.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyArrays, tinyConfig, tinyDataset, tinyDescription, tinyParams } from '../helpers/tiny-model.js';

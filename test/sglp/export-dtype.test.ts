@@ -1,7 +1,7 @@
 // The dtype side of the LLM export (src/sglp/export.ts, round-params.ts): which dtype each tensor is saved
 // in, that unchanged tensors kept in their dtype come from the input's bytes (one read by key each, never
 // the device), that others are read back and converted, config.json's dtype fields, and the rounding of
-// fine-tuned tensors to the saved dtype against io/half's round-to-nearest-even.
+// fine-tuned tensors to the saved dtype against num/half's round-to-nearest-even.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeModel } from '../../src/arch/describe.js';
@@ -11,10 +11,10 @@ import type { Gpu } from '../../src/gpu/device.js';
 import type { Tensor } from '../../src/gpu/tensor.js';
 import { validateModelConfig } from '../../src/io/config.js';
 import type { SafetensorsDtype } from '../../src/io/dtypes.js';
-import { decodeBF16, decodeF16, encodeBF16, encodeF16 } from '../../src/io/half.js';
 import type { TensorInfo } from '../../src/io/safetensors.js';
 import type { TensorToWrite } from '../../src/io/safetensors-write.js';
 import { ParamStore } from '../../src/nn/params.js';
+import { decodeBF16, decodeF16, encodeBF16, encodeF16 } from '../../src/num/half.js';
 import {
   type InputTensors,
   parseSaveDtype,

@@ -11,8 +11,9 @@ import type { ImageDataset } from '../../src/io/dataset.js';
 import type { ParamStore } from '../../src/nn/params.js';
 import { CifarResnet } from '../../src/nn/resnet.js';
 import { renderReportHtml } from '../../src/report/html.js';
-import { parseReport } from '../../src/report/schema.js';
-import { type PruneOptions, type PruneProgress, pruneSglp } from '../../src/sglp/pipeline.js';
+import { type PruneOptions, pruneSglp } from '../../src/sglp/families/image/prune.js';
+import type { PruneProgress } from '../../src/sglp/pipeline.js';
+import { parseReport } from '../../src/sglp/report/schema.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyConfig, tinyDataset, tinyDescription, tinyParams } from '../helpers/tiny-model.js';
 

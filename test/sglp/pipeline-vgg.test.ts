@@ -16,8 +16,8 @@ import { validateModelConfig } from '../../src/io/config.js';
 import type { ImageDataset } from '../../src/io/dataset.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { Vgg } from '../../src/nn/vgg.js';
-import { parseReport, reportWithoutTimings } from '../../src/report/schema.js';
 import { prunedTensors } from '../../src/sglp/export.js';
+import { type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/families/image/prune.js';
 import {
   disposeGradNormBatches,
   type GradNormBatch,
@@ -26,8 +26,8 @@ import {
   prunedView,
   uploadGradNormBatches,
 } from '../../src/sglp/importance.js';
-import { type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/pipeline.js';
 import { reinitArrays } from '../../src/sglp/reinit.js';
+import { parseReport, reportWithoutTimings } from '../../src/sglp/report/schema.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyArrays } from '../helpers/tiny-model.js';
 import { TINY_VGG_CONFIG, tinyDataset32, tinyVggDescription } from '../helpers/tiny-vgg.js';

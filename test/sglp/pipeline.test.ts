@@ -11,8 +11,8 @@ import { imageBatches } from '../../src/io/batches.js';
 import type { ImageDataset } from '../../src/io/dataset.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { CifarResnet } from '../../src/nn/resnet.js';
-import { parseReport, reportWithoutTimings } from '../../src/report/schema.js';
 import { planSearch, searchSegment } from '../../src/sglp/candidates.js';
+import { type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/families/image/prune.js';
 import {
   disposeGradNormBatches,
   networkGradNorm,
@@ -21,7 +21,8 @@ import {
   uploadGradNormBatches,
 } from '../../src/sglp/importance.js';
 import { planKeep } from '../../src/sglp/keep-plan.js';
-import { candidateCount, type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/pipeline.js';
+import { candidateCount } from '../../src/sglp/pipeline.js';
+import { parseReport, reportWithoutTimings } from '../../src/sglp/report/schema.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyArrays, tinyConfig, tinyDataset, tinyDescription, tinyParams } from '../helpers/tiny-model.js';
 
@@ -143,7 +144,7 @@ describe('pruneSglp', () => {
     const controller = new AbortController();
     controller.abort(new Error('stop here'));
     await expect(run({ signal: controller.signal })).rejects.toThrow('stop here');
-    // VGG runs here (test/sglp/pipeline-vgg.test.ts); decoder LMs go through pipeline-llm.ts.
+    // VGG runs here (test/sglp/pipeline-vgg.test.ts); decoder LMs go through src/sglp/families/lm/.
     const llm = { ...desc, architecture: 'llama' } as unknown as ModelDescription;
     await expect(pruneSglp({ gpu, desc: llm, params, normalize, train, test }, options())).rejects.toThrow(
       /pruneSglp runs image classifiers; prune a decoder LM with pruneLlm/,

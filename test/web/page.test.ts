@@ -14,7 +14,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModel, loadIdxSplits, prune } from '../../src/index.js';
 import { loadModelDir } from '../../src/node/api.js';
-import type { Report } from '../../src/report/schema.js';
+import type { Report } from '../../src/sglp/report/schema.js';
 import { expectSameExport } from '../helpers/export-compare.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
@@ -97,7 +97,7 @@ beforeAll(async () => {
     });
     nodeReport = r.report;
     nodeFiles = (await exportModel(model, r)).files;
-    r.view.dispose();
+    r.view?.dispose();
   } finally {
     model.dispose();
   }

@@ -3,7 +3,7 @@
 // of the form that came closest, since "matches none of the accepted forms" does not say what to fix.
 
 import type * as z from 'zod';
-import { describeIssue, fieldName, lookup } from '../io/config-issues.js';
+import { describeIssue, fieldName, lookup } from '../../io/config-issues.js';
 
 type Key = string | number;
 

@@ -3,8 +3,8 @@
 // They run only once the shape is valid, so every field here exists with its declared type.
 
 import type * as z from 'zod';
-import { binomial } from '../sglp/candidates.js';
-import { elbowK } from '../sglp/segment.js';
+import { binomial } from '../candidates.js';
+import { elbowK } from '../segment.js';
 import type { Report } from './schema.js';
 
 type Path = (string | number)[];

@@ -1,0 +1,88 @@
+// A causal LM (LlamaForCausalLM checkpoint) loaded onto the device: its config text (a pruned config.json
+// is the input's with the layer count changed), its tokenizer (tokenizer.json, or UTF-8 bytes without
+// one), the side files a pruned directory carries over, and the open checkpoint, from which the export
+// copies the kept tensors byte for byte (closed by dispose()).
+
+import { describeModel } from '../arch/describe.js';
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { LlmConfig } from '../io/config.js';
+import type { TensorStore } from '../io/safetensors.js';
+import { openCheckpoint } from '../io/safetensors-index.js';
+import { type DirectorySource, readText } from '../io/source.js';
+import { readTokenizer, type TextTokenizer } from '../io/tokenizer.js';
+import { ParamStore, type Precision } from '../nn/params.js';
+import { HF_SIDE_FILES } from '../sglp/export.js';
+
+/** A causal LM on the device. Call dispose() when done with it (the Gpu stays open). */
+export interface LanguageModel {
+  readonly kind: 'causal-lm';
+  readonly gpu: Gpu;
+  /** Where it came from, for messages and reports. */
+  readonly name: string;
+  readonly config: LlmConfig;
+  /** config.json as read (the pruned config keeps every field the library does not change). */
+  readonly configText: string;
+  readonly desc: ModelDescription;
+  readonly params: ParamStore;
+  readonly precision: Precision;
+  readonly tokenizer: TextTokenizer;
+  /** The input checkpoint, open until dispose(): the export copies unchanged tensors from it. */
+  readonly checkpoint: TensorStore;
+  /** Tokenizer and generation files of the directory, carried into a pruned one unchanged. */
+  readonly sideFiles: ReadonlyMap<string, Uint8Array>;
+  dispose(): Promise<void>;
+}
+
+export async function loadLanguageModel(
+  gpu: Gpu,
+  dir: DirectorySource,
+  config: LlmConfig,
+  options: { readonly checkValues?: boolean; readonly precision?: Precision; readonly signal?: AbortSignal },
+): Promise<LanguageModel> {
+  const desc = describeModel(config);
+  const precision = options.precision ?? 'f32';
+  if (precision === 'f16' && !gpu.hasF16) {
+    throw new Error(`precision f16 needs the adapter feature shader-f16, which this adapter lacks`);
+  }
+  const configText = await readText(dir, 'config.json');
+  const tokenizer = await readTokenizer(dir);
+  const sideFiles = new Map<string, Uint8Array>();
+  for (const file of HF_SIDE_FILES) {
+    if (!(await dir.has(file))) continue;
+    const src = await dir.open(file);
+    try {
+      sideFiles.set(file, await src.read(0, src.size));
+    } finally {
+      await src.close?.();
+    }
+  }
+  const checkpoint = await openCheckpoint(dir);
+  try {
+    options.signal?.throwIfAborted();
+    const params = await ParamStore.load(gpu, desc, checkpoint, {
+      precision,
+      checkValues: options.checkValues ?? true,
+    });
+    return {
+      kind: 'causal-lm',
+      gpu,
+      name: dir.name,
+      config,
+      configText,
+      desc,
+      params,
+      precision,
+      tokenizer,
+      checkpoint,
+      sideFiles,
+      dispose: async () => {
+        params.dispose();
+        await checkpoint.close();
+      },
+    };
+  } catch (e) {
+    await checkpoint.close();
+    throw e;
+  }
+}
