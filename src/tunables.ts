@@ -67,6 +67,23 @@ export const gemm = {
   maxSplits: 32,
 };
 
+/**
+ * Workgroup-memory tiled GEMM for discrete GPUs (shaders/gemm-tiled.wgsl): WGX x WGY invocations, each with
+ * TM x TN outputs in registers, K staged BK at a time. `large` (128 x 128 tiles, 8 x 8 per invocation) is
+ * the usual register-blocked shape for NVIDIA-class GPUs; `small` (64 x 64, 4 x 4) keeps enough workgroups
+ * in flight when C has few 128 x 128 tiles. Not yet tuned on a GPU (bench/RESULTS.md): the GPU job
+ * measures both, and `plain` is kept for shapes too small to fill a tile (decode-like M).
+ */
+export const gemmTiled = {
+  large: { wgx: 16, wgy: 16, tm: 8, tn: 8, bk: 16 },
+  small: { wgx: 16, wgy: 16, tm: 4, tn: 4, bk: 16 },
+  /** Large tiles only when C has at least this many of them (else small ones fill the GPU better). */
+  largeMinTiles: 128,
+  /** Below this many rows or columns of C the plain kernel (skinny / tiny tiles) is used. */
+  minRows: 32,
+  minCols: 32,
+};
+
 // ---- CNN kernels (conv2d, batch norm, pooling, cross-entropy) -------------------------------------
 
 /**

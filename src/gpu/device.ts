@@ -2,6 +2,7 @@ import { decodeF16, encodeF16 } from '../io/half.js';
 import { batching } from '../tunables.js';
 import { DeviceLostError, KernelError } from './errors.js';
 import { BufferUsage } from './flags.js';
+import type { KernelChoice } from './kernel-choice.js';
 import { type KernelSpec, PipelineCache, pipelineKey } from './pipelines.js';
 import { BufferPool } from './pool.js';
 import { Profiler } from './profiler.js';
@@ -23,6 +24,8 @@ export interface AcquireOptions {
   memoryCap?: number;
   /** How the runtime waits for the device's promises; the default awaits them. Node passes one that sleeps. */
   waiter?: Waiter;
+  /** Lavapipe-tuned or GPU-tuned kernels where both exist (src/gpu/kernel-choice.ts); default auto. */
+  kernels?: KernelChoice;
 }
 
 /** Settles as the given promise does; free to choose how the thread passes the time meanwhile. */
@@ -105,6 +108,8 @@ export class Gpu {
   readonly profiler: Profiler | undefined;
   /** Dispatches and submits so far (for reports and tests). */
   readonly counters = { dispatches: 0, submits: 0 };
+  /** Kernel family choice (src/gpu/kernel-choice.ts); tests and benchmarks may change it. */
+  kernels: KernelChoice;
 
   private readonly staging: Staging;
   private readonly uniformArena: GPUBuffer;
@@ -131,6 +136,7 @@ export class Gpu {
     this.pool = new BufferPool(device, device.limits.maxStorageBufferBindingSize);
     this.pool.memoryCap = options.memoryCap;
     this.waiter = options.waiter ?? ((p) => p);
+    this.kernels = options.kernels ?? 'auto';
     this.pipelines = new PipelineCache(device);
     this.staging = new Staging(device);
     this.uniformArena = device.createBuffer({

@@ -7,9 +7,10 @@ import type { DType, Tensor } from '../gpu/tensor.js';
 import { elementwise } from '../tunables.js';
 import { type Activation, activationDefines } from './activation.js';
 import { chooseGemmTiles, type GemmTiles } from './gemm-config.js';
+import { type GemmVariantOptions, gemmTiled, tiledGemmFor } from './gemm-tiled.js';
 import { f32bits, grid2d } from './util.js';
 
-export interface GemmOptions {
+export interface GemmOptions extends GemmVariantOptions {
   transA?: boolean;
   transB?: boolean;
   alpha?: number;
@@ -89,6 +90,18 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
   if (out.size === 0) return out;
   if (k === 0) throw new ShapeError('gemm', 'K is 0');
 
+  // Discrete GPUs: the workgroup-memory tiled kernel (src/ops/gemm-tiled.ts) where the shape fills its tiles.
+  const tiled = tiledGemmFor(gpu.kernels, gpu.adapter.isCpu, { m, n, k, batch }, opts);
+  if (tiled) {
+    const strides = { strideA: batchA > 1 ? m * k : 0, strideB: batchB > 1 ? k * n : 0 };
+    return gemmTiled(
+      gpu,
+      { a, b, out, bias, biasAxis, activation, alpha, transA, transB, tiles: tiled },
+      {
+        ...{ m, n, k, batch, f16, outDType, ...strides },
+      },
+    );
+  }
   const tiles = opts.tiles ?? chooseGemmTiles({ m, n, k, batch }, gpu.adapter.isCpu);
   const split = tiles.splits > 1;
   const biasDefs = {
