@@ -189,6 +189,20 @@ export const attention = {
   fallbackLanes: 16,
 };
 
+/**
+ * Flash attention for discrete GPUs (shaders/flash-attention*.wgsl): `wg` invocations, score tiles of
+ * 4 x 4 per invocation (so rows x keys = 16 wg), output tiles `ct` vec4 columns wide. Forward and dq: `bq`
+ * query rows per workgroup against blocks of `bk` keys; dk / dv: `bkv` keys per workgroup against blocks of
+ * `bq` query rows. Sized so head dim 128 fits 32 KiB of workgroup memory; not yet tuned on a GPU.
+ */
+export const flashAttention = {
+  wg: 128,
+  forward: { bq: 64, bk: 32 },
+  dq: { bq: 64, bk: 32 },
+  dkdv: { bkv: 64, bq: 32 },
+  ct: 16,
+};
+
 // ---- Fine-tuning after pruning (docs/method.md §5) ------------------------------------------------------------
 
 /** AdamW training of language models (`sglp train --arch llama`, src/cli/train-lm.ts): step settings. */

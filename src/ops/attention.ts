@@ -5,6 +5,12 @@ import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { llm, attention as tun } from '../tunables.js';
+import {
+  type FlashVariantOptions,
+  flashAttention,
+  flashAttentionBackward,
+  flashFor,
+} from './flash-attention.js';
 import { expectDType, f32bits, grid2d } from './util.js';
 
 export type AttentionLayout = 'bhtd' | 'bthd';
@@ -21,7 +27,7 @@ export interface AttentionTiles {
   shuffle: boolean;
 }
 
-export interface AttentionOptions {
+export interface AttentionOptions extends FlashVariantOptions {
   /**
    * q / out / dq / dOut are [B, Hq, T, D] and k / v / dk / dv [B, Hkv, T, D] ('bhtd', the default), or
    * [B, T, H, D] ('bthd'): what a projection writes as [B * T, H * D], so no transposes are needed.
@@ -111,6 +117,13 @@ function tilesFor(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions): At
   return tiles;
 }
 
+/** Discrete GPUs: the workgroup-memory flash kernels (src/ops/flash-attention.ts) where they fit. */
+function flashTiles(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions) {
+  if (opts.tiles) return undefined; // plain tiles given: the plain kernels
+  const bytes = gpu.limits.maxComputeWorkgroupStorageSize;
+  return flashFor(op, gpu.kernels, gpu.adapter.isCpu, bytes, g.D, opts);
+}
+
 function params(g: Geometry, blocks: number, causal: boolean, scale: number, lanes: number): Uint32Array {
   return new Uint32Array([
     g.T,
@@ -158,6 +171,9 @@ export function attention(
 ): { out: Tensor; lse: Tensor } {
   const layout = opts.layout ?? 'bhtd';
   const g = geometry('attention', q, k, v, layout);
+  const flash = flashTiles('attention', gpu, g, opts);
+  if (flash)
+    return flashAttention(gpu, q, k, v, g, opts.causal ?? true, opts.scale ?? 1 / Math.sqrt(g.D), flash);
   const tiles = tilesFor('attention', gpu, g, opts);
   const out = gpu.empty(q.shape);
   const lse = gpu.empty([g.B, g.Hq, g.T]);
@@ -208,6 +224,11 @@ export function attentionBackward(
   }
   if (lse.size !== g.B * g.Hq * g.T)
     throw new ShapeError('attentionBackward', `lse must be [${g.B}, ${g.Hq}, ${g.T}]`);
+  const flash = flashTiles('attentionBackward', gpu, g, opts);
+  if (flash) {
+    const [causal, scale] = [opts.causal ?? true, opts.scale ?? 1 / Math.sqrt(g.D)];
+    return flashAttentionBackward(gpu, { dOut, q, k, v, out, lse }, g, causal, scale, flash);
+  }
   const tiles = tilesFor('attentionBackward', gpu, g, opts);
   const dq = gpu.empty(q.shape);
   const dk = gpu.empty(k.shape);
