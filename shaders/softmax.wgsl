@@ -1,12 +1,7 @@
 // Numerically stable softmax along the last axis: one workgroup per row; the row's max and the sum of
 // exp(x - max) are folded per lane in a fixed order and combined by a tree in workgroup memory.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  gridX: u32,
-  pad: u32,
-}
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Out: array<f32>;

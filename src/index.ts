@@ -42,6 +42,13 @@ export { DeviceLostError, KernelError, ShapeError } from './gpu/errors.js';
 export { type KernelSpec, pipelineKey } from './gpu/pipelines.js';
 export { DeviceMemoryError } from './gpu/pool.js';
 export { type DType, Tensor } from './gpu/tensor.js';
+export {
+  type UniformDecl,
+  UniformError,
+  UniformLayout,
+  type UniformValues,
+  uniforms,
+} from './gpu/uniforms.js';
 export * as io from './io/index.js';
 export * as nn from './nn/index.js';
 export * as ops from './ops/index.js';

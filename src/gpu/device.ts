@@ -8,6 +8,7 @@ import { BufferPool } from './pool.js';
 import { Profiler } from './profiler.js';
 import { Staging } from './staging.js';
 import { bytesPerElement, type DType, sizeOf, Tensor } from './tensor.js';
+import { type PackTarget, packTarget, type UniformDecl, type UniformValues } from './uniforms.js';
 
 /** Optional features the runtime uses when the adapter has them. */
 export const OPTIONAL_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
@@ -45,11 +46,15 @@ export interface AdapterSummary {
 
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
 
-/** One kernel launch: bindings 0..n-1 are the storage buffers in order, binding n the uniforms. */
-export interface Dispatch {
-  kernel: KernelSpec;
+/**
+ * One kernel launch: bindings 0..n-1 are the storage buffers in order, binding n the uniforms, given by
+ * name as the kernel's `params` declares them (packed here; a mismatch is a UniformError naming the field).
+ */
+export interface Dispatch<D extends UniformDecl = UniformDecl> {
+  kernel: KernelSpec<D>;
   buffers: readonly (Tensor | GPUBuffer)[];
-  uniforms?: Uint32Array;
+  /** By name (kernel.params). A raw Uint32Array is accepted from kernels without a declaration only until every op declares its uniforms. */
+  uniforms?: NoInfer<UniformValues<D>> | Uint32Array;
   workgroups: readonly [number, number?, number?];
 }
 
@@ -114,6 +119,7 @@ export class Gpu {
   private readonly staging: Staging;
   private readonly uniformArena: GPUBuffer;
   private readonly uniformBytes = new Uint8Array(batching.uniformArenaBytes);
+  private readonly uniformWords: PackTarget = packTarget(this.uniformBytes.buffer);
   private uniformOffset = 0;
   private encoder: GPUCommandEncoder | undefined;
   private batchKernels: string[] = [];
@@ -265,20 +271,28 @@ export class Gpu {
 
   // ---- dispatch -------------------------------------------------------------------------------------
 
-  dispatch(d: Dispatch): void {
+  dispatch<D extends UniformDecl>(d: Dispatch<D>): void {
     this.checkAlive();
-    const pipeline = this.pipelines.get(d.kernel);
     const name = pipelineKey(d.kernel);
+    const params = d.kernel.params;
+    const legacy = d.uniforms instanceof Uint32Array;
+    if (!params !== (!d.uniforms || legacy)) {
+      throw new KernelError(
+        name,
+        params ? 'declares uniforms but the dispatch gives none by name' : 'declares no uniforms',
+      );
+    }
+    const pipeline = this.pipelines.get(d.kernel);
     const entries: GPUBindGroupEntry[] = d.buffers.map((b, binding) => ({
       binding,
       resource: { buffer: b instanceof Tensor ? b.buffer : b },
     }));
     if (d.uniforms) {
-      const offset = this.reserveUniforms(d.uniforms);
-      entries.push({
-        binding: entries.length,
-        resource: { buffer: this.uniformArena, offset, size: Math.max(16, d.uniforms.byteLength) },
-      });
+      const bytes = params ? params.byteLength : Math.max(16, (d.uniforms as Uint32Array).byteLength);
+      const offset = this.reserveUniforms(bytes);
+      if (params) params.pack(d.uniforms as UniformValues<D>, this.uniformWords, offset / 4);
+      else this.uniformWords.u32.set(d.uniforms as Uint32Array, offset / 4);
+      entries.push({ binding: entries.length, resource: { buffer: this.uniformArena, offset, size: bytes } });
     }
     const [x, y = 1, z = 1] = d.workgroups;
     const max = this.limits.maxComputeWorkgroupsPerDimension;
@@ -393,12 +407,12 @@ export class Gpu {
     this.batchKernels.push(kernel);
   }
 
-  private reserveUniforms(words: Uint32Array): number {
+  /** Room for `bytes` of uniforms in the arena (submitting the batch when it is full): its byte offset. */
+  private reserveUniforms(bytes: number): number {
     const align = this.limits.minUniformBufferOffsetAlignment;
-    const size = Math.ceil(Math.max(16, words.byteLength) / align) * align;
+    const size = Math.ceil(bytes / align) * align;
     if (this.uniformOffset + size > this.uniformBytes.length) this.submit();
     const offset = this.uniformOffset;
-    this.uniformBytes.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), offset);
     this.uniformOffset += size;
     return offset;
   }

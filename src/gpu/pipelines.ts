@@ -1,14 +1,34 @@
 import { KernelError } from './errors.js';
 import { type Defines, specialise } from './shader.js';
+import type { UniformDecl, UniformLayout } from './uniforms.js';
 
-/** A kernel family (one WGSL file) and the values it is specialised on. */
-export interface KernelSpec {
+/**
+ * One kernel: the program object a dispatch names. A family (one WGSL file, or one generator) and the
+ * values it is specialised on; its uniforms, declared once (gpu/uniforms.ts); the shared snippets its
+ * template includes.
+ */
+export interface KernelSpec<D extends UniformDecl = UniformDecl> {
   name: string;
-  template: string;
+  /** WGSL with `${NAME}`, `#if` and `#include` (gpu/shader.ts), or a generator of it from the defines. */
+  template: string | ((defines: Defines) => string);
+  /** Everything that changes the code, and nothing else: the pipeline cache key is built from these. */
   defines: Defines;
+  /** The uniforms (`struct Params`, `#include params` in the template); the dispatch gives them by name. */
+  params?: UniformLayout<D>;
+  /** Snippets the template includes by name (shaders/lib/). */
+  includes?: Readonly<Record<string, string>>;
 }
 
-/** The cache key lists exactly what changes the code: the family and its sorted defines. */
+/** The WGSL of a kernel: its template (or generator) specialised on its defines. */
+export function kernelSource(spec: KernelSpec): string {
+  const template = typeof spec.template === 'string' ? spec.template : spec.template(spec.defines);
+  return specialise(template, spec.defines, { params: spec.params, includes: spec.includes });
+}
+
+/**
+ * The cache key lists exactly what changes the code: the family and its sorted defines. Uniform
+ * declarations and includes are fixed per family, so the name stands for them.
+ */
 export function pipelineKey(spec: KernelSpec): string {
   const defs = Object.keys(spec.defines)
     .sort()
@@ -31,7 +51,7 @@ export class PipelineCache {
     const key = pipelineKey(spec);
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
-      const code = specialise(spec.template, spec.defines);
+      const code = kernelSource(spec);
       this.device.pushErrorScope('validation');
       const module = this.device.createShaderModule({ code, label: key });
       pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module }, label: key });
@@ -59,7 +79,7 @@ export class PipelineCache {
     const key = pipelineKey(spec);
     const cached = this.pipelines.get(key);
     if (cached) return cached;
-    const code = specialise(spec.template, spec.defines);
+    const code = kernelSource(spec);
     const module = this.device.createShaderModule({ code, label: key });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');

@@ -2,8 +2,11 @@ import softmaxWgsl from '../../shaders/softmax.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { softmax as tun } from '../tunables.js';
 import { expectDType, grid2d } from './util.js';
+
+const params = uniforms({ rows: 'u32', cols: 'u32', gridX: 'u32' });
 
 /** Softmax along the last axis. */
 export function softmax(gpu: Gpu, x: Tensor): Tensor {
@@ -15,9 +18,9 @@ export function softmax(gpu: Gpu, x: Tensor): Tensor {
   if (x.size === 0) return out;
   const [gx, gy] = grid2d(rows);
   gpu.dispatch({
-    kernel: { name: 'softmax', template: softmaxWgsl, defines: { WG: tun.workgroupSize } },
+    kernel: { name: 'softmax', template: softmaxWgsl, defines: { WG: tun.workgroupSize }, params },
     buffers: [x, out],
-    uniforms: new Uint32Array([rows, cols, gx, 0]),
+    uniforms: { rows, cols, gridX: gx },
     workgroups: [gx, gy],
   });
   return out;
