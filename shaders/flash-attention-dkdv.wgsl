@@ -9,24 +9,7 @@
 // PS (rows padded to BQ + 1). Invocation (krow, ct) owns keys krow + i ROWG and vec4 columns ct + j CT of
 // both accumulators.
 
-struct Params {
-  t: u32,
-  hq: u32,
-  group: u32,
-  blocks: u32,
-  qsb: u32,
-  qsh: u32,
-  qst: u32,
-  ksb: u32,
-  ksh: u32,
-  kst: u32,
-  causal: u32,
-  scale: f32,
-  scale2: f32,
-  hkv: u32,
-  d4: u32,
-  pad: u32,
-}
+#include params
 
 const LOG2E = 1.4426950408889634;
 const D = ${D}u;

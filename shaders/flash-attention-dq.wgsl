@@ -4,24 +4,7 @@
 // V is staged in workgroup memory for dP, then K for the scores and for dq += dS K; dS goes through S.
 // No atomics: dk and dv have their own kernel (flash-attention-dkdv.wgsl), so results are deterministic.
 
-struct Params {
-  t: u32,
-  hq: u32,
-  group: u32,
-  blocks: u32,
-  qsb: u32,
-  qsh: u32,
-  qst: u32,
-  ksb: u32,
-  ksh: u32,
-  kst: u32,
-  causal: u32,
-  scale: f32,
-  scale2: f32,
-  hkv: u32,
-  d4: u32,
-  pad: u32,
-}
+#include params
 
 const LOWEST = -0x1.fffffep+127f;
 const LOG2E = 1.4426950408889634;

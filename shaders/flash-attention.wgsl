@@ -13,24 +13,7 @@
 //   4. output: invocation (orow, ct) owns rows orow + i ROWG and vec4 columns ct + j CT and adds P V.
 // Scores live in the exp2 domain (q scaled by scale * log2 e). Barriers sit in uniform control flow only.
 
-struct Params {
-  t: u32,
-  hq: u32,
-  group: u32,
-  blocks: u32,
-  qsb: u32,
-  qsh: u32,
-  qst: u32,
-  ksb: u32,
-  ksh: u32,
-  kst: u32,
-  causal: u32,
-  scale: f32,
-  scale2: f32,
-  hkv: u32,
-  d4: u32,
-  pad: u32,
-}
+#include params
 
 const LOWEST = -0x1.fffffep+127f;
 const LN2 = 0.69314718055994531;

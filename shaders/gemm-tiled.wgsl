@@ -17,16 +17,7 @@
 enable f16;
 #endif
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  splits: u32,
-  kPerSplit: u32,
-  strideA: u32,
-  strideB: u32,
-  alpha: f32,
-}
+#include params
 
 const WGX = ${WGX}u;
 const WGY = ${WGY}u;

@@ -1,17 +1,17 @@
 import attentionWgsl from '../../shaders/attention.wgsl';
-import deltaWgsl from '../../shaders/attention-delta.wgsl';
 import dkdvWgsl from '../../shaders/attention-dkdv.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { llm, attention as tun } from '../tunables.js';
+import { attention as tun } from '../tunables.js';
+import { attentionDelta } from './attention-delta.js';
 import {
   type FlashVariantOptions,
   flashAttention,
   flashAttentionBackward,
   flashFor,
 } from './flash-attention.js';
-import { expectDType, f32bits, grid2d } from './util.js';
+import { expectDType, f32bits } from './util.js';
 
 export type AttentionLayout = 'bhtd' | 'bthd';
 
@@ -237,16 +237,7 @@ export function attentionBackward(
   const causal = opts.causal ?? true;
   const scale = opts.scale ?? 1 / Math.sqrt(g.D);
 
-  const rows = g.B * g.Hq * g.T;
-  const delta = gpu.empty([g.B, g.Hq, g.T]);
-  const wg = llm.elementWorkgroup;
-  const [gx, gy] = grid2d(Math.ceil(rows / wg));
-  gpu.dispatch({
-    kernel: { name: 'attention.delta', template: deltaWgsl, defines: { WG: wg } },
-    buffers: [dOut, out, delta],
-    uniforms: new Uint32Array([rows, g.T, g.Hq, g.D, ...g.qStrides, gx]),
-    workgroups: [gx, gy],
-  });
+  const delta = attentionDelta(gpu, dOut, out, g);
 
   const qBlocks = Math.ceil(g.T / (tiles.lanes * tiles.rows));
   gpu.dispatch({

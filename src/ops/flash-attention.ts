@@ -1,4 +1,3 @@
-import deltaWgsl from '../../shaders/attention-delta.wgsl';
 import fwdWgsl from '../../shaders/flash-attention.wgsl';
 import dkdvWgsl from '../../shaders/flash-attention-dkdv.wgsl';
 import dqWgsl from '../../shaders/flash-attention-dq.wgsl';
@@ -6,8 +5,9 @@ import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { gpuKernels } from '../gpu/kernel-choice.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { llm, flashAttention as tun } from '../tunables.js';
-import { f32bits, grid2d } from './util.js';
+import { uniforms } from '../gpu/uniforms.js';
+import { flashAttention as tun } from '../tunables.js';
+import { attentionDelta } from './attention-delta.js';
 
 /** Tiles of the flash kernels (see src/tunables.ts flashAttention). */
 export interface FlashTiles {
@@ -84,21 +84,33 @@ export function flashFor(
   return gpuKernels(kernels, isCpu) && fits ? tiles : undefined;
 }
 
-function params(g: FlashGeometry, blocks: number, causal: boolean, scale: number): Uint32Array {
-  return new Uint32Array([
-    g.T,
-    g.Hq,
-    g.Hq / g.Hkv,
-    blocks,
-    ...g.qStrides,
-    ...g.kStrides,
-    causal ? 1 : 0,
-    f32bits(scale),
-    f32bits(scale * Math.LOG2E),
-    g.Hkv,
-    Math.ceil(g.D / 4),
-    0,
-  ]);
+/** The uniforms of all three flash kernels: sizes, element strides [batch, head, time], mask, scales. */
+const params = uniforms({
+  t: 'u32',
+  hq: 'u32',
+  group: 'u32',
+  blocks: 'u32',
+  qsb: 'u32',
+  qsh: 'u32',
+  qst: 'u32',
+  ksb: 'u32',
+  ksh: 'u32',
+  kst: 'u32',
+  causal: 'u32',
+  scale: 'f32',
+  /** scale * log2(e): scores in the exp2 domain. */
+  scale2: 'f32',
+  hkv: 'u32',
+  d4: 'u32',
+});
+
+function values(g: FlashGeometry, blocks: number, causal: boolean, scale: number) {
+  const [qsb, qsh, qst] = g.qStrides;
+  const [ksb, ksh, kst] = g.kStrides;
+  return {
+    ...{ t: g.T, hq: g.Hq, group: g.Hq / g.Hkv, blocks, qsb, qsh, qst, ksb, ksh, kst },
+    ...{ causal: causal ? 1 : 0, scale, scale2: scale * Math.LOG2E, hkv: g.Hkv, d4: Math.ceil(g.D / 4) },
+  };
 }
 
 /** What every flash kernel is specialised on. */
@@ -135,9 +147,10 @@ export function flashAttention(
       name: 'attention.flash',
       template: fwdWgsl,
       defines: { ...defines(g, t), BQ: t.forward.bq, BK: t.forward.bk },
+      params,
     },
     buffers: [q, k, v, out, lse],
-    uniforms: params(g, blocks, causal, scale),
+    uniforms: values(g, blocks, causal, scale),
     workgroups: [blocks, g.Hq, g.B],
   });
   return { out, lse };
@@ -158,16 +171,7 @@ export function flashAttentionBackward(
   const dv = gpu.empty(v.shape);
   if (q.size === 0) return { dq, dk, dv };
 
-  const rows = g.B * g.Hq * g.T;
-  const delta = gpu.empty([g.B, g.Hq, g.T]);
-  const wg = llm.elementWorkgroup;
-  const [gx, gy] = grid2d(Math.ceil(rows / wg));
-  gpu.dispatch({
-    kernel: { name: 'attention.delta', template: deltaWgsl, defines: { WG: wg } },
-    buffers: [dOut, out, delta],
-    uniforms: new Uint32Array([rows, g.T, g.Hq, g.D, ...g.qStrides, gx]),
-    workgroups: [gx, gy],
-  });
+  const delta = attentionDelta(gpu, dOut, out, g);
 
   const qBlocks = Math.ceil(g.T / t.dq.bq);
   gpu.dispatch({
@@ -175,9 +179,10 @@ export function flashAttentionBackward(
       name: 'attention.flash.dq',
       template: dqWgsl,
       defines: { ...defines(g, t), BQ: t.dq.bq, BK: t.dq.bk },
+      params,
     },
     buffers: [q, k, v, dOut, lse, delta, dq],
-    uniforms: params(g, qBlocks, causal, scale),
+    uniforms: values(g, qBlocks, causal, scale),
     workgroups: [qBlocks, g.Hq, g.B],
   });
 
@@ -187,9 +192,10 @@ export function flashAttentionBackward(
       name: 'attention.flash.dkdv',
       template: dkdvWgsl,
       defines: { ...defines(g, t), BKV: t.dkdv.bkv, BQ: t.dkdv.bq },
+      params,
     },
     buffers: [q, k, v, dOut, lse, delta, dk, dv],
-    uniforms: params(g, kBlocks, causal, scale),
+    uniforms: values(g, kBlocks, causal, scale),
     workgroups: [kBlocks, g.Hkv, g.B],
   });
   delta.dispose();

@@ -1,13 +1,24 @@
 import activationWgsl from '../../shaders/activation.wgsl';
-import splitkWgsl from '../../shaders/gemm-splitk.wgsl';
 import tiledWgsl from '../../shaders/gemm-tiled.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { gpuKernels } from '../gpu/kernel-choice.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { elementwise, gemm as gemmTun, gemmTiled as tun } from '../tunables.js';
+import { uniforms } from '../gpu/uniforms.js';
+import { gemm as gemmTun, gemmTiled as tun } from '../tunables.js';
 import { type Activation, activationDefines } from './activation.js';
 import type { GemmShape } from './gemm-config.js';
-import { f32bits, grid2d } from './util.js';
+import { foldSplitK } from './gemm-splitk.js';
+
+const params = uniforms({
+  m: 'u32',
+  n: 'u32',
+  k: 'u32',
+  splits: 'u32',
+  kPerSplit: 'u32',
+  strideA: 'u32',
+  strideB: 'u32',
+  alpha: 'f32',
+});
 
 /** Tile choice of the workgroup-memory GEMM (shaders/gemm-tiled.wgsl). */
 export interface TiledGemmTiles {
@@ -109,35 +120,32 @@ export function gemmTiled(gpu: Gpu, o: TiledOperands, g: TiledGeometry): Tensor 
         BIND_C: bias ? 3 : 2,
         BIND_P: bias ? 4 : 3,
       },
+      params,
     },
     buffers: bias ? [o.a, o.b, bias, target] : [o.a, o.b, target],
-    uniforms: new Uint32Array([g.m, g.n, g.k, t.splits, t.kPerSplit, g.strideA, g.strideB, f32bits(o.alpha)]),
+    uniforms: {
+      m: g.m,
+      n: g.n,
+      k: g.k,
+      splits: t.splits,
+      kPerSplit: t.kPerSplit,
+      ...strides(g),
+      alpha: o.alpha,
+    },
     workgroups: [Math.ceil(g.n / (t.wgx * t.tn)), Math.ceil(g.m / (t.wgy * t.tm)), g.batch * t.splits],
   });
   if (!split) return o.out;
 
-  const wg = elementwise.workgroupSize;
-  const [gx, gy] = grid2d(Math.ceil(o.out.size / wg));
-  gpu.dispatch({
-    kernel: {
-      name: 'gemm.splitk',
-      template: splitkWgsl + activationWgsl,
-      defines: {
-        WG: wg,
-        F16: g.outDType === 'f16',
-        OUT: g.outDType,
-        ...biasDefines(o.bias ? o.biasAxis : undefined),
-        ...activationDefines(o.activation),
-        BIND_C: o.bias ? 2 : 1,
-        BIND_P: o.bias ? 3 : 2,
-      },
-    },
-    buffers: o.bias ? [target, o.bias, o.out] : [target, o.out],
-    uniforms: new Uint32Array([g.m, g.n, g.batch, t.splits, f32bits(o.alpha), gx, 0, 0]),
-    workgroups: [gx, gy],
+  foldSplitK(gpu, target, o.out, {
+    ...{ m: g.m, n: g.n, batch: g.batch, splits: t.splits, alpha: o.alpha },
+    ...{ bias: o.bias, biasAxis: o.biasAxis, activation: o.activation, outDType: g.outDType },
   });
   target.dispose();
   return o.out;
+}
+
+function strides(g: TiledGeometry) {
+  return { strideA: g.strideA, strideB: g.strideB };
 }
 
 function biasDefines(axis: 'n' | 'm' | undefined) {

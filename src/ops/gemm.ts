@@ -1,14 +1,13 @@
 import activationWgsl from '../../shaders/activation.wgsl';
 import gemmWgsl from '../../shaders/gemm.wgsl';
-import splitkWgsl from '../../shaders/gemm-splitk.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
-import { elementwise } from '../tunables.js';
 import { type Activation, activationDefines } from './activation.js';
 import { chooseGemmTiles, type GemmTiles } from './gemm-config.js';
+import { foldSplitK } from './gemm-splitk.js';
 import { type GemmVariantOptions, gemmTiled, tiledGemmFor } from './gemm-tiled.js';
-import { f32bits, grid2d } from './util.js';
+import { f32bits } from './util.js';
 
 export interface GemmOptions extends GemmVariantOptions {
   transA?: boolean;
@@ -156,25 +155,16 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
   });
   if (!split) return out;
 
-  const wg = elementwise.workgroupSize;
-  const [gx, gy] = grid2d(Math.ceil(out.size / wg));
-  gpu.dispatch({
-    kernel: {
-      name: 'gemm.splitk',
-      template: splitkWgsl + activationWgsl,
-      defines: {
-        WG: wg,
-        F16: outDType === 'f16',
-        OUT: outDType,
-        ...biasDefs,
-        ...activationDefines(activation),
-        BIND_C: bias ? 2 : 1,
-        BIND_P: bias ? 3 : 2,
-      },
-    },
-    buffers: bias ? [partial, bias, out] : [partial, out],
-    uniforms: new Uint32Array([m, n, batch, tiles.splits, f32bits(alpha), gx, 0, 0]),
-    workgroups: [gx, gy],
+  foldSplitK(gpu, partial, out, {
+    m,
+    n,
+    batch,
+    splits: tiles.splits,
+    alpha,
+    bias,
+    biasAxis,
+    activation,
+    outDType,
   });
   partial.dispose();
   return out;
