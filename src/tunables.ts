@@ -20,6 +20,11 @@ export const staging = {
 /** Dispatch batching: dispatches recorded before a submit. */
 export const batching = {
   maxDispatches: 128,
+  /**
+   * Record a run of dispatches into one compute pass instead of one pass each (bench/dispatch-overhead.ts
+   * measures both; RESULTS.md "Dispatch overhead"). Profiling keeps a pass per dispatch for its timestamps.
+   */
+  sharedPass: true,
   /** Per-dispatch uniform slots are 256-byte aligned; this many fit one arena. */
   uniformArenaBytes: 64 << 10,
 };
