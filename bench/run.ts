@@ -223,13 +223,12 @@ if (only.includes('gemm') && !gpu.adapter.isCpu) {
 // Causal GQA attention, the shapes of the PyTorch SDPA peer (bench/torch_llama.py): useful FLOPs (the
 // visible half of QKᵀ and PV), backward counted as 2.5 forwards. T 2048 / D 128 on discrete GPUs only.
 if (only.includes('attention')) {
-  const shapes =
-    gpu.adapter.isCpu || quick
-      ? [[1, 8, 2, 512, 64]]
-      : [
-          [1, 8, 2, 512, 64],
-          [1, 32, 8, 2048, 128],
-        ];
+  const shapes = gpu.adapter.isCpu
+    ? [[1, 8, 2, 512, 64]]
+    : [
+        [1, 8, 2, 512, 64],
+        [1, 32, 8, 2048, 128],
+      ];
   for (const [B, Hq, Hkv, T, D] of shapes) {
     const q = fill(gpu, [B, Hq, T, D]);
     const k = fill(gpu, [B, Hkv, T, D]);
