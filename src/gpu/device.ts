@@ -306,8 +306,9 @@ export class Gpu {
         `cannot dispatch ${x}x${y}x${z} workgroups (limit ${max} per dimension, none zero)`,
       );
     }
-    const layout = this.layoutOf(pipeline);
     this.record((encoder) => {
+      // Inside the batch's error scope: an invalid pipeline's layout error belongs to this batch.
+      const layout = this.layoutOf(pipeline);
       const bindGroup = this.device.createBindGroup({ layout, entries, label: name });
       const timestampWrites = this.profiler?.passWrites(name);
       // One compute pass for a run of dispatches (batching.sharedPass): dispatches in a pass still see
