@@ -314,9 +314,11 @@ export class Gpu {
       // One compute pass for a run of dispatches (batching.sharedPass): dispatches in a pass still see
       // each other's writes; per-kernel timestamps need a pass of their own.
       const shared = batching.sharedPass && !timestampWrites;
-      const pass = shared
-        ? (this.pass ??= encoder.beginComputePass({ label: 'batch' }))
-        : encoder.beginComputePass(timestampWrites ? { label: name, timestampWrites } : { label: name });
+      if (shared && !this.pass) this.pass = encoder.beginComputePass({ label: 'batch' });
+      const pass =
+        shared && this.pass
+          ? this.pass
+          : encoder.beginComputePass(timestampWrites ? { label: name, timestampWrites } : { label: name });
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(x, y, z);
