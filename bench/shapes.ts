@@ -24,7 +24,7 @@ import { describeModel } from '../src/arch/describe.js';
 import type { ParamSpec } from '../src/arch/types.js';
 import { validateModelConfig } from '../src/io/config.js';
 import type { SafetensorsDtype } from '../src/io/dtypes.js';
-import { f32BitsToBF16, f32BitsToF16 } from '../src/io/half.js';
+import { f32BitsToBF16, f32BitsToF16 } from '../src/num/half.js';
 import { deriveSeed } from '../src/io/prng.js';
 import { encodeSafetensors } from '../src/io/safetensors-write.js';
 

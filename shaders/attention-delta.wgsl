@@ -1,16 +1,8 @@
 // delta[b, h, t] = sum_d dO[b, h, t, d] * out[b, h, t, d]: the row term of the softmax backward
 // (dS = P (dP - delta)), one invocation per row, d in order. Layout as in attention.wgsl.
 
-struct Params {
-  rows: u32,   // B * Hq * T
-  t: u32,
-  hq: u32,
-  d: u32,
-  sb: u32,
-  sh: u32,
-  st: u32,
-  gridX: u32,
-}
+// Params: the uniforms declared in src/ops/attention.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> dO: array<f32>;
 @group(0) @binding(1) var<storage, read> O: array<f32>;

@@ -15,24 +15,8 @@
 enable subgroups;
 #endif
 
-struct Params {
-  t: u32,
-  hq: u32,
-  group: u32,
-  blocks: u32,
-  qsb: u32,
-  qsh: u32,
-  qst: u32,
-  ksb: u32,
-  ksh: u32,
-  kst: u32,
-  causal: u32,
-  scale: f32,
-  scale2: f32,
-  hkv: u32,
-  d4: u32,
-  pad2: u32,
-}
+// Params: the uniforms declared in src/ops/attention.ts.
+#include params
 
 const LOG2E = 1.4426950408889634;
 const BQ = ${LANES}u * ${QJ}u;
@@ -56,42 +40,12 @@ var<workgroup> tileQ: array<vec4f, BQ * D4>;
 var<workgroup> tileO: array<vec4f, BQ * D4>;
 #endif
 
-fn ld_q(base: u32, d4: u32) -> vec4f {
-#if ${VEC}
-  return Q[base / 4u + d4];
-#else
-  let d = d4 * 4u;
-  return vec4f(Q[base + min(d, D - 1u)], select(0.0, Q[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, Q[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, Q[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
+// Loads (shaders/lib/attention-load.wgsl): the loops over D stop at D4, so a column needs no clamp.
+fn col4(c4: u32) -> u32 {
+  return c4;
 }
-fn ld_k(base: u32, d4: u32) -> vec4f {
-#if ${VEC}
-  return K[base / 4u + d4];
-#else
-  let d = d4 * 4u;
-  return vec4f(K[base + min(d, D - 1u)], select(0.0, K[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, K[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, K[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
-}
-fn ld_v(base: u32, d4: u32) -> vec4f {
-#if ${VEC}
-  return V[base / 4u + d4];
-#else
-  let d = d4 * 4u;
-  return vec4f(V[base + min(d, D - 1u)], select(0.0, V[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, V[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, V[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
-}
-fn ld_do(base: u32, d4: u32) -> vec4f {
-#if ${VEC}
-  return dO[base / 4u + d4];
-#else
-  let d = d4 * 4u;
-  return vec4f(dO[base + min(d, D - 1u)], select(0.0, dO[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, dO[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, dO[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
-}
+#include attention-load
+
 fn st_dk(base: u32, d4: u32, v: vec4f) {
 #if ${VEC}
   dK[base / 4u + d4] = v;

@@ -31,24 +31,8 @@
 enable subgroups;
 #endif
 
-struct Params {
-  t: u32,
-  hq: u32,
-  group: u32,
-  blocks: u32,
-  qsb: u32,
-  qsh: u32,
-  qst: u32,
-  ksb: u32,
-  ksh: u32,
-  kst: u32,
-  causal: u32,
-  scale: f32,
-  scale2: f32,
-  hkv: u32,
-  d4: u32,
-  lanes: u32, // = LANES, as a uniform: loops over it are not unrolled (compile time)
-}
+// Params: the uniforms declared in src/ops/attention.ts.
+#include params
 
 const LOWEST = -0x1.fffffep+127f;
 const LN2 = 0.69314718055994531;
@@ -82,45 +66,11 @@ var<workgroup> xs: array<vec4f, BQ * LANES>;
 var<workgroup> xr: array<f32, BQ * LANES>;
 #endif
 
-// Row `base` (element index of d = 0), columns 4 c4 .. 4 c4 + 3; zero past D (c4 is clamped to the row).
-fn ld_q(base: u32, c4: u32) -> vec4f {
-#if ${VEC}
-  return Q[base / 4u + min(c4, D4 - 1u)];
-#else
-  let d = c4 * 4u;
-  return vec4f(select(0.0, Q[base + min(d, D - 1u)], d < D), select(0.0, Q[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, Q[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, Q[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
+// Loads: the clamped column of row `base` (shaders/lib/attention-load.wgsl).
+fn col4(c4: u32) -> u32 {
+  return min(c4, D4 - 1u);
 }
-fn ld_k(base: u32, c4: u32) -> vec4f {
-#if ${VEC}
-  return K[base / 4u + min(c4, D4 - 1u)];
-#else
-  let d = c4 * 4u;
-  return vec4f(select(0.0, K[base + min(d, D - 1u)], d < D), select(0.0, K[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, K[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, K[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
-}
-fn ld_v(base: u32, c4: u32) -> vec4f {
-#if ${VEC}
-  return V[base / 4u + min(c4, D4 - 1u)];
-#else
-  let d = c4 * 4u;
-  return vec4f(select(0.0, V[base + min(d, D - 1u)], d < D), select(0.0, V[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, V[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, V[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
-}
-#if ${MODE_DQ}
-fn ld_do(base: u32, c4: u32) -> vec4f {
-#if ${VEC}
-  return dO[base / 4u + min(c4, D4 - 1u)];
-#else
-  let d = c4 * 4u;
-  return vec4f(select(0.0, dO[base + min(d, D - 1u)], d < D), select(0.0, dO[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, dO[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, dO[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
-}
-#endif
+#include attention-load
 
 // Output row `base`, columns 4 c4 .. (c4 < D4).
 fn st_out(base: u32, c4: u32, v: vec4f) {

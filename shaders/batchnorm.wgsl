@@ -17,16 +17,8 @@
 // division was most of the scalar path's cost). C and HW are compile-time constants for the same reason:
 // a division by a constant is a multiply and a shift. Grid-stride loop; `total` counts steps.
 
-struct Params {
-  total: u32,
-  stride: u32,
-  eps: f32,
-  momentum: f32,
-  count: f32,
-  varOffset: u32,
-  pad0: u32,
-  pad1: u32,
-}
+// Params: the uniforms declared in src/ops/batchnorm.ts.
+#include params
 
 const C = ${C}u;
 const HW = ${HW}u;

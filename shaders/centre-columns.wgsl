@@ -4,13 +4,8 @@
 // than the rounded sum / rows, so a constant column centres to exact zeros (CKA's constant-representation
 // check then sees an exact zero, not rounding noise).
 
-struct Params {
-  rows: u32,
-  // Columns in units of VEC (cols / 4 with VEC4).
-  cols: u32,
-  gridX: u32,
-  pad: u32,
-}
+// Params: the uniforms declared in src/ops/centre.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<${VEC}>;
 @group(0) @binding(1) var<storage, read_write> Out: array<${VEC}>;

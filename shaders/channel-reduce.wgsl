@@ -8,16 +8,8 @@
 // over n in [slice * nPerSlice, ...) and every position. One workgroup per (channel, slice): lanes stride
 // over positions (VEC4 reads four at a time), then a fixed tree in workgroup memory. No atomics.
 
-struct Params {
-  n: u32,
-  c: u32,
-  hw: u32,
-  nPerSlice: u32,
-  slices: u32,
-  gridX: u32,
-  eps: f32,
-  pad1: u32,
-}
+// Params: the uniforms declared in src/ops/batchnorm.ts.
+#include params
 
 #if ${VEC4}
 alias V = vec4f;

@@ -14,22 +14,8 @@
 enable subgroups;
 #endif
 
-struct Params {
-  batch: u32,
-  cin: u32,
-  h: u32,
-  w: u32,
-  cout: u32,
-  oh: u32,
-  ow: u32,
-  nPerSplit: u32,
-  padH: i32,
-  padW: i32,
-  rows: u32,
-  pad0: u32,
-  pad1: u32,
-  pad2: u32,
-}
+// Params: the uniforms declared in src/ops/conv2d.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 #if ${DY_VEC4}

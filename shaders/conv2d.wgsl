@@ -24,32 +24,8 @@
 enable subgroups;
 #endif
 
-struct Params {
-  batch: u32,
-  cin: u32,
-  h: u32,
-  w: u32,
-  cout: u32,
-  oh: u32,
-  ow: u32,
-  segs: u32,
-  padH: i32,
-  padW: i32,
-  sCo: u32,
-  sCi: u32,
-  positions: u32,
-  coBlocks: u32,
-  gridX: u32,
-  outStep: u32,
-  tapBase: i32,
-  tapStepH: i32,
-  tapStepW: i32,
-  outH: u32,
-  outW: u32,
-  outOffH: u32,
-  outOffW: u32,
-  pad0: u32,
-}
+// Params: the uniforms declared in src/ops/conv2d.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;

@@ -5,16 +5,8 @@
 // validated on the CPU when uploaded; here an out-of-range label is clamped into [0, C) (never read out of
 // bounds, but the loss is then meaningless).
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  gridX: u32,
-  smoothing: f32,
-  gradScale: f32,
-  pad0: u32,
-  pad1: u32,
-  pad2: u32,
-}
+// Params: the uniforms declared in src/ops/cross-entropy.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Labels: array<i32>;
@@ -26,7 +18,7 @@ struct Params {
 @group(0) @binding(3) var<uniform> p: Params;
 #endif
 
-var<workgroup> scratch: array<f32, ${WG}>;
+#include row-reduce
 var<workgroup> scratch2: array<f32, ${WG}>;
 
 @compute @workgroup_size(${WG})
@@ -39,15 +31,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   for (var j = lane; j < p.cols; j += ${WG}u) {
     m = max(m, X[base + j]);
   }
-  scratch[lane] = m;
-  workgroupBarrier();
-  for (var half = ${WG}u / 2u; half > 0u; half /= 2u) {
-    if (lane < half) {
-      scratch[lane] = max(scratch[lane], scratch[lane + half]);
-    }
-    workgroupBarrier();
-  }
-  let rowMax = scratch[0];
+  let rowMax = row_max(m, lane);
   workgroupBarrier();
   var s = 0.0;
   var sx = 0.0;

@@ -4,16 +4,8 @@
 // by 1 / (1 - p). The backward pass is the same kernel on dy. pcg: Jarzynski & Olano, "Hash Functions for
 // GPU Rendering" (2020). One invocation per element, grid-stride loop.
 
-struct Params {
-  n: u32,
-  step: u32,
-  seed: u32,
-  stream: u32,
-  threshold: u32,
-  scale: f32,
-  pad0: u32,
-  pad1: u32,
-}
+// Params: the uniforms declared in src/ops/dropout.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Out: array<f32>;

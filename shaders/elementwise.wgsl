@@ -2,15 +2,8 @@
 // broadcast dimension). CONTIGUOUS skips the index arithmetic when no operand broadcasts.
 // OP is an expression in `a`, `b` and `alpha`, e.g. `a + b`, `activate(a)`, `a * alpha`.
 
-struct Params {
-  n: u32,
-  rank: u32,
-  alpha: f32,
-  stride: u32,
-  shape: array<vec4u, 2>,
-  strideA: array<vec4u, 2>,
-  strideB: array<vec4u, 2>,
-}
+// Params: the uniforms declared in src/ops/elementwise.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 #if ${BINARY}

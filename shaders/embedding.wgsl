@@ -12,12 +12,8 @@
 enable f16;
 #endif
 
-struct Params {
-  count: u32,     // forward: tokens; backward: distinct rows
-  hidden: u32,
-  gridX: u32,     // workgroups along x (the grid is folded into 2-D)
-  pad: u32,
-}
+// Params: the uniforms declared in src/ops/embedding.ts.
+#include params
 
 #if ${BACKWARD}
 @group(0) @binding(0) var<storage, read> dY: array<f32>;

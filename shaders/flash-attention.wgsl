@@ -43,34 +43,12 @@ var<workgroup> rowMax: array<f32, BQ>;
 var<workgroup> rowSum: array<f32, BQ>;
 var<workgroup> rowCorr: array<f32, BQ>;
 
-// Row `base` (element index of d = 0), columns 4 c4 .. 4 c4 + 3, zero past D (c4 < D4).
-fn ld_q(base: u32, c4: u32) -> vec4f {
-#if ${VEC}
-  return Q[base / 4u + c4];
-#else
-  let d = c4 * 4u;
-  return vec4f(select(0.0, Q[base + min(d, D - 1u)], d < D), select(0.0, Q[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, Q[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, Q[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
+// Q / K / V loads, shared with attention.wgsl (shaders/lib/attention-load.wgsl): columns 4 c4 .. + 3 of
+// row `base`, zero past D; every caller passes c4 < D4, so a vec4 load needs no clamp.
+fn col4(c4: u32) -> u32 {
+  return c4;
 }
-fn ld_k(base: u32, c4: u32) -> vec4f {
-#if ${VEC}
-  return K[base / 4u + c4];
-#else
-  let d = c4 * 4u;
-  return vec4f(select(0.0, K[base + min(d, D - 1u)], d < D), select(0.0, K[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, K[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, K[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
-}
-fn ld_v(base: u32, c4: u32) -> vec4f {
-#if ${VEC}
-  return V[base / 4u + c4];
-#else
-  let d = c4 * 4u;
-  return vec4f(select(0.0, V[base + min(d, D - 1u)], d < D), select(0.0, V[base + min(d + 1u, D - 1u)], d + 1u < D),
-               select(0.0, V[base + min(d + 2u, D - 1u)], d + 2u < D), select(0.0, V[base + min(d + 3u, D - 1u)], d + 3u < D));
-#endif
-}
+#include attention-load
 fn st_o(base: u32, c4: u32, v: vec4f) {
 #if ${VEC}
   O[base / 4u + c4] = v;

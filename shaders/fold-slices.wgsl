@@ -3,16 +3,8 @@
 // added in slice order.
 // No atomics.
 
-struct Params {
-  n: u32,
-  slices: u32,
-  scale: f32,
-  gridX: u32,
-  offset: u32,
-  srcOffset: u32,
-  count: u32,
-  pad0: u32,
-}
+// Params: the uniforms declared in src/ops/fold.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> P: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Out: array<f32>;

@@ -4,16 +4,8 @@
 enable f16;
 #endif
 
-struct Params {
-  m: u32,
-  n: u32,
-  batch: u32,
-  splits: u32,
-  alpha: f32,
-  gridX: u32,
-  pad0: u32,
-  pad1: u32,
-}
+// Params: the uniforms declared in src/ops/gemm.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> P: array<f32>;
 #if ${HAS_BIAS}

@@ -7,8 +7,9 @@
 // N % 4 == 0); otherwise four scalar reads, clamped in range, with A zeroed past the K range so the tail
 // adds nothing. SPLIT: this launch covers one K slice (wg.z = batch * splits + slice) and writes raw
 // partial sums; gemm-splitk.wgsl then folds the slices in order and applies the epilogue.
-// BIAS: 0 none, 1 per column (n), 2 per row (m). ELEM_A / ELEM_B / OUT: storage types (f32 or f16), each
-// on its own (f32 activations x f16 weights); every value is widened to f32 as it is read.
+// HAS_BIAS with BIAS_N (one value per column) or BIAS_M (per row); bias and activation run here unless
+// SPLIT, when gemm-splitk.wgsl applies them. ELEM_A / ELEM_B / OUT: storage types (f32 or f16), each on its
+// own (f32 activations x f16 weights); every value is widened to f32 as it is read.
 // SHUFFLE_A (TM = GROUPS x LANES, LANES == subgroup size): lane l reads rows m0 + g * LANES + l of A and
 // the rows reach every lane by subgroupShuffle. On lavapipe every storage read is a per-lane,
 // per-component, bounds-checked scalar load, so this cuts A's reads by LANES and lets TM grow to 32,
@@ -20,16 +21,8 @@ enable f16;
 enable subgroups;
 #endif
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  splits: u32,
-  kPerSplit: u32,
-  strideA: u32,
-  strideB: u32,
-  alpha: f32,
-}
+// Params: the uniforms declared in src/ops/gemm.ts.
+#include params
 
 #if ${A_VEC}
 @group(0) @binding(0) var<storage, read> A: array<vec4<${ELEM_A}>>;

@@ -9,18 +9,8 @@
 //                        Out[i, i] = 0.
 // so that <Out_K, Out_L>_F is (n - 1)^2 HSIC_b, or n (n - 3) HSIC_u (Song et al. 2012) respectively.
 
-struct Params {
-  n: u32,
-  offset: u32,
-  gridX: u32,
-  pad: u32,
-  // 1 / n or 1 / (n - 2)
-  rowScale: f32,
-  // 1 / n^2 or 1 / ((n - 1)(n - 2))
-  totalScale: f32,
-  pad1: u32,
-  pad2: u32,
-}
+// Params: the uniforms declared in src/ops/centre.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> K: array<f32>;
 #if ${STATS}

@@ -6,14 +6,8 @@
 // chain over k in order, so the result is deterministic and exactly symmetric.
 enable subgroups;
 
-struct Params {
-  n: u32,
-  // p / 4
-  p4: u32,
-  // Tiles per side, ceil(n / TILE).
-  tiles: u32,
-  gridX: u32,
-}
+// Params: the uniforms declared in src/ops/gram.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> K: array<f32>;

@@ -4,20 +4,8 @@
 // AdamW: p -= lr * wd * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
 // p -= lr * (m / c1) / (sqrt(v / c2) + eps), with c1 = 1 - b1^t and c2 = 1 - b2^t from the CPU.
 
-struct Params {
-  n: u32,
-  stride: u32,
-  lr: f32,
-  wd: f32,
-  momentum: f32,
-  beta1: f32,
-  beta2: f32,
-  eps: f32,
-  c1: f32,
-  c2: f32,
-  pad0: u32,
-  pad1: u32,
-}
+// Params: the uniforms declared in src/ops/optim.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read_write> P: array<f32>;
 @group(0) @binding(1) var<storage, read> G: array<f32>;

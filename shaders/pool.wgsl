@@ -7,20 +7,8 @@
 //   AVG_FWD: Out[plane] = mean of the plane (global average pooling), summed in order.
 //   AVG_BWD: DX = DY[plane] / (H*W).
 
-struct Params {
-  total: u32,
-  h: u32,
-  w: u32,
-  oh: u32,
-  ow: u32,
-  k: u32,
-  stride: u32,
-  pad: u32,
-  step: u32,
-  pad0: u32,
-  pad1: u32,
-  pad2: u32,
-}
+// Params: the uniforms declared in src/ops/pool.ts.
+#include params
 
 #if ${MAX_FWD}
 @group(0) @binding(0) var<storage, read> X: array<f32>;

@@ -6,16 +6,8 @@
 // four at a time into sixteen chains), then a tree in workgroup memory. Otherwise each invocation folds one
 // column's chunk.
 
-struct Params {
-  outer: u32,
-  r: u32,
-  inner: u32,
-  chunk: u32,
-  chunks: u32,
-  scale: f32,
-  gridX: u32,
-  pad: u32,
-}
+// Params: the uniforms declared in src/ops/reduce.ts.
+#include params
 
 #if ${VEC4}
 @group(0) @binding(0) var<storage, read> X: array<vec4f>;

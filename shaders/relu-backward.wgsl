@@ -1,12 +1,8 @@
 // ReLU backward: DX = DY where Y > 0, else 0. Y may be the ReLU's output or its input (both are positive
 // at the same places). At exactly 0 the gradient is 0, as PyTorch's threshold_backward.
 
-struct Params {
-  n: u32,
-  step: u32,
-  pad0: u32,
-  pad1: u32,
-}
+// Params: the uniforms declared in src/ops/shortcut.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> DY: array<f32>;
 @group(0) @binding(1) var<storage, read> Y: array<f32>;

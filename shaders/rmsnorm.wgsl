@@ -6,16 +6,8 @@
 // dweight partials: invocation (chunk, c) sums `chunk` rows in order; the caller folds the chunks with
 // the deterministic reduce.
 
-struct Params {
-  rows: u32,
-  hidden: u32,
-  eps: f32,
-  gridX: u32,
-  chunk: u32,      // MODE 2: rows per partial
-  chunks: u32,
-  pad0: u32,
-  pad1: u32,
-}
+// Params: the uniforms declared in src/ops/rmsnorm.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 #if ${MODE_FORWARD}
@@ -55,19 +47,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   Part[chunk * p.hidden + c] = acc;
 }
 #else
-var<workgroup> scratch: array<f32, ${WG}>;
-
-fn row_sum(v: f32, lane: u32) -> f32 {
-  scratch[lane] = v;
-  workgroupBarrier();
-  for (var half = ${WG}u / 2u; half > 0u; half /= 2u) {
-    if (lane < half) {
-      scratch[lane] = scratch[lane] + scratch[lane + half];
-    }
-    workgroupBarrier();
-  }
-  return scratch[0];
-}
+#include row-reduce
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {

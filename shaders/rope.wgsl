@@ -6,20 +6,8 @@
 //   out[i+D/2] = x[i + D/2] cos + x[i] sin * sign
 // sign = -1 rotates back by the same angle: the backward (the rotation is orthogonal).
 
-struct Params {
-  pairs: u32,      // B * T * H * D/2
-  t: u32,
-  h: u32,
-  half: u32,
-  sb: u32,
-  st: u32,
-  sh: u32,
-  sign: f32,
-  gridX: u32,
-  pad0: u32,
-  pad1: u32,
-  pad2: u32,
-}
+// Params: the uniforms declared in src/ops/rope.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Cos: array<f32>;

@@ -7,12 +7,8 @@
 // compile-time constants: a division by a runtime value is a scalar divide per lane on lavapipe, and the
 // index arithmetic below has four (a network has one or two of these shapes).
 
-struct Params {
-  total: u32,
-  step: u32,
-  pad0: u32,
-  pad1: u32,
-}
+// Params: the uniforms declared in src/ops/shortcut.ts.
+#include params
 
 const C = ${C}u;
 const H = ${H}u;

@@ -1,33 +1,14 @@
 // Numerically stable softmax along the last axis: one workgroup per row; the row's max and the sum of
 // exp(x - max) are folded per lane in a fixed order and combined by a tree in workgroup memory.
 
+// Params: the uniforms declared in src/ops/softmax.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Out: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-var<workgroup> scratch: array<f32, ${WG}>;
-
-fn tree_max(lane: u32) -> f32 {
-  for (var half = ${WG}u / 2u; half > 0u; half /= 2u) {
-    if (lane < half) {
-      scratch[lane] = max(scratch[lane], scratch[lane + half]);
-    }
-    workgroupBarrier();
-  }
-  return scratch[0];
-}
-
-fn tree_sum(lane: u32) -> f32 {
-  for (var half = ${WG}u / 2u; half > 0u; half /= 2u) {
-    if (lane < half) {
-      scratch[lane] = scratch[lane] + scratch[lane + half];
-    }
-    workgroupBarrier();
-  }
-  return scratch[0];
-}
+#include row-reduce
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
@@ -38,17 +19,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   for (var j = lane; j < p.cols; j += ${WG}u) {
     m = max(m, X[base + j]);
   }
-  scratch[lane] = m;
-  workgroupBarrier();
-  let rowMax = tree_max(lane);
+  let rowMax = row_max(m, lane);
   workgroupBarrier();
   var s = 0.0;
   for (var j = lane; j < p.cols; j += ${WG}u) {
     s += exp(X[base + j] - rowMax);
   }
-  scratch[lane] = s;
-  workgroupBarrier();
-  let inv = 1.0 / tree_sum(lane);
+  let inv = 1.0 / row_sum(s, lane);
   if (row < p.rows) {
     for (var j = lane; j < p.cols; j += ${WG}u) {
       Out[base + j] = exp(X[base + j] - rowMax) * inv;

@@ -5,16 +5,8 @@
 // halves of one fused gate-up projection [rows, 2I] (gate first). The backward writes dg and du the same
 // way into one or two outputs. One invocation per (row, column).
 
-struct Params {
-  n: u32,          // rows * I
-  width: u32,      // I
-  gStride: u32,
-  gOffset: u32,
-  uStride: u32,
-  uOffset: u32,
-  gridX: u32,
-  pad: u32,
-}
+// Params: the uniforms declared in src/ops/swiglu.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> U: array<f32>;

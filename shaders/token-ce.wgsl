@@ -10,16 +10,8 @@
 // GRAD:   one invocation per logit: d = (exp(x - lse) - [c == target]) * scale for counted rows, else 0;
 //         scale = p.scale / count (mean) or p.scale. IN_PLACE overwrites the logits.
 
-struct Params {
-  rows: u32,
-  vocab: u32,
-  chunk: u32,
-  chunks: u32,
-  gridX: u32,
-  scale: f32,
-  mean: u32,
-  pad: u32,
-}
+// Params: the uniforms declared in src/ops/token-cross-entropy.ts.
+#include params
 
 const LOWEST = -0x1.fffffep+127f;
 
@@ -28,7 +20,7 @@ const LOWEST = -0x1.fffffep+127f;
 @group(0) @binding(1) var<storage, read_write> Part: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-var<workgroup> scratch: array<f32, ${WG}>;
+#include row-reduce
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
@@ -42,31 +34,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   for (var j = lane; j < len; j += ${WG}u) {
     m = max(m, L[start + j]);
   }
-  scratch[lane] = m;
-  workgroupBarrier();
-  for (var half = ${WG}u / 2u; half > 0u; half /= 2u) {
-    if (lane < half) {
-      scratch[lane] = max(scratch[lane], scratch[lane + half]);
-    }
-    workgroupBarrier();
-  }
-  let cmax = scratch[0];
+  let cmax = row_max(m, lane);
   workgroupBarrier();
   var s = 0.0;
   for (var j = lane; j < len; j += ${WG}u) {
     s += exp(L[start + j] - cmax);
   }
-  scratch[lane] = s;
-  workgroupBarrier();
-  for (var half = ${WG}u / 2u; half > 0u; half /= 2u) {
-    if (lane < half) {
-      scratch[lane] = scratch[lane] + scratch[lane + half];
-    }
-    workgroupBarrier();
-  }
+  let csum = row_sum(s, lane);
   if (lane == 0u && valid) {
     Part[id * 2u] = cmax;
-    Part[id * 2u + 1u] = scratch[0];
+    Part[id * 2u + 1u] = csum;
   }
 }
 #elif ${FINISH}

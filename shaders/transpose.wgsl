@@ -1,14 +1,8 @@
 // out = x with its axes permuted: out[i] = x[sum_d coord_d(i) * inStride[perm[d]]], rank <= 8, for any
 // element size that fits a u32 word (f32, i32, u32).
 
-struct Params {
-  n: u32,
-  rank: u32,
-  stride: u32,
-  pad: u32,
-  shape: array<vec4u, 2>,
-  srcStride: array<vec4u, 2>,
-}
+// Params: the uniforms declared in src/ops/transpose.ts.
+#include params
 
 @group(0) @binding(0) var<storage, read> X: array<u32>;
 @group(0) @binding(1) var<storage, read_write> Out: array<u32>;

@@ -11,7 +11,7 @@ export const pool = {
   maxFreeBytes: 512 << 20,
 };
 
-/** Readback staging: one long-lived MAP_READ buffer (see DESIGN.md "Known hazards"). */
+/** Readback staging: one long-lived MAP_READ buffer (docs/kernels.md, "Runtime hazards"). */
 export const staging = {
   /** Largest single copy; larger reads are done in chunks of this size. */
   chunkBytes: 64 << 20,

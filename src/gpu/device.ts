@@ -1,4 +1,4 @@
-import { decodeF16, encodeF16 } from '../io/half.js';
+import { decodeF16, encodeF16 } from '../num/half.js';
 import { batching } from '../tunables.js';
 import { DeviceLostError, KernelError } from './errors.js';
 import { BufferUsage } from './flags.js';
@@ -53,8 +53,7 @@ export type TypedArray = Float32Array | Int32Array | Uint32Array;
 export interface Dispatch<D extends UniformDecl = UniformDecl> {
   kernel: KernelSpec<D>;
   buffers: readonly (Tensor | GPUBuffer)[];
-  /** By name (kernel.params). A raw Uint32Array is accepted from kernels without a declaration only until every op declares its uniforms. */
-  uniforms?: NoInfer<UniformValues<D>> | Uint32Array;
+  uniforms?: NoInfer<UniformValues<D>>;
   workgroups: readonly [number, number?, number?];
 }
 
@@ -279,11 +278,10 @@ export class Gpu {
     this.checkAlive();
     const name = pipelineKey(d.kernel);
     const params = d.kernel.params;
-    const legacy = d.uniforms instanceof Uint32Array;
-    if (!params !== (!d.uniforms || legacy)) {
+    if (!params !== !d.uniforms) {
       throw new KernelError(
         name,
-        params ? 'declares uniforms but the dispatch gives none by name' : 'declares no uniforms',
+        params ? 'declares uniforms but the dispatch gives none' : 'declares no uniforms',
       );
     }
     const pipeline = this.pipelines.get(d.kernel);
@@ -291,12 +289,11 @@ export class Gpu {
       binding,
       resource: { buffer: b instanceof Tensor ? b.buffer : b },
     }));
-    if (d.uniforms) {
-      const bytes = params ? params.byteLength : Math.max(16, (d.uniforms as Uint32Array).byteLength);
-      const offset = this.reserveUniforms(bytes);
-      if (params) params.pack(d.uniforms as UniformValues<D>, this.uniformWords, offset / 4);
-      else this.uniformWords.u32.set(d.uniforms as Uint32Array, offset / 4);
-      entries.push({ binding: entries.length, resource: { buffer: this.uniformArena, offset, size: bytes } });
+    if (params && d.uniforms) {
+      const size = params.byteLength;
+      const offset = this.reserveUniforms(size);
+      params.pack(d.uniforms, this.uniformWords, offset / 4);
+      entries.push({ binding: entries.length, resource: { buffer: this.uniformArena, offset, size } });
     }
     const [x, y = 1, z = 1] = d.workgroups;
     const max = this.limits.maxComputeWorkgroupsPerDimension;

@@ -23,7 +23,7 @@ const MAX_DEPTH = 4;
  * `struct Params` written by hand or a declaration the template never includes.
  */
 export function specialise(template: string, defines: Defines, parts: ShaderParts = {}): string {
-  if (parts.params && HAND_PARAMS.test(template)) {
+  if (HAND_PARAMS.test(template)) {
     throw new Error('shader template declares struct Params by hand: declare the uniforms in TypeScript');
   }
   const used = { params: false };

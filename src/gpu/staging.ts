@@ -3,7 +3,7 @@ import { BufferUsage, MapMode } from './flags.js';
 
 /**
  * Readback through one long-lived MAP_READ buffer, copied out with TypedArray.set before unmap: creating a
- * MAP_READ buffer per readback crashes dawn.node on lavapipe (DESIGN.md, Known hazards). Reads are
+ * MAP_READ buffer per readback crashes dawn.node on lavapipe (docs/kernels.md, "Runtime hazards"). Reads are
  * serialised; a read larger than the buffer goes in chunks, and the buffer only grows.
  */
 export class Staging {

@@ -1,4 +1,6 @@
 // Pure bytes in, pure bytes out: checkpoints, configs and data sets, for Node, browsers and Deno alike.
+
+export { decodeBF16, decodeF16, encodeBF16, encodeF16 } from '../num/half.js';
 export {
   type Augment,
   type BatchOptions,
@@ -38,7 +40,6 @@ export { concatImageDatasets, type ImageDataset, imageDataset } from './dataset.
 export { dtypeSize, SAFETENSORS_DTYPES, type SafetensorsDtype } from './dtypes.js';
 export { ConfigError, DataSpecError, FormatError } from './errors.js';
 export { gunzip, isGzip, maybeGunzip } from './gzip.js';
-export { decodeBF16, decodeF16, encodeBF16, encodeF16 } from './half.js';
 export { type IdxArray, idxImagesAndLabels, parseIdx } from './idx.js';
 export { deriveSeed, Rng } from './prng.js';
 export { openSafetensors, SafetensorsFile, type TensorInfo, type TensorStore } from './safetensors.js';

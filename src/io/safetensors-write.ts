@@ -5,6 +5,7 @@
 // The output is a sequence of chunks, one per tensor, so a large model is never assembled in one buffer;
 // tensor data may be a function producing it on demand (e.g. a GPU readback) to keep one tensor in memory.
 
+import { encodeBF16, encodeF16 } from '../num/half.js';
 import {
   dtypeRank,
   dtypeSize,
@@ -13,7 +14,6 @@ import {
   isSafetensorsDtype,
   type SafetensorsDtype,
 } from './dtypes.js';
-import { encodeBF16, encodeF16 } from './half.js';
 
 export type TensorData = ArrayBufferView | (() => ArrayBufferView | Promise<ArrayBufferView>);
 

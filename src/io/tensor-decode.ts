@@ -1,8 +1,8 @@
 // Turning a tensor's little-endian bytes into the arrays the engine computes with.
 
+import { decodeBF16, decodeF16 } from '../num/half.js';
 import type { SafetensorsDtype } from './dtypes.js';
 import { FormatError } from './errors.js';
-import { decodeBF16, decodeF16 } from './half.js';
 
 /** A view of `bytes` as `T`, copying only when the bytes are not aligned for it. */
 function view<T>(

@@ -9,7 +9,7 @@
 //     its weight gradients' squared norms added into a per-batch f64 sum and freed; last the embedding
 //     gradient (tied models: added into the LM head's gradient before squaring, as the loaded path does).
 // The ops and shapes are Llama's, so losses and gradients equal the loaded path's; only the f64 sum of the
-// squared norms runs in another order (test/nn/llama-stream-grad.test.ts).
+// squared norms runs in another order (test/sglp/importance-llm-stream.test.ts, "streamed GradNorm").
 // Device memory: one layer's weights (or the embedding / head), one batch's activations of one layer, and
 // the held states: up to L+1 hidden states per batch (unless `hostStates`), each batch's running gradient and,
 // tied, its LM head gradient [vocab, hidden] (on the CPU too with `hostStates`).

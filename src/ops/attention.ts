@@ -1,8 +1,10 @@
 import attentionWgsl from '../../shaders/attention.wgsl';
 import dkdvWgsl from '../../shaders/attention-dkdv.wgsl';
+import loadWgsl from '../../shaders/lib/attention-load.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { attention as tun } from '../tunables.js';
 import { attentionDelta } from './attention-delta.js';
 import {
@@ -11,7 +13,7 @@ import {
   flashAttentionBackward,
   flashFor,
 } from './flash-attention.js';
-import { expectDType, f32bits } from './util.js';
+import { expectDType } from './util.js';
 
 export type AttentionLayout = 'bhtd' | 'bthd';
 
@@ -124,21 +126,52 @@ function flashTiles(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions) {
   return flashFor(op, gpu.kernels, gpu.adapter.isCpu, bytes, g.D, opts);
 }
 
-function params(g: Geometry, blocks: number, causal: boolean, scale: number, lanes: number): Uint32Array {
-  return new Uint32Array([
-    g.T,
-    g.Hq,
-    g.Hq / g.Hkv,
+/** Uniforms of attention.wgsl and attention-dkdv.wgsl (one declaration: dkdv reads all but `lanes`). */
+const attentionParams = uniforms({
+  t: 'u32',
+  hq: 'u32',
+  group: 'u32',
+  blocks: 'u32',
+  qsb: 'u32',
+  qsh: 'u32',
+  qst: 'u32',
+  ksb: 'u32',
+  ksh: 'u32',
+  kst: 'u32',
+  causal: 'u32',
+  scale: 'f32',
+  /** scale * log2(e): scores live in the exp2 domain. */
+  scale2: 'f32',
+  hkv: 'u32',
+  d4: 'u32',
+  /** = LANES, as a uniform: loops over it are not unrolled (compile time). */
+  lanes: 'u32',
+});
+
+/** The Q / K / V / dO loads both kernels share (LOAD_DO: the kernel binds dO). */
+const includes = { 'attention-load': loadWgsl };
+
+function params(g: Geometry, blocks: number, causal: boolean, scale: number, lanes: number) {
+  const [qsb, qsh, qst] = g.qStrides;
+  const [ksb, ksh, kst] = g.kStrides;
+  return {
+    t: g.T,
+    hq: g.Hq,
+    group: g.Hq / g.Hkv,
     blocks,
-    ...g.qStrides,
-    ...g.kStrides,
-    causal ? 1 : 0,
-    f32bits(scale),
-    f32bits(scale * Math.LOG2E),
-    g.Hkv,
-    Math.ceil(g.D / 4),
+    qsb,
+    qsh,
+    qst,
+    ksb,
+    ksh,
+    kst,
+    causal: causal ? 1 : 0,
+    scale,
+    scale2: scale * Math.LOG2E,
+    hkv: g.Hkv,
+    d4: Math.ceil(g.D / 4),
     lanes,
-  ]);
+  };
 }
 
 /** What every attention kernel is specialised on (register arrays are sized by D4). */
@@ -185,7 +218,9 @@ export function attention(
     kernel: {
       name: 'attention',
       template: attentionWgsl,
-      defines: { ...rowDefines(g, tiles), MODE_FWD: true, MODE_DQ: false },
+      defines: { ...rowDefines(g, tiles), MODE_FWD: true, MODE_DQ: false, LOAD_DO: false },
+      params: attentionParams,
+      includes,
     },
     buffers: [q, k, v, out, lse],
     uniforms: params(g, blocks, causal, scale, tiles.lanes),
@@ -244,7 +279,9 @@ export function attentionBackward(
     kernel: {
       name: 'attention.dq',
       template: attentionWgsl,
-      defines: { ...rowDefines(g, tiles), MODE_FWD: false, MODE_DQ: true },
+      defines: { ...rowDefines(g, tiles), MODE_FWD: false, MODE_DQ: true, LOAD_DO: true },
+      params: attentionParams,
+      includes,
     },
     buffers: [q, k, v, dOut, lse, delta, dq],
     uniforms: params(g, qBlocks, causal, scale, tiles.lanes),
@@ -256,7 +293,9 @@ export function attentionBackward(
     kernel: {
       name: 'attention.dkdv',
       template: dkdvWgsl,
-      defines: { ...defines(g, tiles), KI: tiles.keyRows, QJ: 1 },
+      defines: { ...defines(g, tiles), KI: tiles.keyRows, QJ: 1, LOAD_DO: true },
+      params: attentionParams,
+      includes,
     },
     buffers: [q, k, v, dOut, lse, delta, dk, dv],
     uniforms: params(g, kBlocks, causal, scale, tiles.lanes),

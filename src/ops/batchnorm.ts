@@ -3,10 +3,32 @@ import channelReduceWgsl from '../../shaders/channel-reduce.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { cnn as tun } from '../tunables.js';
 import { elementGrid } from './elementwise-grid.js';
 import { foldSlices } from './fold.js';
-import { expectDType, f32bits, grid2d, sameShape } from './util.js';
+import { expectDType, grid2d, sameShape } from './util.js';
+
+/** Uniforms of batchnorm.wgsl (normalise, update, backward). */
+const params = uniforms({
+  total: 'u32',
+  stride: 'u32',
+  eps: 'f32',
+  momentum: 'f32',
+  count: 'f32',
+  varOffset: 'u32',
+});
+
+/** Uniforms of channel-reduce.wgsl (per-channel sums, squared deviations, backward sums). */
+const reduceParams = uniforms({
+  n: 'u32',
+  c: 'u32',
+  hw: 'u32',
+  nPerSlice: 'u32',
+  slices: 'u32',
+  gridX: 'u32',
+  eps: 'f32',
+});
 
 /** Channel-reduction workgroups that keep the device busy before the batch is not split further. */
 const BUSY = { cpu: 32, gpu: 1024 };
@@ -67,9 +89,10 @@ function channelPartials(
         CENTERED: mode !== 'sum',
         MASK: !!extra.mask,
       },
+      params: reduceParams,
     },
     buffers,
-    uniforms: new Uint32Array([n, c, hw, nPerSlice, slices, gx, f32bits(extra.eps ?? 0), 0]),
+    uniforms: { n, c, hw, nPerSlice, slices, gridX: gx, eps: extra.eps ?? 0 },
     workgroups: [gx, gy],
   });
   return { part, slices, c };
@@ -173,18 +196,17 @@ function normalize(
           BIND_RES: upd ? 8 : 6,
           BIND_P: buffers.length,
         },
+        params,
       },
       buffers,
-      uniforms: new Uint32Array([
-        elements,
-        gx * gy * wg,
-        f32bits(opts.eps ?? 1e-5),
-        f32bits(opts.momentum ?? 0.1),
-        f32bits(count),
+      uniforms: {
+        total: elements,
+        stride: gx * gy * wg,
+        eps: opts.eps ?? 1e-5,
+        momentum: opts.momentum ?? 0.1,
+        count,
         varOffset,
-        0,
-        0,
-      ]),
+      },
       workgroups: [gx, gy],
     });
   };
@@ -309,9 +331,10 @@ export function batchNorm2dBackward(
         BIND_RES: 0,
         BIND_P: buffers.length,
       },
+      params,
     },
     buffers,
-    uniforms: new Uint32Array([total, step, f32bits(eps), 0, f32bits(count), c, 0, 0]),
+    uniforms: { total, stride: step, eps, momentum: 0, count, varOffset: c },
     workgroups,
   });
   return { dx, dweight, dbias };

@@ -3,8 +3,26 @@ import gramCentreWgsl from '../../shaders/gram-centre.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { cka } from '../tunables.js';
-import { expectDType, f32bits, grid2d } from './util.js';
+import { expectDType, grid2d } from './util.js';
+
+const columnParams = uniforms({
+  rows: 'u32',
+  /** Columns in units of VEC (cols / 4 with vec4f). */
+  cols: 'u32',
+  gridX: 'u32',
+});
+
+const gramParams = uniforms({
+  n: 'u32',
+  offset: 'u32',
+  gridX: 'u32',
+  /** 1 / n or 1 / (n - 2) */
+  rowScale: 'f32',
+  /** 1 / n^2 or 1 / ((n - 1)(n - 2)) */
+  totalScale: 'f32',
+});
 
 /**
  * Subtracts each column's mean over the rows: x is [rows, ...] (every axis after the first is a column),
@@ -24,9 +42,14 @@ export function centreColumns(gpu: Gpu, x: Tensor): Tensor {
   const wg = (gpu.adapter.isCpu ? cka.centre.cpu : cka.centre.gpu).workgroupSize;
   const [gx, gy] = grid2d(Math.ceil(units / wg));
   gpu.dispatch({
-    kernel: { name, template: centreColumnsWgsl, defines: { WG: wg, VEC: vec4 ? 'vec4f' : 'f32' } },
+    kernel: {
+      name,
+      template: centreColumnsWgsl,
+      defines: { WG: wg, VEC: vec4 ? 'vec4f' : 'f32' },
+      params: columnParams,
+    },
     buffers: [x, out],
-    uniforms: new Uint32Array([rows, units, gx, 0]),
+    uniforms: { rows, cols: units, gridX: gx },
     workgroups: [gx, gy],
   });
   return out;
@@ -71,23 +94,28 @@ export function centreGram(gpu: Gpu, k: Tensor, opts: CentreGramOptions = {}): T
   const totalScale = unbiased ? 1 / ((n - 1) * (n - 2)) : 1 / (n * n);
   const stats = gpu.empty([2 * n], 'f32', 'gram sums');
   const [sx, sy] = grid2d(Math.ceil(n / wg));
-  const params = (gx: number) =>
-    new Uint32Array([n, offset, gx, 0, f32bits(rowScale), f32bits(totalScale), 0, 0]);
+  const values = (gx: number) => ({ n, offset, gridX: gx, rowScale, totalScale });
   gpu.dispatch({
     kernel: {
       name: 'centre.gram.sums',
       template: gramCentreWgsl,
       defines: { WG: wg, STATS: true, UNBIASED: unbiased },
+      params: gramParams,
     },
     buffers: [k, stats],
-    uniforms: params(sx),
+    uniforms: values(sx),
     workgroups: [sx, sy],
   });
   const [ax, ay] = grid2d(n);
   gpu.dispatch({
-    kernel: { name, template: gramCentreWgsl, defines: { WG: wg, STATS: false, UNBIASED: unbiased } },
+    kernel: {
+      name,
+      template: gramCentreWgsl,
+      defines: { WG: wg, STATS: false, UNBIASED: unbiased },
+      params: gramParams,
+    },
     buffers: [k, stats, out],
-    uniforms: params(ax),
+    uniforms: values(ax),
     workgroups: [ax, ay],
   });
   stats.dispose();

@@ -17,8 +17,11 @@
 // Wt[co*sCo + ci*sCi + tapBase + kh*tapStepH + kw*tapStepW], so the stride-1 input gradient (flipped taps,
 // channels swapped) runs here too.
 
-/** The compile-time shape of one halo kernel. */
-export interface HaloKernel {
+import type { Defines } from '../gpu/shader.js';
+import { uniforms } from '../gpu/uniforms.js';
+
+/** The compile-time shape of one halo kernel: the generator's input and the pipeline's cache key. */
+export type HaloKernel = {
   /** Output channels per invocation, a multiple of 8. */
   tm: number;
   /** Output rows and columns per invocation; OWT is 4 or 8. */
@@ -32,22 +35,28 @@ export interface HaloKernel {
   relu: boolean;
   /** Output channels that are not a multiple of TM (the last block's extra channels are not stored). */
   coTail: boolean;
-}
+};
+
+/** The halo kernel's uniforms (tap addressing as in conv2d.wgsl). */
+export const haloParams = uniforms({
+  cin: 'u32',
+  cout: 'u32',
+  positions: 'u32',
+  coBlocks: 'u32',
+  gridX: 'u32',
+  sCo: 'u32',
+  sCi: 'u32',
+  tapBase: 'i32',
+  tapStepH: 'i32',
+  tapStepW: 'i32',
+});
 
 /** Subgroup size the kernel is written for: one workgroup is one subgroup. */
 export const HALO_LANES = 8;
 
-const cache = new Map<string, string>();
-
-/** The kernel's WGSL, generated once per shape. */
-export function haloConvWgsl(k: HaloKernel): string {
-  const key = JSON.stringify(k);
-  let code = cache.get(key);
-  if (!code) {
-    code = generate(k);
-    cache.set(key, code);
-  }
-  return code;
+/** The kernel's WGSL template from its defines (a HaloKernel); the pipeline cache calls it once per shape. */
+export function haloConvWgsl(defines: Defines): string {
+  return generate(defines as HaloKernel);
 }
 
 function generate(k: HaloKernel): string {
@@ -61,10 +70,7 @@ function generate(k: HaloKernel): string {
   if (k.hasBias) bindings.push('Bias: array<f32>');
   if (k.residual) bindings.push('Res: array<vec4f>');
   L.push('enable subgroups;');
-  L.push('struct Params {');
-  L.push('  cin: u32, cout: u32, positions: u32, coBlocks: u32, gridX: u32, sCo: u32, sCi: u32,');
-  L.push('  tapBase: i32, tapStepH: i32, tapStepW: i32, pad0: u32, pad1: u32,');
-  L.push('}');
+  L.push('#include params');
   bindings.forEach((b, i) => {
     L.push(`@group(0) @binding(${i}) var<storage, read> ${b};`);
   });

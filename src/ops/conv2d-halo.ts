@@ -3,7 +3,7 @@ import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { conv2dHalo as tun } from '../tunables.js';
 import { convBuffers, type Epilogue } from './conv2d-epilogue.js';
-import { HALO_LANES, haloConvWgsl } from './conv2d-halo-wgsl.js';
+import { HALO_LANES, type HaloKernel, haloConvWgsl, haloParams } from './conv2d-halo-wgsl.js';
 import { grid2d } from './util.js';
 
 /** Tiles of the halo-sharing 3x3 kernel (conv2d-halo-wgsl.ts): TM channels x OHT rows x OWT columns. */
@@ -123,12 +123,10 @@ export function haloLaunch(
   const positions = d.n * (d.h / tiles.oht) * (d.w / tiles.owt);
   const coBlocks = Math.ceil(d.cout / tiles.tm);
   const [gx, gy] = grid2d(Math.ceil(positions / HALO_LANES) * coBlocks);
-  const words = new Uint32Array(12);
-  const signed = new Int32Array(words.buffer);
-  words.set([d.cin, d.cout, positions, coBlocks, gx, d.sCo, d.sCi]);
-  signed.set([d.tapBase, d.tapStepH, d.tapStepW], 7);
-  const kernel = {
-    ...tiles,
+  const kernel: HaloKernel = {
+    tm: tiles.tm,
+    oht: tiles.oht,
+    owt: tiles.owt,
     h: d.h,
     w: d.w,
     hasBias: !!epi.bias,
@@ -136,25 +134,11 @@ export function haloLaunch(
     relu: !!epi.relu,
     coTail: d.cout % tiles.tm !== 0,
   };
-  const buffers = convBuffers(x, weight, epi, out);
+  const { cin, cout, sCo, sCi, tapBase, tapStepH, tapStepW } = d;
   gpu.dispatch({
-    kernel: {
-      name: 'conv2d-halo',
-      template: haloConvWgsl(kernel),
-      defines: {
-        TM: kernel.tm,
-        OHT: kernel.oht,
-        OWT: kernel.owt,
-        H: kernel.h,
-        W: kernel.w,
-        HAS_BIAS: kernel.hasBias,
-        RESIDUAL: kernel.residual,
-        RELU: kernel.relu,
-        CO_TAIL: kernel.coTail,
-      },
-    },
-    buffers,
-    uniforms: words,
+    kernel: { name: 'conv2d-halo', template: haloConvWgsl, defines: kernel, params: haloParams },
+    buffers: convBuffers(x, weight, epi, out),
+    uniforms: { cin, cout, positions, coBlocks, gridX: gx, sCo, sCi, tapBase, tapStepH, tapStepW },
     workgroups: [gx, gy],
   });
 }

@@ -3,12 +3,48 @@ import wgradWgsl from '../../shaders/conv2d-wgrad.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { conv2d as tun, conv2dWgrad as wtun } from '../tunables.js';
 import { channelSum } from './batchnorm.js';
 import { convBuffers, type Epilogue } from './conv2d-epilogue.js';
 import { type HaloTiles, haloFor, haloLaunch } from './conv2d-halo.js';
 import { foldSlices } from './fold.js';
 import { expectDType, grid2d, sameShape } from './util.js';
+
+/** The geometry both convolution kernels read (conv2d.wgsl, conv2d-wgrad.wgsl), declared once. */
+const geometryParams = {
+  batch: 'u32',
+  cin: 'u32',
+  h: 'u32',
+  w: 'u32',
+  cout: 'u32',
+  oh: 'u32',
+  ow: 'u32',
+  padH: 'i32',
+  padW: 'i32',
+} as const;
+
+/** conv2d.wgsl's uniforms: the geometry, the work split, the weight taps and the output plane (its header). */
+const convParams = uniforms({
+  ...geometryParams,
+  segs: 'u32',
+  sCo: 'u32',
+  sCi: 'u32',
+  positions: 'u32',
+  coBlocks: 'u32',
+  gridX: 'u32',
+  outStep: 'u32',
+  tapBase: 'i32',
+  tapStepH: 'i32',
+  tapStepW: 'i32',
+  outH: 'u32',
+  outW: 'u32',
+  outOffH: 'u32',
+  outOffW: 'u32',
+});
+
+/** conv2d-wgrad.wgsl's uniforms: the geometry, the batch slice and the (ci, kh) rows. */
+const wgradParams = uniforms({ ...geometryParams, nPerSplit: 'u32', rows: 'u32' });
 
 export interface Conv2dGeometry {
   /** Same stride along H and W. */
@@ -138,7 +174,7 @@ function geometry(
   return { n, cin, h, w, cout, kh, kw, stride, padH, padW, oh, ow };
 }
 
-/** One launch of shaders/conv2d.wgsl; the fields are that file's uniforms (see its header). */
+/** One launch of shaders/conv2d.wgsl: the values of its uniforms (convParams) and defines; its header has the maths. */
 interface Launch {
   n: number;
   cin: number;
@@ -179,16 +215,6 @@ function launch(
   const coBlocks = Math.ceil(d.cout / tiles.tm);
   const [gx, gy] = grid2d(Math.ceil(positions / tiles.lanes) * coBlocks);
   const sw = shuffleWidth(gpu, tiles.tm, tiles.subgroups);
-  const words = new Uint32Array(24);
-  const signed = new Int32Array(words.buffer);
-  words.set([d.n, d.cin, d.h, d.w, d.cout, d.oh, d.ow, segs]);
-  signed[8] = d.padH;
-  signed[9] = d.padW;
-  words.set([d.sCo, d.sCi, positions, coBlocks, gx, d.outStep], 10);
-  signed[16] = d.tapBase;
-  signed[17] = d.tapStepH;
-  signed[18] = d.tapStepW;
-  words.set([d.outH, d.outW, d.outOffH, d.outOffW, 0], 19);
   const buffers = convBuffers(x, w, epi, out);
   gpu.dispatch({
     kernel: {
@@ -212,9 +238,34 @@ function launch(
         BIND_OUT: buffers.length - 1,
         BIND_P: buffers.length,
       },
+      params: convParams,
     },
     buffers,
-    uniforms: words,
+    uniforms: {
+      batch: d.n,
+      cin: d.cin,
+      h: d.h,
+      w: d.w,
+      cout: d.cout,
+      oh: d.oh,
+      ow: d.ow,
+      padH: d.padH,
+      padW: d.padW,
+      segs,
+      sCo: d.sCo,
+      sCi: d.sCi,
+      positions,
+      coBlocks,
+      gridX: gx,
+      outStep: d.outStep,
+      tapBase: d.tapBase,
+      tapStepH: d.tapStepH,
+      tapStepW: d.tapStepW,
+      outH: d.outH,
+      outW: d.outW,
+      outOffH: d.outOffH,
+      outOffW: d.outOffW,
+    },
     workgroups: [gx, gy],
   });
 }
@@ -425,12 +476,6 @@ export function conv2dBackwardWeight(
   const sw = shuffleWidth(gpu, t.tm, t.subgroups);
   const rows = g.cin * g.kh;
   const part = slices === 1 ? dw : gpu.empty([slices, dw.size], 'f32', 'conv2d.wgrad partials');
-  const words = new Uint32Array(16);
-  const signed = new Int32Array(words.buffer);
-  words.set([g.n, g.cin, g.h, g.w, g.cout, g.oh, g.ow, nPerSplit]);
-  signed[8] = g.padH;
-  signed[9] = g.padW;
-  words[10] = rows;
   gpu.dispatch({
     kernel: {
       name: 'conv2d.wgrad',
@@ -446,9 +491,22 @@ export function conv2dBackwardWeight(
         SW: Math.max(sw, 1),
         DY_VEC4: g.ow % 4 === 0,
       },
+      params: wgradParams,
     },
     buffers: [x, dy, part],
-    uniforms: words,
+    uniforms: {
+      batch: g.n,
+      cin: g.cin,
+      h: g.h,
+      w: g.w,
+      cout: g.cout,
+      oh: g.oh,
+      ow: g.ow,
+      padH: g.padH,
+      padW: g.padW,
+      nPerSplit,
+      rows,
+    },
     workgroups: [Math.ceil(rows / t.lanes), Math.ceil(g.cout / t.tm), slices],
   });
   if (part !== dw) {

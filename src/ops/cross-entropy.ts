@@ -1,10 +1,14 @@
 import crossEntropyWgsl from '../../shaders/cross-entropy.wgsl';
+import rowReduceWgsl from '../../shaders/lib/row-reduce.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { cnn as tun } from '../tunables.js';
 import { mean } from './reduce.js';
-import { expectDType, f32bits, grid2d } from './util.js';
+import { expectDType, grid2d } from './util.js';
+
+const params = uniforms({ rows: 'u32', cols: 'u32', gridX: 'u32', smoothing: 'f32', gradScale: 'f32' });
 
 /**
  * Uploads class labels as an i32 tensor [B], checking on the CPU that each is an integer in
@@ -76,9 +80,11 @@ export function softmaxCrossEntropy(
       name: 'cross-entropy',
       template: crossEntropyWgsl,
       defines: { WG: tun.workgroupSize, GRAD: grad },
+      params,
+      includes: { 'row-reduce': rowReduceWgsl },
     },
     buffers: dlogits ? [logits, labels, perSample, dlogits] : [logits, labels, perSample],
-    uniforms: new Uint32Array([rows, cols, gx, f32bits(smoothing), f32bits(1 / rows), 0, 0, 0]),
+    uniforms: { rows, cols, gridX: gx, smoothing, gradScale: 1 / rows },
     workgroups: [gx, gy],
   });
   const loss = mean(gpu, perSample, 0, true);

@@ -2,9 +2,10 @@ import dropoutWgsl from '../../shaders/dropout.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { cnn as tun } from '../tunables.js';
 import { elementGrid } from './elementwise-grid.js';
-import { expectDType, f32bits } from './util.js';
+import { expectDType } from './util.js';
 
 export interface DropoutOptions {
   /** Probability of zeroing an element, 0 <= p <= 1 (PyTorch's `p`). */
@@ -16,6 +17,16 @@ export interface DropoutOptions {
 }
 
 const MASK_BITS = 24;
+
+const params = uniforms({
+  n: 'u32',
+  step: 'u32',
+  seed: 'u32',
+  stream: 'u32',
+  /** Keep an element when its 24-bit hash is >= threshold. */
+  threshold: 'u32',
+  scale: 'f32',
+});
 
 function checkU32(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
@@ -44,18 +55,9 @@ export function dropout(gpu: Gpu, x: Tensor, opts: DropoutOptions): Tensor {
   if (out.size === 0) return out;
   const { workgroups, step } = elementGrid(gpu, out.size);
   gpu.dispatch({
-    kernel: { name: 'dropout', template: dropoutWgsl, defines: { WG: tun.workgroupSize } },
+    kernel: { name: 'dropout', template: dropoutWgsl, defines: { WG: tun.workgroupSize }, params },
     buffers: [x, out],
-    uniforms: new Uint32Array([
-      out.size,
-      step,
-      seed,
-      stream,
-      threshold,
-      f32bits(opts.p >= 1 ? 0 : 1 / (1 - opts.p)),
-      0,
-      0,
-    ]),
+    uniforms: { n: out.size, step, seed, stream, threshold, scale: opts.p >= 1 ? 0 : 1 / (1 - opts.p) },
     workgroups,
   });
   return out;

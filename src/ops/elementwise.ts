@@ -3,11 +3,22 @@ import elementwiseWgsl from '../../shaders/elementwise.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { elementwise as tun } from '../tunables.js';
 import { type Activation, activationDefines } from './activation.js';
-import { broadcastShape, broadcastStrides, expectDType, f32bits, grid2d, sameShape } from './util.js';
+import { broadcastShape, broadcastStrides, expectDType, grid2d, sameShape } from './util.js';
 
 const template = activationWgsl + elementwiseWgsl;
+
+const params = uniforms({
+  n: 'u32',
+  rank: 'u32',
+  alpha: 'f32',
+  stride: 'u32',
+  shape: 'array<vec4u, 2>',
+  strideA: 'array<vec4u, 2>',
+  strideB: 'array<vec4u, 2>',
+});
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 const binaryExpr: Record<BinaryOp, string> = { add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b' };
@@ -30,13 +41,7 @@ function run(
   if (n === 0) return out;
   const contiguous = !b || (sameShape(a.shape, shape) && sameShape(b.shape, shape));
   const [x, y] = grid2d(Math.ceil(n / tun.workgroupSize));
-  const words = new Uint32Array(28);
-  words.set([n, shape.length, f32bits(alpha), x * y * tun.workgroupSize]);
-  if (!contiguous) {
-    words.set(shape, 4);
-    words.set(broadcastStrides(a.shape, shape), 12);
-    words.set(broadcastStrides((b as Tensor).shape, shape), 20);
-  }
+  const strided = contiguous ? undefined : (b as Tensor);
   gpu.dispatch({
     kernel: {
       name: `elementwise.${name}`,
@@ -48,9 +53,19 @@ function run(
         OP: expr,
         ...activationDefines(act),
       },
+      params,
     },
     buffers: b ? [a, b, out] : [a, out],
-    uniforms: words,
+    // Shapes and strides are read only when not CONTIGUOUS.
+    uniforms: {
+      n,
+      rank: shape.length,
+      alpha,
+      stride: x * y * tun.workgroupSize,
+      shape: strided ? shape : [],
+      strideA: strided ? broadcastStrides(a.shape, shape) : [],
+      strideB: strided ? broadcastStrides(strided.shape, shape) : [],
+    },
     workgroups: [x, y],
   });
   return out;

@@ -2,6 +2,7 @@ import embeddingWgsl from '../../shaders/embedding.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { llm as tun } from '../tunables.js';
 import { expectDType, grid2d } from './util.js';
 
@@ -75,6 +76,14 @@ export function uploadTokens(
   };
 }
 
+const params = uniforms({
+  /** Forward: tokens; backward: distinct rows. */
+  count: 'u32',
+  hidden: 'u32',
+  /** Workgroups along x (the grid is folded into 2-D). */
+  gridX: 'u32',
+});
+
 function checkTable(op: string, table: Tensor, tokens: TokenIds, half = false): number {
   if (half && table.dtype === 'f16') {
     if (!table.gpu.hasF16) {
@@ -108,9 +117,10 @@ export function embedding(gpu: Gpu, table: Tensor, tokens: TokenIds): Tensor {
         F16: table.dtype === 'f16',
         ELEM: table.dtype,
       },
+      params,
     },
     buffers: [table, tokens.ids, out],
-    uniforms: new Uint32Array([tokens.ids.size, hidden, gx, 0]),
+    uniforms: { count: tokens.ids.size, hidden, gridX: gx },
     workgroups: [gx, gy],
   });
   return out;
@@ -147,9 +157,10 @@ export function embeddingBackward(
       name: 'embedding.backward',
       template: embeddingWgsl,
       defines: { WG: wg, BACKWARD: true, ACCUMULATE: !!opts.into, F16: false, ELEM: 'f32' },
+      params,
     },
     buffers: [dOut, index.rows, index.starts, index.order, dW],
-    uniforms: new Uint32Array([index.distinct, hidden, gx, 0]),
+    uniforms: { count: index.distinct, hidden, gridX: gx },
     workgroups: [gx, gy],
   });
   return dW;

@@ -1,6 +1,7 @@
 import fwdWgsl from '../../shaders/flash-attention.wgsl';
 import dkdvWgsl from '../../shaders/flash-attention-dkdv.wgsl';
 import dqWgsl from '../../shaders/flash-attention-dq.wgsl';
+import loadWgsl from '../../shaders/lib/attention-load.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { gpuKernels } from '../gpu/kernel-choice.js';
@@ -113,6 +114,9 @@ function values(g: FlashGeometry, blocks: number, causal: boolean, scale: number
   };
 }
 
+/** The Q / K / V / dO loads the plain attention kernels use too. */
+const includes = { 'attention-load': loadWgsl };
+
 /** What every flash kernel is specialised on. */
 function defines(g: FlashGeometry, t: FlashTiles) {
   const d4 = Math.ceil(g.D / 4);
@@ -146,8 +150,9 @@ export function flashAttention(
     kernel: {
       name: 'attention.flash',
       template: fwdWgsl,
-      defines: { ...defines(g, t), BQ: t.forward.bq, BK: t.forward.bk },
+      defines: { ...defines(g, t), BQ: t.forward.bq, BK: t.forward.bk, LOAD_DO: false },
       params,
+      includes,
     },
     buffers: [q, k, v, out, lse],
     uniforms: values(g, blocks, causal, scale),
@@ -178,8 +183,9 @@ export function flashAttentionBackward(
     kernel: {
       name: 'attention.flash.dq',
       template: dqWgsl,
-      defines: { ...defines(g, t), BQ: t.dq.bq, BK: t.dq.bk },
+      defines: { ...defines(g, t), BQ: t.dq.bq, BK: t.dq.bk, LOAD_DO: true },
       params,
+      includes,
     },
     buffers: [q, k, v, dOut, lse, delta, dq],
     uniforms: values(g, qBlocks, causal, scale),
@@ -191,8 +197,9 @@ export function flashAttentionBackward(
     kernel: {
       name: 'attention.flash.dkdv',
       template: dkdvWgsl,
-      defines: { ...defines(g, t), BKV: t.dkdv.bkv, BQ: t.dkdv.bq },
+      defines: { ...defines(g, t), BKV: t.dkdv.bkv, BQ: t.dkdv.bq, LOAD_DO: true },
       params,
+      includes,
     },
     buffers: [q, k, v, dOut, lse, delta, dk, dv],
     uniforms: values(g, kBlocks, causal, scale),

@@ -1,8 +1,9 @@
 import foldWgsl from '../../shaders/fold-slices.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { cnn as tun } from '../tunables.js';
-import { f32bits, grid2d } from './util.js';
+import { grid2d } from './util.js';
 
 export interface FoldOptions {
   /** Multiplies the sums (1 / count for a mean). */
@@ -16,6 +17,16 @@ export interface FoldOptions {
   /** Values to fold (default: out.size). */
   count?: number;
 }
+
+const params = uniforms({
+  n: 'u32',
+  slices: 'u32',
+  scale: 'f32',
+  gridX: 'u32',
+  offset: 'u32',
+  srcOffset: 'u32',
+  count: 'u32',
+});
 
 /**
  * Second pass of a deterministic slice reduction: out[offset + e] = scale * sum_s partial[s * n +
@@ -34,18 +45,17 @@ export function foldSlices(
   const wg = tun.workgroupSize;
   const [gx, gy] = grid2d(Math.ceil(count / wg));
   gpu.dispatch({
-    kernel: { name: 'fold-slices', template: foldWgsl, defines: { WG: wg } },
+    kernel: { name: 'fold-slices', template: foldWgsl, defines: { WG: wg }, params },
     buffers: [partial, out],
-    uniforms: new Uint32Array([
+    uniforms: {
       n,
       slices,
-      f32bits(o.scale ?? 1),
-      gx,
-      o.offset ?? 0,
-      o.srcOffset ?? 0,
+      scale: o.scale ?? 1,
+      gridX: gx,
+      offset: o.offset ?? 0,
+      srcOffset: o.srcOffset ?? 0,
       count,
-      0,
-    ]),
+    },
     workgroups: [gx, gy],
   });
 }

@@ -2,9 +2,19 @@ import activationWgsl from '../../shaders/activation.wgsl';
 import splitkWgsl from '../../shaders/gemm-splitk.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { elementwise } from '../tunables.js';
 import { type Activation, activationDefines } from './activation.js';
-import { f32bits, grid2d } from './util.js';
+import { grid2d } from './util.js';
+
+const params = uniforms({
+  m: 'u32',
+  n: 'u32',
+  batch: 'u32',
+  splits: 'u32',
+  alpha: 'f32',
+  gridX: 'u32',
+});
 
 export interface SplitKFold {
   m: number;
@@ -41,9 +51,10 @@ export function foldSplitK(gpu: Gpu, partial: Tensor, out: Tensor, f: SplitKFold
         BIND_C: f.bias ? 2 : 1,
         BIND_P: f.bias ? 3 : 2,
       },
+      params,
     },
     buffers: f.bias ? [partial, f.bias, out] : [partial, out],
-    uniforms: new Uint32Array([f.m, f.n, f.batch, f.splits, f32bits(f.alpha), gx, 0, 0]),
+    uniforms: { m: f.m, n: f.n, batch: f.batch, splits: f.splits, alpha: f.alpha, gridX: gx },
     workgroups: [gx, gy],
   });
 }

@@ -3,11 +3,23 @@ import gemmWgsl from '../../shaders/gemm.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { DType, Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { type Activation, activationDefines } from './activation.js';
 import { chooseGemmTiles, type GemmTiles } from './gemm-config.js';
 import { foldSplitK } from './gemm-splitk.js';
 import { type GemmVariantOptions, gemmTiled, tiledGemmFor } from './gemm-tiled.js';
-import { f32bits } from './util.js';
+
+const gemmParams = uniforms({
+  m: 'u32',
+  n: 'u32',
+  k: 'u32',
+  splits: 'u32',
+  kPerSplit: 'u32',
+  /** Elements between batch entries of A and B (0: shared by every entry). */
+  strideA: 'u32',
+  strideB: 'u32',
+  alpha: 'f32',
+});
 
 export interface GemmOptions extends GemmVariantOptions {
   transA?: boolean;
@@ -139,18 +151,19 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
         BIND_C: mainBias ? 3 : 2,
         BIND_P: mainBias ? 4 : 3,
       },
+      params: gemmParams,
     },
     buffers: mainBias ? [a, b, mainBias, partial] : [a, b, partial],
-    uniforms: new Uint32Array([
+    uniforms: {
       m,
       n,
       k,
-      tiles.splits,
-      tiles.kPerSplit,
-      batchA > 1 ? m * k : 0,
-      batchB > 1 ? k * n : 0,
-      f32bits(alpha),
-    ]),
+      splits: tiles.splits,
+      kPerSplit: tiles.kPerSplit,
+      strideA: batchA > 1 ? m * k : 0,
+      strideB: batchB > 1 ? k * n : 0,
+      alpha,
+    },
     workgroups: [Math.ceil(n / (tiles.lanes * tiles.tn * 4)), Math.ceil(m / tiles.tm), batch * tiles.splits],
   });
   if (!split) return out;

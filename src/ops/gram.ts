@@ -2,6 +2,7 @@ import gramWgsl from '../../shaders/gram.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { cka } from '../tunables.js';
 import { gemm } from './gemm.js';
 import { expectDType, grid2d } from './util.js';
@@ -24,6 +25,15 @@ export function chooseGramKernel(
   return ok && (tiles * (tiles + 1)) / 2 >= minTiles ? 'syrk' : 'gemm';
 }
 
+const params = uniforms({
+  n: 'u32',
+  /** p / 4 */
+  p4: 'u32',
+  /** Tiles per side, ceil(n / TILE). */
+  tiles: 'u32',
+  gridX: 'u32',
+});
+
 /** K = X Xᵀ [n, n] for x [n, p] f32: exactly symmetric with the SYRK kernel, deterministic either way. */
 export function gram(gpu: Gpu, x: Tensor, opts: { kernel?: GramKernel } = {}): Tensor {
   const name = 'gram';
@@ -44,9 +54,9 @@ export function gram(gpu: Gpu, x: Tensor, opts: { kernel?: GramKernel } = {}): T
   const tiles = Math.ceil(n / (4 * lanes));
   const [gx, gy] = grid2d((tiles * (tiles + 1)) / 2);
   gpu.dispatch({
-    kernel: { name: 'gram.syrk', template: gramWgsl, defines: { LANES: lanes, TILE: 4 * lanes } },
+    kernel: { name: 'gram.syrk', template: gramWgsl, defines: { LANES: lanes, TILE: 4 * lanes }, params },
     buffers: [x, out],
-    uniforms: new Uint32Array([n, p / 4, tiles, gx]),
+    uniforms: { n, p4: p / 4, tiles, gridX: gx },
     workgroups: [gx, gy],
   });
   return out;

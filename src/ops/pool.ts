@@ -2,9 +2,23 @@ import poolWgsl from '../../shaders/pool.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { cnn as tun } from '../tunables.js';
 import { elementGrid } from './elementwise-grid.js';
 import { expectDType } from './util.js';
+
+const params = uniforms({
+  total: 'u32',
+  h: 'u32',
+  w: 'u32',
+  oh: 'u32',
+  ow: 'u32',
+  k: 'u32',
+  stride: 'u32',
+  /** Zero padding of the window (maximum pooling). */
+  pad: 'u32',
+  step: 'u32',
+});
 
 export interface MaxPoolOptions {
   /** Square window size. */
@@ -44,22 +58,20 @@ function dispatchPool(
         MAX_BWD: mode === 'MAX_BWD',
         AVG_FWD: mode === 'AVG_FWD',
       },
+      params,
     },
     buffers,
-    uniforms: new Uint32Array([
+    uniforms: {
       total,
-      dims.h,
-      dims.w,
-      dims.oh,
-      dims.ow,
-      dims.k,
-      dims.stride,
-      dims.pad,
+      h: dims.h,
+      w: dims.w,
+      oh: dims.oh,
+      ow: dims.ow,
+      k: dims.k,
+      stride: dims.stride,
+      pad: dims.pad,
       step,
-      0,
-      0,
-      0,
-    ]),
+    },
     workgroups,
   });
 }

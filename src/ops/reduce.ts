@@ -2,10 +2,21 @@ import reduceWgsl from '../../shaders/reduce.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import { sizeOf, type Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { reduce as tuning } from '../tunables.js';
-import { axisOf, expectDType, f32bits, grid2d } from './util.js';
+import { axisOf, expectDType, grid2d } from './util.js';
 
 export type ReduceOp = 'sum' | 'sumsq' | 'max' | 'mean';
+
+const params = uniforms({
+  outer: 'u32',
+  r: 'u32',
+  inner: 'u32',
+  chunk: 'u32',
+  chunks: 'u32',
+  scale: 'f32',
+  gridX: 'u32',
+});
 
 /** Enough independent columns to keep the device busy without splitting the reduced axis. */
 const BUSY_COLUMNS = 2048;
@@ -51,18 +62,10 @@ export function reduce(gpu: Gpu, x: Tensor, op: ReduceOp, axis = -1, keepDims = 
           MAX: op === 'max',
           SQUARE: op === 'sumsq' && pass === 0,
         },
+        params,
       },
       buffers: [cur, out],
-      uniforms: new Uint32Array([
-        outer,
-        r,
-        inner,
-        chunk,
-        chunks,
-        f32bits(last && op === 'mean' ? 1 / R : 1),
-        gx,
-        0,
-      ]),
+      uniforms: { outer, r, inner, chunk, chunks, scale: last && op === 'mean' ? 1 / R : 1, gridX: gx },
       workgroups: [gx, gy],
     });
     if (cur !== x) cur.dispose();

@@ -1,10 +1,24 @@
+import rowReduceWgsl from '../../shaders/lib/row-reduce.wgsl';
 import rmsnormWgsl from '../../shaders/rmsnorm.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { llm as tun } from '../tunables.js';
 import { sum } from './reduce.js';
-import { expectDType, f32bits, grid2d, sameShape } from './util.js';
+import { expectDType, grid2d, sameShape } from './util.js';
+
+const params = uniforms({
+  rows: 'u32',
+  hidden: 'u32',
+  eps: 'f32',
+  gridX: 'u32',
+  /** dweight: rows per partial, and partials. */
+  chunk: 'u32',
+  chunks: 'u32',
+});
+
+const includes = { 'row-reduce': rowReduceWgsl };
 
 function modes(mode: 'forward' | 'dx' | 'dw') {
   return { MODE_FORWARD: mode === 'forward', MODE_DX: mode === 'dx', MODE_DW: mode === 'dw' };
@@ -34,9 +48,15 @@ export function rmsNorm(gpu: Gpu, x: Tensor, weight: Tensor, eps: number): { out
   const wg = gpu.adapter.isCpu ? tun.rowWorkgroup.cpu : tun.rowWorkgroup.gpu;
   const [gx, gy] = grid2d(rows);
   gpu.dispatch({
-    kernel: { name: 'rmsnorm', template: rmsnormWgsl, defines: { WG: wg, ...modes('forward') } },
+    kernel: {
+      name: 'rmsnorm',
+      template: rmsnormWgsl,
+      defines: { WG: wg, ...modes('forward') },
+      params,
+      includes,
+    },
     buffers: [x, weight, out, rstd],
-    uniforms: new Uint32Array([rows, hidden, f32bits(eps), gx, 0, 0, 0, 0]),
+    uniforms: { rows, hidden, eps, gridX: gx, chunk: 0, chunks: 0 },
     workgroups: [gx, gy],
   });
   return { out, rstd };
@@ -68,9 +88,15 @@ export function rmsNormBackward(
   const wg = gpu.adapter.isCpu ? tun.rowWorkgroup.cpu : tun.rowWorkgroup.gpu;
   const [gx, gy] = grid2d(rows);
   gpu.dispatch({
-    kernel: { name: 'rmsnorm.dx', template: rmsnormWgsl, defines: { WG: wg, ...modes('dx') } },
+    kernel: {
+      name: 'rmsnorm.dx',
+      template: rmsnormWgsl,
+      defines: { WG: wg, ...modes('dx') },
+      params,
+      includes,
+    },
     buffers: [x, weight, rstd, dOut, dx],
-    uniforms: new Uint32Array([rows, hidden, 0, gx, 0, 0, 0, 0]),
+    uniforms: { rows, hidden, eps: 0, gridX: gx, chunk: 0, chunks: 0 },
     workgroups: [gx, gy],
   });
   const chunk = tun.dweightRows;
@@ -79,9 +105,15 @@ export function rmsNormBackward(
   const ewg = tun.elementWorkgroup;
   const [px, py] = grid2d(Math.ceil((chunks * hidden) / ewg));
   gpu.dispatch({
-    kernel: { name: 'rmsnorm.dweight', template: rmsnormWgsl, defines: { WG: ewg, ...modes('dw') } },
+    kernel: {
+      name: 'rmsnorm.dweight',
+      template: rmsnormWgsl,
+      defines: { WG: ewg, ...modes('dw') },
+      params,
+      includes,
+    },
     buffers: [x, rstd, dOut, partials],
-    uniforms: new Uint32Array([rows, hidden, 0, px, chunk, chunks, 0, 0]),
+    uniforms: { rows, hidden, eps: 0, gridX: px, chunk, chunks },
     workgroups: [px, py],
   });
   if (chunks === 1) return { dx, dweight: partials };

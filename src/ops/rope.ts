@@ -2,8 +2,9 @@ import ropeWgsl from '../../shaders/rope.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { llm as tun } from '../tunables.js';
-import { expectDType, f32bits, grid2d } from './util.js';
+import { expectDType, grid2d } from './util.js';
 
 /** Hugging Face rope_scaling kinds this engine implements (attention_factor is 1 for all of them). */
 export type RopeScaling =
@@ -152,6 +153,19 @@ export interface RopeOptions {
   inverse?: boolean;
 }
 
+const params = uniforms({
+  /** B * T * H * D/2 */
+  pairs: 'u32',
+  t: 'u32',
+  h: 'u32',
+  half: 'u32',
+  sb: 'u32',
+  st: 'u32',
+  sh: 'u32',
+  sign: 'f32',
+  gridX: 'u32',
+});
+
 /** Applies the rotation to every head of x (a new tensor). */
 export function rope(gpu: Gpu, x: Tensor, tables: RopeTables, opts: RopeOptions = {}): Tensor {
   const layout = opts.layout ?? 'bthd';
@@ -167,13 +181,13 @@ export function rope(gpu: Gpu, x: Tensor, tables: RopeTables, opts: RopeOptions 
   const half = D / 2;
   const pairs = B * T * H * half;
   if (pairs === 0) return out;
-  const strides = layout === 'bthd' ? [T * H * D, H * D, D] : [H * T * D, D, T * D];
+  const [sb, st, sh] = layout === 'bthd' ? [T * H * D, H * D, D] : [H * T * D, D, T * D];
   const wg = tun.elementWorkgroup;
   const [gx, gy] = grid2d(Math.ceil(pairs / wg));
   gpu.dispatch({
-    kernel: { name: 'rope', template: ropeWgsl, defines: { WG: wg } },
+    kernel: { name: 'rope', template: ropeWgsl, defines: { WG: wg }, params },
     buffers: [x, tables.cos, tables.sin, out],
-    uniforms: new Uint32Array([pairs, T, H, half, ...strides, f32bits(opts.inverse ? -1 : 1), gx, 0, 0, 0]),
+    uniforms: { pairs, t: T, h: H, half, sb, st, sh, sign: opts.inverse ? -1 : 1, gridX: gx },
     workgroups: [gx, gy],
   });
   return out;

@@ -3,6 +3,7 @@ import shortcutWgsl from '../../shaders/shortcut.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { cnn as tun } from '../tunables.js';
 import { elementGrid } from './elementwise-grid.js';
 import { expectDType, sameShape } from './util.js';
@@ -16,6 +17,9 @@ export function shortcutAPad(planes: number): number {
   return Math.floor(planes / 4);
 }
 
+const shortcutParams = uniforms({ total: 'u32', step: 'u32' });
+const reluParams = uniforms({ n: 'u32', step: 'u32' });
+
 function launch(gpu: Gpu, bwd: boolean, src: Tensor, dst: Tensor, d: readonly number[]): void {
   const [c, h, w, co, oh, ow, pad] = d;
   const { workgroups, step } = elementGrid(gpu, dst.size);
@@ -24,9 +28,10 @@ function launch(gpu: Gpu, bwd: boolean, src: Tensor, dst: Tensor, d: readonly nu
       name: bwd ? 'shortcut-a.bwd' : 'shortcut-a',
       template: shortcutWgsl,
       defines: { WG: tun.workgroupSize, BWD: bwd, C: c, H: h, W: w, CO: co, OH: oh, OW: ow, PAD: pad },
+      params: shortcutParams,
     },
     buffers: [src, dst],
-    uniforms: new Uint32Array([dst.size, step, 0, 0]),
+    uniforms: { total: dst.size, step },
     workgroups,
   });
 }
@@ -88,9 +93,14 @@ export function reluBackward(gpu: Gpu, dy: Tensor, y: Tensor): Tensor {
   if (dx.size === 0) return dx;
   const { workgroups, step } = elementGrid(gpu, dx.size);
   gpu.dispatch({
-    kernel: { name: 'relu-backward', template: reluBackwardWgsl, defines: { WG: tun.workgroupSize } },
+    kernel: {
+      name: 'relu-backward',
+      template: reluBackwardWgsl,
+      defines: { WG: tun.workgroupSize },
+      params: reluParams,
+    },
     buffers: [dy, y, dx],
-    uniforms: new Uint32Array([dx.size, step, 0, 0]),
+    uniforms: { n: dx.size, step },
     workgroups,
   });
   return dx;

@@ -1,3 +1,4 @@
+import rowReduceWgsl from '../../shaders/lib/row-reduce.wgsl';
 import softmaxWgsl from '../../shaders/softmax.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
@@ -18,7 +19,13 @@ export function softmax(gpu: Gpu, x: Tensor): Tensor {
   if (x.size === 0) return out;
   const [gx, gy] = grid2d(rows);
   gpu.dispatch({
-    kernel: { name: 'softmax', template: softmaxWgsl, defines: { WG: tun.workgroupSize }, params },
+    kernel: {
+      name: 'softmax',
+      template: softmaxWgsl,
+      defines: { WG: tun.workgroupSize },
+      params,
+      includes: { 'row-reduce': rowReduceWgsl },
+    },
     buffers: [x, out],
     uniforms: { rows, cols, gridX: gx },
     workgroups: [gx, gy],

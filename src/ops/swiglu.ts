@@ -2,6 +2,7 @@ import swigluWgsl from '../../shaders/swiglu.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { llm as tun } from '../tunables.js';
 import { expectDType, grid2d, sameShape } from './util.js';
 
@@ -66,8 +67,21 @@ function layoutOf(op: string, gu: GateUp): Layout {
   };
 }
 
-function uniforms(l: Layout, n: number, gx: number): Uint32Array {
-  return new Uint32Array([n, l.width, l.gStride, l.gOffset, l.uStride, l.uOffset, gx, 0]);
+const params = uniforms({
+  /** rows * I */
+  n: 'u32',
+  /** I */
+  width: 'u32',
+  gStride: 'u32',
+  gOffset: 'u32',
+  uStride: 'u32',
+  uOffset: 'u32',
+  gridX: 'u32',
+});
+
+function values(l: Layout, n: number, gx: number) {
+  const { width, gStride, gOffset, uStride, uOffset } = l;
+  return { n, width, gStride, gOffset, uStride, uOffset, gridX: gx };
 }
 
 /** silu(gate) * up: [..., I]. */
@@ -78,9 +92,14 @@ export function swiglu(gpu: Gpu, gu: GateUp): Tensor {
   const wg = tun.elementWorkgroup;
   const [gx, gy] = grid2d(Math.ceil(out.size / wg));
   gpu.dispatch({
-    kernel: { name: 'swiglu', template: swigluWgsl, defines: { WG: wg, BACKWARD: false, PACKED: false } },
+    kernel: {
+      name: 'swiglu',
+      template: swigluWgsl,
+      defines: { WG: wg, BACKWARD: false, PACKED: false },
+      params,
+    },
     buffers: [l.g, l.u, out],
-    uniforms: uniforms(l, out.size, gx),
+    uniforms: values(l, out.size, gx),
     workgroups: [gx, gy],
   });
   return out;
@@ -120,9 +139,10 @@ export function swigluBackward(
         name: 'swiglu.backward',
         template: swigluWgsl,
         defines: { WG: wg, BACKWARD: true, PACKED: packed },
+        params,
       },
       buffers: [l.g, l.u, dOut, ...outs],
-      uniforms: uniforms(l, n, gx),
+      uniforms: values(l, n, gx),
       workgroups: [gx, gy],
     });
   }

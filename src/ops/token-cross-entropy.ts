@@ -1,9 +1,11 @@
+import rowReduceWgsl from '../../shaders/lib/row-reduce.wgsl';
 import ceWgsl from '../../shaders/token-ce.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { llm as tun } from '../tunables.js';
-import { expectDType, f32bits, grid2d } from './util.js';
+import { expectDType, grid2d } from './util.js';
 
 /** Hugging Face's ignore index; any negative target is ignored. */
 export const IGNORE_INDEX = -100;
@@ -56,6 +58,21 @@ export interface TokenCrossEntropy {
   nll: Tensor;
 }
 
+/** One declaration for the four passes of token-ce.wgsl; a pass gives 0 for what it does not read. */
+const params = uniforms({
+  rows: 'u32',
+  vocab: 'u32',
+  /** Logits per workgroup of the stats pass, and chunks per row. */
+  chunk: 'u32',
+  chunks: 'u32',
+  gridX: 'u32',
+  /** Gradient: scale per counted row, divided by the counted rows when `mean` is 1. */
+  scale: 'f32',
+  mean: 'u32',
+});
+
+const includes = { 'row-reduce': rowReduceWgsl };
+
 function dims(op: string, logits: Tensor, targets: Tensor): { rows: number; vocab: number } {
   expectDType(op, logits, 'f32');
   expectDType(op, targets, 'i32');
@@ -94,24 +111,24 @@ export function tokenCrossEntropy(gpu: Gpu, logits: Tensor, targets: Tensor): To
   const part = gpu.empty([rows, chunks, 2]);
   const [sx, sy] = grid2d(rows * chunks);
   gpu.dispatch({
-    kernel: { name: 'token-ce.stats', template, defines: { WG: wg, ...mode('stats') } },
+    kernel: { name: 'token-ce.stats', template, defines: { WG: wg, ...mode('stats') }, params, includes },
     buffers: [logits, part],
-    uniforms: new Uint32Array([rows, vocab, chunk, chunks, sx, 0, 0, 0]),
+    uniforms: { rows, vocab, chunk, chunks, gridX: sx, scale: 0, mean: 0 },
     workgroups: [sx, sy],
   });
   const ewg = tun.elementWorkgroup;
   const [fx, fy] = grid2d(Math.ceil(rows / ewg));
   gpu.dispatch({
-    kernel: { name: 'token-ce.finish', template, defines: { WG: ewg, ...mode('finish') } },
+    kernel: { name: 'token-ce.finish', template, defines: { WG: ewg, ...mode('finish') }, params, includes },
     buffers: [logits, part, targets, lse, nll],
-    uniforms: new Uint32Array([rows, vocab, chunk, chunks, fx, 0, 0, 0]),
+    uniforms: { rows, vocab, chunk, chunks, gridX: fx, scale: 0, mean: 0 },
     workgroups: [fx, fy],
   });
   part.dispose();
   gpu.dispatch({
-    kernel: { name: 'token-ce.loss', template, defines: { WG: wg, ...mode('loss') } },
+    kernel: { name: 'token-ce.loss', template, defines: { WG: wg, ...mode('loss') }, params, includes },
     buffers: [nll, targets, loss],
-    uniforms: new Uint32Array([rows, vocab, chunk, chunks, 1, 0, 0, 0]),
+    uniforms: { rows, vocab, chunk, chunks, gridX: 1, scale: 0, mean: 0 },
     workgroups: [1],
   });
   return { loss, lse, nll };
@@ -149,11 +166,13 @@ export function tokenCrossEntropyBackward(
       name: 'token-ce.grad',
       template: ceWgsl,
       defines: { WG: wg, STATS: false, FINISH: false, LOSS: false, IN_PLACE: inPlace },
+      params,
+      includes,
     },
     buffers: inPlace
       ? [logits, forward.lse, targets, forward.loss]
       : [logits, forward.lse, targets, forward.loss, out],
-    uniforms: new Uint32Array([rows, vocab, 0, 0, gx, f32bits(opts.scale ?? 1), mean ? 1 : 0, 0]),
+    uniforms: { rows, vocab, chunk: 0, chunks: 0, gridX: gx, scale: opts.scale ?? 1, mean: mean ? 1 : 0 },
     workgroups: [gx, gy],
   });
   return out;

@@ -2,10 +2,19 @@ import transposeWgsl from '../../shaders/transpose.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { uniforms } from '../gpu/uniforms.js';
 import { transpose as tun } from '../tunables.js';
 import { grid2d, stridesOf } from './util.js';
 
 const MAX_RANK = 8;
+
+const params = uniforms({
+  n: 'u32',
+  rank: 'u32',
+  stride: 'u32',
+  shape: 'array<vec4u, 2>',
+  srcStride: 'array<vec4u, 2>',
+});
 
 /** Permutes axes: out.shape[d] = x.shape[perm[d]]. Works on any 4-byte dtype. */
 export function permute(gpu: Gpu, x: Tensor, perm: readonly number[]): Tensor {
@@ -21,17 +30,16 @@ export function permute(gpu: Gpu, x: Tensor, perm: readonly number[]): Tensor {
   if (out.size === 0) return out;
   const strides = stridesOf(x.shape);
   const [gx, gy] = grid2d(Math.ceil(out.size / tun.workgroupSize));
-  const words = new Uint32Array(20);
-  words.set([out.size, rank, gx * gy * tun.workgroupSize, 0]);
-  words.set(shape, 4);
-  words.set(
-    perm.map((p) => strides[p]),
-    12,
-  );
   gpu.dispatch({
-    kernel: { name: 'transpose', template: transposeWgsl, defines: { WG: tun.workgroupSize } },
+    kernel: { name: 'transpose', template: transposeWgsl, defines: { WG: tun.workgroupSize }, params },
     buffers: [x, out],
-    uniforms: words,
+    uniforms: {
+      n: out.size,
+      rank,
+      stride: gx * gy * tun.workgroupSize,
+      shape,
+      srcStride: perm.map((p) => strides[p]),
+    },
     workgroups: [gx, gy],
   });
   return out;

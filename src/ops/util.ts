@@ -1,15 +1,6 @@
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** The bit pattern of an f32, for packing floats into u32 uniform words. */
-export function f32bits(x: number): number {
-  f32[0] = x;
-  return u32[0];
-}
-
 /** Workgroups for `groups` flat workgroups within the per-dimension limit: [x, y]. */
 export function grid2d(groups: number, maxPerDim = 65535): [number, number] {
   if (groups <= maxPerDim) return [Math.max(1, groups), 1];

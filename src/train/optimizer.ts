@@ -1,9 +1,8 @@
-import optimWgsl from '../../shaders/optim.wgsl';
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { f32bits, grid2d, sameShape } from '../ops/util.js';
-import { elementwise } from '../tunables.js';
+import { optimStep } from '../ops/optim.js';
+import { sameShape } from '../ops/util.js';
 
 export interface SgdOptions {
   momentum: number;
@@ -59,25 +58,7 @@ export class Optimizer {
         );
       }
       const state = this.stateFor(p);
-      const wg = elementwise.workgroupSize;
-      const [x, y] = grid2d(Math.ceil(p.size / wg));
-      const words = new Uint32Array(12);
-      words.set([p.size, x * y * wg]);
-      const floats = adamw
-        ? [lr, o.weightDecay, 0, o.beta1, o.beta2, o.eps, c1, c2]
-        : [lr, o.weightDecay, o.momentum, 0, 0, 0, 1, 1];
-      words.set(floats.map(f32bits), 2);
-      if (p.size === 0) return;
-      this.gpu.dispatch({
-        kernel: {
-          name: adamw ? 'optim.adamw' : 'optim.sgd',
-          template: optimWgsl,
-          defines: { WG: wg, ADAMW: adamw },
-        },
-        buffers: [p, g, ...state],
-        uniforms: words,
-        workgroups: [x, y],
-      });
+      optimStep(this.gpu, p, g, state, o.kind === 'adamw' ? { ...o, lr, c1, c2 } : { ...o, lr });
     });
   }
 

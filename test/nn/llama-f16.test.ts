@@ -13,7 +13,7 @@ import type { Gpu } from '../../src/gpu/device.js';
 import { bucketSize } from '../../src/gpu/pool.js';
 import { bytesPerElement, Tensor } from '../../src/gpu/tensor.js';
 import { validateModelConfig } from '../../src/io/config.js';
-import { decodeF16, encodeF16 } from '../../src/io/half.js';
+import { decodeF16, encodeF16 } from '../../src/num/half.js';
 import type { TextWindows } from '../../src/io/text-data.js';
 import { Llama } from '../../src/nn/llama.js';
 import { ParamStore, type Precision, storageDType } from '../../src/nn/params.js';

@@ -4,7 +4,7 @@
 // wrong stride, missed the widening or rounded the f32 operand would be off by far more.
 
 import { describe, expect, it } from 'vitest';
-import { decodeF16, encodeF16 } from '../../src/io/half.js';
+import { decodeF16, encodeF16 } from '../../src/num/half.js';
 import { gemm } from '../../src/ops/gemm.js';
 import { chooseGemmTiles } from '../../src/ops/gemm-config.js';
 import { needFeature, useGpu } from '../helpers/gpu.js';

@@ -6,7 +6,7 @@ import {
   encodeF16,
   f32BitsToBF16,
   f32BitsToF16,
-} from '../../src/io/half.js';
+} from '../../src/num/half.js';
 
 const bitsOf = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
 const f16 = (h: number) => decodeF16(Uint16Array.of(h))[0];
