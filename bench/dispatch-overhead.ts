@@ -8,6 +8,7 @@
 // On a discrete GPU, where a kernel takes microseconds, JS time per dispatch × dispatches per step is the
 // floor of a step; on lavapipe the kernels dominate.
 // Usage (from the repo root):
+//   npm run bench:dispatch [-- --reps N] [-- --json FILE]   (bundles it like this:)
 //   npx esbuild bench/dispatch-overhead.ts --bundle --platform=node --format=esm --external:webgpu \
 //     --main-fields=module,main --loader:.wgsl=text --log-level=warning --outfile=dist/bench-dispatch.js \
 //     "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" \
@@ -38,7 +39,7 @@ interface Step {
   totalMs: number;
 }
 
-/** Runs `step` reps times per setting of batching.sharedPass (alternating, one warm-up each): medians. */
+/** Runs `step` reps times per setting of batching.sharedPass (alternating ABBA, one warm-up each): medians. */
 async function measure(
   gpu: Gpu,
   step: () => Promise<void> | void,
@@ -50,7 +51,8 @@ async function measure(
     await gpu.sync();
   }
   for (let r = 0; r < reps; r++) {
-    for (const shared of [false, true]) {
+    // ABBA order: neither setting always runs second (after the other's garbage and cache effects).
+    for (const shared of r % 2 === 0 ? [false, true] : [true, false]) {
       batching.sharedPass = shared;
       const c0 = { ...gpu.counters };
       const t0 = performance.now();
