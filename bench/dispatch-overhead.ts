@@ -39,6 +39,11 @@ interface Step {
   totalMs: number;
 }
 
+const defaults = batching.sharedPass;
+const setShared = (shared: boolean) => {
+  batching.sharedPass = { cpu: shared, gpu: shared };
+};
+
 /** Runs `step` reps times per setting of batching.sharedPass (alternating ABBA, one warm-up each): medians. */
 async function measure(
   gpu: Gpu,
@@ -46,14 +51,14 @@ async function measure(
 ): Promise<Record<'perDispatch' | 'shared', Step>> {
   const runs: Record<'perDispatch' | 'shared', Step[]> = { perDispatch: [], shared: [] };
   for (const shared of [false, true]) {
-    batching.sharedPass = shared;
+    setShared(shared);
     await step();
     await gpu.sync();
   }
   for (let r = 0; r < reps; r++) {
     // ABBA order: neither setting always runs second (after the other's garbage and cache effects).
     for (const shared of r % 2 === 0 ? [false, true] : [true, false]) {
-      batching.sharedPass = shared;
+      setShared(shared);
       const c0 = { ...gpu.counters };
       const t0 = performance.now();
       await step();
@@ -68,7 +73,7 @@ async function measure(
       });
     }
   }
-  batching.sharedPass = true;
+  batching.sharedPass = defaults;
   const med = (x: Step[]): Step => ({
     dispatches: median(x.map((r) => r.dispatches)),
     submits: median(x.map((r) => r.submits)),

@@ -22,9 +22,11 @@ export const batching = {
   maxDispatches: 128,
   /**
    * Record a run of dispatches into one compute pass instead of one pass each (bench/dispatch-overhead.ts
-   * measures both; RESULTS.md "Dispatch overhead"). Profiling keeps a pass per dispatch for its timestamps.
+   * measures both; RESULTS.md "Dispatch overhead"). It saves JS time per dispatch; on lavapipe the step
+   * totals went both ways within the noise, so CPU adapters keep a pass per dispatch. Profiling always
+   * does (per-kernel timestamps).
    */
-  sharedPass: true,
+  sharedPass: { cpu: false, gpu: true },
   /** Per-dispatch uniform slots are 256-byte aligned; this many fit one arena. */
   uniformArenaBytes: 64 << 10,
 };

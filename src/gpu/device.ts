@@ -310,7 +310,7 @@ export class Gpu {
       const timestampWrites = this.profiler?.passWrites(name);
       // One compute pass for a run of dispatches (batching.sharedPass): dispatches in a pass still see
       // each other's writes; per-kernel timestamps need a pass of their own.
-      const shared = batching.sharedPass && !timestampWrites;
+      const shared = batching.sharedPass[this.adapter.isCpu ? 'cpu' : 'gpu'] && !timestampWrites;
       if (shared && !this.pass) this.pass = encoder.beginComputePass({ label: 'batch' });
       const pass =
         shared && this.pass
