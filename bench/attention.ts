@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { Gpu } from '../src/gpu/device.js';
 import { acquireDevice, dawn } from '../src/node/device.js';
-import { attention, attentionBackward } from '../src/ops/attention.js';
+import { attention, attentionBackward } from '../src/ops/llm/attention.js';
 import { peerWaiter, startTfjsWebgpu, tfjsSync } from './peers/tfjs.js';
 
 const args = process.argv.slice(2);

@@ -20,7 +20,7 @@ import { type LlmConfig, validateModelConfig } from '../src/io/config.js';
 import { Llama } from '../src/nn/llama.js';
 import { ParamStore } from '../src/nn/params.js';
 import { acquireDevice } from '../src/node/device.js';
-import { binary } from '../src/ops/elementwise.js';
+import { binary } from '../src/ops/elementwise/elementwise.js';
 import { initLmArrays } from '../src/train/lm-loop.js';
 import { batching } from '../src/tunables.js';
 

@@ -24,9 +24,9 @@ import { describeModel } from '../src/arch/describe.js';
 import type { ParamSpec } from '../src/arch/types.js';
 import { validateModelConfig } from '../src/io/config.js';
 import type { SafetensorsDtype } from '../src/io/dtypes.js';
-import { f32BitsToBF16, f32BitsToF16 } from '../src/num/half.js';
 import { deriveSeed } from '../src/io/prng.js';
 import { encodeSafetensors } from '../src/io/safetensors-write.js';
+import { f32BitsToBF16, f32BitsToF16 } from '../src/num/half.js';
 
 /** The fields of a shape that change tensor shapes or the forward pass; the rest of config.json is copied. */
 export interface ShapeDims {

@@ -1,7 +1,7 @@
 // delta[b, h, t] = sum_d dO[b, h, t, d] * out[b, h, t, d]: the row term of the softmax backward
 // (dS = P (dP - delta)), one invocation per row, d in order. Layout as in attention.wgsl.
 
-// Params: the uniforms declared in src/ops/attention.ts.
+// Params: the uniforms declared in src/ops/llm/attention.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> dO: array<f32>;

@@ -15,7 +15,7 @@
 enable subgroups;
 #endif
 
-// Params: the uniforms declared in src/ops/attention.ts.
+// Params: the uniforms declared in src/ops/llm/attention.ts.
 #include params
 
 const LOG2E = 1.4426950408889634;

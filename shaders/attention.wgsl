@@ -31,7 +31,7 @@
 enable subgroups;
 #endif
 
-// Params: the uniforms declared in src/ops/attention.ts.
+// Params: the uniforms declared in src/ops/llm/attention.ts.
 #include params
 
 const LOWEST = -0x1.fffffep+127f;

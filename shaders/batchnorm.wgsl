@@ -17,7 +17,7 @@
 // division was most of the scalar path's cost). C and HW are compile-time constants for the same reason:
 // a division by a constant is a multiply and a shift. Grid-stride loop; `total` counts steps.
 
-// Params: the uniforms declared in src/ops/batchnorm.ts.
+// Params: the uniforms declared in src/ops/norm/batchnorm.ts.
 #include params
 
 const C = ${C}u;

@@ -4,7 +4,7 @@
 // than the rounded sum / rows, so a constant column centres to exact zeros (CKA's constant-representation
 // check then sees an exact zero, not rounding noise).
 
-// Params: the uniforms declared in src/ops/centre.ts.
+// Params: the uniforms declared in src/ops/norm/centre.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<${VEC}>;

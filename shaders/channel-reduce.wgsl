@@ -8,7 +8,7 @@
 // over n in [slice * nPerSlice, ...) and every position. One workgroup per (channel, slice): lanes stride
 // over positions (VEC4 reads four at a time), then a fixed tree in workgroup memory. No atomics.
 
-// Params: the uniforms declared in src/ops/batchnorm.ts.
+// Params: the uniforms declared in src/ops/norm/batchnorm.ts.
 #include params
 
 #if ${VEC4}

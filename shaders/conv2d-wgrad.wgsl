@@ -14,7 +14,7 @@
 enable subgroups;
 #endif
 
-// Params: the uniforms declared in src/ops/conv2d.ts.
+// Params: the uniforms declared in src/ops/conv/conv2d.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
@@ -32,6 +32,8 @@ const S = ${STRIDE}u;
 const TM = ${TM}u;
 const PW = ${PW}u;
 const WIN = (${PW}u - 1u) * ${STRIDE}u + ${KW}u;
+
+#include conv-window
 
 // dY[row + ow .. ow + 3] of one channel's output row, zero past the row's end.
 fn dy4(row: u32, ow: u32) -> vec4f {
@@ -87,12 +89,7 @@ fn main(
       let dyRow = dyImage + oh * p.ow;
       for (var ow0 = 0u; ow0 < p.ow; ow0 += PW) {
         let tw0 = i32(ow0 * S) - p.padW;
-        var win: array<f32, WIN>;
-        for (var t = 0u; t < WIN; t++) {
-          let tw = tw0 + i32(t);
-          let v = X[rowBase + u32(clamp(tw, 0, wi))];
-          win[t] = select(0.0, v, rowOk && tw >= 0 && tw <= wi);
-        }
+        var win = load_window(rowBase, rowOk, tw0, wi);
 #if ${SUBGROUPS}
         var g: array<vec4f, ${TM} / ${SW} * ${PW} / 4>;
         for (var gi = 0u; gi < TM / ${SW}u; gi++) {

@@ -24,7 +24,7 @@
 enable subgroups;
 #endif
 
-// Params: the uniforms declared in src/ops/conv2d.ts.
+// Params: the uniforms declared in src/ops/conv/conv2d.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
@@ -49,6 +49,8 @@ const S = ${STRIDE}u;
 const TM = ${TM}u;
 const OWT = ${OWT}u;
 const WIN = (${OWT}u - 1u) * ${STRIDE}u + ${KW}u;
+
+#include conv-window
 
 @compute @workgroup_size(${LANES})
 fn main(
@@ -101,12 +103,7 @@ fn main(
       let th = th0 + i32(kh);
       let rowOk = th >= 0 && th <= hi;
       let rowBase = xBase + u32(clamp(th, 0, hi)) * p.w;
-      var row: array<f32, WIN>;
-      for (var t = 0u; t < WIN; t++) {
-        let tw = tw0 + i32(t);
-        let v = X[rowBase + u32(clamp(tw, 0, wi))];
-        row[t] = select(0.0, v, rowOk && tw >= 0 && tw <= wi);
-      }
+      var row = load_window(rowBase, rowOk, tw0, wi);
       let wRow = i32(wBase) + p.tapBase + i32(kh) * p.tapStepH;
       for (var kw = 0u; kw < KW; kw++) {
         let wk = u32(wRow + i32(kw) * p.tapStepW);

@@ -5,7 +5,7 @@
 // validated on the CPU when uploaded; here an out-of-range label is clamped into [0, C) (never read out of
 // bounds, but the loss is then meaningless).
 
-// Params: the uniforms declared in src/ops/cross-entropy.ts.
+// Params: the uniforms declared in src/ops/norm/cross-entropy.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;

@@ -4,7 +4,7 @@
 // by 1 / (1 - p). The backward pass is the same kernel on dy. pcg: Jarzynski & Olano, "Hash Functions for
 // GPU Rendering" (2020). One invocation per element, grid-stride loop.
 
-// Params: the uniforms declared in src/ops/dropout.ts.
+// Params: the uniforms declared in src/ops/elementwise/dropout.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;

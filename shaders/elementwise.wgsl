@@ -2,7 +2,7 @@
 // broadcast dimension). CONTIGUOUS skips the index arithmetic when no operand broadcasts.
 // OP is an expression in `a`, `b` and `alpha`, e.g. `a + b`, `activate(a)`, `a * alpha`.
 
-// Params: the uniforms declared in src/ops/elementwise.ts.
+// Params: the uniforms declared in src/ops/elementwise/elementwise.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;

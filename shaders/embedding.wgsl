@@ -1,6 +1,6 @@
 // Embedding lookup and its deterministic backward.
 // Forward (BACKWARD false): out[t, c] = W[ids[t], c], one invocation per output element. The ids were
-// checked against the vocabulary on the CPU when they were uploaded (src/ops/embedding.ts).
+// checked against the vocabulary on the CPU when they were uploaded (src/ops/llm/embedding.ts).
 // Backward: the CPU builds, from the same ids, a CSR index grouping token positions by vocabulary row
 // (rows: the distinct ids; starts: [rows + 1] offsets into order; order: positions sorted by (id,
 // position)). One invocation per (distinct row u, column c) sums dY[order[k], c] for k in
@@ -12,7 +12,7 @@
 enable f16;
 #endif
 
-// Params: the uniforms declared in src/ops/embedding.ts.
+// Params: the uniforms declared in src/ops/llm/embedding.ts.
 #include params
 
 #if ${BACKWARD}

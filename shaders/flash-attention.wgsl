@@ -1,6 +1,6 @@
 // Flash attention forward for discrete GPUs (FlashAttention-2's loop order): out = softmax(q kᵀ scale +
 // mask) v and the natural log-sum-exp per row, one pass over K and V, no T x T matrix. (attention.wgsl is
-// the lavapipe-tuned kernel without workgroup memory; src/ops/attention.ts chooses.)
+// the lavapipe-tuned kernel without workgroup memory; src/ops/llm/attention.ts chooses.)
 // A workgroup of WG invocations owns BQ query rows of one (b, h); query head h reads kv head h / group.
 // For each block of BK keys:
 //   1. the block's K rows are staged in workgroup memory (KV, rows padded to D4 + 1 vec4 so invocations

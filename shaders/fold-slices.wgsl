@@ -3,7 +3,7 @@
 // added in slice order.
 // No atomics.
 
-// Params: the uniforms declared in src/ops/fold.ts.
+// Params: the uniforms declared in src/ops/reduce/fold.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> P: array<f32>;

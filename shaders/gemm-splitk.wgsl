@@ -4,7 +4,7 @@
 enable f16;
 #endif
 
-// Params: the uniforms declared in src/ops/gemm.ts.
+// Params: the uniforms declared in src/ops/linalg/gemm.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> P: array<f32>;

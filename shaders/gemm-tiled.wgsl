@@ -1,5 +1,5 @@
 // Batched C = act(alpha * op(A) op(B) + bias) for discrete GPUs: the classic shared-memory tiled GEMM.
-// (The lavapipe-tuned kernel without workgroup memory is gemm.wgsl; src/ops/gemm.ts chooses.)
+// (The lavapipe-tuned kernel without workgroup memory is gemm.wgsl; src/ops/linalg/gemm.ts chooses.)
 // A workgroup of WGX x WGY invocations owns a BM x BN tile of C (BM = WGY * TM, BN = WGX * TN) and walks K
 // in steps of BK: it stages op(A)[BM x BK] and op(B)[BK x BN] in workgroup memory, both stored K-major as
 // vec4 (As[k][m4] = rows 4 m4 .. 4 m4 + 3), so the inner loop reads TM / 4 + TN / 4 vec4 per k for TM x TN

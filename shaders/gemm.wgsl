@@ -21,7 +21,7 @@ enable f16;
 enable subgroups;
 #endif
 
-// Params: the uniforms declared in src/ops/gemm.ts.
+// Params: the uniforms declared in src/ops/linalg/gemm.ts.
 #include params
 
 #if ${A_VEC}

@@ -9,7 +9,7 @@
 //                        Out[i, i] = 0.
 // so that <Out_K, Out_L>_F is (n - 1)^2 HSIC_b, or n (n - 3) HSIC_u (Song et al. 2012) respectively.
 
-// Params: the uniforms declared in src/ops/centre.ts.
+// Params: the uniforms declared in src/ops/norm/centre.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> K: array<f32>;

@@ -6,7 +6,7 @@
 // chain over k in order, so the result is deterministic and exactly symmetric.
 enable subgroups;
 
-// Params: the uniforms declared in src/ops/gram.ts.
+// Params: the uniforms declared in src/ops/linalg/gram.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<vec4f>;

@@ -4,7 +4,7 @@
 // AdamW: p -= lr * wd * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
 // p -= lr * (m / c1) / (sqrt(v / c2) + eps), with c1 = 1 - b1^t and c2 = 1 - b2^t from the CPU.
 
-// Params: the uniforms declared in src/ops/optim.ts.
+// Params: the uniforms declared in src/ops/elementwise/optim.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read_write> P: array<f32>;

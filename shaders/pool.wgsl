@@ -7,7 +7,7 @@
 //   AVG_FWD: Out[plane] = mean of the plane (global average pooling), summed in order.
 //   AVG_BWD: DX = DY[plane] / (H*W).
 
-// Params: the uniforms declared in src/ops/pool.ts.
+// Params: the uniforms declared in src/ops/conv/pool.ts.
 #include params
 
 #if ${MAX_FWD}

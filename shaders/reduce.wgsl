@@ -6,7 +6,7 @@
 // four at a time into sixteen chains), then a tree in workgroup memory. Otherwise each invocation folds one
 // column's chunk.
 
-// Params: the uniforms declared in src/ops/reduce.ts.
+// Params: the uniforms declared in src/ops/reduce/reduce.ts.
 #include params
 
 #if ${VEC4}

@@ -1,7 +1,7 @@
 // ReLU backward: DX = DY where Y > 0, else 0. Y may be the ReLU's output or its input (both are positive
 // at the same places). At exactly 0 the gradient is 0, as PyTorch's threshold_backward.
 
-// Params: the uniforms declared in src/ops/shortcut.ts.
+// Params: the uniforms declared in src/ops/conv/shortcut.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> DY: array<f32>;

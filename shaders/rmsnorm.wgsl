@@ -6,7 +6,7 @@
 // dweight partials: invocation (chunk, c) sums `chunk` rows in order; the caller folds the chunks with
 // the deterministic reduce.
 
-// Params: the uniforms declared in src/ops/rmsnorm.ts.
+// Params: the uniforms declared in src/ops/norm/rmsnorm.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;

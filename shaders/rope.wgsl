@@ -1,12 +1,12 @@
 // Rotary position embeddings exactly as Hugging Face's apply_rotary_pos_emb (rotate_half convention: the
 // first and second halves of the head dimension form the pairs (i, i + D/2)), on x viewed as logical
 // [B, T, H, D] with strides (sb, st, sh) given as uniforms, so [B, T, H, D] and [B, H, T, D] both work.
-// cos / sin are tables [T, D/2] built on the CPU (src/ops/rope.ts). One invocation per pair:
+// cos / sin are tables [T, D/2] built on the CPU (src/ops/llm/rope.ts). One invocation per pair:
 //   out[i]     = x[i] cos - x[i + D/2] sin * sign
 //   out[i+D/2] = x[i + D/2] cos + x[i] sin * sign
 // sign = -1 rotates back by the same angle: the backward (the rotation is orthogonal).
 
-// Params: the uniforms declared in src/ops/rope.ts.
+// Params: the uniforms declared in src/ops/llm/rope.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;

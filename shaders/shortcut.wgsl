@@ -7,7 +7,7 @@
 // compile-time constants: a division by a runtime value is a scalar divide per lane on lavapipe, and the
 // index arithmetic below has four (a network has one or two of these shapes).
 
-// Params: the uniforms declared in src/ops/shortcut.ts.
+// Params: the uniforms declared in src/ops/conv/shortcut.ts.
 #include params
 
 const C = ${C}u;

@@ -1,7 +1,7 @@
 // Numerically stable softmax along the last axis: one workgroup per row; the row's max and the sum of
 // exp(x - max) are folded per lane in a fixed order and combined by a tree in workgroup memory.
 
-// Params: the uniforms declared in src/ops/softmax.ts.
+// Params: the uniforms declared in src/ops/norm/softmax.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;

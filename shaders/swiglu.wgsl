@@ -5,7 +5,7 @@
 // halves of one fused gate-up projection [rows, 2I] (gate first). The backward writes dg and du the same
 // way into one or two outputs. One invocation per (row, column).
 
-// Params: the uniforms declared in src/ops/swiglu.ts.
+// Params: the uniforms declared in src/ops/llm/swiglu.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> G: array<f32>;

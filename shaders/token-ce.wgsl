@@ -10,7 +10,7 @@
 // GRAD:   one invocation per logit: d = (exp(x - lse) - [c == target]) * scale for counted rows, else 0;
 //         scale = p.scale / count (mean) or p.scale. IN_PLACE overwrites the logits.
 
-// Params: the uniforms declared in src/ops/token-cross-entropy.ts.
+// Params: the uniforms declared in src/ops/llm/token-cross-entropy.ts.
 #include params
 
 const LOWEST = -0x1.fffffep+127f;

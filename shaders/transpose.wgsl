@@ -1,7 +1,7 @@
 // out = x with its axes permuted: out[i] = x[sum_d coord_d(i) * inStride[perm[d]]], rank <= 8, for any
 // element size that fits a u32 word (f32, i32, u32).
 
-// Params: the uniforms declared in src/ops/transpose.ts.
+// Params: the uniforms declared in src/ops/linalg/transpose.ts.
 #include params
 
 @group(0) @binding(0) var<storage, read> X: array<u32>;

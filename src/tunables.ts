@@ -109,7 +109,7 @@ export const conv2d = {
 };
 
 /**
- * The halo-sharing 3x3 kernel (src/ops/conv2d-halo-wgsl.ts), on adapters whose subgroups are exactly 8
+ * The halo-sharing 3x3 kernel (src/ops/conv/conv2d-halo-wgsl.ts), on adapters whose subgroups are exactly 8
  * lanes: the first OHT and OWT in these lists that fit the image. Lavapipe, 64 images, bias + ReLU, same
  * process, best of 8 (GFLOP/s at 16/32/64 channels on 32/16/8 pixels): TM 16 x OHT 4 x OWT 8
  * 20.9/22.6/26.1, OHT 2 19.3/22.8/23.6, the general kernel 18.3/19.5/20.2; with the residual add the
@@ -149,7 +149,7 @@ export const conv2dWgrad = {
 /** Batch norm, pooling, cross-entropy and the other small CNN kernels. */
 export const cnn = { workgroupSize: 64 };
 
-// ---- CKA (src/ops/centre.ts, src/ops/gram.ts, src/sglp/cka.ts) ---------------------------------------
+// ---- CKA (src/ops/norm/centre.ts, src/ops/linalg/gram.ts, src/sglp/cka.ts) --------------------------------
 
 export const cka = {
   /**

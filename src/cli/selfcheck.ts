@@ -1,8 +1,8 @@
 import type { Gpu } from '../gpu/device.js';
 import { acquireDevice } from '../node/device.js';
-import { gemm } from '../ops/gemm.js';
-import { chooseGemmTiles } from '../ops/gemm-config.js';
-import { sum } from '../ops/reduce.js';
+import { gemm } from '../ops/linalg/gemm.js';
+import { chooseGemmTiles } from '../ops/linalg/gemm-config.js';
+import { sum } from '../ops/reduce/reduce.js';
 
 /** Deterministic values in [-1, 1). */
 function values(n: number, seed: number): Float32Array {

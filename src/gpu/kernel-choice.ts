@@ -1,7 +1,7 @@
 /**
  * Which kernel family the ops use where there are two: `plain` are the kernels tuned for lavapipe (no
  * workgroup memory: on a CPU adapter barriers cost more than they save), `gpu` the workgroup-memory tiled
- * ones for discrete GPUs (src/ops/gemm-tiled.ts, src/ops/flash-attention.ts). `auto` picks by adapter:
+ * ones for discrete GPUs (src/ops/linalg/gemm-tiled.ts, src/ops/llm/flash-attention.ts). `auto` picks by adapter:
  * `gpu` unless the adapter is a CPU implementation. Tests force `gpu` on lavapipe so CI checks those
  * kernels too (Node: env SGLP_KERNELS).
  */

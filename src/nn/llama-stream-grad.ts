@@ -19,7 +19,6 @@ import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
-import { gradNorm } from '../ops/grad-norm.js';
 import {
   embedding,
   embeddingBackward,
@@ -29,6 +28,7 @@ import {
   type TokenIds,
   uploadTokens,
 } from '../ops/index.js';
+import { gradNorm } from '../ops/reduce/grad-norm.js';
 import { decoderLayerBackward, decoderLayerForward, headCrossEntropy } from './llama.js';
 import { type LlamaStreamResult, layerKeys, type TokenBatch } from './llama-stream.js';
 import { disposeAll, getter, type HeldState, StreamWeights } from './stream-weights.js';

@@ -1,24 +1,3 @@
-export type { Activation } from './activation.js';
-export {
-  type AttentionLayout,
-  type AttentionOptions,
-  type AttentionTiles,
-  attention,
-  attentionBackward,
-  attentionWorkgroupBytes,
-  chooseAttentionTiles,
-} from './attention.js';
-export {
-  type BatchNormGrads,
-  type BatchNormOptions,
-  type BatchNormParams,
-  type BatchNormTrainResult,
-  batchNorm2dBackward,
-  batchNorm2dEval,
-  batchNorm2dTrain,
-  channelSum,
-} from './batchnorm.js';
-export { type CentreGramOptions, centreColumns, centreGram, type GramCentring } from './centre.js';
 export {
   type Conv2dBackwardOptions,
   type Conv2dGeometry,
@@ -34,21 +13,7 @@ export {
   conv2dBackwardInput,
   conv2dBackwardWeight,
   type WgradTiles,
-} from './conv2d.js';
-export {
-  type CrossEntropyOptions,
-  type CrossEntropyResult,
-  softmaxCrossEntropy,
-  uploadLabels,
-} from './cross-entropy.js';
-export { type DropoutOptions, dropout, dropoutBackward, dropoutThreshold } from './dropout.js';
-export { activation, add, type BinaryOp, binary, gelu, mul, relu, scale, silu } from './elementwise.js';
-export { embedding, embeddingBackward, type TokenIds, uploadTokens } from './embedding.js';
-export { type GemmOptions, gemm } from './gemm.js';
-export { chooseGemmTiles, type GemmShape, type GemmTiles } from './gemm-config.js';
-export { gradNorm } from './grad-norm.js';
-export { chooseGramKernel, type GramKernel, gram } from './gram.js';
-export { type LinearGrads, linear, linearBackward } from './linear.js';
+} from './conv/conv2d.js';
 export {
   globalAvgPool2d,
   globalAvgPool2dBackward,
@@ -56,9 +21,37 @@ export {
   type MaxPoolResult,
   maxPool2d,
   maxPool2dBackward,
-} from './pool.js';
-export { max, mean, type ReduceOp, reduce, sum, sumSquares } from './reduce.js';
-export { rmsNorm, rmsNormBackward } from './rmsnorm.js';
+} from './conv/pool.js';
+export { reluBackward, shortcutA, shortcutABackward, shortcutAPad } from './conv/shortcut.js';
+export type { Activation } from './elementwise/activation.js';
+export { type DropoutOptions, dropout, dropoutBackward, dropoutThreshold } from './elementwise/dropout.js';
+export {
+  activation,
+  add,
+  type BinaryOp,
+  binary,
+  gelu,
+  mul,
+  relu,
+  scale,
+  silu,
+} from './elementwise/elementwise.js';
+export { type OptimStep, optimStep } from './elementwise/optim.js';
+export { type GemmOptions, gemm } from './linalg/gemm.js';
+export { chooseGemmTiles, type GemmShape, type GemmTiles } from './linalg/gemm-config.js';
+export { chooseGramKernel, type GramKernel, gram } from './linalg/gram.js';
+export { type LinearGrads, linear, linearBackward } from './linalg/linear.js';
+export { permute, transpose } from './linalg/transpose.js';
+export {
+  type AttentionLayout,
+  type AttentionOptions,
+  type AttentionTiles,
+  attention,
+  attentionBackward,
+  attentionWorkgroupBytes,
+  chooseAttentionTiles,
+} from './llm/attention.js';
+export { embedding, embeddingBackward, type TokenIds, uploadTokens } from './llm/embedding.js';
 export {
   type HeadLayout,
   parseRopeScaling,
@@ -70,10 +63,8 @@ export {
   ropeBackward,
   ropeInvFreq,
   ropeTables,
-} from './rope.js';
-export { reluBackward, shortcutA, shortcutABackward, shortcutAPad } from './shortcut.js';
-export { softmax } from './softmax.js';
-export { type GateUp, swiglu, swigluBackward } from './swiglu.js';
+} from './llm/rope.js';
+export { type GateUp, swiglu, swigluBackward } from './llm/swiglu.js';
 export {
   IGNORE_INDEX,
   nextTokenTargets,
@@ -82,5 +73,25 @@ export {
   tokenCrossEntropy,
   tokenCrossEntropyBackward,
   uploadTargets,
-} from './token-cross-entropy.js';
-export { permute, transpose } from './transpose.js';
+} from './llm/token-cross-entropy.js';
+export {
+  type BatchNormGrads,
+  type BatchNormOptions,
+  type BatchNormParams,
+  type BatchNormTrainResult,
+  batchNorm2dBackward,
+  batchNorm2dEval,
+  batchNorm2dTrain,
+  channelSum,
+} from './norm/batchnorm.js';
+export { type CentreGramOptions, centreColumns, centreGram, type GramCentring } from './norm/centre.js';
+export {
+  type CrossEntropyOptions,
+  type CrossEntropyResult,
+  softmaxCrossEntropy,
+  uploadLabels,
+} from './norm/cross-entropy.js';
+export { rmsNorm, rmsNormBackward } from './norm/rmsnorm.js';
+export { softmax } from './norm/softmax.js';
+export { gradNorm } from './reduce/grad-norm.js';
+export { max, mean, type ReduceOp, reduce, sum, sumSquares } from './reduce/reduce.js';

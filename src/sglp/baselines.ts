@@ -18,9 +18,9 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { Rng } from '../io/prng.js';
 import type { ParamStore } from '../nn/params.js';
-import { batchNorm2dEval } from '../ops/batchnorm.js';
-import { mul } from '../ops/elementwise.js';
-import { sum, sumSquares } from '../ops/reduce.js';
+import { mul } from '../ops/elementwise/elementwise.js';
+import { batchNorm2dEval } from '../ops/norm/batchnorm.js';
+import { sum, sumSquares } from '../ops/reduce/reduce.js';
 import type { FeatureObserver } from './calibrate.js';
 
 export const BASELINES = ['random', 'last', 'block-influence', 'angular'] as const;

@@ -8,7 +8,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { TextWindows } from '../io/text-data.js';
 import type { Llama } from '../nn/llama.js';
-import { embedding } from '../ops/embedding.js';
+import { embedding } from '../ops/llm/embedding.js';
 import type { FeatureObserver } from './calibrate.js';
 import { CkaAccumulator, type CkaResult, type Estimator } from './cka.js';
 

@@ -15,9 +15,9 @@
 import type { Gpu } from '../gpu/device.js';
 import { bucketSize } from '../gpu/pool.js';
 import { Tensor } from '../gpu/tensor.js';
-import { centreGram } from '../ops/centre.js';
-import { add } from '../ops/elementwise.js';
-import { gemm } from '../ops/gemm.js';
+import { add } from '../ops/elementwise/elementwise.js';
+import { gemm } from '../ops/linalg/gemm.js';
+import { centreGram } from '../ops/norm/centre.js';
 import { asRows, ESTIMATORS, type Estimator, featureGram, hsicDenominator, minBatchSize } from './gram.js';
 
 export type { Estimator } from './gram.js';

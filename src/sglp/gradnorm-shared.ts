@@ -19,8 +19,8 @@ import {
   type ResnetActivations,
   resnetActivations,
 } from '../nn/resnet.js';
-import { softmaxCrossEntropy } from '../ops/cross-entropy.js';
-import { reduce } from '../ops/reduce.js';
+import { softmaxCrossEntropy } from '../ops/norm/cross-entropy.js';
+import { reduce } from '../ops/reduce/reduce.js';
 import type { GradNormBatch } from './importance.js';
 
 /** Work done so far, in units run on one batch (the stem is a unit), against what plain scoring would do. */

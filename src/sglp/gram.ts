@@ -2,15 +2,15 @@
 // (p = every axis after the first). Columns are centred first (X_c = HX, so K = X_c X_cᵀ = HXXᵀH): when
 // features share a mean that is large next to their spread (ReLU outputs, un-normalised conv outputs),
 // centring only the Gram would cancel the leading digits of every f32 entry; centring the columns first
-// loses nothing. The Gram centring that follows (ops/centre.ts, in cka.ts) then makes it exactly HKH of
+// loses nothing. The Gram centring that follows (ops/norm/centre.ts, in cka.ts) then makes it exactly HKH of
 // the computed K, or its U-centred form for the unbiased estimator (the unbiased HSIC is invariant to
 // shifting the features, so centring X first changes nothing there either).
 
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { centreColumns } from '../ops/centre.js';
-import { type GramKernel, gram } from '../ops/gram.js';
+import { type GramKernel, gram } from '../ops/linalg/gram.js';
+import { centreColumns } from '../ops/norm/centre.js';
 import { expectDType } from '../ops/util.js';
 
 export type Estimator = 'biased' | 'unbiased';
@@ -46,7 +46,7 @@ export function asRows(op: string, x: Tensor, n?: number): Tensor {
 
 /**
  * K = X_c X_cᵀ [n, n] for features x [n, ...]: columns centred, then the symmetric Gram kernel or a GEMM
- * with transB (split-K takes over when n is small and p large); ops/gram.ts chooses. The caller may
+ * with transB (split-K takes over when n is small and p large); ops/linalg/gram.ts chooses. The caller may
  * dispose x as soon as this returns.
  */
 export function featureGram(gpu: Gpu, x: Tensor, kernel?: GramKernel): Tensor {

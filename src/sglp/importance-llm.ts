@@ -9,7 +9,7 @@ import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import { Llama } from '../nn/llama.js';
 import type { ParamStore } from '../nn/params.js';
-import { gradNorm } from '../ops/grad-norm.js';
+import { gradNorm } from '../ops/reduce/grad-norm.js';
 import type { Scorer } from './candidates.js';
 import { ParamView } from './importance.js';
 

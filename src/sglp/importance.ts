@@ -14,8 +14,8 @@ import { inverseKeyMap } from '../io/renamed-store.js';
 import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { isTrainable, type ParamStore } from '../nn/params.js';
 import { CifarResnet } from '../nn/resnet.js';
-import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
-import { gradNorm } from '../ops/grad-norm.js';
+import { softmaxCrossEntropy, uploadLabels } from '../ops/norm/cross-entropy.js';
+import { gradNorm } from '../ops/reduce/grad-norm.js';
 import { SharedSegmentScorer, type SharingStats } from './gradnorm-shared.js';
 import { type ReinitCache, uploadReinit } from './reinit.js';
 

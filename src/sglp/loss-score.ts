@@ -9,7 +9,7 @@ import type { Gpu } from '../gpu/device.js';
 import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
 import { CifarResnet } from '../nn/resnet.js';
-import { softmaxCrossEntropy } from '../ops/cross-entropy.js';
+import { softmaxCrossEntropy } from '../ops/norm/cross-entropy.js';
 import type { Scorer } from './candidates.js';
 import { candidateNetwork, type GradNormBatch, holdOnBatches } from './importance.js';
 import { SharedLossScorer } from './loss-shared.js';

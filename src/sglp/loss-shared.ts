@@ -10,7 +10,7 @@
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { CifarResnet } from '../nn/resnet.js';
-import { softmaxCrossEntropy } from '../ops/cross-entropy.js';
+import { softmaxCrossEntropy } from '../ops/norm/cross-entropy.js';
 import type { GradNormBatch } from './importance.js';
 
 interface BatchState {

@@ -8,7 +8,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { type Augment, batchCount, imageBatches, type Normalize } from '../io/batches.js';
 import type { ImageDataset } from '../io/dataset.js';
-import { softmaxCrossEntropy, uploadLabels } from '../ops/cross-entropy.js';
+import { softmaxCrossEntropy, uploadLabels } from '../ops/norm/cross-entropy.js';
 import type { Optimizer } from './optimizer.js';
 import { cosineLr } from './schedule.js';
 

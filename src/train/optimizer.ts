@@ -1,7 +1,7 @@
 import type { Gpu } from '../gpu/device.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { optimStep } from '../ops/optim.js';
+import { optimStep } from '../ops/elementwise/optim.js';
 import { sameShape } from '../ops/util.js';
 
 export interface SgdOptions {

@@ -62,7 +62,7 @@ describe('the import checker', () => {
   const check = (from: string, source: string) => violations(importsOf(from, source)).map((v) => v.why);
 
   it('fails an import up the order, a re-export and a dynamic import alike', () => {
-    expect(check('src/gpu/device.ts', "import { conv2d } from '../ops/conv2d.js';")).toEqual([
+    expect(check('src/gpu/device.ts', "import { conv2d } from '../ops/conv/conv2d.js';")).toEqual([
       'gpu imports ops, which is above it',
     ]);
     expect(check('src/arch/types.ts', "export { Linear } from '../nn/layers.js';")).toEqual([
@@ -71,7 +71,7 @@ describe('the import checker', () => {
     expect(check('src/io/x.ts', "const m = await import('../sglp/pipeline.js');")).toEqual([
       'io imports sglp, which is above it',
     ]);
-    expect(check('src/ops/gemm.ts', "import type { Gpu } from\n  '../gpu/device.js';")).toEqual([]);
+    expect(check('src/ops/linalg/gemm.ts', "import type { Gpu } from\n  '../../gpu/device.js';")).toEqual([]);
     expect(check('src/tunables.ts', "import { x } from './io/index.js';")).toEqual([
       'tunables.ts imports io, which is above it',
     ]);
@@ -92,7 +92,7 @@ describe('the import checker', () => {
   });
 
   it('lets ops/ bring in its shaders and the same row import each other', () => {
-    expect(check('src/ops/softmax.ts', "import w from '../../shaders/softmax.wgsl';")).toEqual([]);
+    expect(check('src/ops/norm/softmax.ts', "import w from '../../../shaders/softmax.wgsl';")).toEqual([]);
     expect(check('src/train/loop.ts', "import { accuracy } from '../eval/classify.js';")).toEqual([]);
   });
 

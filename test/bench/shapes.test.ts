@@ -16,7 +16,7 @@ import { streamLlamaLayers } from '../../src/nn/llama-stream.js';
 import { streamLlamaLoss } from '../../src/nn/llama-stream-grad.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { directorySource } from '../../src/node/files.js';
-import { gradNorm } from '../../src/ops/grad-norm.js';
+import { gradNorm } from '../../src/ops/reduce/grad-norm.js';
 import { useGpu } from '../helpers/gpu.js';
 import { TINY_LLAMA_TEXT } from '../helpers/tiny-llama.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bucketSize, DeviceMemoryError } from '../../src/gpu/pool.js';
 import { acquireDevice } from '../../src/node/device.js';
-import { add } from '../../src/ops/elementwise.js';
+import { add } from '../../src/ops/elementwise/elementwise.js';
 
 describe('device-memory accounting and cap', () => {
   it('tracks live and peak bytes, and refuses an allocation past the cap with a clear error', async () => {

@@ -3,8 +3,8 @@ import { DeviceLostError, KernelError } from '../../src/gpu/errors.js';
 import { bucketSize } from '../../src/gpu/pool.js';
 import { specialise } from '../../src/gpu/shader.js';
 import { acquireDevice } from '../../src/node/device.js';
-import { gemm } from '../../src/ops/gemm.js';
-import { sum } from '../../src/ops/reduce.js';
+import { gemm } from '../../src/ops/linalg/gemm.js';
+import { sum } from '../../src/ops/reduce/reduce.js';
 import { useGpu } from '../helpers/gpu.js';
 import { values } from '../helpers/reference.js';
 

@@ -2,8 +2,8 @@
 // still see the writes of those before it, and copies or clears recorded between them must end the pass
 // and land in order. Forced on here, whatever the adapter's default, so CI (lavapipe) covers that path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binary } from '../../src/ops/elementwise.js';
-import { gemm } from '../../src/ops/gemm.js';
+import { binary } from '../../src/ops/elementwise/elementwise.js';
+import { gemm } from '../../src/ops/linalg/gemm.js';
 import { batching } from '../../src/tunables.js';
 import { useGpu } from '../helpers/gpu.js';
 import { gemmRef, values, worstRatio } from '../helpers/reference.js';

@@ -9,7 +9,7 @@ import type { Tensor } from '../../src/gpu/tensor.js';
 import { validateModelConfig } from '../../src/io/config.js';
 import { Llama } from '../../src/nn/llama.js';
 import { ParamStore } from '../../src/nn/params.js';
-import { tiledGemmFits } from '../../src/ops/gemm-tiled.js';
+import { tiledGemmFits } from '../../src/ops/linalg/gemm-tiled.js';
 import { useGpu } from '../helpers/gpu.js';
 import { worstVsMax } from '../helpers/grad-check.js';
 import { llamaNllRef, llamaRef } from '../helpers/llm-reference.js';

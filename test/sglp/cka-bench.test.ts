@@ -4,8 +4,8 @@
 import { loadavg } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../src/gpu/tensor.js';
-import { centreColumns, centreGram } from '../../src/ops/centre.js';
-import { gemm } from '../../src/ops/gemm.js';
+import { gemm } from '../../src/ops/linalg/gemm.js';
+import { centreColumns, centreGram } from '../../src/ops/norm/centre.js';
 import { CkaAccumulator } from '../../src/sglp/cka.js';
 import { featureGram } from '../../src/sglp/gram.js';
 import { ckaFromGrams, ckaFeatures as features, gram64 } from '../helpers/cka-reference.js';

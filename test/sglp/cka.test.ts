@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/device.js';
-import { centreColumns, centreGram } from '../../src/ops/centre.js';
-import { chooseGemmTiles } from '../../src/ops/gemm-config.js';
-import { chooseGramKernel, gram } from '../../src/ops/gram.js';
+import { chooseGemmTiles } from '../../src/ops/linalg/gemm-config.js';
+import { chooseGramKernel, gram } from '../../src/ops/linalg/gram.js';
+import { centreColumns, centreGram } from '../../src/ops/norm/centre.js';
 import { CkaAccumulator, CkaError, ckaFromHsic, type Estimator } from '../../src/sglp/cka.js';
 import { featureGram } from '../../src/sglp/gram.js';
 import { useGpu } from '../helpers/gpu.js';

@@ -14,7 +14,7 @@ import { layerKeys } from '../../src/nn/llama-stream.js';
 import { streamLlamaLoss } from '../../src/nn/llama-stream-grad.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { openFileSource } from '../../src/node/files.js';
-import { gradNorm } from '../../src/ops/grad-norm.js';
+import { gradNorm } from '../../src/ops/reduce/grad-norm.js';
 import { llmSegmentScorer, type TextBatch } from '../../src/sglp/importance-llm.js';
 import { streamedLlmSegmentScorer } from '../../src/sglp/importance-llm-stream.js';
 import { useGpu } from '../helpers/gpu.js';

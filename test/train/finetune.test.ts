@@ -11,7 +11,7 @@ import { imageBatches } from '../../src/io/batches.js';
 import type { ImageDataset } from '../../src/io/dataset.js';
 import type { ParamStore } from '../../src/nn/params.js';
 import { CifarResnet } from '../../src/nn/resnet.js';
-import { softmaxCrossEntropy, uploadLabels } from '../../src/ops/cross-entropy.js';
+import { softmaxCrossEntropy, uploadLabels } from '../../src/ops/norm/cross-entropy.js';
 import { ParamView } from '../../src/sglp/importance.js';
 import {
   FINETUNE_DEFAULTS,

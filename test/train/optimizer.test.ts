@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gradNorm } from '../../src/ops/grad-norm.js';
+import { gradNorm } from '../../src/ops/reduce/grad-norm.js';
 import { Optimizer } from '../../src/train/optimizer.js';
 import { cosineLr } from '../../src/train/schedule.js';
 import { useGpu } from '../helpers/gpu.js';
