@@ -10,6 +10,10 @@
 # Writes $OUT/sglp-bench.json, $OUT/torch-gemm.json and $OUT/gpu.log; OUT defaults to ./gpu-results.
 # SGLP_GPU_JOB=full (default budget 570 s) runs, each step under its own time limit:
 #   1. `sglp bench` (kernels, ResNet and LLaMA-layer rows, fraction of peak)     -> $OUT/sglp-bench.json
+#      then the kernel families side by side, lavapipe-tuned (plain) vs workgroup-memory (tiled GEMM,
+#      flash attention), f32 and f16 (bench.mjs --only gemm,attention --quick: 0.3 s of samples per row)
+#                                                                                 -> $OUT/kernel-variants.json
+#      and the dispatch overhead of a LLaMA layer step (dispatch.mjs)            -> $OUT/dispatch-overhead.json
 #   2. `sglp prune` of models/fmnist-resnet56, default protocol, --remove 14 (stage times in the report's
 #      timings; needs .gpu-data/fashion-mnist, which pack-gpu.sh fills)       -> $OUT/resnet56-prune.json
 #   3. the Llama-3.2-1B-shaped model generated under $SGLP_GPU_TMP (gen-shapes.mjs, 2.5 GB BF16), then
@@ -138,6 +142,11 @@ full_job() {
   local -a node=("${NODEENV[@]}" "$NODE")
   step "sglp bench" 150 300 "${node[@]}" "$RT/cli.mjs" bench --out "$OUT/sglp-bench.json" "${benchq[@]}"
   rc=$STEP_RC
+  step "kernel families: plain vs tiled GEMM, plain vs flash attention" 100 300 "${node[@]}" "$RT/bench.mjs" \
+    --only gemm,attention --no-peer --quick --json "$OUT/kernel-variants.json"
+  if [ -f "$RT/dispatch.mjs" ]; then
+    step "dispatch overhead (LLaMA layer step)" 30 300 "${node[@]}" "$RT/dispatch.mjs" --json "$OUT/dispatch-overhead.json"
+  fi
   if [ -f "$data/train-images-idx3-ubyte.gz" ] || [ -f "$data/train-images-idx3-ubyte" ]; then
     step "SGLP prune, ResNet-56 (stage times)" 120 200 "${node[@]}" "$RT/cli.mjs" prune "$REPO/models/fmnist-resnet56" \
       --data "fashion-mnist:$data" --remove 14 --out "$RT/resnet56-pruned" --json "${pruneq[@]}" >"$OUT/resnet56-prune.json"
@@ -192,7 +201,7 @@ main() {
     cp "$PACK/webgpu/package.json" "$PACK/webgpu/index.js" "$RT/node_modules/webgpu/"
     # The bundle goes next to node_modules/ so that `import 'webgpu'` resolves to the copy above.
     cp "$PACK/bench.mjs" "$RT/bench.mjs"
-    for f in cli.mjs gen-shapes.mjs stream-shapes.mjs; do [ -f "$PACK/$f" ] && cp "$PACK/$f" "$RT/$f"; done
+    for f in cli.mjs gen-shapes.mjs stream-shapes.mjs dispatch.mjs; do [ -f "$PACK/$f" ] && cp "$PACK/$f" "$RT/$f"; done
 
     # node needs GLIBCXX_3.4.21, dawn.node GLIBCXX_3.4.30 and glibc >= 2.34. If the machine's
     # libstdc++ is too old, use the packed one (glibc cannot be replaced this way).

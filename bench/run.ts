@@ -1,5 +1,8 @@
 // Kernel benchmark: our kernels and TensorFlow.js's WebGPU backend on the same adapter in one process.
-// Usage: npm run bench [-- --quick] [--json FILE] [--no-peer] [--only gemm,sum,conv,resnet]
+// Usage: npm run bench [-- --quick] [--json FILE] [--no-peer] [--only gemm,sum,attention,conv,resnet]
+// GEMM and attention rows name the kernel family: `plain` (lavapipe-tuned, no workgroup memory) and
+// `tiled` / `flash` (workgroup-memory kernels for discrete GPUs), both measured in the same process
+// whatever the adapter, so the GPU job compares old and new directly.
 // Both engines wait for the GPU the same way (peerWaiter); SGLP_BENCH_PEER_SPIN=1 lets tfjs use dawn.node's
 // own (spinning) wait.
 import { writeFileSync } from 'node:fs';
@@ -10,6 +13,7 @@ import type { Tensor } from '../src/gpu/tensor.js';
 import { acquireDevice, dawn } from '../src/node/device.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from '../src/ops/conv/conv2d.js';
 import { gemm } from '../src/ops/linalg/gemm.js';
+import { attention, attentionBackward } from '../src/ops/llm/attention.js';
 import { sum } from '../src/ops/reduce/reduce.js';
 import { peerWaiter, tfjsPeer } from './peers/tfjs.js';
 import { tfjsResnet } from './peers/tfjs-resnet.js';
@@ -20,7 +24,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
 const withPeer = !args.includes('--no-peer');
-const GROUPS = ['gemm', 'sum', 'conv', 'resnet'];
+const GROUPS = ['gemm', 'sum', 'attention', 'conv', 'resnet'];
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : GROUPS;
 for (const g of only)
   if (!GROUPS.includes(g)) throw new Error(`--only: unknown group ${g} (${GROUPS.join(', ')})`);
@@ -145,6 +149,9 @@ const gemmCases: [number, number, number][] = [
   [4096, 4096, 64],
   [64, 64, 16384],
 ];
+/** Discrete GPUs only (seconds per operation on lavapipe): the peers' 4096^3 and a Llama-3.2-1B MLP linear. */
+const gpuGemmCases: [number, number, number][] = [[4096, 4096, 4096]];
+const GEMM_VARIANTS = ['plain', 'tiled'] as const;
 
 // Timestamp queries give each kernel's GPU time next to the wall time (which includes encoding on the CPU).
 const gpu = await acquireDevice({ profile: true }).catch(() => acquireDevice({ profile: false }));
@@ -158,30 +165,99 @@ for (const c of checks)
   process.stderr.write(`  check ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.maxRelError.toExponential(2)}\n`);
 if (!checks.every((c) => c.ok)) process.exitCode = 1;
 
-for (const [m, n, k] of only.includes('gemm') ? gemmCases : []) {
+const bigGemms = gpu.adapter.isCpu ? [] : gpuGemmCases;
+for (const [m, n, k] of only.includes('gemm') ? [...gemmCases, ...bigGemms] : []) {
   const name = `gemm ${m}x${n}x${k}`;
   const flops = 2 * m * n * k;
   const x = fill(gpu, [m, k]);
   const y = fill(gpu, [k, n]);
-  await measure(
-    name,
-    'sglp',
-    flops,
-    'GFLOP/s',
-    ours(gpu, () => gemm(gpu, x, y), [x, y]),
-  );
-  if (gpu.hasF16) {
-    const xh = fill(gpu, [m, k], 'f16');
-    const yh = fill(gpu, [k, n], 'f16');
+  for (const variant of GEMM_VARIANTS) {
     await measure(
-      `${name} f16`,
+      `${name} ${variant}`,
       'sglp',
       flops,
       'GFLOP/s',
-      ours(gpu, () => gemm(gpu, xh, yh), [xh, yh]),
+      ours(gpu, () => gemm(gpu, x, y, { variant }), []),
     );
   }
+  if (gpu.hasF16) {
+    const xh = fill(gpu, [m, k], 'f16');
+    const yh = fill(gpu, [k, n], 'f16');
+    for (const variant of GEMM_VARIANTS) {
+      await measure(
+        `${name} f16 ${variant}`,
+        'sglp',
+        flops,
+        'GFLOP/s',
+        ours(gpu, () => gemm(gpu, xh, yh, { variant }), []),
+      );
+    }
+    xh.dispose();
+    yh.dispose();
+  }
+  x.dispose();
+  y.dispose();
   if (peer) await measure(name, 'tfjs', flops, 'GFLOP/s', peer.matMul(m, n, k));
+}
+// A linear layer of the Llama-3.2-1B MLP (512 tokens x 2048 -> 8192, weight [out, in]): the LLM's GEMM,
+// f32 activations times f32 or f16 weights. Discrete GPUs only.
+if (only.includes('gemm') && !gpu.adapter.isCpu) {
+  const [m, n, k] = [512, 8192, 2048];
+  const x = fill(gpu, [m, k]);
+  for (const dtype of gpu.hasF16 ? (['f32', 'f16'] as const) : (['f32'] as const)) {
+    const w = fill(gpu, [n, k], dtype);
+    for (const variant of GEMM_VARIANTS) {
+      await measure(
+        `linear ${m}x${k}->${n} ${dtype} weights ${variant}`,
+        'sglp',
+        2 * m * n * k,
+        'GFLOP/s',
+        ours(gpu, () => gemm(gpu, x, w, { transB: true, outDType: 'f32', variant }), []),
+      );
+    }
+    w.dispose();
+  }
+  x.dispose();
+}
+
+// Causal GQA attention, the shapes of the PyTorch SDPA peer (bench/torch_llama.py): useful FLOPs (the
+// visible half of QKᵀ and PV), backward counted as 2.5 forwards. T 2048 / D 128 on discrete GPUs only.
+if (only.includes('attention')) {
+  const shapes = gpu.adapter.isCpu
+    ? [[1, 8, 2, 512, 64]]
+    : [
+        [1, 8, 2, 512, 64],
+        [1, 32, 8, 2048, 128],
+      ];
+  for (const [B, Hq, Hkv, T, D] of shapes) {
+    const q = fill(gpu, [B, Hq, T, D]);
+    const k = fill(gpu, [B, Hkv, T, D]);
+    const v = fill(gpu, [B, Hkv, T, D]);
+    const dO = fill(gpu, [B, Hq, T, D]);
+    const flops = (4 * B * Hq * D * T * (T + 1)) / 2;
+    const name = `attention B${B} Hq${Hq} Hkv${Hkv} T${T} D${D}`;
+    for (const variant of ['plain', 'flash'] as const) {
+      const f = attention(gpu, q, k, v, { variant });
+      await measure(`${name} fwd ${variant}`, 'sglp', flops, 'GFLOP/s', {
+        ...ours(gpu, () => {
+          const r = attention(gpu, q, k, v, { variant });
+          r.lse.dispose();
+          return r.out;
+        }, []),
+      });
+      await measure(`${name} bwd ${variant}`, 'sglp', 2.5 * flops, 'GFLOP/s', {
+        ...ours(gpu, () => {
+          const g = attentionBackward(gpu, dO, q, k, v, f.out, f.lse, { variant });
+          g.dq.dispose();
+          g.dk.dispose();
+          return g.dv;
+        }, []),
+      });
+      f.out.dispose();
+      f.lse.dispose();
+    }
+    for (const t of [q, k, v, dO]) t.dispose();
+  }
 }
 
 // 64 MB of f32: the reduction reads it once; a buffer copy of the same size is the bandwidth yardstick
@@ -271,8 +347,10 @@ if (only.includes('resnet')) {
 }
 
 const table = rows.map((r) => {
-  // Our variants (' unfolded BN') compare with the peer's row of the same network.
-  const peerRow = rows.find((p) => p.case === r.case.replace(/ unfolded BN$/, '') && p.impl === 'tfjs');
+  // Our variants (' unfolded BN', the GEMM kernel families) compare with the peer's row of the same network.
+  const peerRow = rows.find(
+    (p) => p.case === r.case.replace(/( unfolded BN| plain| tiled)$/, '') && p.impl === 'tfjs',
+  );
   const ratio = r.impl === 'sglp' && peerRow ? (peerRow.ms / r.ms).toFixed(2) : '';
   return {
     case: r.case,

@@ -14,6 +14,7 @@
 #                             vk_icdGetInstanceProcAddr returned no vkCreateInstance on an H200), unpacked
 #                             there into /tmp only if missing
 #   bench.mjs                 ENTRY bundled by esbuild (shaders inlined, `webgpu` left external)
+#   cli.mjs, gen-shapes.mjs, stream-shapes.mjs, dispatch.mjs   the CLI and the full job's other scripts
 #   torch_gemm.py, gpu.sh     copies of bench/torch_gemm.py and bench/gpu.sh
 #   MANIFEST                  versions, sizes and sha256 of everything above (gpu.sh checks the sha256s)
 #
@@ -127,6 +128,8 @@ bundle src/cli/main.ts "$DEST/cli.mjs"
 # SGLP_GPU_JOB=full: the real-shape generator and the streamed-stage timer (issue 16).
 bundle bench/gen-shapes.ts "$DEST/gen-shapes.mjs"
 bundle bench/stream-shapes.ts "$DEST/stream-shapes.mjs"
+# Issue 16 item 3: dispatches, submits and JS time per LLaMA-layer step.
+bundle bench/dispatch-overhead.ts "$DEST/dispatch.mjs"
 
 cp bench/torch_gemm.py bench/torch_llama.py bench/gpu.sh "$DEST/"
 # Its data: a small English corpus for the language-model steps and Fashion-MNIST for the ResNet-56 prune

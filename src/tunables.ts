@@ -20,6 +20,13 @@ export const staging = {
 /** Dispatch batching: dispatches recorded before a submit. */
 export const batching = {
   maxDispatches: 128,
+  /**
+   * Record a run of dispatches into one compute pass instead of one pass each (bench/dispatch-overhead.ts
+   * measures both; RESULTS.md "Dispatch overhead"). It saves JS time per dispatch; on lavapipe the step
+   * totals went both ways within the noise, so CPU adapters keep a pass per dispatch. Profiling always
+   * does (per-kernel timestamps).
+   */
+  sharedPass: { cpu: false, gpu: true },
   /** Per-dispatch uniform slots are 256-byte aligned; this many fit one arena. */
   uniformArenaBytes: 64 << 10,
 };
@@ -65,6 +72,23 @@ export const gemm = {
   /** Each split-K slice keeps at least this much of K. */
   minSplitK: 256,
   maxSplits: 32,
+};
+
+/**
+ * Workgroup-memory tiled GEMM for discrete GPUs (shaders/gemm-tiled.wgsl): WGX x WGY invocations, each with
+ * TM x TN outputs in registers, K staged BK at a time. `large` (128 x 128 tiles, 8 x 8 per invocation) is
+ * the usual register-blocked shape for NVIDIA-class GPUs; `small` (64 x 64, 4 x 4) keeps enough workgroups
+ * in flight when C has few 128 x 128 tiles. Not yet tuned on a GPU (bench/RESULTS.md): the GPU job
+ * measures both, and `plain` is kept for shapes too small to fill a tile (decode-like M).
+ */
+export const gemmTiled = {
+  large: { wgx: 16, wgy: 16, tm: 8, tn: 8, bk: 16 },
+  small: { wgx: 16, wgy: 16, tm: 4, tn: 4, bk: 16 },
+  /** Large tiles only when C has at least this many of them (else small ones fill the GPU better). */
+  largeMinTiles: 128,
+  /** Below this many rows or columns of C the plain kernel (skinny / tiny tiles) is used. */
+  minRows: 32,
+  minCols: 32,
 };
 
 // ---- CNN kernels (conv2d, batch norm, pooling, cross-entropy) -------------------------------------
@@ -170,6 +194,20 @@ export const attention = {
   gpu: { rows: 1, keyRows: 1 },
   /** Lanes when the adapter has no fixed subgroup size (workgroup-memory exchanges instead of shuffles). */
   fallbackLanes: 16,
+};
+
+/**
+ * Flash attention for discrete GPUs (shaders/flash-attention*.wgsl): `wg` invocations, score tiles of
+ * 4 x 4 per invocation (so rows x keys = 16 wg), output tiles `ct` vec4 columns wide. Forward and dq: `bq`
+ * query rows per workgroup against blocks of `bk` keys; dk / dv: `bkv` keys per workgroup against blocks of
+ * `bq` query rows. Sized so head dim 128 fits 32 KiB of workgroup memory; not yet tuned on a GPU.
+ */
+export const flashAttention = {
+  wg: 128,
+  forward: { bq: 64, bk: 32 },
+  dq: { bq: 64, bk: 32 },
+  dkdv: { bkv: 64, bq: 32 },
+  ct: 16,
 };
 
 // ---- Fine-tuning after pruning (docs/method.md §5) ------------------------------------------------------------

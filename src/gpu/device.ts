@@ -2,6 +2,7 @@ import { decodeF16, encodeF16 } from '../num/half.js';
 import { batching } from '../tunables.js';
 import { DeviceLostError, KernelError } from './errors.js';
 import { BufferUsage } from './flags.js';
+import type { KernelChoice } from './kernel-choice.js';
 import { type KernelSpec, PipelineCache, pipelineKey } from './pipelines.js';
 import { BufferPool } from './pool.js';
 import { Profiler } from './profiler.js';
@@ -24,6 +25,8 @@ export interface AcquireOptions {
   memoryCap?: number;
   /** How the runtime waits for the device's promises; the default awaits them. Node passes one that sleeps. */
   waiter?: Waiter;
+  /** Lavapipe-tuned or GPU-tuned kernels where both exist (src/gpu/kernel-choice.ts); default auto. */
+  kernels?: KernelChoice;
 }
 
 /** Settles as the given promise does; free to choose how the thread passes the time meanwhile. */
@@ -109,6 +112,8 @@ export class Gpu {
   readonly profiler: Profiler | undefined;
   /** Dispatches and submits so far (for reports and tests). */
   readonly counters = { dispatches: 0, submits: 0 };
+  /** Kernel family choice (src/gpu/kernel-choice.ts); tests and benchmarks may change it. */
+  kernels: KernelChoice;
 
   private readonly staging: Staging;
   private readonly uniformArena: GPUBuffer;
@@ -116,6 +121,10 @@ export class Gpu {
   private readonly uniformWords: PackTarget = packTarget(this.uniformBytes.buffer);
   private uniformOffset = 0;
   private encoder: GPUCommandEncoder | undefined;
+  /** The compute pass dispatches are being recorded into (batching.sharedPass), ended before anything else. */
+  private pass: GPUComputePassEncoder | undefined;
+  /** getBindGroupLayout returns a new object per call (a native round trip in dawn.node): once per pipeline. */
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   private batchKernels: string[] = [];
   private readonly pendingErrors: Promise<void>[] = [];
   private lostError: DeviceLostError | undefined;
@@ -136,6 +145,7 @@ export class Gpu {
     this.pool = new BufferPool(device, device.limits.maxStorageBufferBindingSize);
     this.pool.memoryCap = options.memoryCap;
     this.waiter = options.waiter ?? ((p) => p);
+    this.kernels = options.kernels ?? 'auto';
     this.pipelines = new PipelineCache(device);
     this.staging = new Staging(device);
     this.uniformArena = device.createBuffer({
@@ -294,19 +304,22 @@ export class Gpu {
       );
     }
     this.record((encoder) => {
-      const bindGroup = this.device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries,
-        label: name,
-      });
+      // Inside the batch's error scope: an invalid pipeline's layout error belongs to this batch.
+      const layout = this.layoutOf(pipeline);
+      const bindGroup = this.device.createBindGroup({ layout, entries, label: name });
       const timestampWrites = this.profiler?.passWrites(name);
-      const pass = encoder.beginComputePass(
-        timestampWrites ? { label: name, timestampWrites } : { label: name },
-      );
+      // One compute pass for a run of dispatches (batching.sharedPass): dispatches in a pass still see
+      // each other's writes; per-kernel timestamps need a pass of their own.
+      const shared = batching.sharedPass[this.adapter.isCpu ? 'cpu' : 'gpu'] && !timestampWrites;
+      if (shared && !this.pass) this.pass = encoder.beginComputePass({ label: 'batch' });
+      const pass =
+        shared && this.pass
+          ? this.pass
+          : encoder.beginComputePass(timestampWrites ? { label: name, timestampWrites } : { label: name });
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(x, y, z);
-      pass.end();
+      if (!shared) pass.end();
     }, name);
     this.counters.dispatches++;
     if (this.batchKernels.length >= batching.maxDispatches) this.submit();
@@ -334,6 +347,7 @@ export class Gpu {
       this.pool.collect();
       return;
     }
+    this.endPass();
     this.encoder = undefined;
     if (this.uniformOffset > 0) {
       this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformBytes, 0, this.uniformOffset);
@@ -379,6 +393,7 @@ export class Gpu {
 
   /** Releases the device; the Node process can exit once this is done. */
   destroy(): void {
+    this.pass = undefined;
     this.encoder = undefined;
     this.pool.trim();
     this.staging.destroy();
@@ -388,14 +403,30 @@ export class Gpu {
 
   // ---- internals ------------------------------------------------------------------------------------
 
-  private record(fn: (encoder: GPUCommandEncoder) => void, kernel = 'copy'): void {
+  /** Records into the batch: a dispatch (its kernel named) or, without a name, a copy or clear. */
+  private record(fn: (encoder: GPUCommandEncoder) => void, kernel?: string): void {
     if (!this.encoder) {
       this.device.pushErrorScope('validation');
       this.device.pushErrorScope('out-of-memory');
       this.encoder = this.device.createCommandEncoder({ label: 'batch' });
     }
+    if (kernel === undefined) this.endPass(); // copies and clears are recorded outside compute passes
     fn(this.encoder);
-    this.batchKernels.push(kernel);
+    this.batchKernels.push(kernel ?? 'copy');
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  private layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout {
+    let layout = this.layouts.get(pipeline);
+    if (!layout) {
+      layout = pipeline.getBindGroupLayout(0);
+      this.layouts.set(pipeline, layout);
+    }
+    return layout;
   }
 
   /** Room for `bytes` of uniforms in the arena (submitting the batch when it is full): its byte offset. */

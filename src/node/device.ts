@@ -1,5 +1,6 @@
 import { create, globals } from 'webgpu';
 import { type AcquireOptions, acquireDevice as acquire, type Gpu } from '../gpu/device.js';
+import { parseKernelChoice } from '../gpu/kernel-choice.js';
 import { filterDawnWarnings } from './dawn-warnings.js';
 import { sleepingWaiter } from './wait.js';
 
@@ -38,6 +39,7 @@ export async function acquireDevice(options: AcquireOptions = {}): Promise<Gpu> 
   const sleeping = sleepingWaiter();
   const gpu = await acquire({
     profile: process.env.SGLP_PROFILE === '1',
+    kernels: parseKernelChoice(process.env.SGLP_KERNELS, 'SGLP_KERNELS'),
     waiter: (p) => (onCpu ? sleeping(p) : p),
     ...options,
     gpu: options.gpu ?? dawn(),

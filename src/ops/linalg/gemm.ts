@@ -1,14 +1,13 @@
 import activationWgsl from '../../../shaders/activation.wgsl';
 import gemmWgsl from '../../../shaders/gemm.wgsl';
-import splitkWgsl from '../../../shaders/gemm-splitk.wgsl';
 import type { Gpu } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
 import type { DType, Tensor } from '../../gpu/tensor.js';
 import { uniforms } from '../../gpu/uniforms.js';
-import { elementwise } from '../../tunables.js';
 import { type Activation, activationDefines } from '../elementwise/activation.js';
-import { grid2d } from '../util.js';
 import { chooseGemmTiles, type GemmTiles } from './gemm-config.js';
+import { foldSplitK } from './gemm-splitk.js';
+import { type GemmVariantOptions, gemmTiled, tiledGemmFor } from './gemm-tiled.js';
 
 const gemmParams = uniforms({
   m: 'u32',
@@ -22,16 +21,7 @@ const gemmParams = uniforms({
   alpha: 'f32',
 });
 
-const splitkParams = uniforms({
-  m: 'u32',
-  n: 'u32',
-  batch: 'u32',
-  splits: 'u32',
-  alpha: 'f32',
-  gridX: 'u32',
-});
-
-export interface GemmOptions {
+export interface GemmOptions extends GemmVariantOptions {
   transA?: boolean;
   transB?: boolean;
   alpha?: number;
@@ -111,6 +101,18 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
   if (out.size === 0) return out;
   if (k === 0) throw new ShapeError('gemm', 'K is 0');
 
+  // Discrete GPUs: the workgroup-memory tiled kernel (src/ops/linalg/gemm-tiled.ts) where the shape fills its tiles.
+  const tiled = tiledGemmFor(gpu.kernels, gpu.adapter.isCpu, { m, n, k, batch }, opts);
+  if (tiled) {
+    const strides = { strideA: batchA > 1 ? m * k : 0, strideB: batchB > 1 ? k * n : 0 };
+    return gemmTiled(
+      gpu,
+      { a, b, out, bias, biasAxis, activation, alpha, transA, transB, tiles: tiled },
+      {
+        ...{ m, n, k, batch, f16, outDType, ...strides },
+      },
+    );
+  }
   const tiles = opts.tiles ?? chooseGemmTiles({ m, n, k, batch }, gpu.adapter.isCpu);
   const split = tiles.splits > 1;
   const biasDefs = {
@@ -166,26 +168,16 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
   });
   if (!split) return out;
 
-  const wg = elementwise.workgroupSize;
-  const [gx, gy] = grid2d(Math.ceil(out.size / wg));
-  gpu.dispatch({
-    kernel: {
-      name: 'gemm.splitk',
-      template: splitkWgsl + activationWgsl,
-      defines: {
-        WG: wg,
-        F16: outDType === 'f16',
-        OUT: outDType,
-        ...biasDefs,
-        ...activationDefines(activation),
-        BIND_C: bias ? 2 : 1,
-        BIND_P: bias ? 3 : 2,
-      },
-      params: splitkParams,
-    },
-    buffers: bias ? [partial, bias, out] : [partial, out],
-    uniforms: { m, n, batch, splits: tiles.splits, alpha, gridX: gx },
-    workgroups: [gx, gy],
+  foldSplitK(gpu, partial, out, {
+    m,
+    n,
+    batch,
+    splits: tiles.splits,
+    alpha,
+    bias,
+    biasAxis,
+    activation,
+    outDType,
   });
   partial.dispose();
   return out;

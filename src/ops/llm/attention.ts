@@ -1,13 +1,19 @@
 import attentionWgsl from '../../../shaders/attention.wgsl';
-import deltaWgsl from '../../../shaders/attention-delta.wgsl';
 import dkdvWgsl from '../../../shaders/attention-dkdv.wgsl';
 import loadWgsl from '../../../shaders/lib/attention-load.wgsl';
 import type { Gpu } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { uniforms } from '../../gpu/uniforms.js';
-import { llm, attention as tun } from '../../tunables.js';
-import { expectDType, grid2d } from '../util.js';
+import { attention as tun } from '../../tunables.js';
+import { expectDType } from '../util.js';
+import { attentionDelta } from './attention-delta.js';
+import {
+  type FlashVariantOptions,
+  flashAttention,
+  flashAttentionBackward,
+  flashFor,
+} from './flash-attention.js';
 
 export type AttentionLayout = 'bhtd' | 'bthd';
 
@@ -23,7 +29,7 @@ export interface AttentionTiles {
   shuffle: boolean;
 }
 
-export interface AttentionOptions {
+export interface AttentionOptions extends FlashVariantOptions {
   /**
    * q / out / dq / dOut are [B, Hq, T, D] and k / v / dk / dv [B, Hkv, T, D] ('bhtd', the default), or
    * [B, T, H, D] ('bthd'): what a projection writes as [B * T, H * D], so no transposes are needed.
@@ -113,6 +119,13 @@ function tilesFor(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions): At
   return tiles;
 }
 
+/** Discrete GPUs: the workgroup-memory flash kernels (src/ops/llm/flash-attention.ts) where they fit. */
+function flashTiles(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions) {
+  if (opts.tiles) return undefined; // plain tiles given: the plain kernels
+  const bytes = gpu.limits.maxComputeWorkgroupStorageSize;
+  return flashFor(op, gpu.kernels, gpu.adapter.isCpu, bytes, g.D, opts);
+}
+
 /** Uniforms of attention.wgsl and attention-dkdv.wgsl (one declaration: dkdv reads all but `lanes`). */
 const attentionParams = uniforms({
   t: 'u32',
@@ -137,18 +150,6 @@ const attentionParams = uniforms({
 
 /** The Q / K / V / dO loads both kernels share (LOAD_DO: the kernel binds dO). */
 const includes = { 'attention-load': loadWgsl };
-
-const deltaParams = uniforms({
-  /** B * Hq * T */
-  rows: 'u32',
-  t: 'u32',
-  hq: 'u32',
-  d: 'u32',
-  sb: 'u32',
-  sh: 'u32',
-  st: 'u32',
-  gridX: 'u32',
-});
 
 function params(g: Geometry, blocks: number, causal: boolean, scale: number, lanes: number) {
   const [qsb, qsh, qst] = g.qStrides;
@@ -203,6 +204,9 @@ export function attention(
 ): { out: Tensor; lse: Tensor } {
   const layout = opts.layout ?? 'bhtd';
   const g = geometry('attention', q, k, v, layout);
+  const flash = flashTiles('attention', gpu, g, opts);
+  if (flash)
+    return flashAttention(gpu, q, k, v, g, opts.causal ?? true, opts.scale ?? 1 / Math.sqrt(g.D), flash);
   const tiles = tilesFor('attention', gpu, g, opts);
   const out = gpu.empty(q.shape);
   const lse = gpu.empty([g.B, g.Hq, g.T]);
@@ -255,6 +259,11 @@ export function attentionBackward(
   }
   if (lse.size !== g.B * g.Hq * g.T)
     throw new ShapeError('attentionBackward', `lse must be [${g.B}, ${g.Hq}, ${g.T}]`);
+  const flash = flashTiles('attentionBackward', gpu, g, opts);
+  if (flash) {
+    const [causal, scale] = [opts.causal ?? true, opts.scale ?? 1 / Math.sqrt(g.D)];
+    return flashAttentionBackward(gpu, { dOut, q, k, v, out, lse }, g, causal, scale, flash);
+  }
   const tiles = tilesFor('attentionBackward', gpu, g, opts);
   const dq = gpu.empty(q.shape);
   const dk = gpu.empty(k.shape);
@@ -263,25 +272,7 @@ export function attentionBackward(
   const causal = opts.causal ?? true;
   const scale = opts.scale ?? 1 / Math.sqrt(g.D);
 
-  const rows = g.B * g.Hq * g.T;
-  const delta = gpu.empty([g.B, g.Hq, g.T]);
-  const wg = llm.elementWorkgroup;
-  const [gx, gy] = grid2d(Math.ceil(rows / wg));
-  gpu.dispatch({
-    kernel: { name: 'attention.delta', template: deltaWgsl, defines: { WG: wg }, params: deltaParams },
-    buffers: [dOut, out, delta],
-    uniforms: {
-      rows,
-      t: g.T,
-      hq: g.Hq,
-      d: g.D,
-      sb: g.qStrides[0],
-      sh: g.qStrides[1],
-      st: g.qStrides[2],
-      gridX: gx,
-    },
-    workgroups: [gx, gy],
-  });
+  const delta = attentionDelta(gpu, dOut, out, g);
 
   const qBlocks = Math.ceil(g.T / (tiles.lanes * tiles.rows));
   gpu.dispatch({
