@@ -2,7 +2,7 @@
 // whatever adapter the tests have (lavapipe in CI) against the f64 CPU reference. Small tiles (16 x 16 per
 // workgroup) make modest shapes cover many partial tiles; the production tiles run on a few shapes too.
 import { describe, expect, it } from 'vitest';
-import { decodeF16, encodeF16 } from '../../../src/io/half.js';
+import { decodeF16, encodeF16 } from '../../../src/num/half.js';
 import type { Activation } from '../../../src/ops/elementwise/activation.js';
 import { gemm } from '../../../src/ops/linalg/gemm.js';
 import {
