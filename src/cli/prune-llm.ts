@@ -7,8 +7,6 @@
 // Tensors keep the input's dtype (`--save-dtype auto`; kept tensors are then the input's bytes unless
 // fine-tuned); `--finetune-epochs E` fine-tunes a copy with AdamW and writes the fine-tuned weights.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { LlmConfig } from '../io/config.js';
@@ -18,7 +16,14 @@ import { textWindows } from '../io/text-data.js';
 import { readTokenizer } from '../io/tokenizer.js';
 import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
-import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
+import {
+  directorySource,
+  isNotFound,
+  pathIn,
+  readFileBytes,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from '../node/files.js';
 import { methodLabel } from '../report/labels.js';
 import {
   HF_SIDE_FILES,
@@ -155,23 +160,23 @@ export async function pruneLlmCommand(
       const sideFiles: string[] = [];
       // Every file into a staging directory, renamed to --out when all are complete (output.ts).
       await writeStaged(opts.out, deps.signal, async (out) => {
-        await writeSafetensorsFile(join(out, 'model.safetensors'), tensors, {
+        await writeSafetensorsFile(pathIn(out, 'model.safetensors'), tensors, {
           format: 'pt',
           pruned_by: 'sglp',
         });
         await writeFileAtomic(
-          join(out, 'config.json'),
-          prunedHfConfigJson(parsed.configText, pruned, join(model, 'config.json'), saveDtype),
+          pathIn(out, 'config.json'),
+          prunedHfConfigJson(parsed.configText, pruned, pathIn(model, 'config.json'), saveDtype),
         );
         for (const name of HF_SIDE_FILES) {
           let bytes: Uint8Array;
           try {
-            bytes = await readFile(join(model, name));
+            bytes = await readFileBytes(pathIn(model, name));
           } catch (err) {
             if (isNotFound(err)) continue;
             throw err;
           }
-          await writeFileAtomic(join(out, name), bytes);
+          await writeFileAtomic(pathIn(out, name), bytes);
           sideFiles.push(name);
         }
         await writeReportFiles(out, report);
@@ -214,7 +219,7 @@ function summary(r: Report, sideFiles: readonly string[]): string {
         ]
       : []),
     ...timingAndNotesLines(r),
-    `pruned model: ${r.model.output} (Hugging Face: ${['config.json', 'model.safetensors', ...sideFiles].join(', ')}); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
+    `pruned model: ${r.model.output} (Hugging Face: ${['config.json', 'model.safetensors', ...sideFiles].join(', ')}); report: ${pathIn(r.model.output, REPORT_FILE)}, ${pathIn(r.model.output, REPORT_HTML)}`,
     '',
   ].join('\n');
 }

@@ -6,8 +6,6 @@
 // checks flags, data and DIR before the device (preflight.ts); the input model is only read.
 // `--json` prints the report on stdout; progress goes to stderr.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import { type LlmConfig, parseModelConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
@@ -17,7 +15,14 @@ import type { TensorToWrite } from '../io/safetensors-write.js';
 import { ParamStore } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
-import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
+import {
+  directorySource,
+  isNotFound,
+  pathIn,
+  readFileText,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from '../node/files.js';
 import { readRunnableConfig } from '../node/model-dir.js';
 import { methodLabel } from '../report/labels.js';
 import { parseSaveDtype, prunedConfigJson, prunedTensors } from '../sglp/export.js';
@@ -173,14 +178,14 @@ export async function pruneCommand(
       // Every file into a staging directory, renamed to --out when all are complete (output.ts).
       await writeStaged(opts.out, deps.signal, async (dir) => {
         await writeSafetensorsFile(
-          join(dir, 'model.safetensors'),
+          pathIn(dir, 'model.safetensors'),
           prunedTensors(pruned, finetuned ?? view, carried),
           {
             format: 'pt',
             pruned_by: 'sglp',
           },
         );
-        await writeFileAtomic(join(dir, 'config.json'), prunedConfigJson(pruned));
+        await writeFileAtomic(pathIn(dir, 'config.json'), prunedConfigJson(pruned));
         await writeReportFiles(dir, report);
       });
       printReport(report, io, opts.json, summary);
@@ -203,12 +208,12 @@ export async function readLlmConfig(
 ): Promise<{ config: LlmConfig; configText: string } | undefined> {
   let configText: string;
   try {
-    configText = await readFile(join(model, 'config.json'), 'utf8');
+    configText = await readFileText(pathIn(model, 'config.json'));
   } catch (err) {
     if (isNotFound(err)) return undefined; // readRunnableConfig names what is missing
     throw err;
   }
-  const config = parseModelConfig(configText, join(model, 'config.json'));
+  const config = parseModelConfig(configText, pathIn(model, 'config.json'));
   return config.kind === 'llm' ? { config, configText } : undefined;
 }
 
@@ -234,7 +239,7 @@ function summary(r: Report): string {
       : []),
     `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs ${r.size.macsBefore} → ${r.size.macsAfter}`,
     ...timingAndNotesLines(r),
-    `pruned model: ${r.model.output} (config.json, model.safetensors); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
+    `pruned model: ${r.model.output} (config.json, model.safetensors); report: ${pathIn(r.model.output, REPORT_FILE)}, ${pathIn(r.model.output, REPORT_HTML)}`,
     '',
   ].join('\n');
 }
