@@ -1,28 +1,50 @@
 // `sglp cka MODEL --data SPEC [--samples N --batch B --estimator biased|unbiased] [--out FILE] [--json]`:
-// the averaged CKA matrix of every pair of units on the calibration samples (src/sglp/calibrate.ts, the
-// same stage `sglp prune` runs) → {units, matrix, rowSums, batches}. `--out` writes that JSON atomically;
-// without `--json`, stdout gets a short summary. Progress goes to stderr. A language model with text:FILE
-// data goes to cka-llm.ts (--seq-len, --stream: layer streaming, --memory-cap).
+// the averaged CKA matrix of every pair of units on the calibration samples (docs/method.md §1, the stage
+// `sglp prune` runs) → {units, matrix, rowSums, batches}, for either model family. Flags and data are
+// checked here before the device; the model is loaded and its CKA computed by the library (src/api/
+// `loadModel`, `cka`), as the page and Deno do. A language model takes text:FILE data and --seq-len,
+// --precision f16, and --stream / --stream-per-batch (decoder layers read from the checkpoint one at a
+// time: the same matrix, bit for bit, in far less device memory; src/sglp/calibrate-text-stream.ts, which
+// the library does not offer) with --memory-cap (an allocation past BYTES is an error). `--out` writes the
+// JSON atomically; without `--json`, stdout gets a short summary (cka-output.ts). Progress goes to stderr.
 
 import { type Command, Option } from 'commander';
+import { loadModel } from '../api/model.js';
+import { type CkaCallOptions, cka } from '../api/run.js';
+import { describeModel } from '../arch/describe.js';
+import type { ModelDescription } from '../arch/types.js';
+import type { Gpu } from '../gpu/device.js';
+import type { LlmConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
+import type { ImageDataset } from '../io/dataset.js';
+import { openCheckpoint } from '../io/safetensors-index.js';
+import { type TextWindows, textWindows } from '../io/text-data.js';
+import { readTokenizer } from '../io/tokenizer.js';
+import type { Precision } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
-import { writeFileAtomic } from '../node/files.js';
+import { directorySource } from '../node/files.js';
 import { readRunnableConfig } from '../node/model-dir.js';
 import { commandSignal } from '../node/signals.js';
-import { CALIBRATION_DEFAULTS, calibrate } from '../sglp/calibrate.js';
+import { CALIBRATION_DEFAULTS } from '../sglp/calibrate.js';
+import { calibrateTextStreamed } from '../sglp/calibrate-text-stream.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import { ESTIMATORS } from '../sglp/gram.js';
-import { rowSums } from '../sglp/segment.js';
-import { ckaLlm } from './cka-llm.js';
-import { checkDatasetFits, intAtLeast } from './common.js';
-import { loadModel } from './eval.js';
-import { precisionOption } from './precision.js';
+import { type CkaOutput, emit, outputOf } from './cka-output.js';
+import { checkDatasetFits, checkMemoryCap, intAtLeast } from './common.js';
+import { readTextFile } from './eval-text.js';
+import {
+  checkPrecisionStream,
+  checkPrecisionSupported,
+  parsePrecision,
+  precisionOption,
+} from './precision.js';
 import { preflightCka } from './preflight.js';
-import { formatBytes, Progress, processIo } from './progress.js';
+import { type CliIo, formatBytes, Progress, processIo } from './progress.js';
 import { type PruneDeps, readLlmConfig } from './prune.js';
+
+export type { CkaOutput } from './cka-output.js';
 
 export interface CkaCliOptions {
   readonly data: string;
@@ -40,18 +62,17 @@ export interface CkaCliOptions {
   readonly precision?: string;
 }
 
-/** DESIGN.md's `sglp cka` output. */
-export interface CkaOutput {
-  /** Unit names (state-dict prefixes), in unit order. */
-  readonly units: string[];
-  /** L × L, averaged over batches, diagonal exactly 1. */
-  readonly matrix: number[][];
-  /** Each unit's row sum (diagonal included): SGLP's segmentation input. */
-  readonly rowSums: number[];
-  readonly batches: number;
-  readonly batchSize: number;
+/** What was checked before the device: the data, the sizes, and how the run goes. */
+interface CkaRun {
+  readonly data: ImageDataset | TextWindows;
   readonly samples: number;
-  readonly estimator: Estimator;
+  readonly batch: number;
+  readonly precision: Precision;
+  /** Language models only: the memory cap, and the streamed path's settings. */
+  readonly memoryCap?: number;
+  readonly stream?: { readonly perBatch: boolean; readonly desc: ModelDescription };
+  /** Language models only: the summary's line on the device memory the run peaked at. */
+  readonly peakLine?: (peakBytes: number) => string;
 }
 
 export async function ckaCommand(
@@ -66,12 +87,50 @@ export async function ckaCommand(
   }
   parseDataSpec(opts.data); // a bad spec fails before anything slow
   const llm = await readLlmConfig(model);
-  if (llm) {
-    const r = await ckaLlm(model, llm.config, { ...opts, estimator }, deps);
-    const streamed = opts.stream || opts.streamPerBatch ? ' (layer streaming)' : '';
-    const peak = `peak device memory: ${formatBytes(r.peakBytes)} (${r.peakBytes} bytes)${streamed}`;
-    return emit(model, { ...outputOf(r.cka), samples: r.samples }, opts, io, [peak]);
+  const run = llm ? await textRun(model, llm.config, opts, io) : await imageRun(model, opts, io);
+  const cap = run.memoryCap;
+  const gpu = deps.gpu ?? (await acquireDevice(cap === undefined ? {} : { memoryCap: cap }));
+  const capBefore = gpu.pool.memoryCap;
+  if (deps.gpu && cap !== undefined) gpu.pool.memoryCap = cap;
+  const batches = Math.ceil(run.samples / run.batch);
+  const total = run.stream ? run.stream.desc.units.length * (run.stream.perBatch ? batches : 1) : batches;
+  const label = run.stream
+    ? 'decoder layers (streamed)'
+    : llm
+      ? 'calibration + CKA'
+      : 'calibration features + CKA';
+  const progress = new Progress(io, label, total);
+  // The peak is this run's (loading included), then folded back into the pool's running peak.
+  const peakBefore = gpu.pool.peakBytes;
+  gpu.pool.resetPeak();
+  let result: CkaResult;
+  let peakBytes: number;
+  try {
+    const calibration = { samples: run.samples, batch: run.batch, estimator };
+    const signal = deps.signal;
+    result = run.stream
+      ? await streamedCka(gpu, model, run.data as TextWindows, calibration, run.stream, {
+          onProgress: (done) => progress.update(done),
+          signal,
+        })
+      : await loadedCka(gpu, model, run, {
+          ...calibration,
+          onProgress: (p) => progress.update(p.done),
+          ...(signal ? { signal } : {}),
+        });
+    peakBytes = gpu.pool.peakBytes;
+  } finally {
+    progress.stop();
+    gpu.pool.peakBytes = Math.max(peakBefore, gpu.pool.peakBytes);
+    if (deps.gpu) gpu.pool.memoryCap = capBefore;
+    else gpu.destroy();
   }
+  const extra = run.peakLine ? [run.peakLine(peakBytes)] : [];
+  return emit(model, outputOf(result, run.samples), opts, io, extra);
+}
+
+/** An image classifier: the language-model flags refused, then the data set checked against the model. */
+async function imageRun(model: string, opts: CkaCliOptions, io: CliIo): Promise<CkaRun> {
   for (const [flag, set] of [
     ['--stream', opts.stream],
     ['--stream-per-batch', opts.streamPerBatch],
@@ -81,7 +140,7 @@ export async function ckaCommand(
   ] as const) {
     if (set) throw new Error(`${flag} applies to language models only; ${model} is not one`);
   }
-  // Batch against samples and --out FILE, before the device (preflight.ts; cka-llm.ts runs it for text).
+  // Batch against samples and --out FILE, before the device (preflight.ts).
   const notes = await preflightCka(opts, CALIBRATION_DEFAULTS, { what: 'samples', model });
   for (const note of notes) io.stderr(`note: ${note}\n`);
   const samples = opts.samples ?? CALIBRATION_DEFAULTS.samples;
@@ -90,79 +149,82 @@ export async function ckaCommand(
   const train = await loadImageDataset(opts.data, 'train');
   checkDatasetFits(train, config, model);
   if (samples > train.n) throw new Error(`--samples ${samples}: ${train.name} has only ${train.n} samples`);
-
-  const gpu = deps.gpu ?? (await acquireDevice());
-  let output: CkaOutput;
-  try {
-    const { params, net } = await loadModel(gpu, model, config);
-    const progress = new Progress(io, 'calibration features + CKA', Math.ceil(samples / batch));
-    try {
-      const { cka } = await calibrate(
-        gpu,
-        { desc: net.desc, params, normalize: config.normalize, train },
-        {
-          samples,
-          batch,
-          estimator,
-          net,
-          signal: deps.signal,
-          onProgress: (done) => progress.update(done),
-        },
-      );
-      output = { ...outputOf(cka), samples };
-    } finally {
-      progress.stop();
-      params.dispose();
-    }
-  } finally {
-    if (!deps.gpu) gpu.destroy();
-  }
-  return emit(model, output, opts, io);
+  return { data: train, samples, batch, precision: 'f32' };
 }
 
-function outputOf(cka: CkaResult): Omit<CkaOutput, 'samples'> {
+/** A language model: text:FILE data, --seq-len, --precision and the streaming flags, checked. */
+async function textRun(model: string, config: LlmConfig, opts: CkaCliOptions, io: CliIo): Promise<CkaRun> {
+  const spec = parseDataSpec(opts.data);
+  if (spec.kind !== 'text') {
+    throw new Error(
+      `${model} is a language model (${config.architecture}): --data must be text:FILE, got "${opts.data}"`,
+    );
+  }
+  const precision = parsePrecision(opts.precision);
+  checkPrecisionStream(
+    precision,
+    opts.streamPerBatch ? '--stream-per-batch' : opts.stream ? '--stream' : undefined,
+  );
+  // Batch against samples, --seq-len against the model and --out FILE, before the device (preflight.ts).
+  const notes = await preflightCka(opts, SGLP_TEXT_DEFAULTS, {
+    what: 'windows',
+    model,
+    maxPositions: config.max_position_embeddings,
+  });
+  for (const note of notes) io.stderr(`note: ${note}\n`);
+  const seqLen = opts.seqLen ?? SGLP_TEXT_DEFAULTS.seqLen;
+  const tokenizer = await readTokenizer(directorySource(model));
+  const ids = tokenizer.encode(await readTextFile(spec.file));
+  const data = textWindows(ids, 'train', seqLen, { name: spec.file });
+  checkMemoryCap(opts.memoryCap);
+  const stream = opts.stream || opts.streamPerBatch;
+  const suffix = stream ? ' (layer streaming)' : '';
   return {
-    units: cka.units,
-    matrix: cka.matrix,
-    rowSums: rowSums(cka.matrix),
-    batches: cka.batches,
-    batchSize: cka.batchSize,
-    estimator: cka.estimator,
+    data,
+    samples: opts.samples ?? SGLP_TEXT_DEFAULTS.samples,
+    batch: opts.batch ?? SGLP_TEXT_DEFAULTS.batch,
+    precision,
+    ...(opts.memoryCap === undefined ? {} : { memoryCap: opts.memoryCap }),
+    ...(stream ? { stream: { perBatch: opts.streamPerBatch ?? false, desc: describeModel(config) } } : {}),
+    peakLine: (peak) => `peak device memory: ${formatBytes(peak)} (${peak} bytes)${suffix}`,
   };
 }
 
-/** Writes --out, then the JSON or the summary (with `extra` lines) on stdout. */
-async function emit(
-  model: string,
-  output: CkaOutput,
-  opts: CkaCliOptions,
-  io: typeof processIo,
-  extra: readonly string[] = [],
-): Promise<CkaOutput> {
-  const json = JSON.stringify(output);
-  if (opts.out !== undefined) await writeFileAtomic(opts.out, `${json}\n`);
-  if (opts.json) io.stdout(`${json}\n`);
-  else io.stdout(summary(model, output, opts.out, extra));
-  return output;
-}
-
-function summary(model: string, o: CkaOutput, out: string | undefined, extra: readonly string[]): string {
-  const L = o.units.length;
-  let lo = { v: Number.POSITIVE_INFINITY, i: 0, j: 0 };
-  for (let i = 0; i < L; i++) {
-    for (let j = i + 1; j < L; j++) if (o.matrix[i][j] < lo.v) lo = { v: o.matrix[i][j], i, j };
+/** The whole model on the device, loaded and its CKA computed by the library (src/api/). */
+async function loadedCka(gpu: Gpu, model: string, run: CkaRun, options: CkaCallOptions): Promise<CkaResult> {
+  checkPrecisionSupported(gpu, run.precision);
+  const loaded = await loadModel(gpu, directorySource(model), { precision: run.precision });
+  try {
+    return await cka(loaded, run.data, options);
+  } finally {
+    await loaded.dispose();
   }
-  const lines = [
-    `${model}: ${o.estimator} linear CKA of ${L} units over ${o.batches} batch(es) of ${o.batchSize} ` +
-      `(${o.samples} train samples)`,
-    `row sums: ${o.rowSums.map((s) => s.toFixed(3)).join(' ')}`,
-  ];
-  if (L > 1) lines.push(`least similar pair: ${o.units[lo.i]} / ${o.units[lo.j]} (CKA ${lo.v.toFixed(4)})`);
-  lines.push(...extra);
-  if (out !== undefined) lines.push(`written: ${out}`);
-  return `${lines.join('\n')}\n`;
 }
 
+/** Decoder layers read from the checkpoint one at a time, once (or once per CKA batch). */
+async function streamedCka(
+  gpu: Gpu,
+  model: string,
+  train: TextWindows,
+  c: { samples: number; batch: number; estimator: Estimator },
+  stream: { readonly perBatch: boolean; readonly desc: ModelDescription },
+  o: { onProgress: (done: number) => void; signal: AbortSignal | undefined },
+): Promise<CkaResult> {
+  const store = await openCheckpoint(directorySource(model));
+  try {
+    const { cka: result } = await calibrateTextStreamed(gpu, stream.desc, store, train, {
+      windows: c.samples,
+      batchWindows: c.batch,
+      estimator: c.estimator,
+      perBatch: stream.perBatch,
+      onProgress: o.onProgress,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    return result;
+  } finally {
+    await store.close();
+  }
+}
 /** `sglp cka` on the command line. */
 export function registerCka(program: Command): void {
   program

@@ -4,12 +4,10 @@
 // and writes it as DIR/compare.json and DIR/compare.md. The unpruned model is evaluated once (by the first
 // method) and its metrics reused by the others. Progress on stderr; `--json` prints compare.json's object.
 
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parseDataSpec } from '../io/data-spec.js';
 import { acquireDevice } from '../node/device.js';
-import { writeFileAtomic } from '../node/files.js';
+import { makeDirectory, pathIn, writeFileAtomic } from '../node/files.js';
 import { commandSignal } from '../node/signals.js';
 import { type CompareRow, compareRows, compareTable } from '../report/compare.js';
 import { MAX_EXHAUSTIVE } from '../sglp/candidates.js';
@@ -85,7 +83,7 @@ export async function compareCommand(
   try {
     for (const [i, method] of methods.entries()) {
       io.stderr(`\n== ${i + 1}/${methods.length}: --method ${method} ==\n`);
-      const dir = join(out, method);
+      const dir = pathIn(out, method);
       const report = await pruneCommand(
         model,
         { ...opts, method, out: dir, json: false },
@@ -98,7 +96,7 @@ export async function compareCommand(
         },
       );
       reports.push(report);
-      paths[method] = join(dir, REPORT_FILE);
+      paths[method] = pathIn(dir, REPORT_FILE);
       overall.update(i + 1);
     }
   } finally {
@@ -116,9 +114,9 @@ export async function compareCommand(
     markdown: table.markdown,
     reports: paths,
   };
-  await mkdir(out, { recursive: true });
-  await writeFileAtomic(join(out, 'compare.json'), `${JSON.stringify(output, null, 2)}\n`);
-  await writeFileAtomic(join(out, 'compare.md'), table.markdown);
+  await makeDirectory(out);
+  await writeFileAtomic(pathIn(out, 'compare.json'), `${JSON.stringify(output, null, 2)}\n`);
+  await writeFileAtomic(pathIn(out, 'compare.md'), table.markdown);
   if (opts.json) io.stdout(`${JSON.stringify(output)}\n`);
   else {
     const first = reports[0];
@@ -126,8 +124,8 @@ export async function compareCommand(
       `${first.model.name}: remove ${opts.remove} of ${first.units.length} units, ${methods.length} method(s), ` +
         `${first.metrics.recalibrated ? 'batch-norm recalibration for every method, ' : ''}no fine-tuning; ` +
         `time = choosing the units (calibration, CKA, search), evaluation excluded\n\n` +
-        `${table.text}\nreports: ${out}/<method>/${REPORT_FILE}; table: ${join(out, 'compare.json')}, ` +
-        `${join(out, 'compare.md')}\n`,
+        `${table.text}\nreports: ${out}/<method>/${REPORT_FILE}; table: ${pathIn(out, 'compare.json')}, ` +
+        `${pathIn(out, 'compare.md')}\n`,
     );
   }
   return output;

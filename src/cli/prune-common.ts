@@ -2,12 +2,10 @@
 // share: the options, the --out check, progress on stderr, the pipeline's protocol options, and writing
 // and summarising the report.
 
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ClassifierMetrics } from '../eval/classify.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { Gpu } from '../gpu/device.js';
-import { isNotFound, writeFileAtomic } from '../node/files.js';
+import { listDirectory, pathIn, writeFileAtomic } from '../node/files.js';
 import { renderReportHtml } from '../report/html.js';
 import type { CalibrationCache } from '../sglp/calibration-stage.js';
 import type { Select } from '../sglp/candidates.js';
@@ -67,12 +65,7 @@ export const REPORT_HTML = 'report.html';
 
 /** --out must be new or empty (hidden entries aside). */
 export async function checkEmptyDir(out: string): Promise<void> {
-  let entries: string[] = [];
-  try {
-    entries = await readdir(out);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
+  const entries = await listDirectory(out, true);
   if (entries.some((e) => !e.startsWith('.'))) {
     throw new Error(`--out ${out} is not empty; give a new or empty directory`);
   }
@@ -170,8 +163,8 @@ export async function writeReport(
 
 /** Writes DIR/sglp-report.json then DIR/report.html. */
 export async function writeReportFiles(out: string, report: Report): Promise<void> {
-  await writeFileAtomic(join(out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
-  await writeFileAtomic(join(out, REPORT_HTML), renderReportHtml(report));
+  await writeFileAtomic(pathIn(out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFileAtomic(pathIn(out, REPORT_HTML), renderReportHtml(report));
 }
 
 /** Prints the report (--json) or the summary on stdout. */

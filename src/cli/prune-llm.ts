@@ -6,9 +6,9 @@
 // report.html; all at once (a staging directory renamed to DIR: output.ts). --samples, --batch and the GradNorm sizes count windows here.
 // Tensors keep the input's dtype (`--save-dtype auto`; kept tensors are then the input's bytes unless
 // fine-tuned); `--finetune-epochs E` fine-tunes a copy with AdamW and writes the fine-tuned weights.
+// These are the language model's flags and data; the loaded model is pruned by the library as an image
+// classifier is (prune-loaded.ts), and only --stream, which the library does not offer, runs here.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { LlmConfig } from '../io/config.js';
@@ -16,19 +16,18 @@ import { parseDataSpec } from '../io/data-spec.js';
 import { openCheckpoint } from '../io/safetensors-index.js';
 import { textWindows } from '../io/text-data.js';
 import { readTokenizer } from '../io/tokenizer.js';
-import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
-import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
-import { methodLabel } from '../report/labels.js';
 import {
-  HF_SIDE_FILES,
-  parseSaveDtype,
-  prunedHfConfigJson,
-  prunedTensorsAs,
-  savedDtypes,
-} from '../sglp/export.js';
+  directorySource,
+  isNotFound,
+  pathIn,
+  readFileBytes,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from '../node/files.js';
+import { methodLabel } from '../report/labels.js';
+import { HF_SIDE_FILES, parseSaveDtype, prunedHfConfigJson, prunedTensorsAs } from '../sglp/export.js';
 import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
-import type { ParamView } from '../sglp/importance.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import type { Method, Report } from '../sglp/report/schema.js';
 import { checkMemoryCap } from './common.js';
@@ -48,6 +47,7 @@ import {
   timingAndNotesLines,
   writeReportFiles,
 } from './prune-common.js';
+import { pruneLoaded } from './prune-loaded.js';
 
 /** The LLM branch of pruneCommand, after the method, target and --data syntax were checked. */
 export async function pruneLlmCommand(
@@ -101,6 +101,37 @@ export async function pruneLlmCommand(
     );
   }
 
+  const options = {
+    target: parsed.target,
+    method: parsed.method,
+    ...protocolOptions(opts),
+    before: deps.before as PerplexityMetrics | undefined,
+    calibrationCache: deps.calibrationCache,
+    saveDtype,
+    dataSpec: opts.data,
+    input: model,
+    output: opts.out,
+  };
+  if (!opts.stream) {
+    // Loaded, pruned and exported by the library (prune-loaded.ts); fine-tuned weights are evaluated as
+    // written, rounded to the dtype each is saved in (src/api/family.ts).
+    const finetune = opts.finetuneEpochs
+      ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples }
+      : undefined;
+    return pruneLoaded(
+      model,
+      {
+        data: { train, test },
+        options: { ...options, finetune },
+        precision,
+        ...(cap === undefined ? {} : { memoryCap: cap }),
+        summary,
+      },
+      opts,
+      deps,
+    );
+  }
+  // --stream: nothing is loaded; every stage reads the layers it needs from the checkpoint.
   const gpu = deps.gpu ?? (await acquireDevice(cap === undefined ? {} : { memoryCap: cap }));
   const capBefore = gpu.pool.memoryCap;
   if (deps.gpu && cap !== undefined) gpu.pool.memoryCap = cap;
@@ -110,79 +141,40 @@ export async function pruneLlmCommand(
     const checkpoint = await openCheckpoint(dir);
     store = checkpoint;
     checkPrecisionSupported(gpu, precision);
-    // --stream: nothing is loaded; every stage reads the layers it needs from the checkpoint.
-    const params = opts.stream ? undefined : await ParamStore.load(gpu, desc, checkpoint, { precision });
-    let tuned: ParamStore | undefined;
-    let prunedView: ParamView | undefined;
-    try {
-      const { report, pruned, view, finetuned } = await pruneLlm(
-        { gpu, desc, ...(params ? { params } : { stream: { store: checkpoint } }), train, test },
-        {
-          target: parsed.target,
-          method: parsed.method,
-          ...protocolOptions(opts),
-          before: deps.before as PerplexityMetrics | undefined,
-          calibrationCache: deps.calibrationCache,
-          precision,
-          saveDtype,
-          dataSpec: opts.data,
-          input: model,
-          output: opts.out,
-          finetune: opts.finetuneEpochs
-            ? {
-                epochs: opts.finetuneEpochs,
-                samples: opts.finetuneSamples,
-                // Evaluated as written: rounded to the dtype each tensor is saved in.
-                savedAs: (pruned) =>
-                  savedDtypes(pruned, { input: checkpoint, save: saveDtype, unchanged: false }),
-              }
-            : undefined,
-          onProgress: reporter.onProgress,
-          signal: deps.signal,
-        },
+    const { report, pruned, view } = await pruneLlm(
+      { gpu, desc, stream: { store: checkpoint }, train, test },
+      { ...options, precision, onProgress: reporter.onProgress, signal: deps.signal },
+    );
+    reporter.stop();
+    // No tensor is on the device: each is read from the input checkpoint as it is written, its bytes
+    // unchanged unless --save-dtype converts them.
+    const tensors = prunedTensorsAs(pruned, view, { input: checkpoint, save: saveDtype, unchanged: true });
+    const sideFiles: string[] = [];
+    // Every file into a staging directory, renamed to --out when all are complete (output.ts).
+    await writeStaged(opts.out, deps.signal, async (out) => {
+      await writeSafetensorsFile(pathIn(out, 'model.safetensors'), tensors, {
+        format: 'pt',
+        pruned_by: 'sglp',
+      });
+      await writeFileAtomic(
+        pathIn(out, 'config.json'),
+        prunedHfConfigJson(parsed.configText, pruned, pathIn(model, 'config.json'), saveDtype),
       );
-      tuned = finetuned;
-      prunedView = view;
-      reporter.stop();
-      // Unchanged tensors keep the input's bytes; fine-tuned ones are converted to the save dtype.
-      const source = finetuned ?? view;
-      // Streamed: no tensor is on the device; each is read from the input checkpoint as it is written.
-      const tensors = prunedTensorsAs(pruned, source, {
-        input: checkpoint,
-        save: saveDtype,
-        unchanged: finetuned === undefined,
-      });
-      const sideFiles: string[] = [];
-      // Every file into a staging directory, renamed to --out when all are complete (output.ts).
-      await writeStaged(opts.out, deps.signal, async (out) => {
-        await writeSafetensorsFile(join(out, 'model.safetensors'), tensors, {
-          format: 'pt',
-          pruned_by: 'sglp',
-        });
-        await writeFileAtomic(
-          join(out, 'config.json'),
-          prunedHfConfigJson(parsed.configText, pruned, join(model, 'config.json'), saveDtype),
-        );
-        for (const name of HF_SIDE_FILES) {
-          let bytes: Uint8Array;
-          try {
-            bytes = await readFile(join(model, name));
-          } catch (err) {
-            if (isNotFound(err)) continue;
-            throw err;
-          }
-          await writeFileAtomic(join(out, name), bytes);
-          sideFiles.push(name);
+      for (const name of HF_SIDE_FILES) {
+        let bytes: Uint8Array;
+        try {
+          bytes = await readFileBytes(pathIn(model, name));
+        } catch (err) {
+          if (isNotFound(err)) continue;
+          throw err;
         }
-        await writeReportFiles(out, report);
-      });
-      printReport(report, io, opts.json, (r) => summary(r, sideFiles));
-      return report;
-    } finally {
-      tuned?.dispose();
-      prunedView?.dispose();
-      params?.dispose();
-    }
+        await writeFileAtomic(pathIn(out, name), bytes);
+        sideFiles.push(name);
+      }
+      await writeReportFiles(out, report);
+    });
+    printReport(report, io, opts.json, (r) => summary(r, sideFiles));
+    return report;
   } finally {
     reporter.stop();
     await store?.close();
@@ -214,7 +206,7 @@ function summary(r: Report, sideFiles: readonly string[]): string {
         ]
       : []),
     ...timingAndNotesLines(r),
-    `pruned model: ${r.model.output} (Hugging Face: ${['config.json', 'model.safetensors', ...sideFiles].join(', ')}); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
+    `pruned model: ${r.model.output} (Hugging Face: ${['config.json', 'model.safetensors', ...sideFiles].join(', ')}); report: ${pathIn(r.model.output, REPORT_FILE)}, ${pathIn(r.model.output, REPORT_HTML)}`,
     '',
   ].join('\n');
 }

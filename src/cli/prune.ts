@@ -3,46 +3,36 @@
 // ResNet, CIFAR VGG-BN: src/sglp/pipeline.ts), or on a LLaMA-family one with text:FILE data (prune-llm.ts:
 // a Hugging Face directory). Writes DIR/model.safetensors, DIR/config.json, DIR/sglp-report.json and
 // DIR/report.html, all at once (a staging directory renamed to DIR: output.ts), after a pre-flight that
-// checks flags, data and DIR before the device (preflight.ts); the input model is only read.
+// checks flags, data and DIR before the device (preflight.ts); the input model is only read. The model is
+// loaded, pruned and exported by the library (prune-loaded.ts: src/api/ `loadModel`, `prune`,
+// `exportModel`, as the page and Deno run them), for both families; only an LM's --stream is not.
 // `--json` prints the report on stdout; progress goes to stderr.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { describeModel } from '../arch/describe.js';
 import { type LlmConfig, parseModelConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
-import type { SafetensorsDtype } from '../io/dtypes.js';
-import { openCheckpoint } from '../io/safetensors-index.js';
-import type { TensorToWrite } from '../io/safetensors-write.js';
-import { ParamStore } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
-import { acquireDevice } from '../node/device.js';
-import { directorySource, isNotFound, writeFileAtomic, writeSafetensorsFile } from '../node/files.js';
+import { isNotFound, pathIn, readFileText } from '../node/files.js';
 import { readRunnableConfig } from '../node/model-dir.js';
 import { methodLabel } from '../report/labels.js';
-import { parseSaveDtype, prunedConfigJson, prunedTensors } from '../sglp/export.js';
-import { pruneSglp } from '../sglp/families/image/prune.js';
+import { parseSaveDtype } from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { methodTargetError } from '../sglp/pipeline.js';
 import { METHODS, type Method, type Report } from '../sglp/report/schema.js';
 import { checkFinetuneSamples } from '../train/finetune.js';
 import { checkDatasetFits } from './common.js';
-import { writeStaged } from './output.js';
 import { preflightPrune } from './preflight.js';
 import { processIo } from './progress.js';
 import {
   type PruneCliOptions,
   type PruneDeps,
-  printReport,
-  progressReporter,
   protocolOptions,
   REPORT_FILE,
   REPORT_HTML,
   segmentsLine,
   timingAndNotesLines,
-  writeReportFiles,
 } from './prune-common.js';
 import { pruneLlmCommand } from './prune-llm.js';
+import { pruneLoaded } from './prune-loaded.js';
 
 export type { PruneCliOptions, PruneDeps } from './prune-common.js';
 
@@ -131,70 +121,22 @@ export async function pruneCommand(
   };
   checkDatasetFits(train, config, model);
   checkDatasetFits(test, config, model);
-  const desc = describeModel(config);
-
-  const gpu = deps.gpu ?? (await acquireDevice());
-  const store = await openCheckpoint(directorySource(model));
-  const reporter = progressReporter(io);
-  try {
-    const params = await ParamStore.load(gpu, desc, store);
-    let tuned: ParamStore | undefined;
-    // The pruned view owns the fresh weights of re-initialised convs (VGG).
-    let ownedView: { dispose(): void } | undefined;
-    try {
-      const { report, pruned, view, finetuned } = await pruneSglp(
-        { gpu, desc, params, normalize: config.normalize, train, test },
-        {
-          target,
-          method,
-          ...protocolOptions(opts),
-          recalibrate: opts.recalibrate,
-          finetune: opts.finetuneEpochs
-            ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples }
-            : undefined,
-          dataSpec: opts.data,
-          input: model,
-          output: opts.out,
-          onProgress: reporter.onProgress,
-          signal: deps.signal,
-          before: deps.before && 'accuracy' in deps.before ? deps.before : undefined,
-          calibrationCache: deps.calibrationCache,
-        },
-      );
-      tuned = finetuned;
-      ownedView = view;
-      reporter.stop();
-      // The input checkpoint's num_batches_tracked counters, carried over byte for byte.
-      const carried = (oldKey: string): TensorToWrite | undefined => {
-        if (!store.has(oldKey)) return undefined;
-        const info = store.info(oldKey);
-        return { dtype: info.dtype as SafetensorsDtype, shape: info.shape, data: () => store.bytes(oldKey) };
-      };
-      // Every file into a staging directory, renamed to --out when all are complete (output.ts).
-      await writeStaged(opts.out, deps.signal, async (dir) => {
-        await writeSafetensorsFile(
-          join(dir, 'model.safetensors'),
-          prunedTensors(pruned, finetuned ?? view, carried),
-          {
-            format: 'pt',
-            pruned_by: 'sglp',
-          },
-        );
-        await writeFileAtomic(join(dir, 'config.json'), prunedConfigJson(pruned));
-        await writeReportFiles(dir, report);
-      });
-      printReport(report, io, opts.json, summary);
-      return report;
-    } finally {
-      tuned?.dispose();
-      ownedView?.dispose();
-      params.dispose();
-    }
-  } finally {
-    reporter.stop();
-    await store.close();
-    if (!deps.gpu) gpu.destroy();
-  }
+  const options = {
+    target,
+    method,
+    ...protocolOptions(opts),
+    recalibrate: opts.recalibrate,
+    finetune: opts.finetuneEpochs
+      ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples }
+      : undefined,
+    dataSpec: opts.data,
+    input: model,
+    output: opts.out,
+    before: deps.before && 'accuracy' in deps.before ? deps.before : undefined,
+    calibrationCache: deps.calibrationCache,
+  };
+  // Loaded, pruned and exported by the library (prune-loaded.ts); num_batches_tracked carried over.
+  return pruneLoaded(model, { data: { train, test }, options, precision: 'f32', summary }, opts, deps);
 }
 
 /** The config of a LLaMA-family model directory and its text, or undefined for any other directory. */
@@ -203,12 +145,12 @@ export async function readLlmConfig(
 ): Promise<{ config: LlmConfig; configText: string } | undefined> {
   let configText: string;
   try {
-    configText = await readFile(join(model, 'config.json'), 'utf8');
+    configText = await readFileText(pathIn(model, 'config.json'));
   } catch (err) {
     if (isNotFound(err)) return undefined; // readRunnableConfig names what is missing
     throw err;
   }
-  const config = parseModelConfig(configText, join(model, 'config.json'));
+  const config = parseModelConfig(configText, pathIn(model, 'config.json'));
   return config.kind === 'llm' ? { config, configText } : undefined;
 }
 
@@ -234,7 +176,7 @@ function summary(r: Report): string {
       : []),
     `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs ${r.size.macsBefore} → ${r.size.macsAfter}`,
     ...timingAndNotesLines(r),
-    `pruned model: ${r.model.output} (config.json, model.safetensors); report: ${join(r.model.output, REPORT_FILE)}, ${join(r.model.output, REPORT_HTML)}`,
+    `pruned model: ${r.model.output} (config.json, model.safetensors); report: ${pathIn(r.model.output, REPORT_FILE)}, ${pathIn(r.model.output, REPORT_HTML)}`,
     '',
   ].join('\n');
 }

@@ -6,8 +6,6 @@
 // DIR/model.safetensors, DIR/config.json (Hugging Face layout, tied embeddings) and DIR/train-state.json
 // (the commit point). `--resume` continues after the last completed epoch and repeats the uninterrupted run.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { describeModel } from '../arch/describe.js';
 import type { ModelDescription } from '../arch/types.js';
@@ -22,12 +20,7 @@ import { byteTokenizer } from '../io/tokenizer.js';
 import { Llama } from '../nn/llama.js';
 import { ParamStore } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
-import { isNotFound, openFileSource } from '../node/files.js';
-import { initLmArrays, type LmEpochRecord, lmStepsPerEpoch, runLmEpochs } from '../train/lm-loop.js';
-import { ADAMW_DEFAULTS, Optimizer } from '../train/optimizer.js';
-import { lmTraining } from '../tunables.js';
-import { intAtLeast } from './common.js';
-import { type CliIo, Progress, processIo } from './progress.js';
+import { isNotFound, openFileSource, pathIn, readFileBytes } from '../node/files.js';
 import {
   checkCheckpointEpochs,
   createRunDir,
@@ -36,7 +29,12 @@ import {
   OPTIMIZER_FILE,
   openRunDir,
   writeCheckpoint,
-} from './train-run-dir.js';
+} from '../node/train-run-dir.js';
+import { initLmArrays, type LmEpochRecord, lmStepsPerEpoch, runLmEpochs } from '../train/lm-loop.js';
+import { ADAMW_DEFAULTS, Optimizer } from '../train/optimizer.js';
+import { lmTraining } from '../tunables.js';
+import { intAtLeast } from './common.js';
+import { type CliIo, Progress, processIo } from './progress.js';
 
 export interface TrainLmOptions {
   readonly layers?: number;
@@ -212,7 +210,7 @@ function checkState(state: unknown, file: string): LmTrainState {
 /** The text file's UTF-8 bytes as token ids, named in errors. */
 async function readTextIds(file: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await readFile(file));
+    return await readFileBytes(file);
   } catch (err) {
     if (isNotFound(err)) throw new Error(`--data text:${file}: file not found`);
     throw err;
@@ -252,14 +250,14 @@ async function restoreRun(
   opt: Optimizer,
 ): Promise<ParamStore> {
   await checkCheckpointEpochs(out, [MODEL_FILE, OPTIMIZER_FILE], previous.completedEpochs);
-  const src = await openFileSource(join(out, MODEL_FILE));
+  const src = await openFileSource(pathIn(out, MODEL_FILE));
   let params: ParamStore;
   try {
     params = await ParamStore.load(gpu, desc, await openSafetensors(src));
   } finally {
     await src.close?.();
   }
-  const osrc = await openFileSource(join(out, OPTIMIZER_FILE));
+  const osrc = await openFileSource(pathIn(out, OPTIMIZER_FILE));
   try {
     const st = await openSafetensors(osrc);
     const steps = Number(st.metadata?.step);

@@ -2,13 +2,12 @@
 // (CIFAR ResNet, CIFAR VGG-BN or torchvision ResNet, all through createClassifier) from PyTorch's default
 // initialisation with SGD (momentum, weight decay) and a per-step cosine learning rate, seeded shuffling and
 // crop + flip augmentation. After every epoch it evaluates on the test split and writes one checkpoint as a
-// unit (train-run-dir.ts: staged, then moved into place): DIR/optimizer.safetensors (momentum buffers),
+// unit (src/node/train-run-dir.ts: staged, then moved into place): DIR/optimizer.safetensors (momentum buffers),
 // DIR/model.safetensors, DIR/config.json and DIR/train-state.json. `--resume` continues from the last completed
 // epoch and gives bit-identical files to an uninterrupted run: every random stream is derived from
 // (seed, epoch), so nothing but the weights, BN statistics and momentum buffers needs saving. The epoch loop
 // itself is src/train/loop.ts (shared with fine-tuning after pruning).
 
-import { join } from 'node:path';
 import { describeModel } from '../arch/describe.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
@@ -23,12 +22,7 @@ import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { ParamStore } from '../nn/params.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { acquireDevice } from '../node/device.js';
-import { openFileSource } from '../node/files.js';
-import { runEpochs } from '../train/loop.js';
-import { Optimizer } from '../train/optimizer.js';
-import { checkDatasetFits } from './common.js';
-import { evaluateOn, loadModel } from './eval.js';
-import { type CliIo, Progress, processIo } from './progress.js';
+import { openFileSource, pathIn } from '../node/files.js';
 import {
   checkCheckpointEpochs,
   createRunDir,
@@ -37,7 +31,12 @@ import {
   OPTIMIZER_FILE,
   openRunDir,
   writeCheckpoint,
-} from './train-run-dir.js';
+} from '../node/train-run-dir.js';
+import { runEpochs } from '../train/loop.js';
+import { Optimizer } from '../train/optimizer.js';
+import { checkDatasetFits } from './common.js';
+import { evaluateOn, loadModel } from './eval.js';
+import { type CliIo, Progress, processIo } from './progress.js';
 
 export interface TrainOptions {
   readonly arch: string;
@@ -340,7 +339,7 @@ async function saveCheckpoint(
 }
 
 async function restoreMomentum(gpu: Gpu, out: string, params: ParamStore, opt: Optimizer): Promise<void> {
-  const path = join(out, OPTIMIZER_FILE);
+  const path = pathIn(out, OPTIMIZER_FILE);
   const src = await openFileSource(path);
   try {
     const st = await openSafetensors(src);

@@ -3,7 +3,7 @@
 // directory, fsync, rename) so an interrupted run never leaves a half-written model behind.
 
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '../io/safetensors-write.js';
 import type { ByteSource, DirectorySource } from '../io/source.js';
@@ -204,4 +204,36 @@ export function plainFsError(err: unknown, path: string, doing?: string): Error 
   const e = new Error(`${doing ? `${doing} ` : ''}${path}: ${words}`, { cause: err });
   (e as NodeJS.ErrnoException).code = code;
   return e;
+}
+
+// Small file-system calls for the commands (src/cli/ imports no node:fs or node:path: docs/architecture.md).
+
+/** `name` (one or more path segments) inside `dir`. */
+export function pathIn(dir: string, ...names: string[]): string {
+  return join(dir, ...names);
+}
+
+/** A whole file's bytes. */
+export async function readFileBytes(file: string): Promise<Uint8Array> {
+  return new Uint8Array(await readFile(file));
+}
+
+/** A whole file as UTF-8 text. */
+export function readFileText(file: string): Promise<string> {
+  return readFile(file, 'utf8');
+}
+
+/** The names in a directory; with `missingIsEmpty`, none when it does not exist. */
+export async function listDirectory(dir: string, missingIsEmpty = false): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (missingIsEmpty && isNotFound(err)) return [];
+    throw err;
+  }
+}
+
+/** Creates `dir` and its missing parents (nothing when it exists). */
+export async function makeDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
 }

@@ -73,8 +73,24 @@ describe('the import checker', () => {
     expect(check('src/gpu/x.ts', "import { create } from 'webgpu';")).toEqual([
       "portable gpu/ imports Node's webgpu",
     ]);
-    expect(check('src/cli/main.ts', "import { x } from '../node/files.js';\nimport 'node:fs';")).toEqual([]);
+    expect(check('src/cli/main.ts', "import { x } from '../node/files.js';\nimport 'node:os';")).toEqual([]);
+    expect(check('src/node/files.ts', "import { readFile } from 'node:fs/promises';")).toEqual([]);
     expect(check('src/node/api.ts', "import { loadModel } from '../api/index.js';")).toEqual([]);
+  });
+
+  it('fails cli/ reaching the file system itself: files go through node/', () => {
+    expect(check('src/cli/main.ts', "import 'node:fs';")).toEqual([
+      'cli/ imports node:fs: files go through node/',
+    ]);
+    expect(check('src/cli/x.ts', "import { readFile } from 'node:fs/promises';")).toEqual([
+      'cli/ imports node:fs/promises: files go through node/',
+    ]);
+    expect(
+      check('src/cli/x.ts', "import { join } from 'path';\nexport { dirname } from 'node:path';"),
+    ).toEqual([
+      'cli/ imports path: files go through node/',
+      'cli/ imports node:path: files go through node/',
+    ]);
   });
 
   it('lets ops/ bring in its shaders and the same row import each other', () => {

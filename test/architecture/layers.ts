@@ -31,6 +31,17 @@ export const LAYER_ORDER: readonly (readonly string[])[] = [
 /** Layers that may import node/ and Node's built-in modules; everything else runs in browsers and Deno. */
 export const NODE_ONLY: ReadonlySet<string> = new Set(['node', 'cli']);
 
+/**
+ * Node-only layers that still may not touch the file system themselves: the commands read and write files
+ * through node/'s small functions (node/files.ts, node/out-location.ts), so that every file access is in one
+ * layer (docs/architecture.md, "Layers").
+ */
+export const NO_FILE_SYSTEM: ReadonlySet<string> = new Set(['cli']);
+
+/** Node's file-system and path modules (with and without the `node:` prefix). */
+const FILE_SYSTEM_MODULES = new Set(['fs', 'fs/promises', 'path', 'path/posix', 'path/win32']);
+const isFileSystem = (spec: string) => FILE_SYSTEM_MODULES.has(spec.replace(/^node:/, ''));
+
 /** Packages only Node can load (the Dawn binding), besides `node:*` built-ins. */
 const NODE_PACKAGES = new Set(['webgpu']);
 
@@ -69,7 +80,10 @@ export function importsOf(from: string, source: string): Import[] {
   });
 }
 
-/** The imports that break the order: up a row, into node/ from portable code, or Node built-ins there. */
+/**
+ * The imports that break the order: up a row, into node/ from portable code, Node built-ins there, or the
+ * file system from cli/.
+ */
 export function violations(imports: readonly Import[]): Violation[] {
   const out: Violation[] = [];
   for (const imp of imports) {
@@ -85,6 +99,9 @@ export function violations(imports: readonly Import[]): Violation[] {
       const nodeOnly = imp.spec.startsWith('node:') || NODE_PACKAGES.has(imp.spec);
       if (portable && nodeOnly)
         out.push({ ...imp, why: `portable ${fromLayer}/ imports Node's ${imp.spec}` });
+      else if (NO_FILE_SYSTEM.has(fromLayer) && isFileSystem(imp.spec)) {
+        out.push({ ...imp, why: `${fromLayer}/ imports ${imp.spec}: files go through node/` });
+      }
       continue;
     }
     const toLayer = layerOf(imp.to);

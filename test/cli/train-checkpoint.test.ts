@@ -15,7 +15,7 @@ import {
   READY_DIR,
   STATE_FILE,
   writeCheckpoint,
-} from '../../src/cli/train-run-dir.js';
+} from '../../src/node/train-run-dir.js';
 
 let root: string;
 

@@ -7,6 +7,9 @@
 // the previous ones, the state file last. A run killed before the commit leaves the previous checkpoint
 // whole (its staging directory is removed by the next run); one killed after it leaves READY_DIR, whose
 // moves the next run finishes. Either way --resume finds one complete checkpoint, byte for byte.
+//
+// It lives in node/, below the commands that pass it their flags, because it manages files and only
+// node/ touches the file system (docs/architecture.md, "Layers").
 
 import { mkdir, readdir, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,9 +26,9 @@ import {
   syncDirectory,
   writeFileAtomic,
   writeSafetensorsFile,
-} from '../node/files.js';
-import { cleanStaleStaging, stageDirectory } from '../node/staging.js';
-import { checkOutLocation, makeParents } from './preflight.js';
+} from './files.js';
+import { checkOutLocation, makeParents } from './out-location.js';
+import { cleanStaleStaging, stageDirectory } from './staging.js';
 
 export const STATE_FILE = 'train-state.json';
 export const MODEL_FILE = 'model.safetensors';
