@@ -167,6 +167,11 @@ program
     'fine-tune on the first N train samples (text: windows) only (default: all)',
     intAtLeast(1),
   )
+  .option(
+    '--finetune-lr <R>',
+    `fine-tuning learning rate (default: images ${FINETUNE_DEFAULTS.lr}, text ${lmFinetune.lr}; a run of a few dozen steps wants less)`,
+    positive,
+  )
   .addOption(
     new Option(
       '--save-dtype <DTYPE>',

@@ -90,6 +90,10 @@ export const PRUNE_RULES: readonly Rule[] = [
     opts.finetuneSamples !== undefined && !opts.finetuneEpochs
       ? '--finetune-samples limits fine-tuning: give --finetune-epochs E (>= 1) too'
       : undefined,
+  ({ opts }) =>
+    opts.finetuneLr !== undefined && !opts.finetuneEpochs
+      ? '--finetune-lr sets fine-tuning: give --finetune-epochs E (>= 1) too'
+      : undefined,
   ({ opts, desc }) =>
     opts.segments !== undefined && opts.segments > desc.units.length
       ? `--segments ${opts.segments}: ${desc.name} has only ${desc.units.length} units to split`

@@ -30,6 +30,8 @@ export interface PruneCliOptions {
   readonly finetuneEpochs?: number;
   /** Fine-tune on the first N train samples (text: windows) only; default all. */
   readonly finetuneSamples?: number;
+  /** Fine-tuning learning rate instead of the family's default (bench/RESULTS.md: lower it for short runs). */
+  readonly finetuneLr?: number;
   /** Dtype of the written tensors: auto (the input's, per tensor; CNNs: F32), f32, f16 or bf16. */
   readonly saveDtype?: string;
   readonly samples?: number;

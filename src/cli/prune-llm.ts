@@ -116,7 +116,7 @@ export async function pruneLlmCommand(
     // Loaded, pruned and exported by the library (prune-loaded.ts); fine-tuned weights are evaluated as
     // written, rounded to the dtype each is saved in (src/api/family.ts).
     const finetune = opts.finetuneEpochs
-      ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples }
+      ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples, lr: opts.finetuneLr }
       : undefined;
     return pruneLoaded(
       model,

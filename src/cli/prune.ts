@@ -74,6 +74,11 @@ function checkUnsupported(opts: PruneCliOptions): void {
     checkFinetuneSamples(n);
     if (!e) throw new Error('--finetune-samples limits fine-tuning: give --finetune-epochs E (>= 1) too');
   }
+  const lr = opts.finetuneLr;
+  if (lr !== undefined) {
+    if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`--finetune-lr must be a number > 0, got ${lr}`);
+    if (!e) throw new Error('--finetune-lr sets fine-tuning: give --finetune-epochs E (>= 1) too');
+  }
   parseSaveDtype(opts.saveDtype);
   if (opts.select !== undefined && opts.select !== 'min' && opts.select !== 'max') {
     throw new Error(`--select must be min or max, got "${opts.select}"`);
@@ -127,7 +132,7 @@ export async function pruneCommand(
     ...protocolOptions(opts),
     recalibrate: opts.recalibrate,
     finetune: opts.finetuneEpochs
-      ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples }
+      ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples, lr: opts.finetuneLr }
       : undefined,
     dataSpec: opts.data,
     input: model,

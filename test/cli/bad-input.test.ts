@@ -235,6 +235,16 @@ const CASES: readonly (readonly [string, () => string[], RegExp])[] = [
     /--finetune-samples limits fine-tuning/,
   ],
   [
+    '--finetune-lr without --finetune-epochs',
+    () => [...img(), '--remove', '1', '--finetune-lr', '0.001', '--out', OUT()],
+    /--finetune-lr sets fine-tuning: give --finetune-epochs E/,
+  ],
+  [
+    '--finetune-lr 0',
+    () => [...txt(), '--remove', '1', '--finetune-epochs', '1', '--finetune-lr', '0', '--out', OUT()],
+    /--finetune-lr/,
+  ],
+  [
     'text:DIR',
     () => [...txt(), '--remove', '1', '--data', `text:${root}`, '--out', OUT()],
     /is a directory; give a UTF-8 text file/,

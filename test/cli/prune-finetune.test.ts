@@ -94,13 +94,17 @@ describe('sglp prune --finetune-epochs on a language model', () => {
     expect(b.perplexity).toBeLessThan(0.9 * a.perplexity);
   });
 
-  it('--finetune-samples N trains on the first N windows only', async () => {
+  it('--finetune-samples N trains on the first N windows only, at --finetune-lr', async () => {
     const gpu = await getGpu();
-    const r = await pruneCommand(f32Dir, base(join(root, 'few'), { finetuneEpochs: 1, finetuneSamples: 8 }), {
-      io: captureIo().io,
-      gpu,
-    });
+    const r = await pruneCommand(
+      f32Dir,
+      base(join(root, 'few'), { finetuneEpochs: 1, finetuneSamples: 8, finetuneLr: 1e-3 }),
+      { io: captureIo().io, gpu },
+    );
     expect(r.protocol.finetune?.samples).toBe(8);
+    // --finetune-lr replaces the default rate, and the report records it.
+    expect(r.protocol.finetune?.lr).toBe(1e-3);
+    expect(tuned.protocol.finetune?.lr).toBe(3e-3);
     expect(r.protocol.finetune?.warmup).toBe(0);
     // One step of 8 windows instead of one per 8 of all the windows.
     expect(r.passes.backward - plain.passes.backward).toBe(1);
