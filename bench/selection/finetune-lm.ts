@@ -51,19 +51,16 @@ interface Row {
 const rows: Row[] = existsSync(values.out) ? JSON.parse(readFileSync(values.out, 'utf8')).rows : [];
 let adapter = '';
 const save = () => writeFileSync(values.out, `${JSON.stringify({ adapter, lrs: LRS, rows }, null, 1)}\n`);
-const ppl = (m: EvalMetrics) => ('perplexity' in m ? m.perplexity.toFixed(3) : '?');
+const ppl = (m: EvalMetrics) => ('perplexity' in m ? m.perplexity : Number.NaN);
+/** A case's label: model, removal and forced segments. */
+const caseOf = (r: Row) => `${r.model}, remove ${r.remove}${r.segmentsAsked ? `, K ${r.segmentsAsked}` : ''}`;
 
 /** Per case and epoch length, perplexity per learning rate; then each rate's mean rank per epoch length. */
 function table(): string {
-  const ppl = (m: EvalMetrics) => ('perplexity' in m ? m.perplexity : Number.NaN);
   const out: string[] = [];
   for (const samples of SAMPLES) {
     const mine = rows.filter((r) => r.samples === samples);
-    const cases = [
-      ...new Set(
-        mine.map((r) => `${r.model}, remove ${r.remove}${r.segmentsAsked ? `, K ${r.segmentsAsked}` : ''}`),
-      ),
-    ];
+    const cases = [...new Set(mine.map(caseOf))];
     out.push(
       `One epoch on ${samples === null ? 'every train window' : `the first ${samples} train windows`}:`,
       '',
@@ -72,9 +69,7 @@ function table(): string {
     out.push(`| --- | ---: | ---: | ${LRS.map(() => '---:').join(' | ')} |`);
     const ranks = new Map<number, number[]>(LRS.map((lr) => [lr, []]));
     for (const c of cases) {
-      const here = mine.filter(
-        (r) => `${r.model}, remove ${r.remove}${r.segmentsAsked ? `, K ${r.segmentsAsked}` : ''}` === c,
-      );
+      const here = mine.filter((r) => caseOf(r) === c);
       const by = new Map(here.map((r) => [r.lr, ppl(r.finetuned)]));
       const sorted = [...by.values()].sort((a, b) => a - b);
       for (const [lr, v] of by) ranks.get(lr)?.push(sorted.indexOf(v) + 1);
@@ -158,7 +153,7 @@ try {
             save();
             console.error(
               `${c.name} remove ${ratio.remove} lr ${lr} samples ${samples ?? 'all'}: ` +
-                `${ppl(row.pruned)} -> ${ppl(row.finetuned)} (${(row.finetuneMs / 1000).toFixed(1)} s)`,
+                `${ppl(row.pruned).toFixed(3)} -> ${ppl(row.finetuned).toFixed(3)} (${(row.finetuneMs / 1000).toFixed(1)} s)`,
             );
           }
         }
