@@ -1,5 +1,5 @@
 // Kernel benchmark: our kernels and TensorFlow.js's WebGPU backend on the same adapter in one process.
-// Usage: npm run bench [-- --quick] [--json FILE] [--no-peer] [--only gemm,sum,attention,conv,resnet]
+// Usage: npm run bench [-- --quick] [--json FILE] [--no-peer] [--only gemm,sum,attention,conv,planes,resnet]
 // GEMM and attention rows name the kernel family: `plain` (lavapipe-tuned, no workgroup memory) and
 // `tiled` / `flash` (workgroup-memory kernels for discrete GPUs), both measured in the same process
 // whatever the adapter, so the GPU job compares old and new directly.
@@ -11,7 +11,9 @@ import { selfcheck } from '../src/api/selfcheck.js';
 import type { Gpu } from '../src/gpu/device.js';
 import type { Tensor } from '../src/gpu/tensor.js';
 import { acquireDevice, dawn } from '../src/node/device.js';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from '../src/ops/conv/conv2d.js';
+import { chooseConvTiles, conv2d, conv2dBackwardInput } from '../src/ops/conv/conv2d.js';
+import { chooseHaloTiles } from '../src/ops/conv/conv2d-halo.js';
+import { chooseWgradTiles, conv2dBackwardWeight } from '../src/ops/conv/conv2d-wgrad.js';
 import { gemm } from '../src/ops/linalg/gemm.js';
 import { attention, attentionBackward } from '../src/ops/llm/attention.js';
 import { sum } from '../src/ops/reduce/reduce.js';
@@ -24,7 +26,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
 const withPeer = !args.includes('--no-peer');
-const GROUPS = ['gemm', 'sum', 'attention', 'conv', 'resnet'];
+const GROUPS = ['gemm', 'sum', 'attention', 'conv', 'planes', 'resnet'];
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : GROUPS;
 for (const g of only)
   if (!GROUPS.includes(g)) throw new Error(`--only: unknown group ${g} (${GROUPS.join(', ')})`);
@@ -314,6 +316,62 @@ if (only.includes('conv')) {
     ours(gpu, () => conv2dBackwardWeight(gpu, x, dy, w.shape, geo), [x, w, dy]),
   );
   if (peer) await measure('conv2d fwd 64x16x32x32 3x3', 'tfjs', flops, 'GFLOP/s', peer.conv2d(n, c, h, c, k));
+}
+
+// Small planes (the last stage of a ResNet on 28x28 or 32x32 images, and smaller): batch 64, 3x3,
+// padding 1; the row-window kernel, the halo kernel where its tiles fit and the whole-plane kernels
+// (src/ops/conv/conv2d-plane.ts) with 8 and 16 output channels per invocation, in one process.
+if (only.includes('planes')) {
+  const shapes: [number, number][] = quick
+    ? [[64, 7]]
+    : [
+        [16, 7],
+        [32, 7],
+        [64, 7],
+        [64, 8],
+        [64, 5],
+        [128, 4],
+      ];
+  for (const [c, h] of shapes) {
+    const n = 64;
+    const flops = 2 * n * c * h * h * c * 9;
+    const x = fill(gpu, [n, c, h, h]);
+    const w = fill(gpu, [c, c, 3, 3]);
+    const dy = fill(gpu, [n, c, h, h]);
+    const geo = { stride: 1, padding: 1 };
+    const tiles = chooseConvTiles({ cout: c, oh: h, ow: h }, true);
+    const halo = chooseHaloTiles({ cout: c, h, w: h });
+    const kernels: [string, object | undefined][] = [
+      ['rows', { tiles }],
+      ['halo', halo && { halo }],
+      ['plane8', { plane: { tm: 8 } }],
+    ];
+    const name = `${n}x${c}x${h}x${h}`;
+    for (const [impl, opts] of kernels) {
+      if (!opts) continue;
+      const o = { ...geo, ...opts };
+      await measure(
+        `fwd ${name}`,
+        impl,
+        flops,
+        'GFLOP/s',
+        ours(gpu, () => conv2d(gpu, x, w, o), []),
+      );
+      const dx = () => conv2dBackwardInput(gpu, dy, w, x.shape, o);
+      await measure(`dx ${name}`, impl, flops, 'GFLOP/s', ours(gpu, dx, []));
+    }
+    const wtiles = chooseWgradTiles({ n, cin: c, cout: c, kh: 3 }, true);
+    for (const [impl, opts] of [
+      ['rows', { tiles: wtiles }],
+      ['plane8', { plane: { tm: 8 } }],
+      ['plane16', { plane: { tm: 16 } }],
+    ] as const) {
+      const dw = () => conv2dBackwardWeight(gpu, x, dy, w.shape, { ...geo, ...opts });
+      await measure(`dW ${name}`, impl, flops, 'GFLOP/s', ours(gpu, dw, []));
+    }
+    if (peer) await measure(`fwd ${name}`, 'tfjs', flops, 'GFLOP/s', peer.conv2d(n, c, h, c, 3));
+    for (const t of [x, w, dy]) t.dispose();
+  }
 }
 
 // ResNet-56 (3x32x32, batch 64, 10 classes), same weights and input in both engines. Eval forward: ours

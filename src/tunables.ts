@@ -131,6 +131,23 @@ export const conv2dHalo = {
 };
 
 /**
+ * The whole-plane kernels (src/ops/conv/conv2d-plane-wgsl.ts): one invocation holds every output of a
+ * small plane, on adapters whose subgroups are exactly 8 lanes. Measured in bench/RESULTS.md ("Small
+ * planes"); the limits keep the written-out code (TM x outputs accumulators, the input plane) within
+ * what compiles in seconds.
+ */
+export const conv2dPlane = {
+  tm: 8,
+  wgradTm: 8,
+  maxOutputs: 64,
+  maxInputs: 64,
+  /** The weight gradient only for stride-1 convolutions. */
+  wgradStride1: true,
+  /** As conv2dHalo.minMacs: smaller launches do not pay for a specialisation's compile. */
+  minMacs: 2 ** 24,
+};
+
+/**
  * Weight gradient: TM output channels x one (ci, kh) row per invocation, runs of PW output positions
  * (vec4 accumulators over four positions). TM 16 with PW 8 no longer unrolls on lavapipe (see above);
  * TM 16 with PW 4 does, and shares each input window between twice the channels. Lavapipe, batch 64,

@@ -1,19 +1,17 @@
 export {
   type Conv2dBackwardOptions,
-  type Conv2dGeometry,
   type Conv2dGrads,
   type Conv2dOptions,
   type ConvShape,
   type ConvTiles,
   chooseConvTiles,
-  chooseWgradTiles,
   conv2d,
   conv2dBackward,
   conv2dBackwardBias,
   conv2dBackwardInput,
-  conv2dBackwardWeight,
-  type WgradTiles,
 } from './conv/conv2d.js';
+export type { Conv2dGeometry } from './conv/conv2d-shape.js';
+export { chooseWgradTiles, conv2dBackwardWeight, type WgradTiles } from './conv/conv2d-wgrad.js';
 export {
   globalAvgPool2d,
   globalAvgPool2dBackward,

@@ -1,29 +1,23 @@
 import conv2dWgsl from '../../../shaders/conv2d.wgsl';
-import wgradWgsl from '../../../shaders/conv2d-wgrad.wgsl';
-import windowWgsl from '../../../shaders/lib/conv-window.wgsl';
 import type { Gpu } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { uniforms } from '../../gpu/uniforms.js';
-import { conv2d as tun, conv2dWgrad as wtun } from '../../tunables.js';
+import { conv2d as tun } from '../../tunables.js';
 import { channelSum } from '../norm/batchnorm.js';
-import { foldSlices } from '../reduce/fold.js';
 import { expectDType, grid2d, sameShape } from '../util.js';
 import { convBuffers, type Epilogue } from './conv2d-epilogue.js';
 import { type HaloTiles, haloFor, haloLaunch } from './conv2d-halo.js';
-
-/** The geometry both convolution kernels read (conv2d.wgsl, conv2d-wgrad.wgsl), declared once. */
-const geometryParams = {
-  batch: 'u32',
-  cin: 'u32',
-  h: 'u32',
-  w: 'u32',
-  cout: 'u32',
-  oh: 'u32',
-  ow: 'u32',
-  padH: 'i32',
-  padW: 'i32',
-} as const;
+import { type PlaneTiles, planeFor, planeLaunch } from './conv2d-plane.js';
+import {
+  type Conv2dGeometry,
+  checkGrad,
+  geometry,
+  geometryParams,
+  includes,
+  shuffleWidth,
+} from './conv2d-shape.js';
+import { conv2dBackwardWeight } from './conv2d-wgrad.js';
 
 /** conv2d.wgsl's uniforms: the geometry, the work split, the weight taps and the output plane (its header). */
 const convParams = uniforms({
@@ -44,19 +38,6 @@ const convParams = uniforms({
   outOffW: 'u32',
 });
 
-/** The padded input-row load both kernels share. */
-const includes = { 'conv-window': windowWgsl };
-
-/** conv2d-wgrad.wgsl's uniforms: the geometry, the batch slice and the (ci, kh) rows. */
-const wgradParams = uniforms({ ...geometryParams, nPerSplit: 'u32', rows: 'u32' });
-
-export interface Conv2dGeometry {
-  /** Same stride along H and W. */
-  stride?: number;
-  /** Zero padding: one value for both sides of H and W, or [padH, padW]. */
-  padding?: number | readonly [number, number];
-}
-
 export interface Conv2dOptions extends Conv2dGeometry {
   /** [Cout], added to every output of its channel. */
   bias?: Tensor;
@@ -68,6 +49,8 @@ export interface Conv2dOptions extends Conv2dGeometry {
   tiles?: ConvTiles;
   /** Run the halo-sharing 3x3 kernel with these tiles (benchmarks and tests); see conv2d-halo.ts. */
   halo?: HaloTiles;
+  /** Run the whole-plane kernel with these tiles (benchmarks and tests); see conv2d-plane.ts. */
+  plane?: PlaneTiles;
 }
 
 export interface ConvTiles {
@@ -100,82 +83,6 @@ export function chooseConvTiles(shape: ConvShape, isCpu: boolean): ConvTiles {
   let owt = cfg.owt;
   while (owt > 1 && Math.ceil(shape.ow / owt) * owt > shape.ow * 1.25) owt /= 2;
   return { lanes: cfg.lanes, tm, owt };
-}
-
-/** The smallest subgroup the device may run (0 without the subgroups feature). */
-export function subgroupMinSize(gpu: Gpu): number {
-  if (!gpu.features.has('subgroups')) return 0;
-  const info = (gpu.device as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
-  return info?.subgroupMinSize ?? 4;
-}
-
-/**
- * Lanes that share one load of per-channel values through subgroupShuffle: min(tm, subgroup size), which
- * must divide tm; 0 when subgroups are off or unavailable.
- */
-function shuffleWidth(gpu: Gpu, tm: number, want: boolean | undefined): number {
-  const size = subgroupMinSize(gpu);
-  const sw = Math.min(tm, size);
-  const ok = sw > 0 && tm % sw === 0;
-  if (want && !ok) throw new ShapeError('conv2d', `tm ${tm} cannot share loads across subgroups of ${size}`);
-  return want === false || !ok ? 0 : sw;
-}
-
-function pair(name: string, v: number | readonly [number, number]): [number, number] {
-  const [a, b] = typeof v === 'number' ? [v, v] : v;
-  if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0) {
-    throw new ShapeError('conv2d', `${name} must be non-negative integers, got ${JSON.stringify(v)}`);
-  }
-  return [a, b];
-}
-
-interface Geometry {
-  n: number;
-  cin: number;
-  h: number;
-  w: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  padH: number;
-  padW: number;
-  oh: number;
-  ow: number;
-}
-
-/** Validates x [N, Cin, H, W] against a weight shape [Cout, Cin, KH, KW] and works out the output size. */
-function geometry(
-  op: string,
-  xShape: readonly number[],
-  wShape: readonly number[],
-  g: Conv2dGeometry,
-): Geometry {
-  if (xShape.length !== 4) throw new ShapeError(op, `input must be [N, C, H, W], got [${xShape.join(', ')}]`);
-  if (wShape.length !== 4) {
-    throw new ShapeError(op, `weight must be [Cout, Cin, KH, KW], got [${wShape.join(', ')}]`);
-  }
-  const [n, cin, h, w] = xShape;
-  const [cout, wcin, kh, kw] = wShape;
-  if (wcin !== cin) {
-    throw new ShapeError(
-      op,
-      `input has ${cin} channels but weight [${wShape.join(', ')}] expects ${wcin} (groups are not supported)`,
-    );
-  }
-  const stride = g.stride ?? 1;
-  if (!Number.isInteger(stride) || stride < 1) throw new ShapeError(op, `stride must be >= 1, got ${stride}`);
-  const [padH, padW] = pair('padding', g.padding ?? 0);
-  if (kh < 1 || kw < 1) throw new ShapeError(op, `kernel must be at least 1x1, got ${kh}x${kw}`);
-  const oh = Math.floor((h + 2 * padH - kh) / stride) + 1;
-  const ow = Math.floor((w + 2 * padW - kw) / stride) + 1;
-  if (h + 2 * padH < kh || w + 2 * padW < kw) {
-    throw new ShapeError(
-      op,
-      `kernel ${kh}x${kw} is larger than the padded input ${h + 2 * padH}x${w + 2 * padW} of [${xShape.join(', ')}]`,
-    );
-  }
-  return { n, cin, h, w, cout, kh, kw, stride, padH, padW, oh, ow };
 }
 
 /** One launch of shaders/conv2d.wgsl: the values of its uniforms (convParams) and defines; its header has the maths. */
@@ -303,9 +210,15 @@ export function conv2d(gpu: Gpu, x: Tensor, weight: Tensor, opts: Conv2dOptions 
   if (out.size === 0) return out;
   if (g.cin === 0) throw new ShapeError('conv2d', 'input has 0 channels');
   const taps = { sCo: g.cin * g.kh * g.kw, sCi: g.kh * g.kw, tapBase: 0, tapStepH: g.kw, tapStepW: 1 };
-  const halo = haloFor(gpu, g, opts);
+  // The halo kernel where its tiles fit (as fast at 8x8), else the plane kernel on small planes.
+  const halo = opts.plane ? undefined : haloFor(gpu, g, opts);
   if (halo) {
     haloLaunch(gpu, x, weight, opts, out, { ...g, ...taps, h: g.oh, w: g.ow }, halo);
+    return out;
+  }
+  const plane = planeFor(gpu, g, opts);
+  if (plane) {
+    planeLaunch(gpu, x, weight, opts, out, { ...g, ...taps }, plane);
     return out;
   }
   const tiles = opts.tiles ?? chooseConvTiles(g, gpu.adapter.isCpu);
@@ -325,17 +238,6 @@ export interface Conv2dGrads {
   dx?: Tensor;
   dw: Tensor;
   db?: Tensor;
-}
-
-function checkGrad(op: string, g: Geometry, dy: Tensor): void {
-  expectDType(op, dy, 'f32');
-  const want = [g.n, g.cout, g.oh, g.ow];
-  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== want[i])) {
-    throw new ShapeError(
-      op,
-      `dy must be [${want.join(', ')}] (the forward output), got [${dy.shape.join(', ')}]`,
-    );
-  }
 }
 
 /** The taps of one output phase of the input gradient along one axis (see conv2dBackwardInput). */
@@ -360,7 +262,7 @@ export function conv2dBackwardInput(
   dy: Tensor,
   weight: Tensor,
   inputShape: readonly number[],
-  opts: Conv2dGeometry & { tiles?: ConvTiles; halo?: HaloTiles } = {},
+  opts: Conv2dGeometry & { tiles?: ConvTiles; halo?: HaloTiles; plane?: PlaneTiles } = {},
 ): Tensor {
   const op = 'conv2d.backwardInput';
   expectDType(op, weight, 'f32');
@@ -387,17 +289,16 @@ export function conv2dBackwardInput(
       tapStepW: -s,
     };
     const phase = { kh: h.taps, kw: w.taps, stride: s, padH: h.pad, padW: w.pad, cout: g.cin };
-    const halo = haloFor(gpu, { ...phase, n: g.n, cin: g.cout, oh: h.outputs, ow: w.outputs }, opts);
+    const onDy = { ...phase, n: g.n, cin: g.cout, h: g.oh, w: g.ow, oh: h.outputs, ow: w.outputs };
+    const halo = opts.plane ? undefined : haloFor(gpu, onDy, opts);
     if (halo) {
-      haloLaunch(
-        gpu,
-        dy,
-        weight,
-        {},
-        dx,
-        { n: g.n, cin: g.cout, cout: g.cin, h: g.h, w: g.w, ...taps },
-        halo,
-      );
+      haloLaunch(gpu, dy, weight, {}, dx, { ...onDy, ...taps, h: g.h, w: g.w }, halo);
+      continue;
+    }
+    // The plane kernel writes every output position: only the single phase of a stride-1 convolution.
+    const plane = s === 1 ? planeFor(gpu, onDy, opts) : undefined;
+    if (plane) {
+      planeLaunch(gpu, dy, weight, {}, dx, { ...onDy, ...taps }, plane);
       continue;
     }
     const tiles =
@@ -432,94 +333,6 @@ export function conv2dBackwardInput(
     );
   }
   return dx;
-}
-
-export interface WgradTiles {
-  lanes: number;
-  tm: number;
-  /** Output positions per run (one input window load per run), a multiple of 4. */
-  pw: number;
-  /** Batch slices, folded in order afterwards. */
-  splits: number;
-  subgroups?: boolean;
-}
-
-/** Tiles and batch slices of the weight-gradient kernel (a pure function, tested on its own). */
-export function chooseWgradTiles(
-  shape: { n: number; cin: number; cout: number; kh: number },
-  isCpu: boolean,
-): WgradTiles {
-  const cfg = isCpu ? wtun.cpu : wtun.gpu;
-  let tm = cfg.tm;
-  while (tm > 1 && tm / 2 >= shape.cout) tm /= 2;
-  const groups = Math.ceil((shape.cin * shape.kh) / cfg.lanes) * Math.ceil(shape.cout / tm);
-  const busy = isCpu ? wtun.busyWorkgroups.cpu : wtun.busyWorkgroups.gpu;
-  const splits = Math.max(1, Math.min(shape.n, Math.ceil(busy / groups)));
-  return { lanes: cfg.lanes, tm, pw: cfg.pw, splits };
-}
-
-/** dW [Cout, Cin, KH, KW] of conv2d from the forward input x and dy; deterministic (batch slices folded in order). */
-export function conv2dBackwardWeight(
-  gpu: Gpu,
-  x: Tensor,
-  dy: Tensor,
-  weightShape: readonly number[],
-  opts: Conv2dGeometry & { tiles?: WgradTiles } = {},
-): Tensor {
-  const op = 'conv2d.backwardWeight';
-  expectDType(op, x, 'f32');
-  const g = geometry(op, x.shape, weightShape, opts);
-  checkGrad(op, g, dy);
-  const dw = gpu.empty([g.cout, g.cin, g.kh, g.kw]);
-  if (dw.size === 0) return dw;
-  if (g.n === 0 || g.oh * g.ow === 0) return gpu.zeros(dw.shape);
-  const t = opts.tiles ?? chooseWgradTiles(g, gpu.adapter.isCpu);
-  if (t.pw % 4 !== 0) throw new ShapeError(op, `pw must be a multiple of 4, got ${t.pw}`);
-  const splits = Math.min(t.splits, g.n);
-  const nPerSplit = Math.ceil(g.n / splits);
-  const slices = Math.ceil(g.n / nPerSplit);
-  const sw = shuffleWidth(gpu, t.tm, t.subgroups);
-  const rows = g.cin * g.kh;
-  const part = slices === 1 ? dw : gpu.empty([slices, dw.size], 'f32', 'conv2d.wgrad partials');
-  gpu.dispatch({
-    kernel: {
-      name: 'conv2d.wgrad',
-      template: wgradWgsl,
-      defines: {
-        LANES: t.lanes,
-        TM: t.tm,
-        PW: t.pw,
-        KH: g.kh,
-        KW: g.kw,
-        STRIDE: g.stride,
-        SUBGROUPS: sw > 0,
-        SW: Math.max(sw, 1),
-        DY_VEC4: g.ow % 4 === 0,
-      },
-      params: wgradParams,
-      includes,
-    },
-    buffers: [x, dy, part],
-    uniforms: {
-      batch: g.n,
-      cin: g.cin,
-      h: g.h,
-      w: g.w,
-      cout: g.cout,
-      oh: g.oh,
-      ow: g.ow,
-      padH: g.padH,
-      padW: g.padW,
-      nPerSplit,
-      rows,
-    },
-    workgroups: [Math.ceil(rows / t.lanes), Math.ceil(g.cout / t.tm), slices],
-  });
-  if (part !== dw) {
-    foldSlices(gpu, part, slices, dw);
-    part.dispose();
-  }
-  return dw;
 }
 
 /** db [Cout] of conv2d: dy summed over batch and positions (deterministic). */

@@ -2,12 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   type ConvTiles,
   chooseConvTiles,
-  chooseWgradTiles,
   conv2d,
   conv2dBackward,
   conv2dBackwardInput,
-  conv2dBackwardWeight,
-  type WgradTiles,
 } from '../../../src/ops/conv/conv2d.js';
 import {
   chooseHaloTiles,
@@ -15,6 +12,11 @@ import {
   haloFor,
   haloSubgroups,
 } from '../../../src/ops/conv/conv2d-halo.js';
+import {
+  chooseWgradTiles,
+  conv2dBackwardWeight,
+  type WgradTiles,
+} from '../../../src/ops/conv/conv2d-wgrad.js';
 import { conv2dRef } from '../../helpers/cnn-reference.js';
 import { needFeature, useGpu } from '../../helpers/gpu.js';
 import { dot, numericGrad, worstVsMax } from '../../helpers/grad-check.js';
