@@ -10,4 +10,5 @@ export {
   writeFileAtomic,
   writeSafetensorsFile,
 } from './files.js';
+export { runDirectory } from './train-run-dir.js';
 export { sleepingWaiter } from './wait.js';
