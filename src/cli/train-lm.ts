@@ -5,7 +5,13 @@
 // llama flags, which of `sglp train`'s flags go to it, and reading the text file.
 
 import type { Command } from 'commander';
-import { type LmEpochSummary, type LmTrainResult, TRAIN_LM_DEFAULTS, train } from '../api/train.js';
+import {
+  type LmEpochSummary,
+  type LmTrainOptions,
+  type LmTrainResult,
+  TRAIN_LM_DEFAULTS,
+  train,
+} from '../api/train.js';
 import { parseDataSpec } from '../io/data-spec.js';
 import { isNotFound, readFileBytes } from '../node/files.js';
 import { intAtLeast } from './common.js';
@@ -15,24 +21,11 @@ import { type RunPrinter, runTrainCommand, type TrainDeps } from './train.js';
 export type { LmEpochSummary, LmRunSettings } from '../api/train.js';
 export { llamaConfigJson, TRAIN_LM_DEFAULTS } from '../api/train.js';
 
-export interface TrainLmOptions {
-  readonly layers?: number;
-  readonly hidden?: number;
-  readonly heads?: number;
-  readonly kvHeads?: number;
-  readonly intermediate?: number;
+/** The flags of `sglp train --arch llama`: the library's options, a text:FILE spec and --out. */
+export interface TrainLmOptions extends LmTrainOptions {
   readonly data: string;
-  readonly seqLen?: number;
-  readonly batch?: number;
-  readonly epochs: number;
-  readonly lr?: number;
-  readonly warmup?: number;
-  readonly weightDecay?: number;
-  readonly seed?: number;
   readonly out: string;
   readonly resume?: boolean;
-  /** Only the first N train and N test windows (smoke tests). */
-  readonly limit?: number;
   readonly json?: boolean;
 }
 

@@ -6,6 +6,7 @@
 
 import {
   type EpochRecord,
+  type ImageTrainOptions,
   type ImageTrainResult,
   type Naming,
   type TrainCallOptions,
@@ -22,28 +23,16 @@ import { type CliIo, Progress, processIo } from './progress.js';
 export type { EpochRecord, RunSettings } from '../api/train.js';
 export { DEFAULT_DEPTH, TRAIN_DEFAULTS, TRAINABLE_ARCHITECTURES } from '../api/train.js';
 
-export interface TrainOptions {
-  readonly arch: string;
-  readonly depth?: number;
-  readonly inChannels?: number;
-  readonly numClasses?: number;
-  /** cifar-resnet only. */
-  readonly shortcut?: string;
-  /** Residual blocks per stage, 3 counts (cifar-resnet) or 4 (resnet): a smaller model than `depth` gives. */
+/** The flags of `sglp train` for an image classifier: the library's options, the data spec and --out. */
+export interface TrainOptions extends ImageTrainOptions {
+  /** --blocks as given (cifar-resnet: 3 counts, resnet: 4). */
   readonly blocks?: string;
-  /** vgg only: conv widths and 'M' pools, like 8,M,16,M,... (a smaller model than `depth` gives). */
+  /** --layers as given (vgg: conv widths and M pools). */
   readonly layers?: string;
+  /** A --data spec: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, ... */
   readonly data: string;
-  readonly epochs: number;
   readonly out: string;
-  readonly batch?: number;
-  readonly lr?: number;
-  readonly momentum?: number;
-  readonly weightDecay?: number;
-  readonly seed?: number;
-  readonly augment?: boolean;
   readonly resume?: boolean;
-  readonly limit?: number;
   readonly json?: boolean;
 }
 

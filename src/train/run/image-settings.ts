@@ -5,7 +5,7 @@
 import type { Normalize } from '../../io/batches.js';
 import { KNOWN_ARCHITECTURES } from '../../io/config.js';
 import type { ImageDataset } from '../../io/dataset.js';
-import type { Naming } from './store.js';
+import { intOption, type Naming, numberOption } from './naming.js';
 
 /** The image data of a run: `name` is what the settings record (the CLI's `--data` spec). */
 export interface ImageTrainData {
@@ -77,22 +77,6 @@ export interface RunSettings {
   readonly weightDecay: number;
   readonly seed: number;
   readonly augment: boolean;
-}
-
-/** `value` as an integer >= min, or an error naming the option. */
-export function intOption(value: number, field: string, min: number, naming: Naming): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new Error(`${naming.of(field)} must be an integer >= ${min}, got ${value}`);
-  }
-  return value;
-}
-
-/** `value` as a finite number > 0 (or >= 0), or an error naming the option. */
-export function numberOption(value: number, field: string, zero: boolean, naming: Naming): number {
-  if (!(Number.isFinite(value) && (zero ? value >= 0 : value > 0))) {
-    throw new Error(`${naming.of(field)} must be a number ${zero ? '>=' : '>'} 0, got ${value}`);
-  }
-  return value;
 }
 
 /** The per-stage block counts, from a list or text like "1,1,1". */

@@ -24,7 +24,7 @@ import {
   type RunSettings,
 } from './image-settings.js';
 import { modelTensors, type TrainerFamily, type TrainPlan, type TrainState } from './manager.js';
-import type { Naming } from './store.js';
+import type { Naming } from './naming.js';
 
 export interface EpochRecord {
   readonly epoch: number;
@@ -233,16 +233,7 @@ export const imageTrainer: TrainerFamily<
   prepare: (o, data) => ({ ...data, train: firstImages(data.train, o.limit) }),
   settings: imageSettings,
   plan: imagePlan,
-  result(s, history) {
-    const last = history[history.length - 1];
-    return {
-      epochs: s.epochs,
-      completedEpochs: history.length,
-      accuracy: last.accuracy,
-      loss: last.loss,
-      samples: last.samples,
-      trainLoss: last.trainLoss,
-      history,
-    };
+  result(s, history, { accuracy, loss, samples, trainLoss }) {
+    return { epochs: s.epochs, completedEpochs: history.length, accuracy, loss, samples, trainLoss, history };
   },
 };

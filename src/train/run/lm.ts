@@ -15,9 +15,9 @@ import { ParamStore } from '../../nn/params.js';
 import { lmTraining } from '../../tunables.js';
 import { initLmArrays, type LmEpochRecord, lmStepsPerEpoch, runLmEpochs } from '../lm-loop.js';
 import { ADAMW_DEFAULTS, Optimizer } from '../optimizer.js';
-import { intOption, numberOption } from './image-settings.js';
 import { modelTensors, type TrainerFamily, type TrainPlan, type TrainState } from './manager.js';
-import type { Naming } from './store.js';
+import type { Naming } from './naming.js';
+import { intOption, numberOption } from './naming.js';
 
 /** The text of a run, byte-level: `name` is what the settings record (the CLI's `text:FILE`). */
 export interface LmTrainData {
@@ -287,8 +287,7 @@ export const lmTrainer: TrainerFamily<
   check: (o, naming) => void lmSettings(o, '', naming),
   settings: (o, data, naming) => lmSettings(o, data.name, naming),
   plan: lmPlan,
-  result(s, history) {
-    const last = history[history.length - 1];
+  result(s, history, last) {
     return {
       epochs: s.epochs,
       perplexity: last.perplexity,

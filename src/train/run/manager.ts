@@ -12,15 +12,8 @@ import type { Gpu } from '../../gpu/device.js';
 import { openSafetensors, type SafetensorsFile } from '../../io/safetensors.js';
 import type { TensorToWrite } from '../../io/safetensors-write.js';
 import type { ParamStore } from '../../nn/params.js';
-import {
-  type CheckpointFiles,
-  MODEL_FILE,
-  type Naming,
-  OPTIMIZER_FILE,
-  OPTION_NAMES,
-  type RunStore,
-  STATE_FILE,
-} from './store.js';
+import { type Naming, OPTION_NAMES } from './naming.js';
+import { type CheckpointFiles, MODEL_FILE, OPTIMIZER_FILE, type RunStore, STATE_FILE } from './store.js';
 
 /** What a train-state.json holds (`kind` only for the families that name it). */
 export interface TrainState<S, R> {
@@ -106,7 +99,8 @@ export interface TrainerFamily<O, D, S, R, Res> {
   /** Every setting that changes the result, in train-state.json's order. */
   settings(options: O, data: D, naming: Naming): S;
   plan(settings: S, data: D, naming: Naming): TrainPlan<R>;
-  result(settings: S, history: R[]): Res;
+  /** The result after the last epoch, `last` (the end of `history`). */
+  result(settings: S, history: R[], last: R): Res;
 }
 
 export interface RunOptions<O, D> {
@@ -241,8 +235,9 @@ export async function runTraining<O, D, S, R, Res>(
         emit({ type: 'epoch', record, epochs });
       },
     });
-    if (history.length === 0) throw new Error('internal: no epoch was trained');
-    return family.result(settings, history);
+    const last = history.at(-1);
+    if (last === undefined) throw new Error('internal: no epoch was trained');
+    return family.result(settings, history, last);
   } finally {
     session.dispose();
   }

@@ -4,22 +4,16 @@
 // store shows the whole previous checkpoint or the whole new one, never a mix.
 
 import { serializeSafetensors, type TensorToWrite } from '../../io/safetensors-write.js';
+import { type Naming, OPTION_NAMES } from './naming.js';
+
+export type { Naming } from './naming.js';
+
 import { type ByteSource, bytesSource } from '../../io/source.js';
 
 export const STATE_FILE = 'train-state.json';
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const CONFIG_FILE = 'config.json';
-
-/** How errors name the options: the library's field names, or the CLI's flags. */
-export interface Naming {
-  /** `epochs` → `epochs` (library) or `--epochs` (CLI). */
-  readonly of: (field: string) => string;
-  /** What the options are called together: "options" or "flags". */
-  readonly kind: 'options' | 'flags';
-}
-
-export const OPTION_NAMES: Naming = { of: (field) => field, kind: 'options' };
 
 /** One epoch's checkpoint; the state file is the commit point. */
 export interface CheckpointFiles {
