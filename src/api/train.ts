@@ -4,9 +4,15 @@
 // or memory (the default). The run management is src/train/run/manager.ts; this only picks the family.
 
 import type { Gpu } from '../gpu/device.js';
-import { type ImageTrainResult, imageTrainer } from '../train/run/image.js';
+import { type EpochRecord, type ImageTrainResult, imageTrainer } from '../train/run/image.js';
 import type { ImageTrainData, ImageTrainOptions } from '../train/run/image-settings.js';
-import { type LmTrainData, type LmTrainOptions, type LmTrainResult, lmTrainer } from '../train/run/lm.js';
+import {
+  type LmEpochSummary,
+  type LmTrainData,
+  type LmTrainOptions,
+  type LmTrainResult,
+  lmTrainer,
+} from '../train/run/lm.js';
 import { type RunHooks, runTraining, type TrainProgress } from '../train/run/manager.js';
 import { MemoryRunStore, type Naming, type RunStore } from '../train/run/store.js';
 
@@ -54,12 +60,12 @@ export interface TrainCallOptions<R = unknown> extends RunHooks<R> {
 export function train(
   gpu: Gpu | (() => Promise<Gpu>),
   options: LmTrainCall,
-  call?: TrainCallOptions<import('../train/run/lm.js').LmEpochSummary>,
+  call?: TrainCallOptions<LmEpochSummary>,
 ): Promise<LmTrainResult>;
 export function train(
   gpu: Gpu | (() => Promise<Gpu>),
   options: ImageTrainCall,
-  call?: TrainCallOptions<import('../train/run/image.js').EpochRecord>,
+  call?: TrainCallOptions<EpochRecord>,
 ): Promise<ImageTrainResult>;
 export function train(
   gpu: Gpu | (() => Promise<Gpu>),

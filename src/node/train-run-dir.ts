@@ -80,7 +80,8 @@ export async function openRunDir<S>(
     const hint = entries.includes(STATE_FILE)
       ? ` (it holds a training run: add ${of('resume')} to continue it)`
       : '';
-    throw new Error(`${of('out')} ${out} is not empty${hint}; give a new or empty directory`);
+    const where = naming.kind === 'flags' ? `${of('out')} ${out}` : out;
+    throw new Error(`${where} is not empty${hint}; give a new or empty directory`);
   }
   for (const line of await checkOutLocation(out, { kind: 'dir' })) note(line);
   return undefined;

@@ -150,6 +150,7 @@ export function checkImageOptions(o: ImageTrainOptions, naming: Naming): void {
   }
   parseBlocks(o.blocks, arch, naming);
   parseLayers(o.layers, naming);
+  intOption(o.epochs, 'epochs', 1, naming);
   if (o.limit !== undefined && o.limit < 1) throw new Error(`${of('limit')} must be at least 1`);
   for (const [field, min] of [
     ['batch', 1],
