@@ -1,12 +1,13 @@
 // A Node script that calls the library's train() with runDirectory() writes what `sglp train` writes: the
 // same model, optimizer state and config, byte for byte, and the same train-state.json but for timings.
 
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { train } from '../../src/api/train.js';
-import { trainCommand } from '../../src/cli/train.js';
 import { trainLmCommand } from '../../src/cli/train-lm.js';
 import { loadImageDataset } from '../../src/node/api.js';
 import { runDirectory } from '../../src/node/train-run-dir.js';
@@ -14,6 +15,7 @@ import { captureIo, digest } from '../helpers/cli.js';
 import { useGpu } from '../helpers/gpu.js';
 import { writeTinyMnist } from '../helpers/tiny-model.js';
 
+const run = promisify(execFile);
 const getGpu = useGpu();
 let root: string;
 let data: string;
@@ -47,7 +49,7 @@ async function expectSameRun(a: string, b: string): Promise<void> {
 }
 
 describe('the library train() and sglp train', () => {
-  it('write the same image classifier', async () => {
+  it('write the same image classifier (the sglp binary, as a user runs it)', async () => {
     const gpu = await getGpu();
     const spec = `mnist:${data}`;
     const flags = {
@@ -60,7 +62,9 @@ describe('the library train() and sglp train', () => {
       seed: 5,
     };
     const cli = join(root, 'cli');
-    await trainCommand({ ...flags, data: spec, out: cli }, { io: captureIo().io, gpu });
+    await run(process.execPath, ['scripts/build.mjs', '--no-types']);
+    const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]);
+    await run(process.execPath, ['dist/cli.js', 'train', ...args, '--data', spec, '--out', cli]);
     const lib = join(root, 'lib');
     const result = await train(
       gpu,
@@ -79,7 +83,7 @@ describe('the library train() and sglp train', () => {
     await expectSameRun(cli, lib);
   });
 
-  it('write the same language model', async () => {
+  it('write the same language model (the command in process)', async () => {
     const gpu = await getGpu();
     const text = join(root, 'corpus.txt');
     const bytes = new TextEncoder().encode('the cat sat on the mat. the dog sat on the log. '.repeat(20));
