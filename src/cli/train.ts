@@ -65,7 +65,7 @@ export interface RunPrinter<R> {
  * Runs `call` (the library's train) with the command's progress on stderr: a bar per epoch and per test
  * evaluation, a line after each epoch's checkpoint, notes about an interrupted run's files.
  */
-export async function runTrainCommand<Res, R>(
+export async function runTrainCommand<Res, R extends { readonly epoch: number }>(
   out: string,
   resume: boolean | undefined,
   deps: TrainDeps,
@@ -97,7 +97,7 @@ export async function runTrainCommand<Res, R>(
     } else if (p.type === 'step' || p.type === 'eval') bar?.update(p.step, { rate: p.rate, loss: p.loss });
     else if (p.type === 'eval-end') stopBar();
     else if (p.type === 'epoch') {
-      const label = `epoch ${(p.record as { epoch: number }).epoch}/${p.epochs}`;
+      const label = `epoch ${p.record.epoch}/${p.epochs}`;
       io.stderr(`${printer.epoch(p.record, label)}  saved ${out}\n`);
     }
   };

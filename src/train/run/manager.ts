@@ -87,7 +87,11 @@ export interface TrainPlan<R> {
 }
 
 /** The per-family part of training: settings, data, model, loop and evaluation. */
-export interface TrainerFamily<O, D, S, R, Res> {
+/** The settings and epoch records every family has. */
+export type Settings = { readonly epochs: number };
+export type Epoch = { readonly epoch: number };
+
+export interface TrainerFamily<O, D, S extends Settings, R extends Epoch, Res> {
   /** train-state.json's `kind`, for the families that record one. */
   readonly stateKind?: string;
   /** Checks a parsed train-state.json, naming `file`. */
@@ -186,7 +190,7 @@ async function startSession<S, R>(
 }
 
 /** Runs (or resumes) one training run of `family`; returns the family's result after the last epoch. */
-export async function runTraining<O, D, S, R, Res>(
+export async function runTraining<O, D, S extends Settings, R extends Epoch, Res>(
   family: TrainerFamily<O, D, S, R, Res>,
   run: RunOptions<O, D>,
   hooks: RunHooks<R> = {},
@@ -203,11 +207,11 @@ export async function runTraining<O, D, S, R, Res>(
   const data = family.prepare ? family.prepare(run.options, given) : given;
   const settings = family.settings(run.options, data, naming);
   if (previous) {
-    const fields = new Set([...Object.keys(previous.settings as object), ...Object.keys(settings as object)]);
+    const fields = new Set([...Object.keys(previous.settings), ...Object.keys(settings)]);
     checkSameSettings(previous.settings, settings, [...fields], store, naming);
   }
   const plan = family.plan(settings, data, naming);
-  const epochs = (settings as { epochs: number }).epochs;
+  const { epochs } = settings;
   await store.create();
 
   const gpu = typeof run.gpu === 'function' ? await run.gpu() : run.gpu;
@@ -220,7 +224,7 @@ export async function runTraining<O, D, S, R, Res>(
       onProgress: hooks.onProgress,
       onEpoch: async (record) => {
         history.push(record);
-        const epoch = (record as { epoch: number }).epoch;
+        const { epoch } = record;
         const { step, ...tensors } = session.checkpoint(epoch);
         const state: TrainState<S, R> = {
           version: 1,
