@@ -32,6 +32,9 @@ export {
   segment,
   type TextData,
   type TextWindows,
+  type TrainCallOptions,
+  type TrainProgress,
+  train,
   urlDirectory,
 } from './api/index.js';
 export * as arch from './arch/index.js';
@@ -112,4 +115,5 @@ export {
   runPipeline,
 } from './sglp/pipeline.js';
 export { reinitArrays } from './sglp/reinit.js';
-export * as train from './train/index.js';
+// The optimisers and loops under train(); the namespace was called `train` before the library's train().
+export * as training from './train/index.js';

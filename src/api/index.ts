@@ -56,3 +56,14 @@ export {
   urlDirectory,
 } from './sources.js';
 export { loadTextData, type TextData, type TextDataOptions, type TextWindows } from './text.js';
+export {
+  type ImageTrainCall,
+  type ImageTrainResult,
+  type LmTrainCall,
+  type LmTrainResult,
+  MemoryRunStore,
+  type RunStore,
+  type TrainCallOptions,
+  type TrainProgress,
+  train,
+} from './train.js';

@@ -1,6 +1,7 @@
 /**
  * Node conveniences of `sglp/node` over the portable API: a model from a directory path, a data set
- * from a `--data` spec or a text file, the exported files written to a directory.
+ * from a `--data` spec or a text file, the exported files written to a directory, a training run's
+ * directory (`runDirectory`, the store `train` commits its checkpoints to).
  *
  * @module sglp/node
  */
@@ -16,6 +17,8 @@ import type { ImageDataSpec, Split } from '../io/data-spec.js';
 import type { ImageDataset } from '../io/dataset.js';
 import { loadImageDataset as fromSpec } from './datasets.js';
 import { directorySource, writeFileAtomic } from './files.js';
+
+export { runDirectory } from './train-run-dir.js';
 
 /** Loads a model directory (config.json + model.safetensors or shards) from disk onto `gpu`. */
 export function loadModelDir(gpu: Gpu, dir: string, options?: LoadModelOptions): Promise<Model> {

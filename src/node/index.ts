@@ -1,6 +1,6 @@
 // Node entry: everything the portable library has, with a Dawn-backed acquireDevice.
 export * from '../index.js';
-export { loadImageDataset, loadModelDir, loadTextFile, writeExport } from './api.js';
+export { loadImageDataset, loadModelDir, loadTextFile, runDirectory, writeExport } from './api.js';
 export { FASHION_MNIST_DIR } from './datasets.js';
 export { acquireDevice, dawn } from './device.js';
 export {

@@ -8,16 +8,25 @@
 // whole (its staging directory is removed by the next run); one killed after it leaves READY_DIR, whose
 // moves the next run finishes. Either way --resume finds one complete checkpoint, byte for byte.
 //
-// It lives in node/, below the commands that pass it their flags, because it manages files and only
+// runDirectory(out) is the RunStore the run manager (src/train/run/manager.ts) commits checkpoints through
+// for `sglp train` and Node scripts: the management is portable, only the files are here, because only
 // node/ touches the file system (docs/architecture.md, "Layers").
 
 import { mkdir, readdir, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelDescription } from '../arch/types.js';
-import type { Gpu } from '../gpu/device.js';
 import { openSafetensors } from '../io/safetensors.js';
-import type { TensorToWrite } from '../io/safetensors-write.js';
-import type { ParamStore } from '../nn/params.js';
+import type { ByteSource } from '../io/source.js';
+import {
+  type CheckpointFiles,
+  CONFIG_FILE,
+  jsonText,
+  MODEL_FILE,
+  type Naming,
+  OPTIMIZER_FILE,
+  type OpenHooks,
+  type RunStore,
+  STATE_FILE,
+} from '../train/run/store.js';
 import {
   isNotFound,
   openFileSource,
@@ -30,10 +39,7 @@ import {
 import { checkOutLocation, makeParents } from './out-location.js';
 import { cleanStaleStaging, stageDirectory } from './staging.js';
 
-export const STATE_FILE = 'train-state.json';
-export const MODEL_FILE = 'model.safetensors';
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
-export const CONFIG_FILE = 'config.json';
+export { CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE };
 /** A complete checkpoint whose files are being moved into place. */
 export const READY_DIR = '.checkpoint.ready';
 /** The name staging.ts derives the checkpoint's staging directory from (inside --out). */
@@ -50,14 +56,16 @@ export async function openRunDir<S>(
   resume: boolean,
   check: (state: unknown, file: string) => S,
   note: (line: string) => void = () => {},
+  naming: Naming = FLAG_NAMES,
 ): Promise<S | undefined> {
+  const { of } = naming;
   for (const line of await recoverCheckpoint(out)) note(line);
   if (resume) {
     const file = join(out, STATE_FILE);
     const state = await readJsonFile(file);
     if (state === undefined) {
       throw new Error(
-        `--resume: ${out} holds no ${STATE_FILE}, so there is no run to resume (drop --resume to start one)`,
+        `${of('resume')}: ${out} holds no ${STATE_FILE}, so there is no run to resume (drop ${of('resume')} to start one)`,
       );
     }
     return check(state, file);
@@ -70,9 +78,10 @@ export async function openRunDir<S>(
   }
   if (entries.some((e) => !e.startsWith('.'))) {
     const hint = entries.includes(STATE_FILE)
-      ? ' (it holds a training run: add --resume to continue it)'
+      ? ` (it holds a training run: add ${of('resume')} to continue it)`
       : '';
-    throw new Error(`--out ${out} is not empty${hint}; give a new or empty directory`);
+    const where = naming.kind === 'flags' ? `${of('out')} ${out}` : out;
+    throw new Error(`${where} is not empty${hint}; give a new or empty directory`);
   }
   for (const line of await checkOutLocation(out, { kind: 'dir' })) note(line);
   return undefined;
@@ -150,34 +159,11 @@ export async function checkCheckpointEpochs(
   }
 }
 
-/** Every tensor of the description as F32, read from the device when written (BN counters aside). */
-export function modelTensors(
-  gpu: Gpu,
-  desc: ModelDescription,
-  params: ParamStore,
-): Record<string, TensorToWrite> {
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const p of desc.params) {
-    tensors[p.key] = { dtype: 'F32', shape: p.shape, data: async () => gpu.readF32(params.get(p.key)) };
-  }
-  return tensors;
-}
-
 /**
  * Writes one epoch's checkpoint in commit order: optimizer state, model, config.json, and last the state
  * file, the commit point (checkCheckpointEpochs catches a write interrupted before it).
  */
-export async function writeCheckpoint(
-  out: string,
-  epoch: number,
-  files: {
-    optimizer: Record<string, TensorToWrite>;
-    optimizerMeta: Record<string, string>;
-    model: Record<string, TensorToWrite>;
-    config: object;
-    state: object;
-  },
-): Promise<void> {
+export async function writeCheckpoint(out: string, epoch: number, files: CheckpointFiles): Promise<void> {
   const e = String(epoch);
   const staged = await stageDirectory(join(out, CHECKPOINT_NAME));
   try {
@@ -187,8 +173,8 @@ export async function writeCheckpoint(
       epoch: e,
     });
     await writeSafetensorsFile(join(dir, MODEL_FILE), files.model, { format: 'pt', epoch: e });
-    await writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(files.config, null, 2)}\n`);
-    await writeFileAtomic(join(dir, STATE_FILE), `${JSON.stringify(files.state, null, 2)}\n`);
+    await writeFileAtomic(join(dir, CONFIG_FILE), jsonText(files.config));
+    await writeFileAtomic(join(dir, STATE_FILE), jsonText(files.state));
     await syncDirectory(dir);
     // The commit point: from here the checkpoint is complete and recoverCheckpoint finishes it.
     await rename(dir, join(out, READY_DIR));
@@ -199,4 +185,21 @@ export async function writeCheckpoint(
   }
   await staged.discard(); // forgets the (renamed) staging directory
   await moveReady(out);
+}
+
+/** The command line's names of the options these messages mention. */
+const FLAG_NAMES: Naming = { of: (field) => `--${field}`, kind: 'flags' };
+
+/** The run store of a directory on disk: `sglp train --out DIR`, or a Node script's. */
+export function runDirectory(out: string): RunStore {
+  return {
+    name: out,
+    open<S>(resume: boolean, check: (state: unknown, file: string) => S, hooks: OpenHooks = {}) {
+      return openRunDir(out, resume, check, hooks.note, hooks.naming);
+    },
+    create: () => createRunDir(out),
+    read: (file: string): Promise<ByteSource> => openFileSource(join(out, file)),
+    where: (file: string) => join(out, file),
+    commit: (epoch: number, files: CheckpointFiles) => writeCheckpoint(out, epoch, files),
+  };
 }
