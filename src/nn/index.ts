@@ -1,5 +1,7 @@
 // Layers and models with explicit forward/backward (llm.c style): parameters on the GPU by state-dict
 // name, the ResNets (CIFAR and torchvision), CIFAR VGG-BN, and createClassifier choosing between them.
+
+export type { CaptureHook, ForwardOptions, Gradients } from './forward.js';
 export {
   Llama,
   type LlamaActivations,
@@ -29,12 +31,6 @@ export {
   type Precision,
   storageDType,
 } from './params.js';
-export {
-  type CaptureHook,
-  CifarResnet,
-  type ForwardOptions,
-  type ForwardResult,
-  type Gradients,
-  type ResnetActivations,
-} from './resnet.js';
+export { CifarResnet } from './resnet.js';
+export type { ForwardResult, ResnetActivations } from './resnet-activations.js';
 export { Vgg, type VggActivations, type VggForwardResult } from './vgg.js';

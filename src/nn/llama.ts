@@ -35,8 +35,8 @@ import {
   uploadTargets,
   uploadTokens,
 } from '../ops/index.js';
+import type { CaptureHook, Gradients } from './forward.js';
 import type { ParamStore } from './params.js';
-import type { CaptureHook, Gradients } from './resnet.js';
 
 export interface LlamaForwardOptions {
   /** Keep the activations backward needs (default false: intermediates are freed as soon as used). */

@@ -4,8 +4,9 @@
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
+import type { ForwardOptions, Gradients } from './forward.js';
 import type { ParamStore } from './params.js';
-import { CifarResnet, type ForwardOptions, type Gradients } from './resnet.js';
+import { CifarResnet } from './resnet.js';
 import { Vgg } from './vgg.js';
 
 /** Saved activations of a train-mode forward pass, for the same model's backward (which consumes them). */

@@ -22,8 +22,8 @@ import {
   reluBackward,
 } from '../ops/index.js';
 import { bnForward, type FoldedConv, FoldedSnapshot, runningUpdate, type StatsUpdate } from './conv-bn.js';
+import type { CaptureHook, ForwardOptions, Gradients } from './forward.js';
 import { inTrainableOrder, type ParamStore } from './params.js';
-import type { CaptureHook, ForwardOptions, Gradients } from './resnet.js';
 
 /** What one features entry keeps for backward; `out` is the next entry's input. */
 type FeatureActivations =

@@ -11,15 +11,15 @@
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
+import type { Gradients } from '../nn/forward.js';
 import type { ParamStore } from '../nn/params.js';
+import { CifarResnet } from '../nn/resnet.js';
 import {
   type BlockActivations,
-  CifarResnet,
-  type Gradients,
   type PairActivations,
   type ResnetActivations,
   resnetActivations,
-} from '../nn/resnet.js';
+} from '../nn/resnet-activations.js';
 import { softmaxCrossEntropy } from '../ops/norm/cross-entropy.js';
 import { reduce } from '../ops/reduce/reduce.js';
 import type { LowerBound } from './candidates.js';
