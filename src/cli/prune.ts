@@ -4,8 +4,9 @@
 // a Hugging Face directory). Writes DIR/model.safetensors, DIR/config.json, DIR/sglp-report.json and
 // DIR/report.html, all at once (a staging directory renamed to DIR: output.ts), after a pre-flight that
 // checks flags, data and DIR before the device (preflight.ts); the input model is only read. The model is
-// loaded, pruned and exported by the library (prune-loaded.ts: src/api/ `loadModel`, `prune`,
-// `exportModel`, as the page and Deno run them), for both families; only an LM's --stream is not.
+// loaded (an LM's --stream: opened, its layers read one at a time), pruned and exported by the library
+// (prune-run.ts: src/api/ `loadModel`, `prune`, `exportFiles`, as the page and Deno run them), for both
+// families; the library's errors name option fields, reworded here with the flags (flag-names.ts).
 // `--json` prints the report on stdout; progress goes to stderr.
 
 import { type LlmConfig, parseModelConfig } from '../io/config.js';
@@ -20,6 +21,7 @@ import { methodTargetError } from '../sglp/pipeline.js';
 import { METHODS, type Method, type Report } from '../sglp/report/schema.js';
 import { checkFinetuneSamples } from '../train/finetune.js';
 import { checkDatasetFits } from './common.js';
+import { asFlagError } from './flag-names.js';
 import { preflightPrune } from './preflight.js';
 import { processIo } from './progress.js';
 import {
@@ -32,7 +34,7 @@ import {
   timingAndNotesLines,
 } from './prune-common.js';
 import { pruneLlmCommand } from './prune-llm.js';
-import { pruneLoaded } from './prune-loaded.js';
+import { pruneWithLibrary } from './prune-run.js';
 
 export type { PruneCliOptions, PruneDeps } from './prune-common.js';
 
@@ -95,7 +97,7 @@ export async function pruneCommand(
   const method = parseMethod(opts.method);
   const target = parseTarget(opts);
   const targetError = methodTargetError(method, target);
-  if (targetError) throw new Error(targetError);
+  if (targetError) throw asFlagError(targetError);
   parseDataSpec(opts.data); // a bad spec fails before anything slow
   const llm = await readLlmConfig(model);
   if (llm) return pruneLlmCommand(model, opts, deps, { ...llm, method, target });
@@ -140,8 +142,8 @@ export async function pruneCommand(
     before: deps.before && 'accuracy' in deps.before ? deps.before : undefined,
     calibrationCache: deps.calibrationCache,
   };
-  // Loaded, pruned and exported by the library (prune-loaded.ts); num_batches_tracked carried over.
-  return pruneLoaded(model, { data: { train, test }, options, precision: 'f32', summary }, opts, deps);
+  // Loaded, pruned and exported by the library (prune-run.ts); num_batches_tracked carried over.
+  return pruneWithLibrary(model, { data: { train, test }, options, precision: 'f32', summary }, opts, deps);
 }
 
 /** The config of a LLaMA-family model directory and its text, or undefined for any other directory. */

@@ -9,7 +9,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CifarFiles, loadImageDataset as fromFiles, type IdxFiles } from '../api/data.js';
 import type { ExportedModel } from '../api/export.js';
-import { type LanguageModel, type LoadModelOptions, loadModel, type Model } from '../api/model.js';
+import {
+  type AnyModel,
+  type LanguageModel,
+  type LoadModelOptions,
+  loadModel,
+  type Model,
+  type StreamedLanguageModel,
+  type StreamModelOptions,
+} from '../api/model.js';
 import { loadTextData, type TextData, type TextDataOptions } from '../api/text.js';
 import type { Gpu } from '../gpu/device.js';
 import type { ImageDataSpec, Split } from '../io/data-spec.js';
@@ -17,9 +25,23 @@ import type { ImageDataset } from '../io/dataset.js';
 import { loadImageDataset as fromSpec } from './datasets.js';
 import { directorySource, writeFileAtomic } from './files.js';
 
-/** Loads a model directory (config.json + model.safetensors or shards) from disk onto `gpu`. */
-export function loadModelDir(gpu: Gpu, dir: string, options?: LoadModelOptions): Promise<Model> {
-  return loadModel(gpu, directorySource(dir), options);
+/**
+ * Loads a model directory (config.json + model.safetensors or shards) from disk onto `gpu`; with `stream`,
+ * opens a language model for layer streaming instead (`sglp prune --stream`).
+ */
+export function loadModelDir(
+  gpu: Gpu,
+  dir: string,
+  options: StreamModelOptions,
+): Promise<StreamedLanguageModel>;
+export function loadModelDir(gpu: Gpu, dir: string, options?: LoadModelOptions): Promise<Model>;
+export function loadModelDir(
+  gpu: Gpu,
+  dir: string,
+  options?: LoadModelOptions | StreamModelOptions,
+): Promise<AnyModel> {
+  const source = directorySource(dir);
+  return options && 'stream' in options ? loadModel(gpu, source, options) : loadModel(gpu, source, options);
 }
 
 /**

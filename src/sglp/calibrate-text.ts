@@ -6,6 +6,7 @@
 
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { checkCount, OptionError } from '../io/option-error.js';
 import type { TextWindows } from '../io/text-data.js';
 import type { Llama } from '../nn/llama.js';
 import { embedding } from '../ops/llm/embedding.js';
@@ -44,15 +45,13 @@ export function textCalibrationSettings(
   const windows = options.windows ?? TEXT_CALIBRATION_DEFAULTS.windows;
   const per = options.batchWindows ?? TEXT_CALIBRATION_DEFAULTS.batchWindows;
   const estimator = options.estimator ?? TEXT_CALIBRATION_DEFAULTS.estimator;
-  for (const [name, v] of [
-    ['--samples', windows],
-    ['--batch', per],
-  ] as const) {
-    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
-  }
+  checkCount('samples', windows);
+  checkCount('batch', per);
   if (windows > train.windows) {
-    throw new RangeError(
-      `--samples ${windows}: ${train.name} (train) has only ${train.windows} windows of ${train.seqLen} tokens`,
+    throw new OptionError(
+      'samples',
+      (n) =>
+        `${n('samples')} ${windows}: ${train.name} (train) has only ${train.windows} windows of ${train.seqLen} tokens`,
     );
   }
   return { windows, per, estimator };

@@ -9,6 +9,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { imageBatches, type Normalize } from '../io/batches.js';
 import type { ImageDataset } from '../io/dataset.js';
+import { checkCount, OptionError } from '../io/option-error.js';
 import { CLASSIFIER_ARCHITECTURES, type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
 import { CkaAccumulator, type CkaResult, type Estimator } from './cka.js';
@@ -45,10 +46,6 @@ export interface CalibrationResult {
   readonly forwardPasses: number;
 }
 
-export function checkCount(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
-}
-
 /** Runs the calibration samples through the model and returns the averaged CKA matrix. */
 export async function calibrate(
   gpu: Gpu,
@@ -70,10 +67,13 @@ export async function calibrate(
   const samples = options.samples ?? CALIBRATION_DEFAULTS.samples;
   const batch = options.batch ?? CALIBRATION_DEFAULTS.batch;
   const estimator = options.estimator ?? CALIBRATION_DEFAULTS.estimator;
-  checkCount('--samples', samples);
-  checkCount('--batch', batch);
+  checkCount('samples', samples);
+  checkCount('batch', batch);
   if (samples > train.n) {
-    throw new RangeError(`--samples ${samples}: ${train.name} has only ${train.n} samples`);
+    throw new OptionError(
+      'samples',
+      (n) => `${n('samples')} ${samples}: ${train.name} has only ${train.n} samples`,
+    );
   }
   const observers = options.observers ?? [];
   const net = options.net ?? createClassifier(gpu, desc, params);

@@ -199,12 +199,12 @@ describe('baselines through pruneSglp on the tiny model', () => {
 
   it('baselines take --remove only, within the removable units; unknown methods are refused', async () => {
     await expect(run({ method: 'random', target: { keepPerSegment: [1, 2, 3] } })).rejects.toThrow(
-      /--method random takes --remove R, not --keep-per-segment/,
+      /method random takes target.remove R, not target.keepPerSegment/,
     );
     await expect(run({ method: 'last', target: { remove: 8 } })).rejects.toThrow(
       /only 7 units are unprotected/,
     );
-    await expect(run({ method: 'bogus' as never })).rejects.toThrow(/--method must be one of sglp, random/);
-    await expect(run({ method: 'random', seed: 0.5 })).rejects.toThrow(/--seed must be an integer/);
+    await expect(run({ method: 'bogus' as never })).rejects.toThrow(/method must be one of sglp, random/);
+    await expect(run({ method: 'random', seed: 0.5 })).rejects.toThrow(/seed must be an integer/);
   });
 });

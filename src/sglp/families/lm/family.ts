@@ -25,7 +25,7 @@ import type {
 } from '../../family.js';
 import type { ParamView } from '../../importance.js';
 import type { TextBatch } from '../../importance-llm.js';
-import type { PruneSettings, PruneStage } from '../../search-stage.js';
+import { checkTrainSize, type PruneSettings, type PruneStage } from '../../search-stage.js';
 import { SGLP_TEXT_DEFAULTS } from './defaults.js';
 
 export interface LmInputs {
@@ -45,6 +45,11 @@ export interface LmOptions {
   /** Evaluate on the first N test windows only. */
   readonly evalLimit?: number;
 }
+
+/** What a split has, for the message of a size it cannot give. */
+const hasOnly = (split: TextWindows) =>
+  `${split.name} (${split.split}) has only ${split.windows} windows of ${split.seqLen} tokens ` +
+  `(${split.splitTokens} tokens)`;
 
 /** The first `count` windows of `data` in batches of `size`. */
 export function textBatches(data: TextWindows, count: number, size: number): TextBatch[] {
@@ -107,26 +112,10 @@ export abstract class LmFamily implements ModelFamily<PerplexityMetrics> {
     this.evalData = limited(test, options.evalLimit);
   }
 
-  private windowsOf(what: string, n: number, split: TextWindows): void {
-    if (n > split.windows) {
-      throw new RangeError(
-        `${what}: ${split.name} (${split.split}) has only ${split.windows} windows of ${split.seqLen} tokens ` +
-          `(${split.splitTokens} tokens)`,
-      );
-    }
-  }
-
   checkData(s: PruneSettings): void {
     const { train, test } = this.inputs;
-    this.windowsOf(`--samples ${s.samples}`, s.samples, train);
-    if (s.sglp && s.score !== 'similarity') {
-      this.windowsOf(
-        `--gradnorm-batches ${s.gBatches} x --gradnorm-batch-size ${s.gSize}`,
-        s.gBatches * s.gSize,
-        train,
-      );
-    }
-    if (this.evalData.windows === 0) this.windowsOf('evaluation', 1, test);
+    checkTrainSize(s, train.windows, hasOnly(train));
+    if (this.evalData.windows === 0) throw new RangeError(`evaluation: ${hasOnly(test)}`);
   }
 
   /** The peak device memory is the run's own: reset here, the earlier peak restored in dispose(). */

@@ -7,6 +7,7 @@
 import type { PrunedModel } from '../../../arch/prune.js';
 import type { PerplexityMetrics } from '../../../eval/perplexity.js';
 import { evaluatePerplexityStreamed } from '../../../eval/perplexity-stream.js';
+import { OptionError } from '../../../io/option-error.js';
 import type { TensorStore } from '../../../io/safetensors.js';
 import type { CosineScores } from '../../baselines.js';
 import { calibrateTextStreamed } from '../../calibrate-text-stream.js';
@@ -21,6 +22,11 @@ export interface LlmStreamInput {
   readonly store: TensorStore;
   /** Hold hidden states on the CPU between layers (less device memory, one readback per layer). */
   readonly hostStates?: boolean;
+  /**
+   * Calibration streams the model once per CKA batch (default true: one batch's CKA state on the
+   * device); false: once for all batches (`sglp cka --stream`). The matrix is the same bit for bit.
+   */
+  readonly perBatch?: boolean;
 }
 
 export class StreamedLm extends LmFamily {
@@ -33,19 +39,20 @@ export class StreamedLm extends LmFamily {
     options: LmOptions & { readonly finetune?: unknown },
   ) {
     if (options.finetune) {
-      throw new Error(
-        '--finetune-epochs needs the model loaded on the device; it does not run with --stream',
+      throw new OptionError(
+        ['finetune', 'stream'],
+        (n) => `${n('finetune')} needs the model loaded on the device; it does not run with ${n('stream')}`,
       );
     }
     super(inputs, options);
   }
 
   calibrate(s: CalibrationSettings, observers: CosineScores[], hooks: FamilyHooks) {
-    // Once per batch: one batch's CKA state on the device (L·n² floats, more than a small model's
-    // weights); the extra checkpoint reads are few next to GradNorm's two per candidate.
+    // By default once per batch: one batch's CKA state on the device (L·n² floats, more than a small
+    // model's weights); the extra checkpoint reads are few next to GradNorm's two per candidate.
     return calibrateTextStreamed(this.gpu, this.desc, this.stream.store, this.inputs.train, {
       ...calibrationOptions(s, observers, hooks),
-      perBatch: true,
+      perBatch: this.stream.perBatch ?? true,
       hostStates: this.stream.hostStates ?? false,
     });
   }
