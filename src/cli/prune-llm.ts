@@ -14,8 +14,7 @@ import type { LlmConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
 import { textWindows } from '../io/text-data.js';
 import { readTokenizer } from '../io/tokenizer.js';
-import { directorySource, pathIn } from '../node/files.js';
-import { methodLabel } from '../report/labels.js';
+import { directorySource } from '../node/files.js';
 import { parseSaveDtype } from '../sglp/export.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
@@ -23,16 +22,8 @@ import type { Method, Report } from '../sglp/report/schema.js';
 import { checkMemoryCap } from './common.js';
 import { checkPrecisionStream, parsePrecision } from './precision.js';
 import { preflightPrune, readTextData } from './preflight.js';
-import { formatBytes, processIo } from './progress.js';
-import {
-  type PruneCliOptions,
-  type PruneDeps,
-  protocolOptions,
-  REPORT_FILE,
-  REPORT_HTML,
-  segmentsLine,
-  timingAndNotesLines,
-} from './prune-common.js';
+import { processIo } from './progress.js';
+import { type PruneCliOptions, type PruneDeps, protocolOptions } from './prune-common.js';
 import { pruneWithLibrary } from './prune-run.js';
 
 /** The LLM branch of pruneCommand, after the method, target and --data syntax were checked. */
@@ -111,39 +102,10 @@ export async function pruneLlmCommand(
       precision,
       ...(cap === undefined ? {} : { memoryCap: cap }),
       ...(opts.stream ? { stream: true } : {}),
-      summary,
     },
     opts,
     deps,
   );
-}
-
-function summary(r: Report, sideFiles: readonly string[]): string {
-  const ppl = (m: Report['metrics']['before']) => ('perplexity' in m ? m.perplexity.toFixed(3) : '');
-  const name = (i: number) => r.units[i].name;
-  const m = r.metrics.after;
-  return [
-    `${r.model.name} (${methodLabel(r)}): removed ${r.removed.length} of ${r.units.length} decoder layers (${r.removed.map(name).join(', ')})`,
-    segmentsLine(r),
-    `perplexity ${ppl(r.metrics.before)} → ${ppl(m)} (${'tokens' in m ? m.tokens : ''} test tokens, no fine-tuning)`,
-    ...(r.metrics.afterFinetune
-      ? [
-          `after fine-tuning for ${r.protocol.finetune?.epochs} epoch(s) (AdamW): perplexity ` +
-            `${ppl(r.metrics.afterFinetune)} (fine-tuning ${(r.timings.finetuneMs / 1000).toFixed(1)} s)`,
-        ]
-      : []),
-    `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs/token ${r.size.macsBefore} → ${r.size.macsAfter}`,
-    ...(r.device.memory
-      ? [
-          `peak device memory ${formatBytes(r.device.memory.peakDeviceBytes)}` +
-            (r.device.memory.streamed ? ' (layer streaming)' : '') +
-            (r.device.memory.memoryCap !== null ? `, cap ${formatBytes(r.device.memory.memoryCap)}` : ''),
-        ]
-      : []),
-    ...timingAndNotesLines(r),
-    `pruned model: ${r.model.output} (Hugging Face: ${['config.json', 'model.safetensors', ...sideFiles].join(', ')}); report: ${pathIn(r.model.output, REPORT_FILE)}, ${pathIn(r.model.output, REPORT_HTML)}`,
-    '',
-  ].join('\n');
 }
 
 /** The text's windows of both splits, with the model's tokenizer. */

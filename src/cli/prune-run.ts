@@ -17,6 +17,7 @@ import { writeStaged } from './output.js';
 import { checkPrecisionSupported } from './precision.js';
 import { processIo } from './progress.js';
 import { type PruneDeps, printReport, progressReporter, writeReportFiles } from './prune-common.js';
+import { pruneSummary } from './prune-summary.js';
 
 /** What the command checked before the device, for either family. */
 export interface PruneRun {
@@ -28,8 +29,6 @@ export interface PruneRun {
   readonly memoryCap?: number;
   /** Language models: never load the model; read its decoder layers from the checkpoint (--stream). */
   readonly stream?: boolean;
-  /** The summary, given the files written besides config.json and model.safetensors. */
-  readonly summary: (r: Report, sideFiles: readonly string[]) => string;
 }
 
 /** Loads (or opens, streamed) `model`, prunes it by the library and writes every file to --out. */
@@ -71,7 +70,7 @@ export async function pruneWithLibrary(
           for (const [name, content] of exported.files) await writeFileAtomic(pathIn(dir, name), content);
           await writeReportFiles(dir, result.report);
         });
-        printReport(result.report, io, opts.json, (r) => run.summary(r, sideFiles));
+        printReport(result.report, io, opts.json, (r) => pruneSummary(r, sideFiles));
         return result.report;
       } finally {
         result.finetuned?.dispose();

@@ -14,7 +14,6 @@ import { parseDataSpec } from '../io/data-spec.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { isNotFound, pathIn, readFileText } from '../node/files.js';
 import { readRunnableConfig } from '../node/model-dir.js';
-import { methodLabel } from '../report/labels.js';
 import { parseSaveDtype } from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { methodTargetError } from '../sglp/pipeline.js';
@@ -24,15 +23,7 @@ import { checkDatasetFits } from './common.js';
 import { asFlagError } from './flag-names.js';
 import { preflightPrune } from './preflight.js';
 import { processIo } from './progress.js';
-import {
-  type PruneCliOptions,
-  type PruneDeps,
-  protocolOptions,
-  REPORT_FILE,
-  REPORT_HTML,
-  segmentsLine,
-  timingAndNotesLines,
-} from './prune-common.js';
+import { type PruneCliOptions, type PruneDeps, protocolOptions } from './prune-common.js';
 import { pruneLlmCommand } from './prune-llm.js';
 import { pruneWithLibrary } from './prune-run.js';
 
@@ -143,7 +134,7 @@ export async function pruneCommand(
     calibrationCache: deps.calibrationCache,
   };
   // Loaded, pruned and exported by the library (prune-run.ts); num_batches_tracked carried over.
-  return pruneWithLibrary(model, { data: { train, test }, options, precision: 'f32', summary }, opts, deps);
+  return pruneWithLibrary(model, { data: { train, test }, options, precision: 'f32' }, opts, deps);
 }
 
 /** The config of a LLaMA-family model directory and its text, or undefined for any other directory. */
@@ -159,31 +150,4 @@ export async function readLlmConfig(
   }
   const config = parseModelConfig(configText, pathIn(model, 'config.json'));
   return config.kind === 'llm' ? { config, configText } : undefined;
-}
-
-function summary(r: Report): string {
-  const pct = (m: Report['metrics']['before']) =>
-    'accuracy' in m ? `${(100 * m.accuracy).toFixed(2)}%` : '';
-  const t = r.timings;
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const name = (i: number) => r.units[i].name;
-  return [
-    `${r.model.name} (${methodLabel(r)}): removed ${r.removed.length} of ${r.units.length} units (${r.removed.map(name).join(', ')})`,
-    segmentsLine(r),
-    `accuracy ${pct(r.metrics.before)} → ${pct(r.metrics.after)} as pruned` +
-      (r.metrics.recalibrated
-        ? ` → ${pct(r.metrics.recalibrated)} after batch-norm recalibration on ${r.protocol.recalibration?.samples} train images`
-        : '') +
-      ` (${'samples' in r.metrics.after ? r.metrics.after.samples : ''} test samples, no fine-tuning)`,
-    ...(r.metrics.afterFinetune
-      ? [
-          `after fine-tuning for ${r.protocol.finetune?.epochs} epoch(s): accuracy ${pct(r.metrics.afterFinetune)} ` +
-            `(fine-tuning ${s(t.finetuneMs)})`,
-        ]
-      : []),
-    `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs ${r.size.macsBefore} → ${r.size.macsAfter}`,
-    ...timingAndNotesLines(r),
-    `pruned model: ${r.model.output} (config.json, model.safetensors); report: ${pathIn(r.model.output, REPORT_FILE)}, ${pathIn(r.model.output, REPORT_HTML)}`,
-    '',
-  ].join('\n');
 }
