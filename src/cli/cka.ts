@@ -73,11 +73,12 @@ interface CkaRun {
   readonly peakLine?: (peakBytes: number) => string;
 }
 
-export async function ckaCommand(
-  model: string,
-  opts: CkaCliOptions,
-  deps: PruneDeps = {},
-): Promise<CkaOutput> {
+/** `sglp cka`: the library's option errors reworded with the flags (flag-names.ts). */
+export function ckaCommand(model: string, opts: CkaCliOptions, deps: PruneDeps = {}): Promise<CkaOutput> {
+  return withFlagNames(() => runCka(model, opts, deps));
+}
+
+async function runCka(model: string, opts: CkaCliOptions, deps: PruneDeps): Promise<CkaOutput> {
   const io = deps.io ?? processIo;
   const estimator = (opts.estimator ?? CALIBRATION_DEFAULTS.estimator) as Estimator;
   if (!ESTIMATORS.includes(estimator)) {
@@ -105,15 +106,13 @@ export async function ckaCommand(
   let peakBytes: number;
   try {
     const signal = deps.signal;
-    result = await withFlagNames(() =>
-      libraryCka(gpu, model, run, {
-        samples: run.samples,
-        batch: run.batch,
-        estimator,
-        onProgress: (p) => progress.update(p.done),
-        ...(signal ? { signal } : {}),
-      }),
-    );
+    result = await libraryCka(gpu, model, run, {
+      samples: run.samples,
+      batch: run.batch,
+      estimator,
+      onProgress: (p) => progress.update(p.done),
+      ...(signal ? { signal } : {}),
+    });
     peakBytes = gpu.pool.peakBytes;
   } finally {
     progress.stop();

@@ -12,7 +12,6 @@ import type { Precision } from '../nn/params.js';
 import { acquireDevice } from '../node/device.js';
 import { directorySource, pathIn, writeFileAtomic } from '../node/files.js';
 import type { Report } from '../sglp/report/schema.js';
-import { withFlagNames } from './flag-names.js';
 import { writeStaged } from './output.js';
 import { checkPrecisionSupported } from './precision.js';
 import { processIo } from './progress.js';
@@ -51,13 +50,11 @@ export async function pruneWithLibrary(
       ? await loadModel(gpu, source, { stream: true })
       : await loadModel(gpu, source, { precision: run.precision });
     try {
-      const result = await withFlagNames(() =>
-        prune(loaded, run.data, {
-          ...run.options,
-          onProgress: reporter.onProgress,
-          ...(deps.signal ? { signal: deps.signal } : {}),
-        }),
-      );
+      const result = await prune(loaded, run.data, {
+        ...run.options,
+        onProgress: reporter.onProgress,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      });
       try {
         reporter.stop();
         // model.safetensors is written a tensor at a time: a streamed model's unchanged tensors are read

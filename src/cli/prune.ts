@@ -20,7 +20,7 @@ import { methodTargetError } from '../sglp/pipeline.js';
 import { METHODS, type Method, type Report } from '../sglp/report/schema.js';
 import { checkFinetuneSamples } from '../train/finetune.js';
 import { checkDatasetFits } from './common.js';
-import { asFlagError } from './flag-names.js';
+import { withFlagNames } from './flag-names.js';
 import { preflightPrune } from './preflight.js';
 import { processIo } from './progress.js';
 import { type PruneCliOptions, type PruneDeps, protocolOptions } from './prune-common.js';
@@ -78,17 +78,18 @@ function checkUnsupported(opts: PruneCliOptions): void {
   }
 }
 
-export async function pruneCommand(
-  model: string,
-  opts: PruneCliOptions,
-  deps: PruneDeps = {},
-): Promise<Report> {
+/** `sglp prune`: the library's option errors reworded with the flags (flag-names.ts). */
+export function pruneCommand(model: string, opts: PruneCliOptions, deps: PruneDeps = {}): Promise<Report> {
+  return withFlagNames(() => runPrune(model, opts, deps));
+}
+
+async function runPrune(model: string, opts: PruneCliOptions, deps: PruneDeps): Promise<Report> {
   const io = deps.io ?? processIo;
   checkUnsupported(opts);
   const method = parseMethod(opts.method);
   const target = parseTarget(opts);
   const targetError = methodTargetError(method, target);
-  if (targetError) throw asFlagError(targetError);
+  if (targetError) throw targetError;
   parseDataSpec(opts.data); // a bad spec fails before anything slow
   const llm = await readLlmConfig(model);
   if (llm) return pruneLlmCommand(model, opts, deps, { ...llm, method, target });
