@@ -33,7 +33,6 @@ export async function pruneLlmCommand(
   deps: PruneDeps,
   parsed: {
     config: LlmConfig;
-    configText: string;
     method: Method;
     target: KeepRequest;
   },

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CifarFiles, loadImageDataset as fromFiles, type IdxFiles } from '../api/data.js';
-import type { ExportedModel } from '../api/export.js';
+import type { ExportedFiles, ExportedModel } from '../api/export.js';
 import {
   type AnyModel,
   type LanguageModel,
@@ -71,7 +71,13 @@ export async function loadTextFile(
   return loadTextData(model, await readFile(file), { name: file, ...options });
 }
 
-/** Writes every file of an export into `dir` (which must exist), each to a temporary name, then renamed. */
-export async function writeExport(dir: string, exported: Pick<ExportedModel, 'files'>): Promise<void> {
+/**
+ * Writes every file of an export (exportModel's, or exportFiles' chunks) into `dir` (which must exist), each
+ * to a temporary name, then renamed.
+ */
+export async function writeExport(
+  dir: string,
+  exported: Pick<ExportedModel, 'files'> | Pick<ExportedFiles, 'files'>,
+): Promise<void> {
   for (const [name, bytes] of exported.files) await writeFileAtomic(join(dir, name), bytes);
 }
