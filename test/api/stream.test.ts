@@ -3,11 +3,10 @@
 // equal the loaded model's, files byte for byte; fine-tuning and image models are refused, naming the
 // option; and the library's option errors name the option fields (the command line's name the flags).
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeModel } from '../../src/arch/describe.js';
 import { asFlagError } from '../../src/cli/flag-names.js';
 import {
   cka,
@@ -20,30 +19,12 @@ import {
   type StreamedLanguageModel,
   type TextData,
 } from '../../src/index.js';
-import { validateModelConfig } from '../../src/io/config.js';
 import { loadModelDir } from '../../src/node/api.js';
-import { writeSafetensorsFile } from '../../src/node/files.js';
 import { useGpu } from '../helpers/gpu.js';
-import { values } from '../helpers/reference.js';
+import { TINY_LLAMA_TEXT, writeTinyLlama } from '../helpers/tiny-llama.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 const getGpu = useGpu();
-const CONFIG = {
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  hidden_size: 32,
-  intermediate_size: 64,
-  num_hidden_layers: 6,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  vocab_size: 256,
-  rms_norm_eps: 1e-5,
-  max_position_embeddings: 64,
-  rope_theta: 10000,
-  tie_word_embeddings: false,
-  torch_dtype: 'float32',
-};
-const TEXT = 'The quick brown fox jumps over the lazy dog; the dog chases the fox round the yard. '.repeat(5);
 const OPTIONS = {
   target: { remove: 2 },
   segments: 2,
@@ -62,30 +43,11 @@ let data: TextData;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'sglp-api-stream-'));
-  await writeFile(join(root, 'config.json'), JSON.stringify(CONFIG));
-  const desc = describeModel(validateModelConfig(CONFIG));
-  const tensors = Object.fromEntries(
-    desc.params.map((p, i) => {
-      const v = values(
-        p.shape.reduce((a, b) => a * b, 1),
-        70 + i,
-        0.4,
-      );
-      return [
-        p.key,
-        {
-          dtype: 'F32' as const,
-          shape: p.shape,
-          data: p.key.endsWith('norm.weight') ? v.map((x) => 1 + x / 2) : v,
-        },
-      ];
-    }),
-  );
-  await writeSafetensorsFile(join(root, 'model.safetensors'), tensors);
+  await writeTinyLlama(root, { layers: 6, tied: false, dtype: 'F32', seed: 70 });
   const gpu = await getGpu();
   loaded = (await loadModelDir(gpu, root)) as LanguageModel;
   streamed = await loadModelDir(gpu, root, { stream: true });
-  data = await loadTextData(loaded, new TextEncoder().encode(TEXT), { name: 'fox', seqLen: 10 });
+  data = await loadTextData(loaded, new TextEncoder().encode(TINY_LLAMA_TEXT), { name: 'fox', seqLen: 10 });
 });
 afterAll(async () => {
   await loaded?.dispose();
