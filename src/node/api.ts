@@ -10,8 +10,6 @@ import { join } from 'node:path';
 import { type CifarFiles, loadImageDataset as fromFiles, type IdxFiles } from '../api/data.js';
 import type { ExportedFiles, ExportedModel } from '../api/export.js';
 import {
-  type AnyModel,
-  type LanguageModel,
   type LoadModelOptions,
   loadModel,
   type Model,
@@ -39,7 +37,7 @@ export function loadModelDir(
   gpu: Gpu,
   dir: string,
   options?: LoadModelOptions | StreamModelOptions,
-): Promise<AnyModel> {
+): Promise<Model | StreamedLanguageModel> {
   const source = directorySource(dir);
   return options && 'stream' in options ? loadModel(gpu, source, options) : loadModel(gpu, source, options);
 }
@@ -64,7 +62,7 @@ export function loadImageDataset(
 
 /** The train and test windows of a UTF-8 text file for a language model (the CLI's `--data text:FILE`). */
 export async function loadTextFile(
-  model: Pick<LanguageModel, 'tokenizer' | 'config' | 'name'>,
+  model: Parameters<typeof loadTextData>[0],
   file: string,
   options: TextDataOptions = {},
 ): Promise<TextData> {
