@@ -1,8 +1,9 @@
 // A pruned model as the bytes of its files, ready to save or download: the same files `sglp prune` writes.
+// exportModel gives every file whole; exportFiles gives model.safetensors as chunks, one tensor at a time.
 
-import { serializeSafetensors, type TensorToWrite } from '../io/safetensors-write.js';
+import { encodeSafetensors, serializeSafetensors, type TensorToWrite } from '../io/safetensors-write.js';
 import { prunedConfigJson, prunedHfConfigJson, prunedTensors, prunedTensorsAs } from '../sglp/export.js';
-import type { Model } from './model.js';
+import type { AnyModel } from './model.js';
 import type { PruneResult } from './run.js';
 
 export interface ExportedModel {
@@ -17,12 +18,17 @@ export interface ExportedModel {
   readonly files: ReadonlyMap<string, Uint8Array>;
 }
 
-/**
- * config.json + model.safetensors (+ an LM's tokenizer and generation files) of the pruned model: the
- * fine-tuned weights when the prune fine-tuned, else the pruned ones (an LM's unchanged tensors are the
- * input's bytes, read from its checkpoint).
- */
-export async function exportModel(model: Model, result: PruneResult): Promise<ExportedModel> {
+/** exportModel's files with model.safetensors as chunks (iterate them while the model is open). */
+export interface ExportedFiles {
+  readonly config: string;
+  /** Every file by name, as exportModel's; model.safetensors' chunks are produced as they are read. */
+  readonly files: ReadonlyMap<string, Uint8Array | AsyncIterable<Uint8Array>>;
+}
+
+const METADATA = { format: 'pt', pruned_by: 'sglp' };
+
+/** The pruned model's tensors, config.json text and side files (exportFiles, exportModel). */
+function planExport(model: AnyModel, result: PruneResult) {
   const { pruned, finetuned, view } = result;
   const source = finetuned ?? view;
   let tensors: Map<string, TensorToWrite>;
@@ -42,7 +48,33 @@ export async function exportModel(model: Model, result: PruneResult): Promise<Ex
     config = prunedHfConfigJson(model.configText, pruned, `${model.name}/config.json`, save);
     for (const [name, bytes] of model.sideFiles) side.set(name, bytes);
   }
-  const safetensors = await serializeSafetensors(tensors, { format: 'pt', pruned_by: 'sglp' });
+  return { tensors, config, side };
+}
+
+/**
+ * exportModel's files with model.safetensors as chunks, one tensor at a time, read as they are iterated
+ * (a streamed model's pruned file is never assembled in memory; iterate while the model is open).
+ */
+export function exportFiles(model: AnyModel, result: PruneResult): ExportedFiles {
+  const { tensors, config, side } = planExport(model, result);
+  return {
+    config,
+    files: new Map<string, Uint8Array | AsyncIterable<Uint8Array>>([
+      ['config.json', new TextEncoder().encode(config)],
+      ['model.safetensors', encodeSafetensors(tensors, METADATA).chunks()],
+      ...side,
+    ]),
+  };
+}
+
+/**
+ * config.json + model.safetensors (+ an LM's tokenizer and generation files) of the pruned model: the
+ * fine-tuned weights when the prune fine-tuned, else the pruned ones (an LM's unchanged tensors are the
+ * input's bytes, read from its checkpoint; a streamed LM's are all of them).
+ */
+export async function exportModel(model: AnyModel, result: PruneResult): Promise<ExportedModel> {
+  const { tensors, config, side } = planExport(model, result);
+  const safetensors = await serializeSafetensors(tensors, METADATA);
   return {
     config,
     safetensors,

@@ -1,5 +1,6 @@
 // The model family of a loaded model and its data (src/sglp/family.ts): the one place where the API tells
-// an image classifier from a causal LM; cka, prune and evaluate then drive the family the same way.
+// an image classifier from a causal LM (loaded, or streamed from its checkpoint); cka, prune and evaluate
+// then drive the family the same way.
 
 import type { ClassifierMetrics } from '../eval/classify.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
@@ -8,9 +9,10 @@ import type { TextWindows } from '../io/text-data.js';
 import { savedDtypes } from '../sglp/export.js';
 import { ImageFamily, type ImageOptions } from '../sglp/families/image/family.js';
 import { LoadedLm, type LoadedLmOptions } from '../sglp/families/lm/loaded.js';
+import { StreamedLm } from '../sglp/families/lm/streamed.js';
 import type { ModelFamily } from '../sglp/family.js';
 import { checkFits } from './data.js';
-import type { Model } from './model.js';
+import type { AnyModel } from './model.js';
 
 /** A split of either family's data: images, or windows of tokens. */
 export type Split = ImageDataset | TextWindows;
@@ -18,7 +20,7 @@ export type Split = ImageDataset | TextWindows;
 const isText = (d: Split): d is TextWindows => 'seqLen' in d;
 
 /** The data must be the model's kind (images of its shape, or text windows). */
-export function checkData(model: Model, split: Split): void {
+export function checkData(model: AnyModel, split: Split): void {
   if (model.kind === 'causal-lm') {
     if (!isText(split)) {
       throw new Error(
@@ -38,17 +40,23 @@ export type FamilyOptions = ImageOptions & Omit<LoadedLmOptions, 'finetune' | 'p
 
 /** The family of `model` over `data`; an LM's fine-tuning rounds to the dtype its export saves. */
 export function familyOf(
-  model: Model,
+  model: AnyModel,
   data: { readonly train: Split; readonly test: Split },
   options: FamilyOptions,
 ): ModelFamily<ClassifierMetrics> | ModelFamily<PerplexityMetrics> {
   checkData(model, data.train);
   checkData(model, data.test);
-  const { gpu, desc, params } = model;
+  const { gpu, desc } = model;
   if (model.kind === 'classifier') {
     const train = data.train as ImageDataset;
     const test = data.test as ImageDataset;
-    return new ImageFamily({ gpu, desc, params, normalize: model.normalize, train, test }, options);
+    const { params, normalize } = model;
+    return new ImageFamily({ gpu, desc, params, normalize, train, test }, options);
+  }
+  const inputs = { gpu, desc, train: data.train as TextWindows, test: data.test as TextWindows };
+  if (model.streamed) {
+    const { checkpoint: store, perBatch, hostStates } = model;
+    return new StreamedLm(inputs, { store, perBatch, hostStates }, options);
   }
   const save = options.saveDtype ?? 'auto';
   const finetune = options.finetune && {
@@ -57,9 +65,5 @@ export function familyOf(
     savedAs: (pruned: Parameters<typeof savedDtypes>[0]) =>
       savedDtypes(pruned, { input: model.checkpoint, save, unchanged: false }),
   };
-  return new LoadedLm(
-    { gpu, desc, train: data.train as TextWindows, test: data.test as TextWindows },
-    params,
-    { ...options, precision: model.precision, finetune },
-  );
+  return new LoadedLm(inputs, model.params, { ...options, precision: model.precision, finetune });
 }

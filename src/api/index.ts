@@ -7,6 +7,7 @@
  */
 
 // Types the calls above take or return, so that the API reference documents them too.
+export { type NameOf, OptionError } from '../io/option-error.js';
 export type { Select } from '../sglp/candidates.js';
 export type { Estimator } from '../sglp/cka.js';
 export type { PruneOptions } from '../sglp/families/image/prune.js';
@@ -21,14 +22,18 @@ export {
   loadIdxSplits,
   loadImageDataset,
 } from './data.js';
-export { type ExportedModel, exportModel } from './export.js';
+export { type ExportedFiles, type ExportedModel, exportFiles, exportModel } from './export.js';
 export type { FamilyOptions, Split } from './family.js';
 export {
+  type AnyModel,
   type ImageModel,
   type LanguageModel,
   type LoadModelOptions,
   loadModel,
   type Model,
+  type StreamedLanguageModel,
+  type StreamModelOptions,
+  type StreamOptions,
 } from './model.js';
 export {
   type CkaCallOptions,

@@ -5,6 +5,7 @@
 import type { ClassifierMetrics } from '../eval/classify.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { ImageDataset } from '../io/dataset.js';
+import { checkCount } from '../io/option-error.js';
 import type { TextWindows } from '../io/text-data.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
 import type { FamilyHooks, ModelFamily } from '../sglp/family.js';
@@ -16,7 +17,7 @@ import {
 } from '../sglp/pipeline.js';
 import { type Segmentation, type SegmentOptions, segmentCka } from '../sglp/segment.js';
 import { type FamilyOptions, familyOf, type Split } from './family.js';
-import type { ImageModel, LanguageModel, Model } from './model.js';
+import type { AnyModel, ImageModel, LanguageModel, StreamedLanguageModel } from './model.js';
 
 export type { ClassifierMetrics } from '../eval/classify.js';
 export type { PerplexityMetrics } from '../eval/perplexity.js';
@@ -52,10 +53,6 @@ export interface CkaCallOptions extends RunOptions {
   readonly estimator?: Estimator;
 }
 
-function checkCount(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
-}
-
 const sizeOf = (data: Split) => ('seqLen' in data ? data.windows : data.n);
 
 /** Runs `f` on the family between its start() and dispose(). */
@@ -83,7 +80,7 @@ function hooksOf(options: RunOptions, stage: string): FamilyHooks {
  * Linear CKA between every pair of units on the first `samples` train samples of `data` (docs/method.md
  * §1): images, or text windows (loadTextData's train split).
  */
-export async function cka(model: Model, data: Split, options: CkaCallOptions = {}): Promise<CkaResult> {
+export async function cka(model: AnyModel, data: Split, options: CkaCallOptions = {}): Promise<CkaResult> {
   const family = familyOf(model, { train: data, test: data }, {});
   const d = family.defaults;
   const settings = {
@@ -123,7 +120,7 @@ export type PruneCallOptions = Omit<
  * loadTextData's windows): report, pruned architecture and tensor view.
  */
 export async function prune(
-  model: Model,
+  model: AnyModel,
   data: { readonly train: Split; readonly test: Split },
   options: PruneCallOptions,
 ): Promise<PruneResult> {
@@ -153,17 +150,17 @@ export function evaluate(
   options?: EvaluateCallOptions,
 ): Promise<ClassifierMetrics>;
 export function evaluate(
-  model: LanguageModel,
+  model: LanguageModel | StreamedLanguageModel,
   data: TextWindows,
   options?: EvaluateCallOptions,
 ): Promise<PerplexityMetrics>;
 export function evaluate(
-  model: Model,
+  model: AnyModel,
   data: Split,
   options?: EvaluateCallOptions,
 ): Promise<ClassifierMetrics | PerplexityMetrics>;
 export async function evaluate(
-  model: Model,
+  model: AnyModel,
   data: Split,
   options: EvaluateCallOptions = {},
 ): Promise<ClassifierMetrics | PerplexityMetrics> {

@@ -2,6 +2,7 @@
 // tokenizer (tokenizer.json, or UTF-8 bytes without one), split 95 / 5 into train and test, each cut into
 // windows of seqLen tokens (io/text-data.ts, the `text:FILE` contract of the CLI).
 
+import { OptionError } from '../io/option-error.js';
 import { DEFAULT_SEQ_LEN, type TextWindows, textWindows } from '../io/text-data.js';
 import { utf8ErrorOffset } from '../io/utf8.js';
 import type { LanguageModel } from './model-lm.js';
@@ -46,12 +47,17 @@ export async function loadTextData(
 ): Promise<TextData> {
   const seqLen = options.seqLen ?? DEFAULT_SEQ_LEN;
   if (!Number.isSafeInteger(seqLen) || seqLen < 2) {
-    throw new RangeError(`seqLen must be an integer >= 2 (one token predicts the next), got ${seqLen}`);
+    throw new OptionError(
+      'seqLen',
+      (n) => `${n('seqLen')} must be an integer >= 2 (one token predicts the next), got ${seqLen}`,
+    );
   }
   const max = model.config.max_position_embeddings;
   if (seqLen > max) {
-    throw new RangeError(
-      `seqLen ${seqLen}: ${model.name} takes at most ${max} positions (max_position_embeddings)`,
+    throw new OptionError(
+      'seqLen',
+      (n) =>
+        `${n('seqLen')} ${seqLen}: ${model.name} takes at most ${max} positions (max_position_embeddings)`,
     );
   }
   const read = await readBytes(text);

@@ -4,20 +4,18 @@
 // checked here before the device; the model is loaded and its CKA computed by the library (src/api/
 // `loadModel`, `cka`), as the page and Deno do. A language model takes text:FILE data and --seq-len,
 // --precision f16, and --stream / --stream-per-batch (decoder layers read from the checkpoint one at a
-// time: the same matrix, bit for bit, in far less device memory; src/sglp/calibrate-text-stream.ts, which
-// the library does not offer) with --memory-cap (an allocation past BYTES is an error). `--out` writes the
+// time: the same matrix, bit for bit, in far less device memory; the library's `loadModel(…, { stream })`)
+// with --memory-cap (an allocation past BYTES is an error). `--out` writes the
 // JSON atomically; without `--json`, stdout gets a short summary (cka-output.ts). Progress goes to stderr.
 
 import { type Command, Option } from 'commander';
 import { loadModel } from '../api/model.js';
 import { type CkaCallOptions, cka } from '../api/run.js';
 import { describeModel } from '../arch/describe.js';
-import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { LlmConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
 import type { ImageDataset } from '../io/dataset.js';
-import { openCheckpoint } from '../io/safetensors-index.js';
 import { type TextWindows, textWindows } from '../io/text-data.js';
 import { readTokenizer } from '../io/tokenizer.js';
 import type { Precision } from '../nn/params.js';
@@ -27,13 +25,13 @@ import { directorySource } from '../node/files.js';
 import { readRunnableConfig } from '../node/model-dir.js';
 import { commandSignal } from '../node/signals.js';
 import { CALIBRATION_DEFAULTS } from '../sglp/calibrate.js';
-import { calibrateTextStreamed } from '../sglp/calibrate-text-stream.js';
 import type { CkaResult, Estimator } from '../sglp/cka.js';
 import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import { ESTIMATORS } from '../sglp/gram.js';
 import { type CkaOutput, emit, outputOf } from './cka-output.js';
 import { checkDatasetFits, checkMemoryCap, intAtLeast } from './common.js';
 import { readTextFile } from './eval-text.js';
+import { withFlagNames } from './flag-names.js';
 import {
   checkPrecisionStream,
   checkPrecisionSupported,
@@ -70,16 +68,17 @@ interface CkaRun {
   readonly precision: Precision;
   /** Language models only: the memory cap, and the streamed path's settings. */
   readonly memoryCap?: number;
-  readonly stream?: { readonly perBatch: boolean; readonly desc: ModelDescription };
+  readonly stream?: { readonly perBatch: boolean; readonly units: number };
   /** Language models only: the summary's line on the device memory the run peaked at. */
   readonly peakLine?: (peakBytes: number) => string;
 }
 
-export async function ckaCommand(
-  model: string,
-  opts: CkaCliOptions,
-  deps: PruneDeps = {},
-): Promise<CkaOutput> {
+/** `sglp cka`: the library's option errors reworded with the flags (flag-names.ts). */
+export function ckaCommand(model: string, opts: CkaCliOptions, deps: PruneDeps = {}): Promise<CkaOutput> {
+  return withFlagNames(() => runCka(model, opts, deps));
+}
+
+async function runCka(model: string, opts: CkaCliOptions, deps: PruneDeps): Promise<CkaOutput> {
   const io = deps.io ?? processIo;
   const estimator = (opts.estimator ?? CALIBRATION_DEFAULTS.estimator) as Estimator;
   if (!ESTIMATORS.includes(estimator)) {
@@ -93,7 +92,7 @@ export async function ckaCommand(
   const capBefore = gpu.pool.memoryCap;
   if (deps.gpu && cap !== undefined) gpu.pool.memoryCap = cap;
   const batches = Math.ceil(run.samples / run.batch);
-  const total = run.stream ? run.stream.desc.units.length * (run.stream.perBatch ? batches : 1) : batches;
+  const total = run.stream ? run.stream.units * (run.stream.perBatch ? batches : 1) : batches;
   const label = run.stream
     ? 'decoder layers (streamed)'
     : llm
@@ -106,18 +105,14 @@ export async function ckaCommand(
   let result: CkaResult;
   let peakBytes: number;
   try {
-    const calibration = { samples: run.samples, batch: run.batch, estimator };
     const signal = deps.signal;
-    result = run.stream
-      ? await streamedCka(gpu, model, run.data as TextWindows, calibration, run.stream, {
-          onProgress: (done) => progress.update(done),
-          signal,
-        })
-      : await loadedCka(gpu, model, run, {
-          ...calibration,
-          onProgress: (p) => progress.update(p.done),
-          ...(signal ? { signal } : {}),
-        });
+    result = await libraryCka(gpu, model, run, {
+      samples: run.samples,
+      batch: run.batch,
+      estimator,
+      onProgress: (p) => progress.update(p.done),
+      ...(signal ? { signal } : {}),
+    });
     peakBytes = gpu.pool.peakBytes;
   } finally {
     progress.stop();
@@ -185,15 +180,23 @@ async function textRun(model: string, config: LlmConfig, opts: CkaCliOptions, io
     batch: opts.batch ?? SGLP_TEXT_DEFAULTS.batch,
     precision,
     ...(opts.memoryCap === undefined ? {} : { memoryCap: opts.memoryCap }),
-    ...(stream ? { stream: { perBatch: opts.streamPerBatch ?? false, desc: describeModel(config) } } : {}),
+    ...(stream
+      ? { stream: { perBatch: opts.streamPerBatch ?? false, units: describeModel(config).units.length } }
+      : {}),
     peakLine: (peak) => `peak device memory: ${formatBytes(peak)} (${peak} bytes)${suffix}`,
   };
 }
 
-/** The whole model on the device, loaded and its CKA computed by the library (src/api/). */
-async function loadedCka(gpu: Gpu, model: string, run: CkaRun, options: CkaCallOptions): Promise<CkaResult> {
+/**
+ * The model loaded on the device (or, with --stream, opened: its decoder layers read from the checkpoint
+ * one at a time, once or once per CKA batch) and its CKA computed by the library (src/api/).
+ */
+async function libraryCka(gpu: Gpu, model: string, run: CkaRun, options: CkaCallOptions): Promise<CkaResult> {
   checkPrecisionSupported(gpu, run.precision);
-  const loaded = await loadModel(gpu, directorySource(model), { precision: run.precision });
+  const source = directorySource(model);
+  const loaded = run.stream
+    ? await loadModel(gpu, source, { stream: { perBatch: run.stream.perBatch } })
+    : await loadModel(gpu, source, { precision: run.precision });
   try {
     return await cka(loaded, run.data, options);
   } finally {
@@ -201,30 +204,6 @@ async function loadedCka(gpu: Gpu, model: string, run: CkaRun, options: CkaCallO
   }
 }
 
-/** Decoder layers read from the checkpoint one at a time, once (or once per CKA batch). */
-async function streamedCka(
-  gpu: Gpu,
-  model: string,
-  train: TextWindows,
-  c: { samples: number; batch: number; estimator: Estimator },
-  stream: { readonly perBatch: boolean; readonly desc: ModelDescription },
-  o: { onProgress: (done: number) => void; signal: AbortSignal | undefined },
-): Promise<CkaResult> {
-  const store = await openCheckpoint(directorySource(model));
-  try {
-    const { cka: result } = await calibrateTextStreamed(gpu, stream.desc, store, train, {
-      windows: c.samples,
-      batchWindows: c.batch,
-      estimator: c.estimator,
-      perBatch: stream.perBatch,
-      onProgress: o.onProgress,
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
-    return result;
-  } finally {
-    await store.close();
-  }
-}
 /** `sglp cka` on the command line. */
 export function registerCka(program: Command): void {
   program

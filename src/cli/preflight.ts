@@ -23,6 +23,7 @@ import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import { METHODS, type Method, type Score } from '../sglp/report/schema.js';
 import { resolveSettings } from '../sglp/search-stage.js';
 import { DEFAULT_MAX_SEGMENTS } from '../sglp/segment.js';
+import { asFlagError } from './flag-names.js';
 import { readLlmConfig } from './prune.js';
 import { type PruneCliOptions, parseScore } from './prune-common.js';
 
@@ -261,7 +262,7 @@ export async function preflightPrune(model: string, opts: PruneCliOptions): Prom
       desc,
     ));
   } catch (err) {
-    throw new PreflightError((err as Error).message);
+    throw new PreflightError((asFlagError(err) as Error).message);
   }
   const notes = await checkOutLocation(opts.out, { kind: 'dir', input: model });
 

@@ -1,6 +1,6 @@
 // What `sglp prune` for classifiers (prune.ts) and for language models (prune-llm.ts), and `sglp compare`,
 // share: the options, the --out check, progress on stderr, the pipeline's protocol options, and writing
-// and summarising the report.
+// and printing the report (the summary itself: prune-summary.ts).
 
 import type { ClassifierMetrics } from '../eval/classify.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
@@ -178,22 +178,4 @@ export function printReport(
 ): void {
   if (json) io.stdout(`${JSON.stringify(report)}\n`);
   else io.stdout(summary(report));
-}
-
-/** The summary lines every prune prints: segments, then (after the metrics) timings and notes. */
-export function segmentsLine(r: Report): string {
-  return `segments (${r.segmentation.kRule} K = ${r.segmentation.k}): ${r.segmentation.segments
-    .map(([a, b]) => `[${a}, ${b})`)
-    .join(' ')}`;
-}
-
-export function timingAndNotesLines(r: Report): string[] {
-  const t = r.timings;
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  return [
-    `time: features ${s(t.featuresMs)}, CKA ${s(t.ckaMs)}, segmentation ${s(t.segmentMs)}, ` +
-      `${r.protocol.importance ? `${r.protocol.importance.score} ${r.protocol.importance.score === 'similarity' ? 'ranking' : 'search'}` : 'selection'} ${s(t.importanceMs)}, ` +
-      `eval ${s(t.evalMs)}${t.recalibrateMs !== undefined ? `, batch-norm recalibration ${s(t.recalibrateMs)}` : ''}, total ${s(t.totalMs)}`,
-    ...r.notes.map((n) => `note: ${n}`),
-  ];
 }

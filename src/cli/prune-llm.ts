@@ -6,48 +6,25 @@
 // report.html; all at once (a staging directory renamed to DIR: output.ts). --samples, --batch and the GradNorm sizes count windows here.
 // Tensors keep the input's dtype (`--save-dtype auto`; kept tensors are then the input's bytes unless
 // fine-tuned); `--finetune-epochs E` fine-tunes a copy with AdamW and writes the fine-tuned weights.
-// These are the language model's flags and data; the loaded model is pruned by the library as an image
-// classifier is (prune-loaded.ts), and only --stream, which the library does not offer, runs here.
+// These are the language model's flags and data; the model is pruned by the library as an image classifier
+// is (prune-run.ts), loaded, or with --stream opened for layer streaming (`loadModel(…, { stream: true })`).
 
-import { describeModel } from '../arch/describe.js';
 import type { PerplexityMetrics } from '../eval/perplexity.js';
 import type { LlmConfig } from '../io/config.js';
 import { parseDataSpec } from '../io/data-spec.js';
-import { openCheckpoint } from '../io/safetensors-index.js';
 import { textWindows } from '../io/text-data.js';
 import { readTokenizer } from '../io/tokenizer.js';
-import { acquireDevice } from '../node/device.js';
-import {
-  directorySource,
-  isNotFound,
-  pathIn,
-  readFileBytes,
-  writeFileAtomic,
-  writeSafetensorsFile,
-} from '../node/files.js';
-import { methodLabel } from '../report/labels.js';
-import { HF_SIDE_FILES, parseSaveDtype, prunedHfConfigJson, prunedTensorsAs } from '../sglp/export.js';
-import { pruneLlm, SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
+import { directorySource } from '../node/files.js';
+import { parseSaveDtype } from '../sglp/export.js';
+import { SGLP_TEXT_DEFAULTS } from '../sglp/families/lm/prune.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import type { Method, Report } from '../sglp/report/schema.js';
 import { checkMemoryCap } from './common.js';
-import { writeStaged } from './output.js';
-import { checkPrecisionStream, checkPrecisionSupported, parsePrecision } from './precision.js';
+import { checkPrecisionStream, parsePrecision } from './precision.js';
 import { preflightPrune, readTextData } from './preflight.js';
-import { formatBytes, processIo } from './progress.js';
-import {
-  type PruneCliOptions,
-  type PruneDeps,
-  printReport,
-  progressReporter,
-  protocolOptions,
-  REPORT_FILE,
-  REPORT_HTML,
-  segmentsLine,
-  timingAndNotesLines,
-  writeReportFiles,
-} from './prune-common.js';
-import { pruneLoaded } from './prune-loaded.js';
+import { processIo } from './progress.js';
+import { type PruneCliOptions, type PruneDeps, protocolOptions } from './prune-common.js';
+import { pruneWithLibrary } from './prune-run.js';
 
 /** The LLM branch of pruneCommand, after the method, target and --data syntax were checked. */
 export async function pruneLlmCommand(
@@ -56,7 +33,6 @@ export async function pruneLlmCommand(
   deps: PruneDeps,
   parsed: {
     config: LlmConfig;
-    configText: string;
     method: Method;
     target: KeepRequest;
   },
@@ -93,7 +69,6 @@ export async function pruneLlmCommand(
   const pre = await preflightPrune(model, opts);
   for (const note of pre.notes) io.stderr(`note: ${note}\n`);
   const dir = directorySource(model);
-  const desc = describeModel(parsed.config);
   const { tokenizer, train, test } = pre.text ?? (await readWindows(dir, spec.file, seqLen));
   if (test.windows === 0) {
     throw new Error(
@@ -112,103 +87,24 @@ export async function pruneLlmCommand(
     input: model,
     output: opts.out,
   };
-  if (!opts.stream) {
-    // Loaded, pruned and exported by the library (prune-loaded.ts); fine-tuned weights are evaluated as
-    // written, rounded to the dtype each is saved in (src/api/family.ts).
-    const finetune = opts.finetuneEpochs
-      ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples, lr: opts.finetuneLr }
-      : undefined;
-    return pruneLoaded(
-      model,
-      {
-        data: { train, test },
-        options: { ...options, finetune },
-        precision,
-        ...(cap === undefined ? {} : { memoryCap: cap }),
-        summary,
-      },
-      opts,
-      deps,
-    );
-  }
-  // --stream: nothing is loaded; every stage reads the layers it needs from the checkpoint.
-  const gpu = deps.gpu ?? (await acquireDevice(cap === undefined ? {} : { memoryCap: cap }));
-  const capBefore = gpu.pool.memoryCap;
-  if (deps.gpu && cap !== undefined) gpu.pool.memoryCap = cap;
-  const reporter = progressReporter(io);
-  let store: Awaited<ReturnType<typeof openCheckpoint>> | undefined;
-  try {
-    const checkpoint = await openCheckpoint(dir);
-    store = checkpoint;
-    checkPrecisionSupported(gpu, precision);
-    const { report, pruned, view } = await pruneLlm(
-      { gpu, desc, stream: { store: checkpoint }, train, test },
-      { ...options, precision, onProgress: reporter.onProgress, signal: deps.signal },
-    );
-    reporter.stop();
-    // No tensor is on the device: each is read from the input checkpoint as it is written, its bytes
-    // unchanged unless --save-dtype converts them.
-    const tensors = prunedTensorsAs(pruned, view, { input: checkpoint, save: saveDtype, unchanged: true });
-    const sideFiles: string[] = [];
-    // Every file into a staging directory, renamed to --out when all are complete (output.ts).
-    await writeStaged(opts.out, deps.signal, async (out) => {
-      await writeSafetensorsFile(pathIn(out, 'model.safetensors'), tensors, {
-        format: 'pt',
-        pruned_by: 'sglp',
-      });
-      await writeFileAtomic(
-        pathIn(out, 'config.json'),
-        prunedHfConfigJson(parsed.configText, pruned, pathIn(model, 'config.json'), saveDtype),
-      );
-      for (const name of HF_SIDE_FILES) {
-        let bytes: Uint8Array;
-        try {
-          bytes = await readFileBytes(pathIn(model, name));
-        } catch (err) {
-          if (isNotFound(err)) continue;
-          throw err;
-        }
-        await writeFileAtomic(pathIn(out, name), bytes);
-        sideFiles.push(name);
-      }
-      await writeReportFiles(out, report);
-    });
-    printReport(report, io, opts.json, (r) => summary(r, sideFiles));
-    return report;
-  } finally {
-    reporter.stop();
-    await store?.close();
-    if (deps.gpu) gpu.pool.memoryCap = capBefore;
-    else gpu.destroy();
-  }
-}
-
-function summary(r: Report, sideFiles: readonly string[]): string {
-  const ppl = (m: Report['metrics']['before']) => ('perplexity' in m ? m.perplexity.toFixed(3) : '');
-  const name = (i: number) => r.units[i].name;
-  const m = r.metrics.after;
-  return [
-    `${r.model.name} (${methodLabel(r)}): removed ${r.removed.length} of ${r.units.length} decoder layers (${r.removed.map(name).join(', ')})`,
-    segmentsLine(r),
-    `perplexity ${ppl(r.metrics.before)} → ${ppl(m)} (${'tokens' in m ? m.tokens : ''} test tokens, no fine-tuning)`,
-    ...(r.metrics.afterFinetune
-      ? [
-          `after fine-tuning for ${r.protocol.finetune?.epochs} epoch(s) (AdamW): perplexity ` +
-            `${ppl(r.metrics.afterFinetune)} (fine-tuning ${(r.timings.finetuneMs / 1000).toFixed(1)} s)`,
-        ]
-      : []),
-    `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs/token ${r.size.macsBefore} → ${r.size.macsAfter}`,
-    ...(r.device.memory
-      ? [
-          `peak device memory ${formatBytes(r.device.memory.peakDeviceBytes)}` +
-            (r.device.memory.streamed ? ' (layer streaming)' : '') +
-            (r.device.memory.memoryCap !== null ? `, cap ${formatBytes(r.device.memory.memoryCap)}` : ''),
-        ]
-      : []),
-    ...timingAndNotesLines(r),
-    `pruned model: ${r.model.output} (Hugging Face: ${['config.json', 'model.safetensors', ...sideFiles].join(', ')}); report: ${pathIn(r.model.output, REPORT_FILE)}, ${pathIn(r.model.output, REPORT_HTML)}`,
-    '',
-  ].join('\n');
+  // Loaded (or, with --stream, opened: every stage reads the layers it needs from the checkpoint), pruned
+  // and exported by the library (prune-run.ts); fine-tuned weights are evaluated as written, rounded to the
+  // dtype each is saved in (src/api/family.ts).
+  const finetune = opts.finetuneEpochs
+    ? { epochs: opts.finetuneEpochs, samples: opts.finetuneSamples, lr: opts.finetuneLr }
+    : undefined;
+  return pruneWithLibrary(
+    model,
+    {
+      data: { train, test },
+      options: { ...options, finetune },
+      precision,
+      ...(cap === undefined ? {} : { memoryCap: cap }),
+      ...(opts.stream ? { stream: true } : {}),
+    },
+    opts,
+    deps,
+  );
 }
 
 /** The text's windows of both splits, with the model's tokenizer. */

@@ -4,8 +4,9 @@
 // a Hugging Face directory). Writes DIR/model.safetensors, DIR/config.json, DIR/sglp-report.json and
 // DIR/report.html, all at once (a staging directory renamed to DIR: output.ts), after a pre-flight that
 // checks flags, data and DIR before the device (preflight.ts); the input model is only read. The model is
-// loaded, pruned and exported by the library (prune-loaded.ts: src/api/ `loadModel`, `prune`,
-// `exportModel`, as the page and Deno run them), for both families; only an LM's --stream is not.
+// loaded (an LM's --stream: opened, its layers read one at a time), pruned and exported by the library
+// (prune-run.ts: src/api/ `loadModel`, `prune`, `exportFiles`, as the page and Deno run them), for both
+// families; the library's errors name option fields, reworded here with the flags (flag-names.ts).
 // `--json` prints the report on stdout; progress goes to stderr.
 
 import { type LlmConfig, parseModelConfig } from '../io/config.js';
@@ -13,26 +14,18 @@ import { parseDataSpec } from '../io/data-spec.js';
 import { loadImageDataset } from '../node/datasets.js';
 import { isNotFound, pathIn, readFileText } from '../node/files.js';
 import { readRunnableConfig } from '../node/model-dir.js';
-import { methodLabel } from '../report/labels.js';
 import { parseSaveDtype } from '../sglp/export.js';
 import type { KeepRequest } from '../sglp/keep-plan.js';
 import { methodTargetError } from '../sglp/pipeline.js';
 import { METHODS, type Method, type Report } from '../sglp/report/schema.js';
 import { checkFinetuneSamples } from '../train/finetune.js';
 import { checkDatasetFits } from './common.js';
+import { withFlagNames } from './flag-names.js';
 import { preflightPrune } from './preflight.js';
 import { processIo } from './progress.js';
-import {
-  type PruneCliOptions,
-  type PruneDeps,
-  protocolOptions,
-  REPORT_FILE,
-  REPORT_HTML,
-  segmentsLine,
-  timingAndNotesLines,
-} from './prune-common.js';
+import { type PruneCliOptions, type PruneDeps, protocolOptions } from './prune-common.js';
 import { pruneLlmCommand } from './prune-llm.js';
-import { pruneLoaded } from './prune-loaded.js';
+import { pruneWithLibrary } from './prune-run.js';
 
 export type { PruneCliOptions, PruneDeps } from './prune-common.js';
 
@@ -85,17 +78,18 @@ function checkUnsupported(opts: PruneCliOptions): void {
   }
 }
 
-export async function pruneCommand(
-  model: string,
-  opts: PruneCliOptions,
-  deps: PruneDeps = {},
-): Promise<Report> {
+/** `sglp prune`: the library's option errors reworded with the flags (flag-names.ts). */
+export function pruneCommand(model: string, opts: PruneCliOptions, deps: PruneDeps = {}): Promise<Report> {
+  return withFlagNames(() => runPrune(model, opts, deps));
+}
+
+async function runPrune(model: string, opts: PruneCliOptions, deps: PruneDeps): Promise<Report> {
   const io = deps.io ?? processIo;
   checkUnsupported(opts);
   const method = parseMethod(opts.method);
   const target = parseTarget(opts);
   const targetError = methodTargetError(method, target);
-  if (targetError) throw new Error(targetError);
+  if (targetError) throw targetError;
   parseDataSpec(opts.data); // a bad spec fails before anything slow
   const llm = await readLlmConfig(model);
   if (llm) return pruneLlmCommand(model, opts, deps, { ...llm, method, target });
@@ -140,8 +134,8 @@ export async function pruneCommand(
     before: deps.before && 'accuracy' in deps.before ? deps.before : undefined,
     calibrationCache: deps.calibrationCache,
   };
-  // Loaded, pruned and exported by the library (prune-loaded.ts); num_batches_tracked carried over.
-  return pruneLoaded(model, { data: { train, test }, options, precision: 'f32', summary }, opts, deps);
+  // Loaded, pruned and exported by the library (prune-run.ts); num_batches_tracked carried over.
+  return pruneWithLibrary(model, { data: { train, test }, options, precision: 'f32' }, opts, deps);
 }
 
 /** The config of a LLaMA-family model directory and its text, or undefined for any other directory. */
@@ -157,31 +151,4 @@ export async function readLlmConfig(
   }
   const config = parseModelConfig(configText, pathIn(model, 'config.json'));
   return config.kind === 'llm' ? { config, configText } : undefined;
-}
-
-function summary(r: Report): string {
-  const pct = (m: Report['metrics']['before']) =>
-    'accuracy' in m ? `${(100 * m.accuracy).toFixed(2)}%` : '';
-  const t = r.timings;
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const name = (i: number) => r.units[i].name;
-  return [
-    `${r.model.name} (${methodLabel(r)}): removed ${r.removed.length} of ${r.units.length} units (${r.removed.map(name).join(', ')})`,
-    segmentsLine(r),
-    `accuracy ${pct(r.metrics.before)} → ${pct(r.metrics.after)} as pruned` +
-      (r.metrics.recalibrated
-        ? ` → ${pct(r.metrics.recalibrated)} after batch-norm recalibration on ${r.protocol.recalibration?.samples} train images`
-        : '') +
-      ` (${'samples' in r.metrics.after ? r.metrics.after.samples : ''} test samples, no fine-tuning)`,
-    ...(r.metrics.afterFinetune
-      ? [
-          `after fine-tuning for ${r.protocol.finetune?.epochs} epoch(s): accuracy ${pct(r.metrics.afterFinetune)} ` +
-            `(fine-tuning ${s(t.finetuneMs)})`,
-        ]
-      : []),
-    `params ${r.size.paramsBefore} → ${r.size.paramsAfter}, MACs ${r.size.macsBefore} → ${r.size.macsAfter}`,
-    ...timingAndNotesLines(r),
-    `pruned model: ${r.model.output} (config.json, model.safetensors); report: ${pathIn(r.model.output, REPORT_FILE)}, ${pathIn(r.model.output, REPORT_HTML)}`,
-    '',
-  ].join('\n');
 }

@@ -9,8 +9,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CifarFiles, loadImageDataset as fromFiles, type IdxFiles } from '../api/data.js';
-import type { ExportedModel } from '../api/export.js';
-import { type LanguageModel, type LoadModelOptions, loadModel, type Model } from '../api/model.js';
+import type { ExportedFiles, ExportedModel } from '../api/export.js';
+import {
+  type LoadModelOptions,
+  loadModel,
+  type Model,
+  type StreamedLanguageModel,
+  type StreamModelOptions,
+} from '../api/model.js';
 import { loadTextData, type TextData, type TextDataOptions } from '../api/text.js';
 import type { Gpu } from '../gpu/device.js';
 import type { ImageDataSpec, Split } from '../io/data-spec.js';
@@ -20,9 +26,23 @@ import { directorySource, writeFileAtomic } from './files.js';
 
 export { runDirectory } from './train-run-dir.js';
 
-/** Loads a model directory (config.json + model.safetensors or shards) from disk onto `gpu`. */
-export function loadModelDir(gpu: Gpu, dir: string, options?: LoadModelOptions): Promise<Model> {
-  return loadModel(gpu, directorySource(dir), options);
+/**
+ * Loads a model directory (config.json + model.safetensors or shards) from disk onto `gpu`; with `stream`,
+ * opens a language model for layer streaming instead (`sglp prune --stream`).
+ */
+export function loadModelDir(
+  gpu: Gpu,
+  dir: string,
+  options: StreamModelOptions,
+): Promise<StreamedLanguageModel>;
+export function loadModelDir(gpu: Gpu, dir: string, options?: LoadModelOptions): Promise<Model>;
+export function loadModelDir(
+  gpu: Gpu,
+  dir: string,
+  options?: LoadModelOptions | StreamModelOptions,
+): Promise<Model | StreamedLanguageModel> {
+  const source = directorySource(dir);
+  return options && 'stream' in options ? loadModel(gpu, source, options) : loadModel(gpu, source, options);
 }
 
 /**
@@ -45,14 +65,20 @@ export function loadImageDataset(
 
 /** The train and test windows of a UTF-8 text file for a language model (the CLI's `--data text:FILE`). */
 export async function loadTextFile(
-  model: Pick<LanguageModel, 'tokenizer' | 'config' | 'name'>,
+  model: Parameters<typeof loadTextData>[0],
   file: string,
   options: TextDataOptions = {},
 ): Promise<TextData> {
   return loadTextData(model, await readFile(file), { name: file, ...options });
 }
 
-/** Writes every file of an export into `dir` (which must exist), each to a temporary name, then renamed. */
-export async function writeExport(dir: string, exported: Pick<ExportedModel, 'files'>): Promise<void> {
+/**
+ * Writes every file of an export (exportModel's, or exportFiles' chunks) into `dir` (which must exist), each
+ * to a temporary name, then renamed.
+ */
+export async function writeExport(
+  dir: string,
+  exported: Pick<ExportedModel, 'files'> | Pick<ExportedFiles, 'files'>,
+): Promise<void> {
   for (const [name, bytes] of exported.files) await writeFileAtomic(join(dir, name), bytes);
 }

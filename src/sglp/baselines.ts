@@ -16,6 +16,7 @@
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { OptionError } from '../io/option-error.js';
 import { Rng } from '../io/prng.js';
 import type { ParamStore } from '../nn/params.js';
 import { mul } from '../ops/elementwise/elementwise.js';
@@ -38,12 +39,17 @@ export function removableUnits(desc: Pick<ModelDescription, 'units'>): number[] 
 /** Throws unless a baseline can remove `remove` of `removable` units. */
 export function checkBudget(method: Baseline, remove: number, removable: readonly number[]): void {
   if (!Number.isSafeInteger(remove) || remove < 0) {
-    throw new RangeError(`--remove must be an integer >= 0, got ${remove}`);
+    throw new OptionError(
+      'target.remove',
+      (n) => `${n('target.remove')} must be an integer >= 0, got ${remove}`,
+    );
   }
   if (remove > removable.length) {
-    throw new RangeError(
-      `--remove ${remove} with --method ${method}: only ${removable.length} units are unprotected, ` +
-        `so at most --remove ${removable.length} is possible`,
+    throw new OptionError(
+      ['target.remove', 'method'],
+      (n) =>
+        `${n('target.remove')} ${remove} with ${n('method')} ${method}: only ${removable.length} units are unprotected, ` +
+        `so at most ${n('target.remove')} ${removable.length} is possible`,
     );
   }
 }
@@ -51,7 +57,8 @@ export function checkBudget(method: Baseline, remove: number, removable: readonl
 /** R units of `removable` drawn by a seeded shuffle, ascending. */
 export function chooseRandom(removable: readonly number[], remove: number, seed: number): number[] {
   checkBudget('random', remove, removable);
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`--seed must be an integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed))
+    throw new OptionError('seed', (n) => `${n('seed')} must be an integer, got ${seed}`);
   const order = Rng.derive(seed, RANDOM_STREAM).shuffle([...removable]);
   return order.slice(0, remove).sort((a, b) => a - b);
 }

@@ -12,10 +12,12 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
 import type { TextWindows } from '../io/text-data.js';
-import { type LlamaStreamResult, streamLlamaLayers, type TokenBatch } from '../nn/llama-stream.js';
+import { type LlamaStreamResult, streamLlamaLayers } from '../nn/llama-stream.js';
+import { FeatureSinks } from './calibrate.js';
 import {
   type TextCalibrationOptions,
   type TextCalibrationResult,
+  textBatches,
   textCalibrationSettings,
 } from './calibrate-text.js';
 import { CkaAccumulator, type CkaResult } from './cka.js';
@@ -45,11 +47,7 @@ export async function calibrateTextStreamed(
 ): Promise<StreamedTextCalibrationResult> {
   const { windows, per, estimator } = textCalibrationSettings(train, options);
   const T = train.seqLen;
-  const batches: TokenBatch[] = [];
-  for (let w = 0; w < windows; w += per) {
-    const b = Math.min(per, windows - w);
-    batches.push({ ids: train.ids.subarray(w * T, (w + b) * T), batch: b, seq: T });
-  }
+  const batches = textBatches(train, windows, per);
   const units = desc.units.map((u) => u.name);
   const stream = {
     ...(options.hostStates ? { hostStates: true } : {}),
@@ -58,6 +56,7 @@ export async function calibrateTextStreamed(
   const observers = options.observers ?? [];
   if (options.perBatch || observers.length > 0) {
     const acc = new CkaAccumulator(gpu, { units, estimator });
+    const sinks = new FeatureSinks(acc, observers);
     const L = desc.units.length;
     let memory: LlamaStreamResult = { peakBytes: 0, largestUploadBytes: 0, streamedBytes: 0 };
     let featuresMs = 0;
@@ -65,26 +64,15 @@ export async function calibrateTextStreamed(
     try {
       for (let i = 0; i < batches.length; i++) {
         const ta = performance.now();
-        acc.beginBatch(batches[i].batch * T);
-        for (const o of observers) o.beginBatch(batches[i].batch * T);
-        const visit = async (u: number, _: number, h: Tensor) => {
-          acc.addUnit(u, h);
-          for (const o of observers) await o.capture(u, h);
-        };
+        sinks.beginBatch(batches[i].batch * T);
+        const visit = (u: number, _: number, h: Tensor) => sinks.capture(u, h);
         const m = await streamLlamaLayers(gpu, desc, store, [batches[i]], visit, {
           ...stream,
-          ...(observers.some((o) => o.input)
-            ? {
-                onInput: async (_: number, x0: Tensor) => {
-                  for (const o of observers) await o.input?.(x0);
-                },
-              }
-            : {}),
+          ...(sinks.wantsInput ? { onInput: (_: number, x0: Tensor) => sinks.input(x0) } : {}),
           onProgress: (done) => options.onProgress?.(i * L + done, batches.length * L),
         });
         const tb = performance.now();
-        await acc.endBatch();
-        for (const o of observers) await o.endBatch();
+        await sinks.endBatch();
         featuresMs += tb - ta;
         ckaMs += performance.now() - tb;
         memory = {

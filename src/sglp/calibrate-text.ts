@@ -5,28 +5,28 @@
 // states in the same pass, and first the embedding output (decoder layer 0's input) through `input`.
 
 import type { Gpu } from '../gpu/device.js';
-import type { Tensor } from '../gpu/tensor.js';
 import type { TextWindows } from '../io/text-data.js';
 import type { Llama } from '../nn/llama.js';
 import { embedding } from '../ops/llm/embedding.js';
-import type { FeatureObserver } from './calibrate.js';
+import {
+  type CalibrationRunOptions,
+  checkCalibrationSizes,
+  FeatureSinks,
+  type InputObserver,
+} from './calibrate.js';
 import { CkaAccumulator, type CkaResult, type Estimator } from './cka.js';
+import type { TextBatch } from './importance-llm.js';
 
 /** docs/method.md's calibration protocol for text: 16 windows, 4 per batch (512 token rows at seq-len 128). */
 export const TEXT_CALIBRATION_DEFAULTS = { windows: 16, batchWindows: 4, estimator: 'biased' } as const;
 
 /** A FeatureObserver that also wants the embedding output [tokens, hidden] before the first layer's. */
-export interface TextFeatureObserver extends FeatureObserver {
-  input?(embedded: Tensor): void | Promise<void>;
-}
+export type TextFeatureObserver = InputObserver;
 
-export interface TextCalibrationOptions {
+export interface TextCalibrationOptions extends CalibrationRunOptions {
   readonly windows?: number;
   readonly batchWindows?: number;
-  readonly estimator?: Estimator;
   readonly observers?: readonly TextFeatureObserver[];
-  readonly onProgress?: (done: number, total: number) => void;
-  readonly signal?: AbortSignal;
 }
 
 export interface TextCalibrationResult {
@@ -44,18 +44,24 @@ export function textCalibrationSettings(
   const windows = options.windows ?? TEXT_CALIBRATION_DEFAULTS.windows;
   const per = options.batchWindows ?? TEXT_CALIBRATION_DEFAULTS.batchWindows;
   const estimator = options.estimator ?? TEXT_CALIBRATION_DEFAULTS.estimator;
-  for (const [name, v] of [
-    ['--samples', windows],
-    ['--batch', per],
-  ] as const) {
-    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
-  }
-  if (windows > train.windows) {
-    throw new RangeError(
-      `--samples ${windows}: ${train.name} (train) has only ${train.windows} windows of ${train.seqLen} tokens`,
-    );
-  }
+  checkCalibrationSizes(
+    windows,
+    per,
+    train.windows,
+    `${train.name} (train) has only ${train.windows} windows of ${train.seqLen} tokens`,
+  );
   return { windows, per, estimator };
+}
+
+/** The first `count` windows of `data` in batches of `size`. */
+export function textBatches(data: TextWindows, count: number, size: number): TextBatch[] {
+  const T = data.seqLen;
+  const out: TextBatch[] = [];
+  for (let w = 0; w < count; w += size) {
+    const b = Math.min(size, count - w);
+    out.push({ ids: data.ids.subarray(w * T, (w + b) * T), batch: b, seq: T });
+  }
+  return out;
 }
 
 /** Runs the first windows of `train` through `net` and returns the averaged CKA of its decoder layers. */
@@ -67,41 +73,37 @@ export async function calibrateText(
 ): Promise<TextCalibrationResult> {
   const { windows, per, estimator } = textCalibrationSettings(train, options);
   const T = train.seqLen;
-  const observers = options.observers ?? [];
   const acc = new CkaAccumulator(gpu, { units: net.desc.units.map((u) => u.name), estimator });
+  const sinks = new FeatureSinks(acc, options.observers ?? []);
   let featuresMs = 0;
   let ckaMs = 0;
   let forwardPasses = 0;
   try {
-    const total = Math.ceil(windows / per);
-    for (let w = 0, done = 0; w < windows; w += per) {
+    const batches = textBatches(train, windows, per);
+    let done = 0;
+    for (const { ids, batch: b } of batches) {
       options.signal?.throwIfAborted();
-      const b = Math.min(per, windows - w);
       const ta = performance.now();
-      acc.beginBatch(b * T);
-      for (const o of observers) o.beginBatch(b * T);
+      sinks.beginBatch(b * T);
       await gpu.scope(async () => {
-        const tokens = net.tokens(train.ids.subarray(w * T, (w + b) * T), b, T);
-        if (observers.some((o) => o.input)) {
-          const x0 = embedding(gpu, net.params.get(net.net.embed), tokens).reshape([b * T, net.net.hidden]);
-          for (const o of observers) await o.input?.(x0);
+        const tokens = net.tokens(ids, b, T);
+        if (sinks.wantsInput) {
+          await sinks.input(
+            embedding(gpu, net.params.get(net.net.embed), tokens).reshape([b * T, net.net.hidden]),
+          );
         }
         const { hidden } = await net.forwardHidden(tokens, {
-          capture: async (unit, rep) => {
-            acc.addUnit(unit, rep);
-            for (const o of observers) await o.capture(unit, rep);
-          },
+          capture: (unit, rep) => sinks.capture(unit, rep),
         });
         hidden.dispose();
         tokens.dispose();
       });
       forwardPasses++;
       const tb = performance.now();
-      await acc.endBatch();
-      for (const o of observers) await o.endBatch();
+      await sinks.endBatch();
       featuresMs += tb - ta;
       ckaMs += performance.now() - tb;
-      options.onProgress?.(++done, total);
+      options.onProgress?.(++done, batches.length);
     }
     return { cka: acc.result(), featuresMs, ckaMs, forwardPasses };
   } finally {

@@ -9,6 +9,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { imageBatches, type Normalize } from '../io/batches.js';
 import type { ImageDataset } from '../io/dataset.js';
+import { checkCount, OptionError } from '../io/option-error.js';
 import { CLASSIFIER_ARCHITECTURES, type ClassifierModel, createClassifier } from '../nn/model.js';
 import type { ParamStore } from '../nn/params.js';
 import { CkaAccumulator, type CkaResult, type Estimator } from './cka.js';
@@ -24,14 +25,65 @@ export interface FeatureObserver {
   endBatch(): void | Promise<void>;
 }
 
-export interface CalibrationOptions {
-  readonly samples?: number;
-  readonly batch?: number;
+/** A FeatureObserver that may also want the model's input representation (text: the embedding output). */
+export interface InputObserver extends FeatureObserver {
+  input?(embedded: Tensor): void | Promise<void>;
+}
+
+/** The CKA accumulator and the observers of one calibration, fed the same representations in one pass. */
+export class FeatureSinks {
+  constructor(
+    private readonly acc: CkaAccumulator,
+    private readonly observers: readonly InputObserver[],
+  ) {}
+
+  /** Whether an observer wants the input representation (then the caller computes it). */
+  get wantsInput(): boolean {
+    return this.observers.some((o) => o.input);
+  }
+
+  beginBatch(rows: number): void {
+    this.acc.beginBatch(rows);
+    for (const o of this.observers) o.beginBatch(rows);
+  }
+
+  async input(x0: Tensor): Promise<void> {
+    for (const o of this.observers) await o.input?.(x0);
+  }
+
+  async capture(unit: number, rep: Tensor): Promise<void> {
+    this.acc.addUnit(unit, rep);
+    for (const o of this.observers) await o.capture(unit, rep);
+  }
+
+  async endBatch(): Promise<void> {
+    await this.acc.endBatch();
+    for (const o of this.observers) await o.endBatch();
+  }
+}
+
+/**
+ * The calibration `samples` and `batch` checked (integers >= 1; samples within the `available` ones of the
+ * train split, `only` saying what it has: `… has only 64 samples`).
+ */
+export function checkCalibrationSizes(samples: number, batch: number, available: number, only: string): void {
+  checkCount('samples', samples);
+  checkCount('batch', batch);
+  if (samples > available) throw new OptionError('samples', (n) => `${n('samples')} ${samples}: ${only}`);
+}
+
+/** What every calibration takes (images here, text windows in calibrate-text*.ts). */
+export interface CalibrationRunOptions {
   readonly estimator?: Estimator;
-  readonly observers?: readonly FeatureObserver[];
   /** After each batch: batches done and in all. */
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
+}
+
+export interface CalibrationOptions extends CalibrationRunOptions {
+  readonly samples?: number;
+  readonly batch?: number;
+  readonly observers?: readonly FeatureObserver[];
   /** The network to run (default: createClassifier over `params`); frozen for eval, unfrozen after. */
   readonly net?: ClassifierModel;
 }
@@ -43,10 +95,6 @@ export interface CalibrationResult {
   readonly ckaMs: number;
   /** Forward passes over one batch. */
   readonly forwardPasses: number;
-}
-
-export function checkCount(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be an integer >= 1, got ${v}`);
 }
 
 /** Runs the calibration samples through the model and returns the averaged CKA matrix. */
@@ -70,14 +118,10 @@ export async function calibrate(
   const samples = options.samples ?? CALIBRATION_DEFAULTS.samples;
   const batch = options.batch ?? CALIBRATION_DEFAULTS.batch;
   const estimator = options.estimator ?? CALIBRATION_DEFAULTS.estimator;
-  checkCount('--samples', samples);
-  checkCount('--batch', batch);
-  if (samples > train.n) {
-    throw new RangeError(`--samples ${samples}: ${train.name} has only ${train.n} samples`);
-  }
-  const observers = options.observers ?? [];
+  checkCalibrationSizes(samples, batch, train.n, `${train.name} has only ${train.n} samples`);
   const net = options.net ?? createClassifier(gpu, desc, params);
   const acc = new CkaAccumulator(gpu, { units: desc.units.map((u) => u.name), estimator });
+  const sinks = new FeatureSinks(acc, options.observers ?? []);
   let featuresMs = 0;
   let ckaMs = 0;
   let forwardPasses = 0;
@@ -91,22 +135,14 @@ export async function calibrate(
     for (const b of imageBatches(train, { batchSize: batch, normalize, limit: samples })) {
       options.signal?.throwIfAborted();
       const ta = performance.now();
-      acc.beginBatch(b.size);
-      for (const o of observers) o.beginBatch(b.size);
+      sinks.beginBatch(b.size);
       await gpu.scope(async () => {
         const x = gpu.tensor(b.x, [b.size, c, h, w]);
-        await net.forward(x, {
-          mode: 'eval',
-          capture: async (unit, rep) => {
-            acc.addUnit(unit, rep);
-            for (const o of observers) await o.capture(unit, rep);
-          },
-        });
+        await net.forward(x, { mode: 'eval', capture: (unit, rep) => sinks.capture(unit, rep) });
       });
       forwardPasses++;
       const tb = performance.now();
-      await acc.endBatch();
-      for (const o of observers) await o.endBatch();
+      await sinks.endBatch();
       const tc = performance.now();
       featuresMs += tb - ta;
       ckaMs += tc - tb;

@@ -8,6 +8,7 @@ import type { PrunedModel } from '../arch/prune.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { SafetensorsDtype } from '../io/dtypes.js';
+import { OptionError } from '../io/option-error.js';
 import { inverseKeyMap } from '../io/renamed-store.js';
 import type { TensorStore } from '../io/safetensors.js';
 import type { TensorToWrite } from '../io/safetensors-write.js';
@@ -36,7 +37,10 @@ const TORCH_DTYPE: Readonly<Record<Exclude<SaveDtype, 'auto'>, string>> = {
 export function parseSaveDtype(value: string | undefined): SaveDtype {
   if (value === undefined) return 'auto';
   if (!(SAVE_DTYPES as readonly string[]).includes(value)) {
-    throw new Error(`--save-dtype must be one of ${SAVE_DTYPES.join(', ')}, got "${value}"`);
+    throw new OptionError(
+      'saveDtype',
+      (n) => `${n('saveDtype')} must be one of ${SAVE_DTYPES.join(', ')}, got "${value}"`,
+    );
   }
   return value as SaveDtype;
 }

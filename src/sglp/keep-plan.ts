@@ -39,7 +39,9 @@ export interface KeepPlan {
   readonly secondPass: boolean;
 }
 
-/** A plan that cannot be met; `maxRemove` is the largest R that `--remove` accepts for these segments. */
+/** A plan that cannot be met; `maxRemove` is the largest R that `target.remove` accepts for these segments. */
+import { OptionError } from '../io/option-error.js';
+
 export class KeepPlanError extends Error {
   constructor(
     message: string,
@@ -80,7 +82,10 @@ export function maxRemovable(
 
 function removePlan(facts: readonly SegmentFacts[], total: number): KeepPlan {
   if (!Number.isInteger(total) || total < 0) {
-    throw new KeepPlanError(`--remove must be an integer >= 0, got ${total}`);
+    throw new OptionError(
+      'target.remove',
+      (n) => `${n('target.remove')} must be an integer >= 0, got ${total}`,
+    );
   }
   const max = facts.reduce((sum, f) => sum + (f.holdsStem ? 0 : secondPassCap(f)), 0);
   if (total > max) {
@@ -127,18 +132,23 @@ function explicitPlan(
   keep: readonly number[],
 ): KeepPlan {
   if (keep.length !== facts.length) {
-    throw new KeepPlanError(
-      `--keep-per-segment has ${keep.length} counts but there are ${facts.length} segments`,
+    throw new OptionError(
+      'target.keepPerSegment',
+      (n) => `${n('target.keepPerSegment')} has ${keep.length} counts but there are ${facts.length} segments`,
     );
   }
   facts.forEach((f, i) => {
     const k = keep[i];
     const name = `segment ${i} (units ${segments[i][0]}..${segments[i][1] - 1}, ${f.size} units, ${f.protectedCount} protected)`;
     if (!Number.isInteger(k))
-      throw new KeepPlanError(`--keep-per-segment: ${name} keeps ${k}, not an integer`);
+      throw new OptionError(
+        'target.keepPerSegment',
+        (n) => `${n('target.keepPerSegment')}: ${name} keeps ${k}, not an integer`,
+      );
     if (k < f.protectedCount || k > f.size) {
-      throw new KeepPlanError(
-        `--keep-per-segment: ${name} keeps ${k}, expected ${f.protectedCount} to ${f.size}`,
+      throw new OptionError(
+        'target.keepPerSegment',
+        (n) => `${n('target.keepPerSegment')}: ${name} keeps ${k}, expected ${f.protectedCount} to ${f.size}`,
       );
     }
   });

@@ -10,6 +10,7 @@
 import type { ReinitUnit } from '../arch/prune.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { OptionError } from '../io/option-error.js';
 import { Rng } from '../io/prng.js';
 
 /** The re-init PRNG stream (so that `--seed` S here never repeats another use of seed S). */
@@ -24,7 +25,8 @@ function nameHash(name: string): number {
 
 /** The fresh tensors of one re-initialised conv, by their keys in the pruned model. */
 export function reinitArrays(r: ReinitUnit, seed: number): Map<string, Float32Array> {
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`--seed must be an integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed))
+    throw new OptionError('seed', (n) => `${n('seed')} must be an integer, got ${seed}`);
   const weight = r.params.find((p) => p.kind === 'weight');
   if (weight?.shape.length !== 4) {
     throw new Error(`re-initialising ${r.name}: no 4-d conv weight among ${r.params.map((p) => p.key)}`);

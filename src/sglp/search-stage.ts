@@ -3,6 +3,7 @@
 // of removed units (by the search, or by a baseline).
 
 import type { ModelDescription } from '../arch/types.js';
+import { checkCount, OptionError } from '../io/option-error.js';
 import {
   CosineScores,
   checkBudget,
@@ -12,7 +13,6 @@ import {
   removableUnits,
   type ScoredBaseline,
 } from './baselines.js';
-import { checkCount } from './calibrate.js';
 import {
   MAX_EXHAUSTIVE,
   planSearch,
@@ -95,12 +95,14 @@ export interface PruneSettings {
   readonly maxExhaustive: number;
 }
 
-/** Why a method cannot take this target, or undefined. */
-export function methodTargetError(method: Method, target: KeepRequest): string | undefined {
+/** Why a method cannot take this target (a baseline given keep counts), or undefined. */
+export function methodTargetError(method: Method, target: KeepRequest): OptionError | undefined {
   if (method === 'sglp' || 'remove' in target) return undefined;
-  return (
-    `--method ${method} takes --remove R, not --keep-per-segment: the baselines remove R units ` +
-    'anywhere and have no segments to keep units in'
+  return new OptionError(
+    ['method', 'target.keepPerSegment'],
+    (n) =>
+      `${n('method')} ${method} takes ${n('target.remove')} R, not ${n('target.keepPerSegment')}: the ` +
+      'baselines remove R units anywhere and have no segments to keep units in',
   );
 }
 
@@ -120,9 +122,17 @@ export function resolveSettings(
   const score =
     options.score ??
     (defaults.score === 'similarity' && !CosineScores.defined(desc) ? 'loss' : defaults.score);
-  if (!SCORES.includes(score)) throw new Error(`--score must be one of ${SCORES.join(', ')}, got "${score}"`);
+  if (!SCORES.includes(score)) {
+    throw new OptionError(
+      'score',
+      (n) => `${n('score')} must be one of ${SCORES.join(', ')}, got "${score}"`,
+    );
+  }
   if (options.select !== undefined && score !== 'gradnorm') {
-    throw new Error(`--select chooses between GradNorm scores; it does not apply to --score ${score}`);
+    throw new OptionError(
+      ['select', 'score'],
+      (n) => `${n('select')} chooses between GradNorm scores; it does not apply to ${n('score')} ${score}`,
+    );
   }
   const select =
     score === 'loss' ? 'min' : score === 'similarity' ? 'max' : (options.select ?? defaults.select);
@@ -130,21 +140,28 @@ export function resolveSettings(
   const method = options.method ?? 'sglp';
   const seed = options.seed ?? 0;
   if (!METHODS.includes(method)) {
-    throw new Error(`--method must be one of ${METHODS.join(', ')}, got "${method}"`);
+    throw new OptionError(
+      'method',
+      (n) => `${n('method')} must be one of ${METHODS.join(', ')}, got "${method}"`,
+    );
   }
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`--seed must be an integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed)) {
+    throw new OptionError('seed', (n) => `${n('seed')} must be an integer, got ${seed}`);
+  }
   const targetError = methodTargetError(method, options.target);
-  if (targetError) throw new Error(targetError);
+  if (targetError) throw targetError;
   const sglp = method === 'sglp';
   if (!sglp) checkBudget(method, (options.target as { remove: number }).remove, removableUnits(desc));
-  checkCount('--samples', samples);
-  checkCount('--batch', batch);
-  checkCount('--gradnorm-batches', gBatches);
-  checkCount('--gradnorm-batch-size', gSize);
-  checkCount('eval batch', evalBatch);
-  checkCount('--max-exhaustive', maxExhaustive);
-  if (options.evalLimit !== undefined) checkCount('--eval-limit', options.evalLimit);
-  if (select !== 'min' && select !== 'max') throw new Error(`--select must be min or max, got "${select}"`);
+  checkCount('samples', samples);
+  checkCount('batch', batch);
+  checkCount('gradnormBatches', gBatches);
+  checkCount('gradnormBatchSize', gSize);
+  checkCount('evalBatch', evalBatch);
+  checkCount('maxExhaustive', maxExhaustive);
+  if (options.evalLimit !== undefined) checkCount('evalLimit', options.evalLimit);
+  if (select !== 'min' && select !== 'max') {
+    throw new OptionError('select', (n) => `${n('select')} must be min or max, got "${select}"`);
+  }
   return {
     method,
     sglp,
@@ -159,6 +176,22 @@ export function resolveSettings(
     score,
     maxExhaustive,
   };
+}
+
+/**
+ * The calibration samples and, when the settings search, the scoring batches against the `available`
+ * train samples (text: windows); `only` says what the split has (`… has only 64 samples`).
+ */
+export function checkTrainSize(s: PruneSettings, available: number, only: string): void {
+  if (s.samples > available) {
+    throw new OptionError('samples', (n) => `${n('samples')} ${s.samples}: ${only}`);
+  }
+  if (s.sglp && s.score !== 'similarity' && s.gBatches * s.gSize > available) {
+    throw new OptionError(
+      ['gradnormBatches', 'gradnormBatchSize'],
+      (n) => `${n('gradnormBatches')} ${s.gBatches} x ${n('gradnormBatchSize')} ${s.gSize}: ${only}`,
+    );
+  }
 }
 
 /** Whether the settings are the default protocol; only the searching scores read the scoring settings. */

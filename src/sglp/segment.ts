@@ -8,6 +8,8 @@
 // is as long as possible, recursively). JavaScript arithmetic is IEEE-754 double without contraction, so
 // the same input gives the same partition on every engine.
 
+import { OptionError } from '../io/option-error.js';
+
 /** K_max of the elbow rule. */
 export const DEFAULT_MAX_SEGMENTS = 6;
 /** The elbow rule counts a step from k to k + 1 segments when it cuts the loss by more than this. */
@@ -164,7 +166,7 @@ export function segmentSequence(values: ArrayLike<number>, options: SegmentOptio
     throw new RangeError(`maxSegments (K_max) must be an integer >= 1, got ${maxSegments}`);
   }
   const fixed = options.segments;
-  if (fixed !== undefined) checkK(fixed, len, '--segments');
+  if (fixed !== undefined) checkSegments(fixed, len);
   const elbowMax = Math.min(maxSegments, len);
   const table = fisherTable(values, Math.max(elbowMax, fixed ?? 0));
   const lossByK = Array.from({ length: table.maxK }, (_, i) => table.loss[i][len]);
@@ -231,6 +233,15 @@ export function validateCkaMatrix(matrix: readonly ArrayLike<number>[], options:
       }
     }
   }
+}
+
+/** `segments` K: an integer from 1 to the number of units. */
+function checkSegments(k: number, len: number): void {
+  if (!Number.isInteger(k) || k < 1) {
+    throw new OptionError('segments', (n) => `${n('segments')} must be an integer >= 1, got ${k}`);
+  }
+  if (k > len)
+    throw new OptionError('segments', (n) => `${n('segments')} is ${k}, more than the ${len} units to split`);
 }
 
 function checkK(k: number, len: number, what: string): void {

@@ -1,6 +1,7 @@
 // A Node script on the library (examples/node/prune.mjs, `sglp/node`) prunes the bundled language model as
 // `sglp prune` does: `--remove 6` on models/fortunes-llama12 with the default text protocol removes the same
-// decoder layers, and the written files (config.json, model.safetensors) are the same bytes.
+// decoder layers, and the written files (config.json, model.safetensors) are the same bytes; so does the
+// script's --stream (`loadModelDir(…, { stream: true })`, what `sglp prune --stream` runs).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,6 +60,32 @@ describe.skipIf(!have)('examples/node/prune.mjs on models/fortunes-llama12', () 
         expect(mine[file], file).toBe(theirs[file]);
       }
       expect(readFileSync(path.join(out, 'config.json'), 'utf8')).toContain('"num_hidden_layers": 6');
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "--stream (the library's streamed model) removes the same layers and writes the same bytes",
+    async () => {
+      const out = path.join(scratch, 'script-stream');
+      const r = await runProcess(
+        process.execPath,
+        [SCRIPT, MODEL, '--data', `text:${TEXT}`, '--remove', '6', '--out', out, '--stream'],
+        { cwd: ROOT, env: process.env, timeoutMs: TIMEOUT_MS },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as Report;
+      expect(report.removed).toEqual(cli.removed);
+      expect(report.device.memory?.streamed).toBe(true);
+      const got = report.metrics.after as { perplexity: number; tokens: number };
+      const want = cli.metrics.after as { perplexity: number; tokens: number };
+      expect(got.tokens).toBe(want.tokens);
+      expect(Math.abs(got.perplexity - want.perplexity)).toBeLessThanOrEqual(1e-12 * want.perplexity);
+      const mine = await digest(out);
+      const theirs = await digest(path.join(scratch, 'cli'));
+      for (const file of ['config.json', 'model.safetensors']) {
+        expect(mine[file], file).toBe(theirs[file]);
+      }
     },
     TIMEOUT_MS,
   );

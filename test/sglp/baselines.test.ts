@@ -65,9 +65,11 @@ describe('baseline choices', () => {
   });
 
   it('refuses budgets beyond the removable units, and bad seeds', () => {
-    expect(() => chooseRandom(removable, 8, 0)).toThrow(/only 7 units are unprotected.*at most --remove 7/);
-    expect(() => chooseLast(removable, -1)).toThrow(/--remove must be an integer >= 0/);
-    expect(() => chooseRandom(removable, 2, 1.5)).toThrow(/--seed must be an integer/);
+    expect(() => chooseRandom(removable, 8, 0)).toThrow(
+      /only 7 units are unprotected.*at most target\.remove 7/,
+    );
+    expect(() => chooseLast(removable, -1)).toThrow(/^target\.remove must be an integer >= 0/);
+    expect(() => chooseRandom(removable, 2, 1.5)).toThrow(/^seed must be an integer/);
   });
 });
 
@@ -199,12 +201,12 @@ describe('baselines through pruneSglp on the tiny model', () => {
 
   it('baselines take --remove only, within the removable units; unknown methods are refused', async () => {
     await expect(run({ method: 'random', target: { keepPerSegment: [1, 2, 3] } })).rejects.toThrow(
-      /--method random takes --remove R, not --keep-per-segment/,
+      /^method random takes target\.remove R, not target\.keepPerSegment/,
     );
     await expect(run({ method: 'last', target: { remove: 8 } })).rejects.toThrow(
       /only 7 units are unprotected/,
     );
-    await expect(run({ method: 'bogus' as never })).rejects.toThrow(/--method must be one of sglp, random/);
-    await expect(run({ method: 'random', seed: 0.5 })).rejects.toThrow(/--seed must be an integer/);
+    await expect(run({ method: 'bogus' as never })).rejects.toThrow(/^method must be one of sglp, random/);
+    await expect(run({ method: 'random', seed: 0.5 })).rejects.toThrow(/^seed must be an integer/);
   });
 });

@@ -32,7 +32,7 @@ describe('keep plan from --remove', () => {
   it('removes nothing for R = 0 and refuses a bad R', () => {
     expect(planKeep(resnet56, resnet56Protected, { remove: 0 }).keep).toEqual([3, 7, 14, 2, 2]);
     expect(() => planKeep(resnet56, resnet56Protected, { remove: -1 })).toThrow(
-      '--remove must be an integer >= 0',
+      /^target\.remove must be an integer >= 0/,
     );
     expect(() => planKeep(resnet56, resnet56Protected, { remove: 2.5 })).toThrow('got 2.5');
   });
@@ -143,7 +143,7 @@ describe('explicit --keep-per-segment', () => {
 
   it('names the segment whose count is out of range', () => {
     expect(() => planKeep(resnet56, resnet56Protected, { keepPerSegment: [3, 3, 4, 2] })).toThrow(
-      '--keep-per-segment has 4 counts but there are 5 segments',
+      /^target\.keepPerSegment has 4 counts but there are 5 segments/,
     );
     expect(() => planKeep(resnet56, resnet56Protected, { keepPerSegment: [3, 3, 1, 2, 2] })).toThrow(
       'segment 2 (units 10..23, 14 units, 2 protected) keeps 1, expected 2 to 14',

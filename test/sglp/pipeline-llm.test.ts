@@ -118,7 +118,7 @@ describe('text calibration', () => {
         }
       }
       await expect(calibrateText(gpu, net, data, { windows: 14 })).rejects.toThrow(
-        /--samples 14: ids \(train\) has only 13 windows of 7 tokens/,
+        /^samples 14: ids \(train\) has only 13 windows of 7 tokens/,
       );
     } finally {
       net.dispose();

@@ -231,7 +231,7 @@ describe('web page', () => {
       () => (window as unknown as { sglpWeb: PageState }).sglpWeb.status === 'error',
     );
     expect(await page.locator('#loaded').textContent()).toMatch(
-      /--samples 500: picked data train has only 64/,
+      /: samples 500: picked data train has only 64/,
     );
     for (const [name, value] of Object.entries(SETTINGS)) {
       if (name !== 'select') await page.fill(`#form [name="${name}"]`, String(value));

@@ -10,6 +10,7 @@ import { type ClassifierMetrics, evaluateClassifier, type LabelledBatch } from '
 import type { Gpu } from '../../../gpu/device.js';
 import { batchCount, imageBatches, type Normalize } from '../../../io/batches.js';
 import type { ImageDataset } from '../../../io/dataset.js';
+import { OptionError } from '../../../io/option-error.js';
 import { type ClassifierModel, createClassifier } from '../../../nn/model.js';
 import type { ParamStore } from '../../../nn/params.js';
 import { type FinetuneOptions, finetune } from '../../../train/finetune.js';
@@ -34,7 +35,7 @@ import {
 } from '../../importance.js';
 import { segmentLossScorer } from '../../loss-score.js';
 import { hasBatchNorm, recalibrateBatchNorm } from '../../recalibrate.js';
-import type { PruneSettings, PruneStage } from '../../search-stage.js';
+import { checkTrainSize, type PruneSettings, type PruneStage } from '../../search-stage.js';
 import { SGLP_DEFAULTS } from './defaults.js';
 
 export interface ImageInputs {
@@ -105,19 +106,18 @@ export class ImageFamily implements ModelFamily<ClassifierMetrics> {
     const { train } = this.inputs;
     const recalibrate = this.recalibrate;
     if (!Number.isSafeInteger(recalibrate) || recalibrate < 0) {
-      throw new RangeError(`--recalibrate must be a count of images >= 0, got ${recalibrate}`);
-    }
-    if (recalibrate > train.n) {
-      throw new RangeError(`--recalibrate ${recalibrate}: ${train.name} has only ${train.n} samples`);
-    }
-    if (s.samples > train.n) {
-      throw new RangeError(`--samples ${s.samples}: ${train.name} has only ${train.n} samples`);
-    }
-    if (s.sglp && s.score !== 'similarity' && s.gBatches * s.gSize > train.n) {
-      throw new RangeError(
-        `--gradnorm-batches ${s.gBatches} x --gradnorm-batch-size ${s.gSize}: ${train.name} has only ${train.n} samples`,
+      throw new OptionError(
+        'recalibrate',
+        (n) => `${n('recalibrate')} must be a count of images >= 0, got ${recalibrate}`,
       );
     }
+    if (recalibrate > train.n) {
+      throw new OptionError(
+        'recalibrate',
+        (n) => `${n('recalibrate')} ${recalibrate}: ${train.name} has only ${train.n} samples`,
+      );
+    }
+    checkTrainSize(s, train.n, `${train.name} has only ${train.n} samples`);
   }
 
   start(): void {

@@ -12,6 +12,7 @@ import type { TextWindows } from '../../../io/text-data.js';
 import type { ParamStore, Precision } from '../../../nn/params.js';
 import type { CosineScores } from '../../baselines.js';
 import type { CalibrationResult } from '../../calibrate.js';
+import { textBatches } from '../../calibrate-text.js';
 import type { Scorer } from '../../candidates.js';
 import type { SaveDtype } from '../../export.js';
 import type {
@@ -25,7 +26,7 @@ import type {
 } from '../../family.js';
 import type { ParamView } from '../../importance.js';
 import type { TextBatch } from '../../importance-llm.js';
-import type { PruneSettings, PruneStage } from '../../search-stage.js';
+import { checkTrainSize, type PruneSettings, type PruneStage } from '../../search-stage.js';
 import { SGLP_TEXT_DEFAULTS } from './defaults.js';
 
 export interface LmInputs {
@@ -46,16 +47,25 @@ export interface LmOptions {
   readonly evalLimit?: number;
 }
 
-/** The first `count` windows of `data` in batches of `size`. */
-export function textBatches(data: TextWindows, count: number, size: number): TextBatch[] {
-  const T = data.seqLen;
-  const out: TextBatch[] = [];
-  for (let w = 0; w < count; w += size) {
-    const b = Math.min(size, count - w);
-    out.push({ ids: data.ids.subarray(w * T, (w + b) * T), batch: b, seq: T });
-  }
-  return out;
+/** One segment's scorer request: `score` (loss or GradNorm) of its keep-sets on the scoring batches. */
+export interface SegmentRequest {
+  readonly segment: readonly [number, number];
+  readonly batches: readonly TextBatch[];
+  readonly score: 'loss' | 'gradnorm';
+  readonly hooks: FamilyHooks;
 }
+
+/** One perplexity evaluation: windows per batch, progress by windows done, the run's hooks. */
+export interface EvalRun {
+  readonly batch: number;
+  readonly progress: (windows: number) => void;
+  readonly hooks: FamilyHooks;
+}
+
+/** What a split has, for the message of a size it cannot give. */
+const hasOnly = (split: TextWindows) =>
+  `${split.name} (${split.split}) has only ${split.windows} windows of ${split.seqLen} tokens ` +
+  `(${split.splitTokens} tokens)`;
 
 function limited(data: TextWindows, limit: number | undefined): TextWindows {
   if (limit === undefined || limit >= data.windows) return data;
@@ -107,26 +117,10 @@ export abstract class LmFamily implements ModelFamily<PerplexityMetrics> {
     this.evalData = limited(test, options.evalLimit);
   }
 
-  private windowsOf(what: string, n: number, split: TextWindows): void {
-    if (n > split.windows) {
-      throw new RangeError(
-        `${what}: ${split.name} (${split.split}) has only ${split.windows} windows of ${split.seqLen} tokens ` +
-          `(${split.splitTokens} tokens)`,
-      );
-    }
-  }
-
   checkData(s: PruneSettings): void {
     const { train, test } = this.inputs;
-    this.windowsOf(`--samples ${s.samples}`, s.samples, train);
-    if (s.sglp && s.score !== 'similarity') {
-      this.windowsOf(
-        `--gradnorm-batches ${s.gBatches} x --gradnorm-batch-size ${s.gSize}`,
-        s.gBatches * s.gSize,
-        train,
-      );
-    }
-    if (this.evalData.windows === 0) this.windowsOf('evaluation', 1, test);
+    checkTrainSize(s, train.windows, hasOnly(train));
+    if (this.evalData.windows === 0) throw new RangeError(`evaluation: ${hasOnly(test)}`);
   }
 
   /** The peak device memory is the run's own: reset here, the earlier peak restored in dispose(). */
@@ -147,31 +141,39 @@ export abstract class LmFamily implements ModelFamily<PerplexityMetrics> {
     hooks: FamilyHooks,
   ): Promise<CalibrationResult>;
 
-  /** One segment's scorer on the scoring batches (`--score loss|gradnorm`). */
-  protected abstract segmentScorer(
-    segment: readonly [number, number],
-    batches: readonly TextBatch[],
-    score: 'loss' | 'gradnorm',
-    hooks: FamilyHooks,
-  ): Scorer;
+  /** One segment's scorer on the scoring batches (`score` loss or gradnorm). */
+  protected abstract segmentScorer(request: SegmentRequest): Scorer;
 
   scorers(s: PruneSettings, hooks: FamilyHooks) {
     const score = s.score === 'loss' ? 'loss' : 'gradnorm';
     const batches = textBatches(this.inputs.train, s.gBatches * s.gSize, s.gSize);
     return {
-      segment: (seg: readonly [number, number]) => this.segmentScorer(seg, batches, score, hooks),
+      segment: (segment: readonly [number, number]) => this.segmentScorer({ segment, batches, score, hooks }),
       dispose: () => {},
     };
   }
 
   abstract prunedView(pruned: PrunedModel, s: PruneSettings): ParamView | undefined;
 
-  abstract evaluate(
+  /** Perplexity of the model, or of `target` (a pruning of it), with progress by batch and passes counted. */
+  async evaluate(
     target: PrunedTarget | undefined,
     stage: PruneStage,
     s: EvalSettings,
     hooks: FamilyHooks,
-  ): Promise<Measured<PerplexityMetrics>>;
+  ): Promise<Measured<PerplexityMetrics>> {
+    return perplexityOf(await this.perplexity(target, this.evalRun(stage, s, hooks)));
+  }
+
+  /** The evaluation of a stage: its batch size, and progress in batches of the evaluation windows. */
+  protected evalRun(stage: PruneStage, s: EvalSettings, hooks: FamilyHooks): EvalRun {
+    const batch = s.evalBatch;
+    const total = Math.ceil(this.evalData.windows / batch);
+    return { batch, hooks, progress: (w) => hooks.progress({ stage, done: Math.ceil(w / batch), total }) };
+  }
+
+  /** The perplexity on the evaluation windows, of the model or of `target`. */
+  protected abstract perplexity(target: PrunedTarget | undefined, run: EvalRun): Promise<PerplexityMetrics>;
 
   given(before: PerplexityMetrics): Measured<PerplexityMetrics> {
     const want = this.evalData.windows * (this.evalData.seqLen - 1);

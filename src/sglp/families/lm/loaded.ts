@@ -9,13 +9,21 @@ import type { ParamStore } from '../../../nn/params.js';
 import { finetuneLm, type LmFinetuneOptions } from '../../../train/finetune-lm.js';
 import type { CosineScores } from '../../baselines.js';
 import { calibrateText } from '../../calibrate-text.js';
-import type { CalibrationSettings, EvalSettings, FamilyHooks, Measured, PrunedTarget } from '../../family.js';
+import type { CalibrationSettings, FamilyHooks, PrunedTarget } from '../../family.js';
 import { finetuneProgress, finetuneStage } from '../../finetune-stage.js';
 import { ParamView } from '../../importance.js';
-import { llmSegmentScorer, type TextBatch } from '../../importance-llm.js';
+import { llmSegmentScorer } from '../../importance-llm.js';
 import { roundToSaved } from '../../round-params.js';
-import type { PruneSettings, PruneStage } from '../../search-stage.js';
-import { calibrationOptions, LmFamily, type LmInputs, type LmOptions, perplexityOf } from './family.js';
+import type { PruneSettings } from '../../search-stage.js';
+import {
+  calibrationOptions,
+  type EvalRun,
+  LmFamily,
+  type LmInputs,
+  type LmOptions,
+  perplexityOf,
+  type SegmentRequest,
+} from './family.js';
 
 /** `--finetune-epochs E` (and `--finetune-samples N`) plus any overrides of src/tunables.ts's lmFinetune. */
 export type LmFinetuneRequest = Omit<LmFinetuneOptions, 'signal' | 'onProgress'> & {
@@ -62,12 +70,7 @@ export class LoadedLm extends LmFamily {
     );
   }
 
-  protected segmentScorer(
-    segment: readonly [number, number],
-    batches: readonly TextBatch[],
-    score: 'loss' | 'gradnorm',
-    hooks: FamilyHooks,
-  ) {
+  protected segmentScorer({ segment, batches, score, hooks }: SegmentRequest) {
     return llmSegmentScorer(this.gpu, this.desc, this.params, segment, batches, {
       counters: hooks.passes,
       signal: hooks.signal,
@@ -79,34 +82,26 @@ export class LoadedLm extends LmFamily {
     return ParamView.ofPruned(this.params, pruned);
   }
 
-  private async run(model: Llama, stage: PruneStage, s: EvalSettings, hooks: FamilyHooks) {
-    const data = this.evalData;
-    const batch = s.evalBatch;
-    const total = Math.ceil(data.windows / batch);
+  private run(model: Llama, r: EvalRun) {
     const counted = {
       nextTokenLoss: async (ids: ArrayLike<number>, b: number, seq: number) => {
-        hooks.signal?.throwIfAborted();
-        const r = await model.nextTokenLoss(ids, b, seq);
-        hooks.passes.forward++;
-        return r;
+        r.hooks.signal?.throwIfAborted();
+        const loss = await model.nextTokenLoss(ids, b, seq);
+        r.hooks.passes.forward++;
+        return loss;
       },
     };
-    return evaluatePerplexity(counted, data, {
-      batch,
-      onProgress: (p) => hooks.progress({ stage, done: Math.ceil(p.windows / batch), total }),
+    return evaluatePerplexity(counted, this.evalData, {
+      batch: r.batch,
+      onProgress: (p) => r.progress(p.windows),
     });
   }
 
-  async evaluate(
-    target: PrunedTarget | undefined,
-    stage: PruneStage,
-    s: EvalSettings,
-    hooks: FamilyHooks,
-  ): Promise<Measured<PerplexityMetrics>> {
-    if (!target) return perplexityOf(await this.run(this.net as Llama, stage, s, hooks));
+  protected async perplexity(target: PrunedTarget | undefined, r: EvalRun): Promise<PerplexityMetrics> {
+    if (!target) return this.run(this.net as Llama, r);
     const net = new Llama(this.gpu, target.pruned.description, (target.view as ParamView).asStore());
     try {
-      return perplexityOf(await this.run(net, stage, s, hooks));
+      return await this.run(net, r);
     } finally {
       net.dispose();
     }
@@ -133,7 +128,8 @@ export class LoadedLm extends LmFamily {
       prepare: savedAs ? (params) => roundToSaved(params, savedAs(target.pruned)) : undefined,
       network: (params) => new Llama(gpu, desc, params),
       release: (net) => net.dispose(),
-      evaluate: async (net) => perplexityOf(await this.run(net, 'eval-finetuned', s, hooks)).report,
+      evaluate: async (net) =>
+        perplexityOf(await this.run(net, this.evalRun('eval-finetuned', s, hooks))).report,
     });
   }
 }

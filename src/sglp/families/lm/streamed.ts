@@ -7,20 +7,31 @@
 import type { PrunedModel } from '../../../arch/prune.js';
 import type { PerplexityMetrics } from '../../../eval/perplexity.js';
 import { evaluatePerplexityStreamed } from '../../../eval/perplexity-stream.js';
+import { OptionError } from '../../../io/option-error.js';
 import type { TensorStore } from '../../../io/safetensors.js';
 import type { CosineScores } from '../../baselines.js';
 import { calibrateTextStreamed } from '../../calibrate-text-stream.js';
-import type { CalibrationSettings, EvalSettings, FamilyHooks, Measured, PrunedTarget } from '../../family.js';
-import type { TextBatch } from '../../importance-llm.js';
+import type { CalibrationSettings, FamilyHooks, PrunedTarget } from '../../family.js';
 import { prunedStore, streamedLlmSegmentScorer } from '../../importance-llm-stream.js';
-import type { PruneStage } from '../../search-stage.js';
-import { calibrationOptions, LmFamily, type LmInputs, type LmOptions, perplexityOf } from './family.js';
+import {
+  calibrationOptions,
+  type EvalRun,
+  LmFamily,
+  type LmInputs,
+  type LmOptions,
+  type SegmentRequest,
+} from './family.js';
 
 /** `sglp prune --stream`: the input checkpoint, read one tensor at a time under its own keys. */
 export interface LlmStreamInput {
   readonly store: TensorStore;
   /** Hold hidden states on the CPU between layers (less device memory, one readback per layer). */
   readonly hostStates?: boolean;
+  /**
+   * Calibration streams the model once per CKA batch (default true: one batch's CKA state on the
+   * device); false: once for all batches (`sglp cka --stream`). The matrix is the same bit for bit.
+   */
+  readonly perBatch?: boolean;
 }
 
 export class StreamedLm extends LmFamily {
@@ -33,29 +44,25 @@ export class StreamedLm extends LmFamily {
     options: LmOptions & { readonly finetune?: unknown },
   ) {
     if (options.finetune) {
-      throw new Error(
-        '--finetune-epochs needs the model loaded on the device; it does not run with --stream',
+      throw new OptionError(
+        ['finetune', 'stream'],
+        (n) => `${n('finetune')} needs the model loaded on the device; it does not run with ${n('stream')}`,
       );
     }
     super(inputs, options);
   }
 
   calibrate(s: CalibrationSettings, observers: CosineScores[], hooks: FamilyHooks) {
-    // Once per batch: one batch's CKA state on the device (L·n² floats, more than a small model's
-    // weights); the extra checkpoint reads are few next to GradNorm's two per candidate.
+    // By default once per batch: one batch's CKA state on the device (L·n² floats, more than a small
+    // model's weights); the extra checkpoint reads are few next to GradNorm's two per candidate.
     return calibrateTextStreamed(this.gpu, this.desc, this.stream.store, this.inputs.train, {
       ...calibrationOptions(s, observers, hooks),
-      perBatch: true,
+      perBatch: this.stream.perBatch ?? true,
       hostStates: this.stream.hostStates ?? false,
     });
   }
 
-  protected segmentScorer(
-    segment: readonly [number, number],
-    batches: readonly TextBatch[],
-    score: 'loss' | 'gradnorm',
-    hooks: FamilyHooks,
-  ) {
+  protected segmentScorer({ segment, batches, score, hooks }: SegmentRequest) {
     return streamedLlmSegmentScorer(this.gpu, this.desc, this.stream.store, segment, batches, {
       counters: hooks.passes,
       signal: hooks.signal,
@@ -68,31 +75,23 @@ export class StreamedLm extends LmFamily {
     return undefined;
   }
 
-  /** Perplexity of the model (or of `target`, a pruning of it), streamed, with progress and passes. */
-  async evaluate(
-    target: PrunedTarget | undefined,
-    stage: PruneStage,
-    s: EvalSettings,
-    hooks: FamilyHooks,
-  ): Promise<Measured<PerplexityMetrics>> {
-    const data = this.evalData;
-    const batch = s.evalBatch;
+  /** The perplexity of the model (or of `target`, a pruning of it), streamed from the checkpoint. */
+  protected async perplexity(target: PrunedTarget | undefined, r: EvalRun): Promise<PerplexityMetrics> {
     const pruned: PrunedModel | undefined = target?.pruned;
-    const total = Math.ceil(data.windows / batch);
-    const r = await evaluatePerplexityStreamed(
+    const m = await evaluatePerplexityStreamed(
       this.gpu,
       pruned ? pruned.description : this.desc,
       prunedStore(this.stream.store, pruned),
-      data,
+      this.evalData,
       {
-        batch,
+        batch: r.batch,
         ...(this.stream.hostStates ? { hostStates: true } : {}),
-        ...(hooks.signal ? { signal: hooks.signal } : {}),
-        onProgress: (p) => hooks.progress({ stage, done: Math.ceil(p.windows / batch), total }),
+        ...(r.hooks.signal ? { signal: r.hooks.signal } : {}),
+        onProgress: (p) => r.progress(p.windows),
       },
     );
-    hooks.passes.forward += total;
-    return perplexityOf({ perplexity: r.perplexity, nll: r.nll, tokens: r.tokens });
+    r.hooks.passes.forward += Math.ceil(this.evalData.windows / r.batch);
+    return { perplexity: m.perplexity, nll: m.nll, tokens: m.tokens };
   }
 
   async finetune(): Promise<undefined> {

@@ -1,11 +1,11 @@
-// The device half of `sglp prune` for a model loaded whole, either family (prune.ts checks the flags and
-// data first): the library's loadModel, prune and exportModel (src/api/), as the page, Deno and
-// examples/node/prune.mjs run them, then every file into a staging directory renamed to --out when all
-// are complete (output.ts). Only an LM's --stream runs elsewhere (prune-llm.ts: the library loads models).
+// The device half of `sglp prune`, either family, loaded or (an LM's --stream) streamed from its
+// checkpoint (prune.ts and prune-llm.ts check the flags and data first): the library's loadModel, prune
+// and exportFiles (src/api/), as the page, Deno and examples/node/prune.mjs run them, then every file into
+// a staging directory renamed to --out when all are complete (output.ts).
 
-import { exportModel } from '../api/export.js';
+import { exportFiles } from '../api/export.js';
 import type { Split } from '../api/family.js';
-import { loadModel } from '../api/model.js';
+import { type AnyModel, loadModel } from '../api/model.js';
 import { type PruneCallOptions, prune } from '../api/run.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Precision } from '../nn/params.js';
@@ -16,22 +16,24 @@ import { writeStaged } from './output.js';
 import { checkPrecisionSupported } from './precision.js';
 import { processIo } from './progress.js';
 import { type PruneDeps, printReport, progressReporter, writeReportFiles } from './prune-common.js';
+import { pruneSummary } from './prune-summary.js';
 
 /** What the command checked before the device, for either family. */
-export interface LoadedPrune {
+export interface PruneRun {
   readonly data: { readonly train: Split; readonly test: Split };
   /** The pipeline's and the family's options, --out and the provenance fields included. */
   readonly options: Omit<PruneCallOptions, 'onProgress' | 'signal'> & { readonly output: string };
   readonly precision: Precision;
   /** Language models: fail any allocation past this many bytes. */
   readonly memoryCap?: number;
-  /** The summary, given the files written besides config.json and model.safetensors. */
-  readonly summary: (r: Report, sideFiles: readonly string[]) => string;
+  /** Language models: never load the model; read its decoder layers from the checkpoint (--stream). */
+  readonly stream?: boolean;
 }
 
-export async function pruneLoaded(
+/** Loads (or opens, streamed) `model`, prunes it by the library and writes every file to --out. */
+export async function pruneWithLibrary(
   model: string,
-  run: LoadedPrune,
+  run: PruneRun,
   opts: { readonly json?: boolean },
   deps: PruneDeps,
 ): Promise<Report> {
@@ -43,7 +45,10 @@ export async function pruneLoaded(
   const reporter = progressReporter(io);
   try {
     checkPrecisionSupported(gpu, run.precision);
-    const loaded = await loadModel(gpu, directorySource(model), { precision: run.precision });
+    const source = directorySource(model);
+    const loaded: AnyModel = run.stream
+      ? await loadModel(gpu, source, { stream: true })
+      : await loadModel(gpu, source, { precision: run.precision });
     try {
       const result = await prune(loaded, run.data, {
         ...run.options,
@@ -52,15 +57,17 @@ export async function pruneLoaded(
       });
       try {
         reporter.stop();
-        const exported = await exportModel(loaded, result);
+        // model.safetensors is written a tensor at a time: a streamed model's unchanged tensors are read
+        // from the input checkpoint as they are written, never through the device.
+        const exported = exportFiles(loaded, result);
         const sideFiles = [...exported.files.keys()].filter(
           (f) => f !== 'config.json' && f !== 'model.safetensors',
         );
         await writeStaged(run.options.output, deps.signal, async (dir) => {
-          for (const [name, bytes] of exported.files) await writeFileAtomic(pathIn(dir, name), bytes);
+          for (const [name, content] of exported.files) await writeFileAtomic(pathIn(dir, name), content);
           await writeReportFiles(dir, result.report);
         });
-        printReport(result.report, io, opts.json, (r) => run.summary(r, sideFiles));
+        printReport(result.report, io, opts.json, (r) => pruneSummary(r, sideFiles));
         return result.report;
       } finally {
         result.finetuned?.dispose();
