@@ -18,7 +18,6 @@
 // channels swapped) runs here too.
 
 import type { Defines } from '../../gpu/shader.js';
-import { uniforms } from '../../gpu/uniforms.js';
 
 /** The compile-time shape of one halo kernel: the generator's input and the pipeline's cache key. */
 export type HaloKernel = {
@@ -36,20 +35,6 @@ export type HaloKernel = {
   /** Output channels that are not a multiple of TM (the last block's extra channels are not stored). */
   coTail: boolean;
 };
-
-/** The halo kernel's uniforms (tap addressing as in conv2d.wgsl). */
-export const haloParams = uniforms({
-  cin: 'u32',
-  cout: 'u32',
-  positions: 'u32',
-  coBlocks: 'u32',
-  gridX: 'u32',
-  sCo: 'u32',
-  sCi: 'u32',
-  tapBase: 'i32',
-  tapStepH: 'i32',
-  tapStepW: 'i32',
-});
 
 /** Subgroup size the kernel is written for: one workgroup is one subgroup. */
 export const HALO_LANES = 8;

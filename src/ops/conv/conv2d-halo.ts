@@ -4,7 +4,8 @@ import type { Tensor } from '../../gpu/tensor.js';
 import { conv2dHalo as tun } from '../../tunables.js';
 import { grid2d } from '../util.js';
 import { convBuffers, type Epilogue } from './conv2d-epilogue.js';
-import { HALO_LANES, type HaloKernel, haloConvWgsl, haloParams } from './conv2d-halo-wgsl.js';
+import { HALO_LANES, type HaloKernel, haloConvWgsl } from './conv2d-halo-wgsl.js';
+import { tapConvParams } from './conv2d-shape.js';
 
 /** Tiles of the halo-sharing 3x3 kernel (conv2d-halo-wgsl.ts): TM channels x OHT rows x OWT columns. */
 export interface HaloTiles {
@@ -136,7 +137,7 @@ export function haloLaunch(
   };
   const { cin, cout, sCo, sCi, tapBase, tapStepH, tapStepW } = d;
   gpu.dispatch({
-    kernel: { name: 'conv2d-halo', template: haloConvWgsl, defines: kernel, params: haloParams },
+    kernel: { name: 'conv2d-halo', template: haloConvWgsl, defines: kernel, params: tapConvParams },
     buffers: convBuffers(x, weight, epi, out),
     uniforms: { cin, cout, positions, coBlocks, gridX: gx, sCo, sCi, tapBase, tapStepH, tapStepW },
     workgroups: [gx, gy],

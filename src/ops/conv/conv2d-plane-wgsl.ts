@@ -13,48 +13,23 @@
 
 import type { Defines } from '../../gpu/shader.js';
 import { uniforms } from '../../gpu/uniforms.js';
+import type { Geometry } from './conv2d-shape.js';
 
 /** Subgroup size the kernels are written for: one workgroup is one subgroup. */
 export const PLANE_LANES = 8;
 
-/** The compile-time geometry of one launch (the generators' input and the pipelines' cache key). */
-export type PlaneGeometry = {
-  /** Output channels per invocation (a multiple of 8), shared as weights (forward) or dY (gradient). */
-  tm: number;
-  /** Input plane. */
-  h: number;
-  w: number;
-  /** Output plane. */
-  oh: number;
-  ow: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  padH: number;
-  padW: number;
-  /** Output channels that are not a multiple of TM (the last block's extra channels are not stored). */
-  coTail: boolean;
-};
+/**
+ * The compile-time geometry of one launch (the generators' input and the pipelines' cache key): input
+ * plane h x w, output plane oh x ow, taps, stride and padding, with TM output channels per invocation (a
+ * multiple of 8, shared as weights or dY) and whether cout leaves a partial last block of channels.
+ */
+export type PlaneGeometry = Omit<Geometry, 'n' | 'cin' | 'cout'> & { tm: number; coTail: boolean };
 
 /**
  * The forward kernel adds a bias and applies a ReLU, but has no residual input: its per-output loads
  * (392 bounds-checked reads per lane at 7x7) took LLVM minutes to compile.
  */
 export type PlaneKernel = PlaneGeometry & { hasBias: boolean; relu: boolean };
-
-/** The forward kernel's uniforms (tap addressing as in conv2d.wgsl, so the stride-1 dx runs here too). */
-export const planeParams = uniforms({
-  cin: 'u32',
-  cout: 'u32',
-  images: 'u32',
-  coBlocks: 'u32',
-  gridX: 'u32',
-  sCo: 'u32',
-  sCi: 'u32',
-  tapBase: 'i32',
-  tapStepH: 'i32',
-  tapStepW: 'i32',
-});
 
 /** The weight-gradient kernel's uniforms. */
 export const planeWgradParams = uniforms({ batch: 'u32', cin: 'u32', cout: 'u32', nPerSplit: 'u32' });
@@ -105,7 +80,7 @@ export function planeConvWgsl(defines: Defines): string {
   L.push(`  let co0 = (id % p.coBlocks) * ${tm}u;`);
   L.push(`  let q = (id / p.coBlocks) * ${PLANE_LANES}u + lane;`);
   // Lanes past the last image repeat it: they keep the shuffles' sources defined and store nothing.
-  L.push('  let n = min(q, p.images - 1u);');
+  L.push('  let n = min(q, p.positions - 1u);');
   for (let g = 0; g < groups; g++) {
     L.push(`  let wc${g} = min(co0 + ${g * PLANE_LANES}u + lane, p.cout - 1u) * p.sCo;`);
   }
@@ -144,7 +119,7 @@ export function planeConvWgsl(defines: Defines): string {
   L.push(`    xb += ${k.h * k.w}u;`);
   L.push('    wb += p.sCi;');
   L.push('  }');
-  L.push('  if (q >= p.images) {');
+  L.push('  if (q >= p.positions) {');
   L.push('    return;');
   L.push('  }');
   for (let i = 0; i < tm; i++) {

@@ -10,10 +10,10 @@ import {
   type PlaneGeometry,
   type PlaneKernel,
   planeConvWgsl,
-  planeParams,
   planeWgradParams,
   planeWgradWgsl,
 } from './conv2d-plane-wgsl.js';
+import { type Geometry, tapConvParams } from './conv2d-shape.js';
 
 /** Forcing the whole-plane kernels (tests, benchmarks): output channels per invocation, a multiple of 8. */
 export interface PlaneTiles {
@@ -21,20 +21,7 @@ export interface PlaneTiles {
 }
 
 /** A convolution launch as the plane kernels see it: sizes, taps and padding. */
-export interface PlaneShape {
-  n: number;
-  cin: number;
-  cout: number;
-  h: number;
-  w: number;
-  oh: number;
-  ow: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  padH: number;
-  padW: number;
-}
+export type PlaneShape = Geometry;
 
 function geometry(d: PlaneShape, tm: number): PlaneGeometry {
   const { h, w, oh, ow, kh, kw, stride, padH, padW } = d;
@@ -113,9 +100,9 @@ export function planeLaunch(
   };
   const { cin, cout, sCo, sCi, tapBase, tapStepH, tapStepW } = d;
   gpu.dispatch({
-    kernel: { name: 'conv2d-plane', template: planeConvWgsl, defines: kernel, params: planeParams },
+    kernel: { name: 'conv2d-plane', template: planeConvWgsl, defines: kernel, params: tapConvParams },
     buffers: convBuffers(x, weight, epi, out),
-    uniforms: { cin, cout, images: d.n, coBlocks, gridX: gx, sCo, sCi, tapBase, tapStepH, tapStepW },
+    uniforms: { cin, cout, positions: d.n, coBlocks, gridX: gx, sCo, sCi, tapBase, tapStepH, tapStepW },
     workgroups: [gx, gy],
   });
 }

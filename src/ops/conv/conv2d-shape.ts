@@ -2,6 +2,7 @@ import windowWgsl from '../../../shaders/lib/conv-window.wgsl';
 import type { Gpu } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
 import type { Tensor } from '../../gpu/tensor.js';
+import { uniforms } from '../../gpu/uniforms.js';
 import { expectDType } from '../util.js';
 
 // What the convolution kernels (conv2d.ts, conv2d-wgrad.ts) share: the checked geometry of a call, the
@@ -19,6 +20,23 @@ export const geometryParams = {
   padH: 'i32',
   padW: 'i32',
 } as const;
+
+/**
+ * The uniforms of the kernels that hold their tile's sizes as constants (conv2d-halo-wgsl.ts,
+ * conv2d-plane-wgsl.ts): channels, the launch grid and the tap addressing of conv2d.wgsl.
+ */
+export const tapConvParams = uniforms({
+  cin: 'u32',
+  cout: 'u32',
+  positions: 'u32',
+  coBlocks: 'u32',
+  gridX: 'u32',
+  sCo: 'u32',
+  sCi: 'u32',
+  tapBase: 'i32',
+  tapStepH: 'i32',
+  tapStepW: 'i32',
+});
 
 /** The padded input-row load both kernels share. */
 export const includes = { 'conv-window': windowWgsl };
