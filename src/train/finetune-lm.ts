@@ -6,6 +6,7 @@
 
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
+import { checkCount } from '../io/option-error.js';
 import type { TextWindows } from '../io/text-data.js';
 import { Llama } from '../nn/llama.js';
 import type { ParamStore } from '../nn/params.js';
@@ -65,9 +66,7 @@ export function firstWindows(data: TextWindows, samples: number | null): TextWin
 /** The settings of a run over `windows` training windows, defaults from src/tunables.ts; bad ones throw. */
 export function lmFinetuneSettings(options: LmFinetuneOptions, windows: number): LmFinetuneSettings {
   const epochs = options.epochs;
-  if (!(Number.isSafeInteger(epochs) && epochs >= 1)) {
-    throw new RangeError(`--finetune-epochs must be an integer >= 1, got ${epochs}`);
-  }
+  checkCount('finetune.epochs', epochs);
   const samples = options.samples ?? null;
   checkFinetuneSamples(samples);
   const batchSize = options.batchSize ?? lmFinetune.batch;

@@ -9,6 +9,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { Normalize } from '../io/batches.js';
 import type { ImageDataset } from '../io/dataset.js';
+import { checkCount } from '../io/option-error.js';
 import { type ClassifierModel, createClassifier } from '../nn/model.js';
 import { ParamStore } from '../nn/params.js';
 import { type LoopEpochRecord, type LoopProgress, runEpochs } from './loop.js';
@@ -82,9 +83,7 @@ export function finetuneSettings(options: FinetuneOptions): FinetuneSettings {
     seed: options.seed ?? FINETUNE_DEFAULTS.seed,
     samples: options.samples ?? null,
   };
-  if (!(Number.isSafeInteger(s.epochs) && s.epochs >= 1)) {
-    throw new RangeError(`--finetune-epochs must be an integer >= 1, got ${s.epochs}`);
-  }
+  checkCount('finetune.epochs', s.epochs);
   if (!(Number.isFinite(s.lr) && s.lr > 0)) throw new RangeError(`fine-tuning lr must be > 0, got ${s.lr}`);
   if (!(s.momentum >= 0 && s.weightDecay >= 0)) {
     throw new RangeError(
@@ -101,11 +100,9 @@ export function finetuneSettings(options: FinetuneOptions): FinetuneSettings {
   return s;
 }
 
-/** `--finetune-samples`: null (all) or an integer >= 1. */
+/** `finetune.samples`: null (all) or an integer >= 1. */
 export function checkFinetuneSamples(samples: number | null): void {
-  if (samples !== null && !(Number.isSafeInteger(samples) && samples >= 1)) {
-    throw new RangeError(`--finetune-samples must be an integer >= 1, got ${samples}`);
-  }
+  if (samples !== null) checkCount('finetune.samples', samples);
 }
 
 /** The first `samples` images of `train` (all of them when null or larger), without copying. */

@@ -141,9 +141,9 @@ describe('finetuneLm', () => {
   });
 
   it('rejects bad settings with the culprit named', async () => {
-    expect(() => lmFinetuneSettings({ epochs: 0 }, 10)).toThrow(/--finetune-epochs must be an integer >= 1/);
+    expect(() => lmFinetuneSettings({ epochs: 0 }, 10)).toThrow(/^finetune.epochs must be an integer >= 1/);
     expect(() => lmFinetuneSettings({ epochs: 1, samples: 0 }, 10)).toThrow(
-      /--finetune-samples must be an integer >= 1, got 0/,
+      /^finetune.samples must be an integer >= 1, got 0/,
     );
     expect(() => lmFinetuneSettings({ epochs: 1, lr: -1 }, 10)).toThrow(/lr must be > 0/);
     expect(() => lmFinetuneSettings({ epochs: 1, batchSize: 1.5 }, 10)).toThrow(/batch size/);

@@ -156,12 +156,12 @@ describe('finetune', () => {
       result.params.dispose();
     }
     expect(() => finetuneSettings({ epochs: 1, samples: 0 })).toThrow(
-      /--finetune-samples must be an integer >= 1, got 0/,
+      /^finetune.samples must be an integer >= 1, got 0/,
     );
   });
 
   it('rejects bad settings and data by name', async () => {
-    expect(() => finetuneSettings({ epochs: 0 })).toThrow(/--finetune-epochs must be an integer >= 1, got 0/);
+    expect(() => finetuneSettings({ epochs: 0 })).toThrow(/^finetune.epochs must be an integer >= 1, got 0/);
     expect(() => finetuneSettings({ epochs: 1, lr: -1 })).toThrow(/lr must be > 0/);
     expect(() => finetuneSettings({ epochs: 1, batchSize: 2.5 })).toThrow(/batch size/);
     const wide = tinyDataset('wide', 8, 1);
