@@ -100,14 +100,7 @@ export {
   SGLP_TEXT_DEFAULTS,
 } from './sglp/families/lm/prune.js';
 export type { LlmStreamInput } from './sglp/families/lm/streamed.js';
-export {
-  type GradNormBatch,
-  networkGradNorm,
-  ParamView,
-  prunedNetwork,
-  prunedView,
-  segmentScorer,
-} from './sglp/importance.js';
+export { type GradNormBatch, networkGradNorm, segmentScorer } from './sglp/importance.js';
 export { llmGradNorm, llmSegmentScorer, type TextBatch } from './sglp/importance-llm.js';
 export {
   type StreamedScoringOptions,
@@ -121,6 +114,7 @@ export {
   type PruneStage,
   runPipeline,
 } from './sglp/pipeline.js';
+export { ParamView, prunedNetwork, prunedView } from './sglp/pruned-view.js';
 export { reinitArrays } from './sglp/reinit.js';
 // The optimisers and loops under train(); the namespace was called `train` before the library's train().
 export * as training from './train/index.js';

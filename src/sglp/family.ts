@@ -11,7 +11,7 @@ import type { ParamStore } from '../nn/params.js';
 import type { CosineScores } from './baselines.js';
 import type { CalibrationResult } from './calibrate.js';
 import type { Scorer } from './candidates.js';
-import type { ParamView } from './importance.js';
+import type { ParamView } from './pruned-view.js';
 import type { EvalMetrics } from './report/schema.js';
 import type { ReportInputs } from './report-build.js';
 import type { ProtocolDefaults, PruneProgress, PruneSettings, PruneStage } from './search-stage.js';

@@ -11,7 +11,7 @@ import { Llama } from '../nn/llama.js';
 import type { ParamStore } from '../nn/params.js';
 import { gradNorm } from '../ops/reduce/grad-norm.js';
 import type { ExactScorer } from './candidates.js';
-import { ParamView } from './importance.js';
+import { ParamView } from './pruned-view.js';
 
 /** One GradNorm batch: `batch` windows of `seq` token ids, window after window. */
 export interface TextBatch {

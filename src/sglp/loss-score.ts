@@ -2,7 +2,7 @@
 // the pruned network's mean cross-entropy on the scoring batches, forward only, BN in eval mode on the
 // stored running statistics (folded, as evaluation runs it), lowest wins. ResNets share the forward work
 // candidates have in common (loss-shared.ts); other networks run a pruned network over a view of the loaded
-// tensors per candidate (importance.ts prunedNetwork), as GradNorm does.
+// tensors per candidate (pruned-view.ts prunedNetwork), as GradNorm does.
 
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
@@ -11,8 +11,9 @@ import type { ParamStore } from '../nn/params.js';
 import { CifarResnet } from '../nn/resnet.js';
 import { softmaxCrossEntropy } from '../ops/norm/cross-entropy.js';
 import type { ExactScorer } from './candidates.js';
-import { candidateNetwork, type GradNormBatch, holdOnBatches } from './importance.js';
+import { type GradNormBatch, holdOnBatches } from './importance.js';
 import { SharedLossScorer } from './loss-shared.js';
+import { candidateNetwork } from './pruned-view.js';
 import type { ReinitCache } from './reinit.js';
 
 /** Mean over `batches` of the batch's mean cross-entropy, eval mode (f64 mean, batches in order). */

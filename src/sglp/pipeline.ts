@@ -14,8 +14,8 @@ import { type CalibrationCache, calibrateAndSegment } from './calibration-stage.
 import type { Select } from './candidates.js';
 import type { Estimator } from './cka.js';
 import type { FamilyHooks, ModelFamily } from './family.js';
-import type { ParamView } from './importance.js';
 import type { KeepRequest } from './keep-plan.js';
+import type { ParamView } from './pruned-view.js';
 import { type Method, parseReport, type Report, type Score } from './report/schema.js';
 import { buildReport } from './report-build.js';
 import {

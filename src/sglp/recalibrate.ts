@@ -11,7 +11,7 @@ import type { Tensor } from '../gpu/tensor.js';
 import { batchCount, imageBatches, type Normalize } from '../io/batches.js';
 import type { ImageDataset } from '../io/dataset.js';
 import { createClassifier } from '../nn/model.js';
-import type { ParamView } from './importance.js';
+import type { ParamView } from './pruned-view.js';
 
 export interface RecalibrateOptions {
   /** Train images to re-estimate from (the first N, file order). */

@@ -50,7 +50,7 @@ export type ReinitCache = Map<string, Map<string, Float32Array>>;
 
 /**
  * Every re-initialised conv's fresh tensors on the device, by their keys in the pruned model (kept: the
- * caller owns them; importance.ts's prunedView hands them to a ParamView that frees them).
+ * caller owns them; pruned-view.ts's prunedView hands them to a ParamView that frees them).
  */
 export function uploadReinit(
   gpu: Gpu,

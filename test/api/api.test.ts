@@ -23,7 +23,7 @@ import type { ImageDataset } from '../../src/io/dataset.js';
 import { loadModelDir } from '../../src/node/api.js';
 import { calibrate } from '../../src/sglp/calibrate.js';
 import { pruneSglp } from '../../src/sglp/families/image/prune.js';
-import type { ParamView } from '../../src/sglp/importance.js';
+import type { ParamView } from '../../src/sglp/pruned-view.js';
 import { segmentCka } from '../../src/sglp/segment.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyConfig, writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';

@@ -10,8 +10,8 @@ import { bytesSource } from '../../src/io/source.js';
 import type { TextWindows } from '../../src/io/text-data.js';
 import { Llama } from '../../src/nn/llama.js';
 import { ParamStore } from '../../src/nn/params.js';
-import { ParamView } from '../../src/sglp/importance.js';
 import { prunedStore } from '../../src/sglp/importance-llm-stream.js';
+import { ParamView } from '../../src/sglp/pruned-view.js';
 import { useGpu } from '../helpers/gpu.js';
 import { values } from '../helpers/reference.js';
 

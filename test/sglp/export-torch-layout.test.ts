@@ -18,7 +18,7 @@ import { openSafetensors } from '../../src/io/safetensors.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { openFileSource, writeSafetensorsFile } from '../../src/node/files.js';
 import { prunedConfigJson, prunedTensors } from '../../src/sglp/export.js';
-import { ParamView } from '../../src/sglp/importance.js';
+import { ParamView } from '../../src/sglp/pruned-view.js';
 import { useGpu } from '../helpers/gpu.js';
 import { TINY_CONFIG, tinyArrays, writeTinyMnist, writeTinyModel } from '../helpers/tiny-model.js';
 

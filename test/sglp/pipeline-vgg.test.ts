@@ -22,10 +22,9 @@ import {
   disposeGradNormBatches,
   type GradNormBatch,
   networkGradNorm,
-  prunedNetwork,
-  prunedView,
   uploadGradNormBatches,
 } from '../../src/sglp/importance.js';
+import { prunedNetwork, prunedView } from '../../src/sglp/pruned-view.js';
 import { reinitArrays } from '../../src/sglp/reinit.js';
 import { parseReport, reportWithoutTimings } from '../../src/sglp/report/schema.js';
 import { useGpu } from '../helpers/gpu.js';

@@ -16,12 +16,12 @@ import { type PruneOptions, type PruneResult, pruneSglp } from '../../src/sglp/f
 import {
   disposeGradNormBatches,
   networkGradNorm,
-  prunedNetwork,
   segmentScorer,
   uploadGradNormBatches,
 } from '../../src/sglp/importance.js';
 import { planKeep } from '../../src/sglp/keep-plan.js';
 import { candidateCount } from '../../src/sglp/pipeline.js';
+import { prunedNetwork } from '../../src/sglp/pruned-view.js';
 import { parseReport, reportWithoutTimings } from '../../src/sglp/report/schema.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyArrays, tinyConfig, tinyDataset, tinyDescription, tinyParams } from '../helpers/tiny-model.js';

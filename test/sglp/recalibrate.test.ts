@@ -13,7 +13,7 @@ import type { ImageDataset } from '../../src/io/dataset.js';
 import { createClassifier } from '../../src/nn/model.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { pruneSglp } from '../../src/sglp/families/image/prune.js';
-import { prunedView } from '../../src/sglp/importance.js';
+import { prunedView } from '../../src/sglp/pruned-view.js';
 import { hasBatchNorm, recalibrateBatchNorm } from '../../src/sglp/recalibrate.js';
 import { useGpu } from '../helpers/gpu.js';
 import { tinyConfig, tinyDataset, tinyDescription, tinyParams } from '../helpers/tiny-model.js';

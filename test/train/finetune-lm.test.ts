@@ -11,7 +11,7 @@ import { validateModelConfig } from '../../src/io/config.js';
 import { type TextWindows, textWindows } from '../../src/io/text-data.js';
 import { Llama } from '../../src/nn/llama.js';
 import { ParamStore } from '../../src/nn/params.js';
-import { ParamView } from '../../src/sglp/importance.js';
+import { ParamView } from '../../src/sglp/pruned-view.js';
 import { finetuneLm, firstWindows, lmFinetuneSettings } from '../../src/train/finetune-lm.js';
 import type { LmLoopProgress } from '../../src/train/lm-loop.js';
 import { lmFinetune } from '../../src/tunables.js';

@@ -12,7 +12,7 @@ import type { ImageDataset } from '../../src/io/dataset.js';
 import type { ParamStore } from '../../src/nn/params.js';
 import { CifarResnet } from '../../src/nn/resnet.js';
 import { softmaxCrossEntropy, uploadLabels } from '../../src/ops/norm/cross-entropy.js';
-import { ParamView } from '../../src/sglp/importance.js';
+import { ParamView } from '../../src/sglp/pruned-view.js';
 import {
   FINETUNE_DEFAULTS,
   type FinetuneOptions,

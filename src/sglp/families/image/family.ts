@@ -27,13 +27,12 @@ import type {
 import { finetuneProgress, finetuneStage } from '../../finetune-stage.js';
 import {
   disposeGradNormBatches,
-  type ParamView,
-  prunedView,
   segmentScorer,
   sharingTotals,
   uploadGradNormBatches,
 } from '../../importance.js';
 import { segmentLossScorer } from '../../loss-score.js';
+import { type ParamView, prunedView } from '../../pruned-view.js';
 import { hasBatchNorm, recalibrateBatchNorm } from '../../recalibrate.js';
 import { checkTrainSize, type PruneSettings, type PruneStage } from '../../search-stage.js';
 import { SGLP_DEFAULTS } from './defaults.js';

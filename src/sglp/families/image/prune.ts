@@ -2,9 +2,9 @@
 // over the image family (family.ts). Pure library code (no fs).
 
 import type { ClassifierMetrics } from '../../../eval/classify.js';
-import type { ParamView } from '../../importance.js';
 import type { PipelineOptions, PipelineResult } from '../../pipeline.js';
 import { runPipeline } from '../../pipeline.js';
+import type { ParamView } from '../../pruned-view.js';
 import { ImageFamily, type ImageInputs, type ImageOptions } from './family.js';
 
 export { SGLP_DEFAULTS } from './defaults.js';

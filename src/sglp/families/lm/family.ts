@@ -24,8 +24,8 @@ import type {
   ModelFamily,
   PrunedTarget,
 } from '../../family.js';
-import type { ParamView } from '../../importance.js';
 import type { TextBatch } from '../../importance-llm.js';
+import type { ParamView } from '../../pruned-view.js';
 import { checkTrainSize, type PruneSettings, type PruneStage } from '../../search-stage.js';
 import { SGLP_TEXT_DEFAULTS } from './defaults.js';
 

@@ -11,8 +11,8 @@ import type { CosineScores } from '../../baselines.js';
 import { calibrateText } from '../../calibrate-text.js';
 import type { CalibrationSettings, FamilyHooks, PrunedTarget } from '../../family.js';
 import { finetuneProgress, finetuneStage } from '../../finetune-stage.js';
-import { ParamView } from '../../importance.js';
 import { llmSegmentScorer } from '../../importance-llm.js';
+import { ParamView } from '../../pruned-view.js';
 import { roundToSaved } from '../../round-params.js';
 import type { PruneSettings } from '../../search-stage.js';
 import {

@@ -4,8 +4,8 @@
 import type { PrunedModel } from '../../../arch/prune.js';
 import type { PerplexityMetrics } from '../../../eval/perplexity.js';
 import type { ParamStore } from '../../../nn/params.js';
-import type { ParamView } from '../../importance.js';
 import { type PipelineOptions, runPipeline } from '../../pipeline.js';
+import type { ParamView } from '../../pruned-view.js';
 import type { Report } from '../../report/schema.js';
 import type { LmFamily, LmInputs } from './family.js';
 import { LoadedLm, type LoadedLmOptions } from './loaded.js';
