@@ -30,6 +30,13 @@ import {
 } from '../ops/index.js';
 import { gradNorm } from '../ops/reduce/grad-norm.js';
 import { decoderLayerBackward, decoderLayerForward, headCrossEntropy } from './llama.js';
+import {
+  embeddingGradSquares,
+  HeadRows,
+  headSliceRows,
+  slicedHeadCrossEntropy,
+  sumSquaresOfSlices,
+} from './llama-head-sliced.js';
 import { type LlamaStreamResult, layerKeys, type TokenBatch } from './llama-stream.js';
 import { disposeAll, getter, type HeldState, StreamWeights } from './stream-weights.js';
 
@@ -40,6 +47,16 @@ export interface StreamLossOptions {
   readonly hostStates?: boolean;
   /** Token rows per LM head slice (default as Llama.nextTokenLoss: what one storage binding holds). */
   readonly headRows?: number;
+  /**
+   * Vocabulary rows per LM head slice (llama-head-sliced.ts): the head weight uploaded and used in slices.
+   * Default: only when it exceeds one storage binding or a quarter of the device-memory cap (headSliceRows).
+   */
+  readonly headSliceRows?: number;
+  /**
+   * Look the embedding rows up on the CPU (llama-stream.ts). Default: when the table exceeds one storage
+   * binding or the head is sliced.
+   */
+  readonly hostEmbedding?: boolean;
   /** Steps done of total: decoder layers forward, the head, and with grads the layers backward. */
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
@@ -96,6 +113,12 @@ export async function streamLlamaLoss(
   const states: (HeldState | undefined)[][] = Array.from({ length: L + 1 }, () => []);
   const dxs: (HeldState | undefined)[] = [];
   const headGrads: (HeldState | undefined)[] = [];
+  // The LM head in vocabulary slices (and then the embedding looked up on the CPU, its gradient on the host).
+  const sliceRows = headSliceRows(gpu, vocab, h, options.headSliceRows);
+  const hostEmbedding =
+    options.hostEmbedding ??
+    (sliceRows !== undefined || 4 * vocab * h > gpu.limits.maxStorageBufferBindingSize);
+  const slicedGrads: (Float32Array[] | undefined)[] = [];
   const squares = new Float64Array(batches.length);
   const losses: { sum: number; count: number }[] = [];
   const rowsOf = (b: TokenBatch) => [b.batch * b.seq, h];
@@ -116,9 +139,17 @@ export async function streamLlamaLoss(
     for (const b of batches) {
       tokens.push(uploadTokens(gpu, b.ids, [b.batch, b.seq], vocab, { index: train }));
     }
-    const embed = await w.load([net.embed], `${net.embed} (streamed)`);
+    if (hostEmbedding) {
+      for (const [i, r] of (await w.gatherRows(net.embed, batches)).entries()) {
+        options.signal?.throwIfAborted();
+        states[0][i] = host ? r : gpu.keep(gpu.tensor(r, rowsOf(batches[i])));
+      }
+    }
+    const embed = hostEmbedding
+      ? new Map<string, Tensor>()
+      : await w.load([net.embed], `${net.embed} (streamed)`);
     try {
-      for (const [i, b] of batches.entries()) {
+      for (const [i, b] of (hostEmbedding ? [] : batches).entries()) {
         options.signal?.throwIfAborted();
         const rows = await gpu.scope(() => {
           const x0 = embedding(gpu, embed.get(net.embed) as Tensor, tokens[i]);
@@ -173,10 +204,16 @@ export async function streamLlamaLoss(
     }
 
     // Final norm + LM head + loss (+ their backward).
-    const head = await w.load([net.norm, net.head], 'final norm + LM head (streamed)');
+    const head = await w.load(
+      sliceRows === undefined ? [net.norm, net.head] : [net.norm],
+      sliceRows === undefined ? 'final norm + LM head (streamed)' : 'final norm (streamed)',
+    );
     try {
       const normW = head.get(net.norm) as Tensor;
-      const W = head.get(net.head) as Tensor;
+      const W =
+        sliceRows === undefined
+          ? (head.get(net.head) as Tensor)
+          : { rows: await HeadRows.open(store, net.head, vocab, h), sliceRows };
       for (const [i, b] of batches.entries()) {
         options.signal?.throwIfAborted();
         const s = states[L][i] as HeldState;
@@ -189,7 +226,18 @@ export async function streamLlamaLoss(
           xl.dispose(); // the held state or its upload: the last layer's output is not a layer input
         }
         losses.push({ sum: r.sum, count: targets[i].count });
-        if (r.dx && r.normGrad && r.headGrad) {
+        if (r.dx && r.normGrad && r.slicedGrad) {
+          const { dx, slicedGrad } = r;
+          try {
+            await addSquares(i, [r.normGrad]);
+            if (!net.tied) squares[i] += Math.sqrt(await sumSquaresOfSlices(gpu, slicedGrad)) ** 2;
+            dxs[i] = await w.hold(dx, host);
+          } catch (e) {
+            if (!dxs[i]) dx.dispose();
+            throw e;
+          }
+          if (net.tied) slicedGrads[i] = slicedGrad;
+        } else if (r.dx && r.normGrad && r.headGrad) {
           const { dx, headGrad } = r;
           try {
             await addSquares(i, [r.normGrad]);
@@ -262,6 +310,16 @@ export async function streamLlamaLoss(
       }
       // Embedding gradient; tied: the LM head's gradient plus the embedding's, one parameter.
       for (const [i, b] of batches.entries()) {
+        if (sliceRows !== undefined) {
+          const held = dxs[i] as HeldState;
+          dxs[i] = undefined;
+          const dx = held instanceof Float32Array ? held : await w.hold(held, true);
+          const grad = net.tied ? slicedGrads[i] : undefined;
+          slicedGrads[i] = undefined;
+          const s = await embeddingGradSquares(gpu, dx as Float32Array, b.ids, h, vocab, sliceRows, grad);
+          squares[i] += Math.sqrt(s) ** 2;
+          continue;
+        }
         const dx = w.use(dxs[i] as HeldState, rowsOf(b));
         dxs[i] = undefined;
         try {
@@ -310,19 +368,31 @@ async function headLoss(
   gpu: Gpu,
   x: Tensor,
   normW: Tensor,
-  W: Tensor,
+  W: Tensor | { rows: HeadRows; sliceRows: number },
   eps: number,
   target: { ids: Int32Array; count: number },
   vocab: number,
   train: boolean,
   headRows: number | undefined,
-): Promise<{ sum: number; dx?: Tensor; normGrad?: Tensor; headGrad?: Tensor }> {
+): Promise<{ sum: number; dx?: Tensor; normGrad?: Tensor; headGrad?: Tensor; slicedGrad?: Float32Array[] }> {
   const f = rmsNorm(gpu, x, normW, eps);
   const hidden = gpu.keep(f.out);
   const rstd = gpu.keep(f.rstd);
   let dHidden: Tensor | undefined;
   let headGrad: Tensor | undefined;
   try {
+    if (!('shape' in W)) {
+      const head = await slicedHeadCrossEntropy(gpu, hidden, W.rows, target, train, W.sliceRows, headRows);
+      dHidden = head.dHidden;
+      if (!dHidden || !head.headGrad) return { sum: head.sum };
+      const fb = rmsNormBackward(gpu, dHidden, x, normW, rstd);
+      return {
+        sum: head.sum,
+        dx: gpu.keep(fb.dx),
+        normGrad: gpu.keep(fb.dweight),
+        slicedGrad: head.headGrad,
+      };
+    }
     const head = await headCrossEntropy(gpu, hidden, W, target, vocab, train, headRows);
     ({ dHidden, headGrad } = head);
     const sum = head.sum;
