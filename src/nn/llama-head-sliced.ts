@@ -1,7 +1,7 @@
 // The LM head in vocabulary slices, for heads that do not fit one storage binding or the device-memory cap
 // (vocab × hidden f32: 545 MB at Qwen2.5-0.5B, 1.05 GB at Llama-3.2-1B, over lavapipe's 128 MiB binding).
 // The head weight is read from the checkpoint's bytes and uploaded `sliceRows` vocabulary rows at a time;
-// every sum runs in the order headCrossEntropy (llama.ts) runs it on the whole head, so the results are equal
+// every sum runs in the order headCrossEntropy (llama-head.ts) runs it on the whole head, so the results are equal
 // to it bit for bit when the slices align (sliceAlign: the cross-entropy's vocabulary chunk and the
 // sum-of-squares reduction's chunk), and d hidden's GEMM does not split K:
 //   statistics: per vocabulary slice and row slice, the logits' per-chunk max and sum of exp written into the
@@ -127,7 +127,7 @@ export interface SlicedHeadResult {
 }
 
 /**
- * headCrossEntropy (llama.ts) with the head `W` read slice by slice: the loss sum of the normed last hidden
+ * headCrossEntropy (llama-head.ts) with the head `W` read slice by slice: the loss sum of the normed last hidden
  * state `hidden` [N, h] against `target`, and with `train` d hidden and the head gradient (host slices).
  * `hidden` stays the caller's.
  */

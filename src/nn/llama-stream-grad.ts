@@ -29,7 +29,7 @@ import {
   uploadTokens,
 } from '../ops/index.js';
 import { gradNorm } from '../ops/reduce/grad-norm.js';
-import { decoderLayerBackward, decoderLayerForward, headCrossEntropy } from './llama.js';
+import { headCrossEntropy } from './llama-head.js';
 import {
   embeddingGradSquares,
   HeadRows,
@@ -37,6 +37,7 @@ import {
   slicedHeadCrossEntropy,
   sumSquaresOfSlices,
 } from './llama-head-sliced.js';
+import { decoderLayerBackward, decoderLayerForward } from './llama-layer.js';
 import { type LlamaStreamResult, layerKeys, type TokenBatch } from './llama-stream.js';
 import { disposeAll, getter, type HeldState, StreamWeights } from './stream-weights.js';
 
