@@ -12,7 +12,10 @@
 // squared norms runs in another order (test/sglp/importance-llm-stream.test.ts, "streamed GradNorm").
 // Device memory: one layer's weights (or the embedding / head), one batch's activations of one layer, and
 // the held states: up to L+1 hidden states per batch (unless `hostStates`), each batch's running gradient and,
-// tied, its LM head gradient [vocab, hidden] (on the CPU too with `hostStates`).
+// tied, its LM head gradient [vocab, hidden] (on the CPU too with `hostStates`). A head over one storage
+// binding or a quarter of the memory cap is used in vocabulary slices instead (llama-head-sliced.ts: one
+// slice of the weight on the device, its gradient on the CPU, the embedding looked up on the CPU), with the
+// same results.
 
 import { checkStateDictKeys } from '../arch/state-dict.js';
 import type { ModelDescription } from '../arch/types.js';
