@@ -43,10 +43,15 @@ export interface LayerActivations {
   readonly out: Tensor;
 }
 
+/** Where a layer's weight gradients go as they are made: a Map, or a sink that reduces and frees them. */
+export interface GradientSink {
+  set(key: string, grad: Tensor): unknown;
+}
+
 /**
  * Backward of one decoder layer: dx of the layer input from dout, given the activations its forward kept
  * and its weights by key from `get` (the loaded store, or one layer streamed in). Weight gradients go into
- * `grads` under their state-dict keys. Frees its own temporaries; dout stays the caller's.
+ * `grads` under their state-dict keys, each once it is made. Frees its own temporaries; dout stays the caller's.
  */
 export function decoderLayerBackward(
   gpu: Gpu,
@@ -55,7 +60,7 @@ export function decoderLayerBackward(
   get: (key: string) => Tensor,
   s: LayerActivations,
   dout: Tensor,
-  grads: Map<string, Tensor>,
+  grads: GradientSink,
   tables: RopeTables,
   B: number,
   T: number,

@@ -32,6 +32,7 @@ import {
   uploadTokens,
 } from '../ops/index.js';
 import { gradNorm } from '../ops/reduce/grad-norm.js';
+import { reduce } from '../ops/reduce/reduce.js';
 import { headCrossEntropy } from './llama-head.js';
 import {
   embeddingGradSquares,
@@ -269,7 +270,18 @@ export async function streamLlamaLoss(
         try {
           for (const [i, b] of batches.entries()) {
             options.signal?.throwIfAborted();
+            // Each weight gradient's sum of squares is recorded as soon as it is made and the gradient freed
+            // (gradNorm's per-tensor sums, added in the same order), so one layer's gradients never coexist.
             const grads = new Map<string, Tensor>();
+            const sink = {
+              set: (key: string, g: Tensor) => {
+                try {
+                  grads.set(key, gpu.keep(reduce(gpu, g.reshape([g.size]), 'sumsq', 0)));
+                } finally {
+                  g.dispose();
+                }
+              },
+            };
             let dx: Tensor;
             // Taken over: x and dout (held states or their uploads) are freed below.
             let x: Tensor | undefined;
@@ -287,7 +299,7 @@ export async function streamLlamaLoss(
               );
               try {
                 dx = gpu.keep(
-                  decoderLayerBackward(gpu, net, spec, get, acts, dy, grads, tables, b.batch, b.seq),
+                  decoderLayerBackward(gpu, net, spec, get, acts, dy, sink, tables, b.batch, b.seq),
                 );
               } finally {
                 for (const [k, t] of Object.entries(acts)) if (k !== 'x') (t as Tensor).dispose();
@@ -305,7 +317,19 @@ export async function streamLlamaLoss(
               for (const g of grads.values()) g.dispose();
               throw e;
             }
-            await addSquares(i, [...grads.values()]);
+            try {
+              const sums = [...grads.values()];
+              const values = await gpu.scope(async () => {
+                const slots = gpu.empty([sums.length]);
+                sums.forEach((t, k) => gpu.copy(t, slots, 4, 0, 4 * k));
+                return gpu.readF32(slots);
+              });
+              let total = 0;
+              for (const v of values) total += v;
+              squares[i] += Math.sqrt(total) ** 2;
+            } finally {
+              for (const g of grads.values()) g.dispose();
+            }
           }
         } finally {
           disposeAll(weights);
