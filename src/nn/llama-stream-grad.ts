@@ -321,7 +321,7 @@ export async function streamLlamaLoss(
               const sums = [...grads.values()];
               const values = await gpu.scope(async () => {
                 const slots = gpu.empty([sums.length]);
-                sums.forEach((t, k) => gpu.copy(t, slots, 4, 0, 4 * k));
+                for (const [k, t] of sums.entries()) gpu.copy(t, slots, 4, 0, 4 * k);
                 return gpu.readF32(slots);
               });
               let total = 0;
