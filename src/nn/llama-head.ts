@@ -1,5 +1,6 @@
 // The LM head's loss: final-norm output times the head weight, token cross-entropy, and its backward, on
-// row slices (llama-head-sliced.ts does the same on vocabulary slices of a head read from the checkpoint).
+// row slices (headCrossEntropy, the loaded model's and the streams' for heads that fit), and normHeadLoss, the
+// final norm plus either that or the vocabulary-sliced head (llama-head-sliced.ts) for the layer streams.
 
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
@@ -7,10 +8,13 @@ import {
   add,
   linear,
   linearBackward,
+  rmsNorm,
+  rmsNormBackward,
   tokenCrossEntropy,
   tokenCrossEntropyBackward,
   uploadTargets,
 } from '../ops/index.js';
+import { type HeadRows, slicedHeadCrossEntropy } from './llama-head-sliced.js';
 
 /** The LM head's loss on one batch: summed NLL; with train, d(mean NLL)/d(hidden) and d head weight (kept). */
 export interface HeadLoss {
@@ -75,6 +79,56 @@ export async function headCrossEntropy(
     dHidden = headGrad = undefined;
     return out;
   } finally {
+    dHidden?.dispose();
+    headGrad?.dispose();
+  }
+}
+
+/**
+ * Llama.nextTokenLoss's head on one batch's last hidden state `x` [N, hidden]: final RMSNorm, then the LM
+ * head and token cross-entropy on slices of rows; with `train` also d mean NLL / d x, d norm weight and
+ * d head weight (slices summed in order, as there). `x` stays the caller's.
+ */
+export async function normHeadLoss(
+  gpu: Gpu,
+  x: Tensor,
+  normW: Tensor,
+  W: Tensor | { rows: HeadRows; sliceRows: number },
+  eps: number,
+  target: { ids: Int32Array; count: number },
+  vocab: number,
+  train: boolean,
+  headRows: number | undefined,
+): Promise<{ sum: number; dx?: Tensor; normGrad?: Tensor; headGrad?: Tensor; slicedGrad?: Float32Array[] }> {
+  const f = rmsNorm(gpu, x, normW, eps);
+  const hidden = gpu.keep(f.out);
+  const rstd = gpu.keep(f.rstd);
+  let dHidden: Tensor | undefined;
+  let headGrad: Tensor | undefined;
+  try {
+    if (!('shape' in W)) {
+      const head = await slicedHeadCrossEntropy(gpu, hidden, W.rows, target, train, W.sliceRows, headRows);
+      dHidden = head.dHidden;
+      if (!dHidden || !head.headGrad) return { sum: head.sum };
+      const fb = rmsNormBackward(gpu, dHidden, x, normW, rstd);
+      return {
+        sum: head.sum,
+        dx: gpu.keep(fb.dx),
+        normGrad: gpu.keep(fb.dweight),
+        slicedGrad: head.headGrad,
+      };
+    }
+    const head = await headCrossEntropy(gpu, hidden, W, target, vocab, train, headRows);
+    ({ dHidden, headGrad } = head);
+    const sum = head.sum;
+    if (!dHidden || !headGrad) return { sum };
+    const fb = rmsNormBackward(gpu, dHidden, x, normW, rstd);
+    const out = { sum, dx: gpu.keep(fb.dx), normGrad: gpu.keep(fb.dweight), headGrad };
+    headGrad = undefined;
+    return out;
+  } finally {
+    hidden.dispose();
+    rstd.dispose();
     dHidden?.dispose();
     headGrad?.dispose();
   }

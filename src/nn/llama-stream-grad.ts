@@ -22,25 +22,11 @@ import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
-import {
-  embedding,
-  embeddingBackward,
-  nextTokenTargets,
-  rmsNorm,
-  rmsNormBackward,
-  type TokenIds,
-  uploadTokens,
-} from '../ops/index.js';
+import { embedding, embeddingBackward, nextTokenTargets, type TokenIds, uploadTokens } from '../ops/index.js';
 import { gradNorm } from '../ops/reduce/grad-norm.js';
 import { reduce } from '../ops/reduce/reduce.js';
-import { headCrossEntropy } from './llama-head.js';
-import {
-  embeddingGradSquares,
-  HeadRows,
-  headSliceRows,
-  slicedHeadCrossEntropy,
-  sumSquaresOfSlices,
-} from './llama-head-sliced.js';
+import { normHeadLoss } from './llama-head.js';
+import { embeddingGradSquares, HeadRows, headSliceRows, sumSquaresOfSlices } from './llama-head-sliced.js';
 import { decoderLayerBackward, decoderLayerForward } from './llama-layer.js';
 import { type LlamaStreamResult, layerKeys, type TokenBatch } from './llama-stream.js';
 import { disposeAll, getter, type HeldState, StreamWeights } from './stream-weights.js';
@@ -224,9 +210,9 @@ export async function streamLlamaLoss(
         const s = states[L][i] as HeldState;
         const xl = w.use(s, rowsOf(b));
         states[L][i] = undefined;
-        let r: Awaited<ReturnType<typeof headLoss>>;
+        let r: Awaited<ReturnType<typeof normHeadLoss>>;
         try {
-          r = await headLoss(gpu, xl, normW, W, net.eps, targets[i], vocab, train, options.headRows);
+          r = await normHeadLoss(gpu, xl, normW, W, net.eps, targets[i], vocab, train, options.headRows);
         } finally {
           xl.dispose(); // the held state or its upload: the last layer's output is not a layer input
         }
@@ -384,55 +370,5 @@ export async function streamLlamaLoss(
     for (const t of tokens) t.dispose();
     w.dispose();
     pool.peakBytes = Math.max(peakBefore, pool.peakBytes);
-  }
-}
-
-/**
- * Llama.nextTokenLoss's head on one batch's last hidden state `x` [N, hidden]: final RMSNorm, then the LM
- * head and token cross-entropy on slices of rows; with `train` also d mean NLL / d x, d norm weight and
- * d head weight (slices summed in order, as there). `x` stays the caller's.
- */
-async function headLoss(
-  gpu: Gpu,
-  x: Tensor,
-  normW: Tensor,
-  W: Tensor | { rows: HeadRows; sliceRows: number },
-  eps: number,
-  target: { ids: Int32Array; count: number },
-  vocab: number,
-  train: boolean,
-  headRows: number | undefined,
-): Promise<{ sum: number; dx?: Tensor; normGrad?: Tensor; headGrad?: Tensor; slicedGrad?: Float32Array[] }> {
-  const f = rmsNorm(gpu, x, normW, eps);
-  const hidden = gpu.keep(f.out);
-  const rstd = gpu.keep(f.rstd);
-  let dHidden: Tensor | undefined;
-  let headGrad: Tensor | undefined;
-  try {
-    if (!('shape' in W)) {
-      const head = await slicedHeadCrossEntropy(gpu, hidden, W.rows, target, train, W.sliceRows, headRows);
-      dHidden = head.dHidden;
-      if (!dHidden || !head.headGrad) return { sum: head.sum };
-      const fb = rmsNormBackward(gpu, dHidden, x, normW, rstd);
-      return {
-        sum: head.sum,
-        dx: gpu.keep(fb.dx),
-        normGrad: gpu.keep(fb.dweight),
-        slicedGrad: head.headGrad,
-      };
-    }
-    const head = await headCrossEntropy(gpu, hidden, W, target, vocab, train, headRows);
-    ({ dHidden, headGrad } = head);
-    const sum = head.sum;
-    if (!dHidden || !headGrad) return { sum };
-    const fb = rmsNormBackward(gpu, dHidden, x, normW, rstd);
-    const out = { sum, dx: gpu.keep(fb.dx), normGrad: gpu.keep(fb.dweight), headGrad };
-    headGrad = undefined;
-    return out;
-  } finally {
-    hidden.dispose();
-    rstd.dispose();
-    dHidden?.dispose();
-    headGrad?.dispose();
   }
 }
