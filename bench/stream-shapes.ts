@@ -1,13 +1,15 @@
 // Streamed SGLP stages on a (generated, real-shape) LLaMA-family model directory, timed stage by stage:
 //   node dist/stream-shapes.js --model DIR --data text:FILE [--seq-len 128] [--windows 16] [--batch 4]
 //     [--gradnorm-batches 2] [--gradnorm-batch-size 4] [--memory-cap BYTES] [--host-states]
-//     [--skip cka,loss,grad] [--json FILE]
+//     [--skip cka,loss,grad] [--head-rows N] [--head-slice-rows V] [--json FILE]
 // Stages: tokenise; CKA (calibrateTextStreamed, what `sglp cka --stream` runs); loss of the GradNorm
 // batches (forward through every layer and the LM head: forward tokens/s); one GradNorm candidate
 // (streamLlamaLoss with grads: forward, head, backward with recomputation: forward+backward tokens/s).
 // Each stage reports its wall time, peak device memory (pool accounting) against the cap, the largest
 // upload and the bytes read from the checkpoint; the process's peak RSS is sampled every 50 ms (run under
-// `/usr/bin/time -v` for the kernel's figure). Random weights: cost and memory, not quality.
+// `/usr/bin/time -v` for the kernel's figure). Random weights: cost and memory, not quality. The LM head is
+// used in vocabulary slices when it exceeds one storage binding or a quarter of the cap (llama-head-sliced.ts;
+// `--head-slice-rows` forces a width); the output's protocol.headSliceRows says which.
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { describeModel } from '../src/arch/describe.js';
@@ -16,6 +18,7 @@ import { parseDataSpec } from '../src/io/data-spec.js';
 import { openCheckpoint } from '../src/io/safetensors-index.js';
 import { textWindows } from '../src/io/text-data.js';
 import { readTokenizer } from '../src/io/tokenizer.js';
+import { headSliceRows } from '../src/nn/llama-head-sliced.js';
 import type { TokenBatch } from '../src/nn/llama-stream.js';
 import { streamLlamaLoss } from '../src/nn/llama-stream-grad.js';
 import { acquireDevice } from '../src/node/device.js';
@@ -35,6 +38,7 @@ const { values: a } = parseArgs({
     'host-states': { type: 'boolean', default: false },
     skip: { type: 'string', default: '' },
     'head-rows': { type: 'string' },
+    'head-slice-rows': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -51,7 +55,10 @@ const skip = new Set(a.skip.split(',').filter(Boolean));
 const hostStates = a['host-states'];
 // Token rows per LM-head slice; by default what one storage binding holds (on lavapipe 682 rows of a
 // 49,152 vocabulary: 134 MB of logits per slice, which then sets the GradNorm's device peak).
-const headRows = a['head-rows'] === undefined ? {} : { headRows: Number(a['head-rows']) };
+const headRows = {
+  ...(a['head-rows'] === undefined ? {} : { headRows: Number(a['head-rows']) }),
+  ...(a['head-slice-rows'] === undefined ? {} : { headSliceRows: Number(a['head-slice-rows']) }),
+};
 
 let rssPeak = process.memoryUsage().rss;
 const sampler = setInterval(() => {
@@ -83,8 +90,10 @@ async function stage<R>(name: string, tokens: number, passes: number, body: () =
   pool.resetPeak();
   const rss0 = rssPeak;
   const s = performance.now();
+  const cpu0 = process.cpuUsage();
   const r = await body();
   const ms = performance.now() - s;
+  const cpu = process.cpuUsage(cpu0);
   const mem = r as { memory?: { peakBytes: number; largestUploadBytes: number; streamedBytes: number } } & {
     peakBytes?: number;
     largestUploadBytes?: number;
@@ -94,6 +103,7 @@ async function stage<R>(name: string, tokens: number, passes: number, body: () =
   const row = {
     stage: name,
     ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
     tokens,
     // Token rows through the whole model per second, counting every pass (forward = 1, +backward = 2 more).
     tokensPerS: (tokens / ms) * 1000,
@@ -155,6 +165,8 @@ const out = {
     gradnormBatchSize: gSize,
     hostStates,
     ...headRows,
+    // Vocabulary rows per LM head slice as the loss and GradNorm stages chose them (null: the whole head).
+    headSliceRows: headSliceRows(gpu, net.vocab, net.hidden, headRows.headSliceRows) ?? null,
   },
   tokenizeMs,
   stages,

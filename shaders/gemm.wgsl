@@ -10,6 +10,8 @@
 // HAS_BIAS with BIAS_N (one value per column) or BIAS_M (per row); bias and activation run here unless
 // SPLIT, when gemm-splitk.wgsl applies them. ELEM_A / ELEM_B / OUT: storage types (f32 or f16), each on its
 // own (f32 activations x f16 weights); every value is widened to f32 as it is read.
+// ACCUMULATE (f32 C, no split, bias or activation): the accumulators start from C's values, so a K range
+// done over several launches runs the same FMA chain as one launch over all of K.
 // SHUFFLE_A (TM = GROUPS x LANES, LANES == subgroup size): lane l reads rows m0 + g * LANES + l of A and
 // the rows reach every lane by subgroupShuffle. On lavapipe every storage read is a per-lane,
 // per-component, bounds-checked scalar load, so this cuts A's reads by LANES and lets TM grow to 32,
@@ -107,6 +109,23 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
     rows[i] = min(m0 + i, p.m - 1u);
   }
   var acc: array<array<vec4f, ${TN}>, ${TM}>;
+#if ${ACCUMULATE}
+  for (var i = 0u; i < ${TM}u; i++) {
+    for (var j = 0u; j < ${TN}u; j++) {
+      let n = n0 + j * ${COL_STRIDE}u;
+      let at = wg.z * p.m * p.n + rows[i] * p.n;
+#if ${C_VEC}
+      if (n < p.n) {
+        acc[i][j] = vec4f(C[(at + n) / 4u]);
+      }
+#else
+      let last = p.n - 1u;
+      acc[i][j] = vec4f(C[at + min(n, last)], C[at + min(n + 1u, last)], C[at + min(n + 2u, last)],
+                        C[at + min(n + 3u, last)]);
+#endif
+    }
+  }
+#endif
   let kLast = p.k - 1u;
   for (var k = kStart; k < kEnd; k += 4u) {
 #if ${SHUFFLE_A}

@@ -9,6 +9,12 @@
 //         rows (0 if none), count, sum].
 // GRAD:   one invocation per logit: d = (exp(x - lse) - [c == target]) * scale for counted rows, else 0;
 //         scale = p.scale / count (mean) or p.scale. IN_PLACE overwrites the logits.
+// Vocabulary slices (an LM head too large for one binding, src/nn/llama-head-sliced.ts): the logits hold
+// columns v0 .. v0 + vocab of a `total`-column vocabulary. STATS writes its chunks at chunk0 of Part rows
+// `stride` chunks long; FINISH (p.chunks = the whole row's chunks) takes the target logit only when the target
+// is in the slice (nll 0 otherwise, so the slices' nll add up exactly); GRAD counts every row whose target
+// is in [0, total) and subtracts the one-hot at column target - v0. Unsliced: v0 0, total = vocab,
+// chunk0 0, stride = chunks: the same arithmetic as before.
 
 // Params: the uniforms declared in src/ops/llm/token-cross-entropy.ts.
 #include params
@@ -42,8 +48,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   }
   let csum = row_sum(s, lane);
   if (lane == 0u && valid) {
-    Part[id * 2u] = cmax;
-    Part[id * 2u + 1u] = csum;
+    let at = (row * p.stride + p.chunk0 + c) * 2u;
+    Part[at] = cmax;
+    Part[at + 1u] = csum;
   }
 }
 #elif ${FINISH}
@@ -73,8 +80,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   Lse[row] = lse;
   let t = Targets[row];
   var nll = 0.0;
-  if (t >= 0 && u32(t) < p.vocab) {
-    nll = lse - L[row * p.vocab + u32(t)];
+  if (t >= 0 && u32(t) >= p.v0 && u32(t) - p.v0 < p.vocab) {
+    nll = lse - L[row * p.vocab + u32(t) - p.v0];
   }
   Nll[row] = nll;
 }
@@ -143,8 +150,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   // mean != 0: divide by the counted rows (read on every path so the binding stays in the layout).
   let scale = p.scale / select(1.0, max(Loss[1], 1.0), p.mean != 0u);
   var d = 0.0;
-  if (t >= 0 && u32(t) < p.vocab) {
-    d = (exp(L[id] - Lse[row]) - select(0.0, 1.0, c == u32(t))) * scale;
+  if (t >= 0 && u32(t) < p.total) {
+    d = (exp(L[id] - Lse[row]) - select(0.0, 1.0, c + p.v0 == u32(t))) * scale;
   }
 #if ${IN_PLACE}
   L[id] = d;

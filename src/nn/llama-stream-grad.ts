@@ -12,24 +12,22 @@
 // squared norms runs in another order (test/sglp/importance-llm-stream.test.ts, "streamed GradNorm").
 // Device memory: one layer's weights (or the embedding / head), one batch's activations of one layer, and
 // the held states: up to L+1 hidden states per batch (unless `hostStates`), each batch's running gradient and,
-// tied, its LM head gradient [vocab, hidden] (on the CPU too with `hostStates`).
+// tied, its LM head gradient [vocab, hidden] (on the CPU too with `hostStates`). A head over one storage
+// binding or a quarter of the memory cap is used in vocabulary slices instead (llama-head-sliced.ts: one
+// slice of the weight on the device, its gradient on the CPU, the embedding looked up on the CPU), with the
+// same results.
 
 import { checkStateDictKeys } from '../arch/state-dict.js';
 import type { ModelDescription } from '../arch/types.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
-import {
-  embedding,
-  embeddingBackward,
-  nextTokenTargets,
-  rmsNorm,
-  rmsNormBackward,
-  type TokenIds,
-  uploadTokens,
-} from '../ops/index.js';
+import { embedding, embeddingBackward, nextTokenTargets, type TokenIds, uploadTokens } from '../ops/index.js';
 import { gradNorm } from '../ops/reduce/grad-norm.js';
-import { decoderLayerBackward, decoderLayerForward, headCrossEntropy } from './llama.js';
+import { reduce } from '../ops/reduce/reduce.js';
+import { normHeadLoss } from './llama-head.js';
+import { embeddingGradSquares, HeadRows, headSliceRows, sumSquaresOfSlices } from './llama-head-sliced.js';
+import { decoderLayerBackward, decoderLayerForward } from './llama-layer.js';
 import { type LlamaStreamResult, layerKeys, type TokenBatch } from './llama-stream.js';
 import { disposeAll, getter, type HeldState, StreamWeights } from './stream-weights.js';
 
@@ -40,6 +38,16 @@ export interface StreamLossOptions {
   readonly hostStates?: boolean;
   /** Token rows per LM head slice (default as Llama.nextTokenLoss: what one storage binding holds). */
   readonly headRows?: number;
+  /**
+   * Vocabulary rows per LM head slice (llama-head-sliced.ts): the head weight uploaded and used in slices.
+   * Default: only when it exceeds one storage binding or a quarter of the device-memory cap (headSliceRows).
+   */
+  readonly headSliceRows?: number;
+  /**
+   * Look the embedding rows up on the CPU (llama-stream.ts). Default: when the table exceeds one storage
+   * binding or the head is sliced.
+   */
+  readonly hostEmbedding?: boolean;
   /** Steps done of total: decoder layers forward, the head, and with grads the layers backward. */
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
@@ -96,6 +104,12 @@ export async function streamLlamaLoss(
   const states: (HeldState | undefined)[][] = Array.from({ length: L + 1 }, () => []);
   const dxs: (HeldState | undefined)[] = [];
   const headGrads: (HeldState | undefined)[] = [];
+  // The LM head in vocabulary slices (and then the embedding looked up on the CPU, its gradient on the host).
+  const sliceRows = headSliceRows(gpu, vocab, h, options.headSliceRows);
+  const hostEmbedding =
+    options.hostEmbedding ??
+    (sliceRows !== undefined || 4 * vocab * h > gpu.limits.maxStorageBufferBindingSize);
+  const slicedGrads: (Float32Array[] | undefined)[] = [];
   const squares = new Float64Array(batches.length);
   const losses: { sum: number; count: number }[] = [];
   const rowsOf = (b: TokenBatch) => [b.batch * b.seq, h];
@@ -116,9 +130,17 @@ export async function streamLlamaLoss(
     for (const b of batches) {
       tokens.push(uploadTokens(gpu, b.ids, [b.batch, b.seq], vocab, { index: train }));
     }
-    const embed = await w.load([net.embed], `${net.embed} (streamed)`);
+    if (hostEmbedding) {
+      for (const [i, r] of (await w.gatherRows(net.embed, batches)).entries()) {
+        options.signal?.throwIfAborted();
+        states[0][i] = host ? r : gpu.keep(gpu.tensor(r, rowsOf(batches[i])));
+      }
+    }
+    const embed = hostEmbedding
+      ? new Map<string, Tensor>()
+      : await w.load([net.embed], `${net.embed} (streamed)`);
     try {
-      for (const [i, b] of batches.entries()) {
+      for (const [i, b] of (hostEmbedding ? [] : batches).entries()) {
         options.signal?.throwIfAborted();
         const rows = await gpu.scope(() => {
           const x0 = embedding(gpu, embed.get(net.embed) as Tensor, tokens[i]);
@@ -173,23 +195,40 @@ export async function streamLlamaLoss(
     }
 
     // Final norm + LM head + loss (+ their backward).
-    const head = await w.load([net.norm, net.head], 'final norm + LM head (streamed)');
+    const head = await w.load(
+      sliceRows === undefined ? [net.norm, net.head] : [net.norm],
+      sliceRows === undefined ? 'final norm + LM head (streamed)' : 'final norm (streamed)',
+    );
     try {
       const normW = head.get(net.norm) as Tensor;
-      const W = head.get(net.head) as Tensor;
+      const W =
+        sliceRows === undefined
+          ? (head.get(net.head) as Tensor)
+          : { rows: await HeadRows.open(store, net.head, vocab, h), sliceRows };
       for (const [i, b] of batches.entries()) {
         options.signal?.throwIfAborted();
         const s = states[L][i] as HeldState;
         const xl = w.use(s, rowsOf(b));
         states[L][i] = undefined;
-        let r: Awaited<ReturnType<typeof headLoss>>;
+        let r: Awaited<ReturnType<typeof normHeadLoss>>;
         try {
-          r = await headLoss(gpu, xl, normW, W, net.eps, targets[i], vocab, train, options.headRows);
+          r = await normHeadLoss(gpu, xl, normW, W, net.eps, targets[i], vocab, train, options.headRows);
         } finally {
           xl.dispose(); // the held state or its upload: the last layer's output is not a layer input
         }
         losses.push({ sum: r.sum, count: targets[i].count });
-        if (r.dx && r.normGrad && r.headGrad) {
+        if (r.dx && r.normGrad && r.slicedGrad) {
+          const { dx, slicedGrad } = r;
+          try {
+            await addSquares(i, [r.normGrad]);
+            if (!net.tied) squares[i] += Math.sqrt(await sumSquaresOfSlices(gpu, slicedGrad)) ** 2;
+            dxs[i] = await w.hold(dx, host);
+          } catch (e) {
+            if (!dxs[i]) dx.dispose();
+            throw e;
+          }
+          if (net.tied) slicedGrads[i] = slicedGrad;
+        } else if (r.dx && r.normGrad && r.headGrad) {
           const { dx, headGrad } = r;
           try {
             await addSquares(i, [r.normGrad]);
@@ -217,7 +256,18 @@ export async function streamLlamaLoss(
         try {
           for (const [i, b] of batches.entries()) {
             options.signal?.throwIfAborted();
+            // Each weight gradient's sum of squares is recorded as soon as it is made and the gradient freed
+            // (gradNorm's per-tensor sums, added in the same order), so one layer's gradients never coexist.
             const grads = new Map<string, Tensor>();
+            const sink = {
+              set: (key: string, g: Tensor) => {
+                try {
+                  grads.set(key, gpu.keep(reduce(gpu, g.reshape([g.size]), 'sumsq', 0)));
+                } finally {
+                  g.dispose();
+                }
+              },
+            };
             let dx: Tensor;
             // Taken over: x and dout (held states or their uploads) are freed below.
             let x: Tensor | undefined;
@@ -235,7 +285,7 @@ export async function streamLlamaLoss(
               );
               try {
                 dx = gpu.keep(
-                  decoderLayerBackward(gpu, net, spec, get, acts, dy, grads, tables, b.batch, b.seq),
+                  decoderLayerBackward(gpu, net, spec, get, acts, dy, sink, tables, b.batch, b.seq),
                 );
               } finally {
                 for (const [k, t] of Object.entries(acts)) if (k !== 'x') (t as Tensor).dispose();
@@ -253,7 +303,19 @@ export async function streamLlamaLoss(
               for (const g of grads.values()) g.dispose();
               throw e;
             }
-            await addSquares(i, [...grads.values()]);
+            try {
+              const sums = [...grads.values()];
+              const values = await gpu.scope(async () => {
+                const slots = gpu.empty([sums.length]);
+                for (const [k, t] of sums.entries()) gpu.copy(t, slots, 4, 0, 4 * k);
+                return gpu.readF32(slots);
+              });
+              let total = 0;
+              for (const v of values) total += v;
+              squares[i] += Math.sqrt(total) ** 2;
+            } finally {
+              for (const g of grads.values()) g.dispose();
+            }
           }
         } finally {
           disposeAll(weights);
@@ -262,6 +324,16 @@ export async function streamLlamaLoss(
       }
       // Embedding gradient; tied: the LM head's gradient plus the embedding's, one parameter.
       for (const [i, b] of batches.entries()) {
+        if (sliceRows !== undefined) {
+          const held = dxs[i] as HeldState;
+          dxs[i] = undefined;
+          const dx = held instanceof Float32Array ? held : await w.hold(held, true);
+          const grad = net.tied ? slicedGrads[i] : undefined;
+          slicedGrads[i] = undefined;
+          const s = await embeddingGradSquares(gpu, dx as Float32Array, b.ids, h, vocab, sliceRows, grad);
+          squares[i] += Math.sqrt(s) ** 2;
+          continue;
+        }
         const dx = w.use(dxs[i] as HeldState, rowsOf(b));
         dxs[i] = undefined;
         try {
@@ -298,43 +370,5 @@ export async function streamLlamaLoss(
     for (const t of tokens) t.dispose();
     w.dispose();
     pool.peakBytes = Math.max(peakBefore, pool.peakBytes);
-  }
-}
-
-/**
- * Llama.nextTokenLoss's head on one batch's last hidden state `x` [N, hidden]: final RMSNorm, then the LM
- * head and token cross-entropy on slices of rows; with `train` also d mean NLL / d x, d norm weight and
- * d head weight (slices summed in order, as there). `x` stays the caller's.
- */
-async function headLoss(
-  gpu: Gpu,
-  x: Tensor,
-  normW: Tensor,
-  W: Tensor,
-  eps: number,
-  target: { ids: Int32Array; count: number },
-  vocab: number,
-  train: boolean,
-  headRows: number | undefined,
-): Promise<{ sum: number; dx?: Tensor; normGrad?: Tensor; headGrad?: Tensor }> {
-  const f = rmsNorm(gpu, x, normW, eps);
-  const hidden = gpu.keep(f.out);
-  const rstd = gpu.keep(f.rstd);
-  let dHidden: Tensor | undefined;
-  let headGrad: Tensor | undefined;
-  try {
-    const head = await headCrossEntropy(gpu, hidden, W, target, vocab, train, headRows);
-    ({ dHidden, headGrad } = head);
-    const sum = head.sum;
-    if (!dHidden || !headGrad) return { sum };
-    const fb = rmsNormBackward(gpu, dHidden, x, normW, rstd);
-    const out = { sum, dx: gpu.keep(fb.dx), normGrad: gpu.keep(fb.dweight), headGrad };
-    headGrad = undefined;
-    return out;
-  } finally {
-    hidden.dispose();
-    rstd.dispose();
-    dHidden?.dispose();
-    headGrad?.dispose();
   }
 }

@@ -7,7 +7,7 @@
 // hidden states (or one batch's, with `hostStates`), independent of depth, so a model larger than device
 // memory can be calibrated. The final norm and LM head are not needed for per-layer work and never read.
 //
-// The per-layer arithmetic is decoderLayerForward's (llama.ts), the same code Llama.forward runs on the
+// The per-layer arithmetic is decoderLayerForward's (llama-layer.ts), the same code Llama.forward runs on the
 // same shapes, so the hidden states are bit-for-bit those of Llama.forward (test/nn/llama-stream.test.ts).
 
 import type { DecoderLayerSpec, LlamaNet } from '../arch/llama.js';
@@ -17,7 +17,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
 import { embedding, uploadTokens } from '../ops/index.js';
-import { decoderLayerForward } from './llama.js';
+import { decoderLayerForward } from './llama-layer.js';
 import { disposeAll, getter, type HeldState, StreamWeights } from './stream-weights.js';
 
 /** One batch of windows: `batch` windows of `seq` token ids, window after window. */

@@ -6,6 +6,7 @@ import type { LlamaNet } from '../arch/llama.js';
 import type { Gpu } from '../gpu/device.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { TensorStore } from '../io/safetensors.js';
+import { toFloat32 } from '../io/tensor-decode.js';
 import { parseRopeScaling, type RopeTables, ropeTables } from '../ops/index.js';
 
 /** A state held between layers: on the device, or its values on the CPU. */
@@ -52,7 +53,8 @@ export class StreamWeights {
 
   /**
    * The embedding rows of `batches` gathered on the CPU (one [batch·seq, hidden] array per batch): the
-   * table is read once and dropped, never uploaded. For tables larger than one storage binding (every
+   * table is read as the checkpoint's bytes and decoded a block of rows at a time (every value checked,
+   * never the whole f32 table in memory), never uploaded. For tables larger than one storage binding (every
    * vocabulary ≥ 0.5B models use, on lavapipe's 128 MiB) and for caps below the table's size.
    */
   async gatherRows(
@@ -62,20 +64,38 @@ export class StreamWeights {
     const shape = this.shapes.get(key) ?? [];
     if (shape.length !== 2) throw new Error(`${this.store.name}: "${key}" is not a 2-d tensor of this model`);
     const [vocab, hidden] = shape;
-    const table = await this.store.float32(key, shape);
-    checkFinite(table, this.store.name, key);
-    this.streamedBytes += table.byteLength;
-    return batches.map((b) => {
-      const out = new Float32Array(b.ids.length * hidden);
+    const info = this.store.info(key);
+    if (info.shape.join() !== shape.join()) {
+      throw new Error(
+        `${this.store.name}: "${key}" is [${info.shape.join(', ')}], expected [${shape.join(', ')}]`,
+      );
+    }
+    const outs = batches.map((b) => {
       for (let i = 0; i < b.ids.length; i++) {
         const id = b.ids[i];
         if (!Number.isInteger(id) || id < 0 || id >= vocab) {
           throw new RangeError(`${key}: token ${i} has id ${id}, expected an integer in [0, ${vocab})`);
         }
-        out.set(table.subarray(id * hidden, (id + 1) * hidden), i * hidden);
       }
-      return out;
+      return new Float32Array(b.ids.length * hidden);
     });
+    const raw = await this.store.bytes(key);
+    const rowBytes = (raw.byteLength / (vocab * hidden)) * hidden;
+    const block = Math.max(1, Math.floor((16 << 20) / (4 * hidden)));
+    for (let v0 = 0; v0 < vocab; v0 += block) {
+      const v1 = Math.min(vocab, v0 + block);
+      const rows = toFloat32(raw.subarray(v0 * rowBytes, v1 * rowBytes), info.dtype, this.store.name, key);
+      checkFinite(rows, this.store.name, key, v0 * hidden);
+      batches.forEach((b, j) => {
+        for (let i = 0; i < b.ids.length; i++) {
+          const id = b.ids[i];
+          if (id >= v0 && id < v1)
+            outs[j].set(rows.subarray((id - v0) * hidden, (id - v0 + 1) * hidden), i * hidden);
+        }
+      });
+    }
+    this.streamedBytes += 4 * vocab * hidden;
+    return outs;
   }
 
   ropeFor(T: number): RopeTables {
@@ -133,10 +153,12 @@ export function disposeAll(weights: ReadonlyMap<string, Tensor>): void {
 }
 
 /** ParamStore.load's value check, done tensor by tensor as each is read (never the whole model). */
-function checkFinite(data: Float32Array, file: string, key: string): void {
+function checkFinite(data: Float32Array, file: string, key: string, offset = 0): void {
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) {
-      throw new Error(`${file}: tensor "${key}" holds a non-finite value (${data[i]}) at element ${i}`);
+      throw new Error(
+        `${file}: tensor "${key}" holds a non-finite value (${data[i]}) at element ${offset + i}`,
+      );
     }
   }
 }

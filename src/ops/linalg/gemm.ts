@@ -33,6 +33,13 @@ export interface GemmOptions extends GemmVariantOptions {
   outDType?: Extract<DType, 'f32' | 'f16'>;
   /** Override the tile choice (benchmarks and tests). */
   tiles?: GemmTiles;
+  /**
+   * C += op(A) op(B) into this f32 [M, N] tensor (returned): each output's chain of FMAs starts from its
+   * value, so K split over calls in order sums exactly as one call over the whole K without split-K (the
+   * vocabulary-sliced LM head, src/nn/llama-head-sliced.ts). Plain kernel, one K slice, no bias, activation
+   * or alpha.
+   */
+  into?: Tensor;
 }
 
 /**
@@ -97,12 +104,24 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
     }
   }
   const outShape = rankA === 3 || rankB === 3 ? [batch, m, n] : [m, n];
-  const out = gpu.empty(outShape, outDType);
+  const into = opts.into;
+  if (into) {
+    if (into.dtype !== 'f32' || into.shape.join() !== outShape.join() || outDType !== 'f32') {
+      throw new ShapeError(
+        'gemm',
+        `into must be f32 [${outShape.join(', ')}], got ${into.dtype} [${into.shape.join(', ')}]`,
+      );
+    }
+    if (bias || activation !== 'none' || alpha !== 1 || (opts.tiles && opts.tiles.splits > 1)) {
+      throw new ShapeError('gemm', 'into takes no bias, activation, alpha or split-K');
+    }
+  }
+  const out = into ?? gpu.empty(outShape, outDType);
   if (out.size === 0) return out;
   if (k === 0) throw new ShapeError('gemm', 'K is 0');
 
   // Discrete GPUs: the workgroup-memory tiled kernel (src/ops/linalg/gemm-tiled.ts) where the shape fills its tiles.
-  const tiled = tiledGemmFor(gpu.kernels, gpu.adapter.isCpu, { m, n, k, batch }, opts);
+  const tiled = into ? undefined : tiledGemmFor(gpu.kernels, gpu.adapter.isCpu, { m, n, k, batch }, opts);
   if (tiled) {
     const strides = { strideA: batchA > 1 ? m * k : 0, strideB: batchB > 1 ? k * n : 0 };
     return gemmTiled(
@@ -113,7 +132,8 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
       },
     );
   }
-  const tiles = opts.tiles ?? chooseGemmTiles({ m, n, k, batch }, gpu.adapter.isCpu);
+  const chosen = opts.tiles ?? chooseGemmTiles({ m, n, k, batch }, gpu.adapter.isCpu);
+  const tiles = into ? { ...chosen, splits: 1, kPerSplit: Math.ceil(k / 4) * 4 } : chosen;
   const split = tiles.splits > 1;
   const biasDefs = {
     HAS_BIAS: !!bias,
@@ -140,6 +160,7 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
         B_VEC: !transB && n % 4 === 0,
         C_VEC: n % 4 === 0,
         SPLIT: split,
+        ACCUMULATE: !!into,
         F16: f16,
         SHUFFLE_A: shuffle,
         GROUPS: shuffle ? tiles.tm / tiles.lanes : 1,

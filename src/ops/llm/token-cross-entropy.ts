@@ -69,6 +69,11 @@ const params = uniforms({
   /** Gradient: scale per counted row, divided by the counted rows when `mean` is 1. */
   scale: 'f32',
   mean: 'u32',
+  /** Vocabulary slices (token-ce.wgsl): Part chunk offset and row length, the slice's first column, the whole vocabulary. */
+  chunk0: 'u32',
+  stride: 'u32',
+  v0: 'u32',
+  total: 'u32',
 });
 
 const includes = { 'row-reduce': rowReduceWgsl };
@@ -85,53 +90,124 @@ function dims(op: string, logits: Tensor, targets: Tensor): { rows: number; voca
   return { rows, vocab };
 }
 
+/** Columns one statistics workgroup folds on this adapter (slices of the vocabulary align to it). */
+export function vocabChunk(gpu: Gpu): number {
+  return gpu.adapter.isCpu ? tun.vocabChunk.cpu : tun.vocabChunk.gpu;
+}
+
+const passMode = (m: string) => ({
+  STATS: m === 'stats',
+  FINISH: m === 'finish',
+  LOSS: m === 'loss',
+  IN_PLACE: false,
+});
+
+/**
+ * The statistics pass over logits [rows, vocab] (columns v0.. of a larger vocabulary when sliced): per
+ * (row, chunk) max and sum of exp into `part` [rows, stride, 2] at chunk `chunk0` of each row.
+ */
+export function tokenCeStats(
+  gpu: Gpu,
+  logits: Tensor,
+  part: Tensor,
+  at: { chunk0: number; stride: number } = { chunk0: 0, stride: 0 },
+): void {
+  const vocab = logits.shape.at(-1) ?? 0;
+  const rows = logits.size / vocab;
+  const chunk = vocabChunk(gpu);
+  const chunks = Math.ceil(vocab / chunk);
+  const stride = at.stride || chunks;
+  if (part.size < rows * stride * 2 || at.chunk0 + chunks > stride) {
+    throw new ShapeError('tokenCeStats', `${chunks} chunks at ${at.chunk0} do not fit rows of ${stride}`);
+  }
+  const wg = gpu.adapter.isCpu ? tun.rowWorkgroup.cpu : tun.rowWorkgroup.gpu;
+  const [sx, sy] = grid2d(rows * chunks);
+  gpu.dispatch({
+    kernel: {
+      name: 'token-ce.stats',
+      template: ceWgsl,
+      defines: { WG: wg, ...passMode('stats') },
+      params,
+      includes,
+    },
+    buffers: [logits, part],
+    uniforms: { ...zero, rows, vocab, chunk, chunks, gridX: sx, chunk0: at.chunk0, stride },
+    workgroups: [sx, sy],
+  });
+}
+
+/**
+ * The finishing pass: each row's chunks of `part` [rows, chunks, 2] folded in order into `lse` [rows], and
+ * `nll` [rows] = lse - logit[target] for targets in the columns v0 .. v0 + vocab of `logits` (0 otherwise).
+ */
+export function tokenCeFinish(
+  gpu: Gpu,
+  logits: Tensor,
+  part: Tensor,
+  targets: Tensor,
+  out: { lse: Tensor; nll: Tensor },
+  slice: { chunks: number; v0: number } | undefined = undefined,
+): void {
+  const vocab = logits.shape.at(-1) ?? 0;
+  const rows = logits.size / vocab;
+  const chunks = slice?.chunks ?? Math.ceil(vocab / vocabChunk(gpu));
+  const ewg = tun.elementWorkgroup;
+  const [fx, fy] = grid2d(Math.ceil(rows / ewg));
+  gpu.dispatch({
+    kernel: {
+      name: 'token-ce.finish',
+      template: ceWgsl,
+      defines: { WG: ewg, ...passMode('finish') },
+      params,
+      includes,
+    },
+    buffers: [logits, part, targets, out.lse, out.nll],
+    uniforms: { ...zero, rows, vocab, chunk: vocabChunk(gpu), chunks, gridX: fx, v0: slice?.v0 ?? 0 },
+    workgroups: [fx, fy],
+  });
+}
+
+/** The loss pass: [mean NLL over counted rows (targets in [0, vocab)), count, sum] of `nll` [rows]. */
+export function tokenCeLoss(gpu: Gpu, nll: Tensor, targets: Tensor, vocab: number): Tensor {
+  const rows = nll.size;
+  if (rows === 0) return gpu.zeros([3]);
+  const loss = gpu.empty([3]);
+  const wg = gpu.adapter.isCpu ? tun.rowWorkgroup.cpu : tun.rowWorkgroup.gpu;
+  gpu.dispatch({
+    kernel: {
+      name: 'token-ce.loss',
+      template: ceWgsl,
+      defines: { WG: wg, ...passMode('loss') },
+      params,
+      includes,
+    },
+    buffers: [nll, targets, loss],
+    uniforms: { ...zero, rows, vocab, chunk: vocabChunk(gpu), chunks: 0, gridX: 1 },
+    workgroups: [1],
+  });
+  return loss;
+}
+
+const zero = { chunk0: 0, stride: 0, v0: 0, total: 0, scale: 0, mean: 0 };
+
 /**
  * Mean token NLL, chunked over the vocabulary: per-(row, chunk) max and sum of exp, folded per row in order
  * into the log-sum-exp. Nothing of size rows x vocab is allocated besides the logits. The logits must fit
  * one storage binding (128 MiB on lavapipe: 256 rows of a 128k vocabulary); larger batches are computed
- * in row slices whose `loss[2]` sums (or `nll` rows) the caller adds up.
+ * in row slices whose `loss[2]` sums (or `nll` rows) the caller adds up, and larger vocabularies in
+ * column slices with the passes above (src/nn/llama-head-sliced.ts).
  */
 export function tokenCrossEntropy(gpu: Gpu, logits: Tensor, targets: Tensor): TokenCrossEntropy {
   const { rows, vocab } = dims('tokenCrossEntropy', logits, targets);
-  const cpu = gpu.adapter.isCpu;
-  const wg = cpu ? tun.rowWorkgroup.cpu : tun.rowWorkgroup.gpu;
-  const chunk = cpu ? tun.vocabChunk.cpu : tun.vocabChunk.gpu;
-  const chunks = Math.ceil(vocab / chunk);
+  const chunks = Math.ceil(vocab / vocabChunk(gpu));
   const lse = gpu.empty([rows]);
   const nll = gpu.empty([rows]);
   if (rows === 0) return { loss: gpu.zeros([3]), lse, nll };
-  const loss = gpu.empty([3]);
-  const template = ceWgsl;
-  const mode = (m: string) => ({
-    STATS: m === 'stats',
-    FINISH: m === 'finish',
-    LOSS: m === 'loss',
-    IN_PLACE: false,
-  });
   const part = gpu.empty([rows, chunks, 2]);
-  const [sx, sy] = grid2d(rows * chunks);
-  gpu.dispatch({
-    kernel: { name: 'token-ce.stats', template, defines: { WG: wg, ...mode('stats') }, params, includes },
-    buffers: [logits, part],
-    uniforms: { rows, vocab, chunk, chunks, gridX: sx, scale: 0, mean: 0 },
-    workgroups: [sx, sy],
-  });
-  const ewg = tun.elementWorkgroup;
-  const [fx, fy] = grid2d(Math.ceil(rows / ewg));
-  gpu.dispatch({
-    kernel: { name: 'token-ce.finish', template, defines: { WG: ewg, ...mode('finish') }, params, includes },
-    buffers: [logits, part, targets, lse, nll],
-    uniforms: { rows, vocab, chunk, chunks, gridX: fx, scale: 0, mean: 0 },
-    workgroups: [fx, fy],
-  });
+  tokenCeStats(gpu, logits, part);
+  tokenCeFinish(gpu, logits, part, targets, { lse, nll });
   part.dispose();
-  gpu.dispatch({
-    kernel: { name: 'token-ce.loss', template, defines: { WG: wg, ...mode('loss') }, params, includes },
-    buffers: [nll, targets, loss],
-    uniforms: { rows, vocab, chunk, chunks, gridX: 1, scale: 0, mean: 0 },
-    workgroups: [1],
-  });
-  return { loss, lse, nll };
+  return { loss: tokenCeLoss(gpu, nll, targets, vocab), lse, nll };
 }
 
 export interface TokenCrossEntropyBackwardOptions {
@@ -142,6 +218,11 @@ export interface TokenCrossEntropyBackwardOptions {
   scale?: number;
   /** Write the gradient over the logits (no second rows x vocab buffer); returns the logits tensor. */
   inPlace?: boolean;
+  /**
+   * The logits are columns v0 .. v0 + vocab of a `total`-column vocabulary (a slice of the LM head); `lse`
+   * is the whole row's. Default: the whole vocabulary.
+   */
+  slice?: { v0: number; total: number };
 }
 
 /** dLoss/dlogits = (softmax - onehot(target)) * scale for counted rows, 0 for ignored rows. */
@@ -172,7 +253,18 @@ export function tokenCrossEntropyBackward(
     buffers: inPlace
       ? [logits, forward.lse, targets, forward.loss]
       : [logits, forward.lse, targets, forward.loss, out],
-    uniforms: { rows, vocab, chunk: 0, chunks: 0, gridX: gx, scale: opts.scale ?? 1, mean: mean ? 1 : 0 },
+    uniforms: {
+      ...zero,
+      rows,
+      vocab,
+      chunk: 0,
+      chunks: 0,
+      gridX: gx,
+      scale: opts.scale ?? 1,
+      mean: mean ? 1 : 0,
+      v0: opts.slice?.v0 ?? 0,
+      total: opts.slice?.total ?? vocab,
+    },
     workgroups: [gx, gy],
   });
   return out;
