@@ -4,15 +4,13 @@ import { pruneModel } from '../../src/arch/prune.js';
 import { evaluatePerplexity } from '../../src/eval/perplexity.js';
 import { evaluatePerplexityStreamed } from '../../src/eval/perplexity-stream.js';
 import { validateModelConfig } from '../../src/io/config.js';
-import { openSafetensors } from '../../src/io/safetensors.js';
-import { encodeSafetensors } from '../../src/io/safetensors-write.js';
-import { bytesSource } from '../../src/io/source.js';
 import type { TextWindows } from '../../src/io/text-data.js';
 import { Llama } from '../../src/nn/llama.js';
 import { ParamStore } from '../../src/nn/params.js';
 import { prunedStore } from '../../src/sglp/importance-llm-stream.js';
 import { ParamView } from '../../src/sglp/pruned-view.js';
 import { useGpu } from '../helpers/gpu.js';
+import { f32Checkpoint, llamaWeights } from '../helpers/llama-checkpoint.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -35,27 +33,12 @@ describe('streamed perplexity', () => {
   it('equals evaluatePerplexity on the loaded model (and on a pruned one), over several passes', async () => {
     const gpu = await getGpu();
     const desc = describeModel(validateModelConfig(CONFIG));
-    const w: Record<string, Float32Array> = {};
-    desc.params.forEach((p, i) => {
-      const v = values(
-        p.shape.reduce((a, b) => a * b, 1),
-        300 + 7 * i,
-        p.key.includes('embed') ? 1 : 0.3,
-      );
-      w[p.key] = p.key.endsWith('norm.weight') ? v.map((x) => 1 + x / 2) : v;
-    });
-    const enc = encodeSafetensors(
-      Object.fromEntries(
-        desc.params.map((p) => [p.key, { dtype: 'F32' as const, shape: p.shape, data: w[p.key] }]),
-      ),
+    const w = llamaWeights(
+      desc,
+      (i) => 300 + 7 * i,
+      (key) => key.includes('embed'),
     );
-    const bytes = new Uint8Array(enc.byteLength);
-    let o = 0;
-    for await (const c of enc.chunks()) {
-      bytes.set(c, o);
-      o += c.byteLength;
-    }
-    const store = await openSafetensors(bytesSource(bytes, 'tiny.safetensors'));
+    const store = await f32Checkpoint(desc, w, 'tiny.safetensors');
     const windows = 7;
     const ids = Int32Array.from(values(windows * T, 5), (x) => Math.floor(((x + 1) / 2) * 29) % 29);
     const data: TextWindows = {

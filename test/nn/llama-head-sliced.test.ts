@@ -4,14 +4,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeModel } from '../../src/arch/describe.js';
 import { validateModelConfig } from '../../src/io/config.js';
-import { openSafetensors } from '../../src/io/safetensors.js';
-import { encodeSafetensors } from '../../src/io/safetensors-write.js';
-import { bytesSource } from '../../src/io/source.js';
 import { headSliceRows, sliceAlign } from '../../src/nn/llama-head-sliced.js';
 import { streamLlamaLoss } from '../../src/nn/llama-stream-grad.js';
 import { llm, reduce } from '../../src/tunables.js';
 import { useGpu } from '../helpers/gpu.js';
-import { values } from '../helpers/reference.js';
+import { f32Checkpoint, llamaWeights } from '../helpers/llama-checkpoint.js';
 
 const getGpu = useGpu();
 
@@ -33,27 +30,12 @@ const T = 9;
 async function setup(tied: boolean) {
   const desc = describeModel(validateModelConfig({ ...CONFIG, tie_word_embeddings: tied }));
   if (desc.architecture !== 'llama') throw new Error('not a llama');
-  const w: Record<string, Float32Array> = {};
-  desc.params.forEach((p, i) => {
-    const v = values(
-      p.shape.reduce((a, b) => a * b, 1),
-      70 + i,
-      p.key.includes('embed') || p.key.includes('lm_head') ? 1 : 0.3,
-    );
-    w[p.key] = p.key.endsWith('norm.weight') ? v.map((x) => 1 + x / 2) : v;
-  });
-  const enc = encodeSafetensors(
-    Object.fromEntries(
-      desc.params.map((p) => [p.key, { dtype: 'F32' as const, shape: p.shape, data: w[p.key] }]),
-    ),
+  const w = llamaWeights(
+    desc,
+    (i) => 70 + i,
+    (key) => key.includes('embed') || key.includes('lm_head'),
   );
-  const bytes = new Uint8Array(enc.byteLength);
-  let o = 0;
-  for await (const c of enc.chunks()) {
-    bytes.set(c, o);
-    o += c.byteLength;
-  }
-  const store = await openSafetensors(bytesSource(bytes, 'sliced-head.safetensors'));
+  const store = await f32Checkpoint(desc, w, 'sliced-head.safetensors');
   const ids = Int32Array.from({ length: 3 * T }, (_, i) => (i * 977 + 13) % CONFIG.vocab_size);
   ids[4] = ids[20] = 499; // the last slice's last row, twice
   const batches = [

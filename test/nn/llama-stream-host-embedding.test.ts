@@ -3,12 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { describeModel } from '../../src/arch/describe.js';
 import { validateModelConfig } from '../../src/io/config.js';
-import { openSafetensors } from '../../src/io/safetensors.js';
-import { encodeSafetensors } from '../../src/io/safetensors-write.js';
-import { bytesSource } from '../../src/io/source.js';
 import { streamLlamaLayers } from '../../src/nn/llama-stream.js';
 import { useGpu } from '../helpers/gpu.js';
-import { values } from '../helpers/reference.js';
+import { f32Checkpoint, llamaWeights } from '../helpers/llama-checkpoint.js';
 
 const getGpu = useGpu();
 
@@ -33,27 +30,12 @@ describe('layer streaming with the embedding on the CPU', () => {
     const gpu = await getGpu();
     const desc = describeModel(validateModelConfig(CONFIG));
     if (desc.architecture !== 'llama') throw new Error('not a llama');
-    const w: Record<string, Float32Array> = {};
-    desc.params.forEach((p, i) => {
-      const v = values(
-        p.shape.reduce((a, b) => a * b, 1),
-        40 + i,
-        p.key.includes('embed') ? 1 : 0.3,
-      );
-      w[p.key] = p.key.endsWith('norm.weight') ? v.map((x) => 1 + x / 2) : v;
-    });
-    const enc = encodeSafetensors(
-      Object.fromEntries(
-        desc.params.map((p) => [p.key, { dtype: 'F32' as const, shape: p.shape, data: w[p.key] }]),
-      ),
+    const w = llamaWeights(
+      desc,
+      (i) => 40 + i,
+      (key) => key.includes('embed'),
     );
-    const bytes = new Uint8Array(enc.byteLength);
-    let o = 0;
-    for await (const c of enc.chunks()) {
-      bytes.set(c, o);
-      o += c.byteLength;
-    }
-    const store = await openSafetensors(bytesSource(bytes, 'wide-vocab.safetensors'));
+    const store = await f32Checkpoint(desc, w, 'wide-vocab.safetensors');
     const ids = Int32Array.from({ length: 3 * T }, (_, i) => (i * 977 + 13) % CONFIG.vocab_size);
     const batches = [
       { ids: ids.subarray(0, 2 * T), batch: 2, seq: T },

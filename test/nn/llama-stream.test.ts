@@ -6,8 +6,6 @@ import type { Gpu } from '../../src/gpu/device.js';
 import { DeviceMemoryError } from '../../src/gpu/pool.js';
 import { validateModelConfig } from '../../src/io/config.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
-import { encodeSafetensors } from '../../src/io/safetensors-write.js';
-import { bytesSource } from '../../src/io/source.js';
 import type { TextWindows } from '../../src/io/text-data.js';
 import { Llama } from '../../src/nn/llama.js';
 import { layerKeys, streamLlamaLayers } from '../../src/nn/llama-stream.js';
@@ -16,6 +14,7 @@ import { openFileSource } from '../../src/node/files.js';
 import { calibrateText } from '../../src/sglp/calibrate-text.js';
 import { calibrateTextStreamed } from '../../src/sglp/calibrate-text-stream.js';
 import { useGpu } from '../helpers/gpu.js';
+import { f32Checkpoint, llamaWeights } from '../helpers/llama-checkpoint.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -45,40 +44,18 @@ const QWEN = {
 };
 const T = 8;
 
-function weights(d: ModelDescription): Record<string, Float32Array> {
-  const w: Record<string, Float32Array> = {};
-  d.params.forEach((p, i) => {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const v = values(n, 500 + 13 * i, p.key.includes('embed') ? 1 : 0.3);
-    w[p.key] = p.key.endsWith('norm.weight') ? v.map((x) => 1 + x / 2) : v;
-  });
-  return w;
-}
-
 function setup(config: Record<string, unknown>) {
   const desc = describeModel(validateModelConfig(config));
   if (desc.architecture !== 'llama') throw new Error('not a llama');
-  return { desc, net: desc.net, w: weights(desc) };
-}
-
-/** A checkpoint file in memory, read back through the safetensors reader (tensors by offset). */
-async function store(desc: ModelDescription, w: Record<string, Float32Array>, drop?: string) {
-  const enc = encodeSafetensors(
-    Object.fromEntries(
-      desc.params
-        .filter((p) => p.key !== drop)
-        .map((p) => [p.key, { dtype: 'F32' as const, shape: p.shape, data: w[p.key] }]),
+  return {
+    desc,
+    net: desc.net,
+    w: llamaWeights(
+      desc,
+      (i) => 500 + 13 * i,
+      (key) => key.includes('embed'),
     ),
-  );
-  const parts: Uint8Array[] = [];
-  for await (const c of enc.chunks()) parts.push(c);
-  const bytes = new Uint8Array(enc.byteLength);
-  let o = 0;
-  for (const p of parts) {
-    bytes.set(p, o);
-    o += p.byteLength;
-  }
-  return openSafetensors(bytesSource(bytes, 'tiny.safetensors'));
+  };
 }
 
 function windowsOf(vocab: number, count: number): TextWindows {
@@ -100,7 +77,7 @@ describe('layer streaming (LLaMA family)', () => {
     it(`${name}: hidden states bit-equal to Llama.forward, on the device and via the CPU`, async () => {
       const gpu = await getGpu();
       const { desc, net, w } = setup(config);
-      const st = await store(desc, w);
+      const st = await f32Checkpoint(desc, w, 'tiny.safetensors');
       const text = windowsOf(desc.numClasses, 3);
       const batches = [
         { ids: text.ids.subarray(0, 2 * T), batch: 2, seq: T },
@@ -153,7 +130,7 @@ describe('layer streaming (LLaMA family)', () => {
   it('calibrateTextStreamed gives calibrateText’s CKA bit for bit, under a cap smaller than the model', async () => {
     const gpu = await getGpu();
     const { desc, net, w } = setup(CONFIG);
-    const st = await store(desc, w);
+    const st = await f32Checkpoint(desc, w, 'tiny.safetensors');
     const text = windowsOf(desc.numClasses, 5);
     const opts = { windows: 5, batchWindows: 2 } as const; // batches of 2, 2 and 1 windows
     const params = ParamStore.fromArrays(gpu, desc, w);
@@ -261,16 +238,16 @@ describe('layer streaming (LLaMA family)', () => {
     const gpu = await getGpu();
     const { desc, net, w } = setup(QWEN);
     const key = layerKeys(net.layers[2])[3];
-    const st = await store(desc, w, key);
+    const st = await f32Checkpoint(desc, w, 'tiny.safetensors', key);
     const live = gpu.pool.liveBytes;
     const batches = [{ ids: windowsOf(desc.numClasses, 1).ids, batch: 1, seq: T }];
     await expect(streamLlamaLayers(gpu, desc, st, batches, () => {})).rejects.toThrow(key);
     expect(gpu.pool.liveBytes).toBe(live);
     // A non-finite weight is named when its layer is read, and what was uploaded is freed.
     const bad = { ...w, [key]: w[key].map((v, i) => (i === 5 ? Number.NaN : v)) };
-    await expect(streamLlamaLayers(gpu, desc, await store(desc, bad), batches, () => {})).rejects.toThrow(
-      new RegExp(`"${key}" holds a non-finite value \\(NaN\\) at element 5`),
-    );
+    await expect(
+      streamLlamaLayers(gpu, desc, await f32Checkpoint(desc, bad, 'tiny.safetensors'), batches, () => {}),
+    ).rejects.toThrow(new RegExp(`"${key}" holds a non-finite value \\(NaN\\) at element 5`));
     expect(gpu.pool.liveBytes).toBe(live);
   });
 });

@@ -2,13 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { describeModel } from '../../src/arch/describe.js';
 import { pruneModel } from '../../src/arch/prune.js';
-import type { ModelDescription } from '../../src/arch/types.js';
 import { DeviceMemoryError } from '../../src/gpu/pool.js';
 import { validateModelConfig } from '../../src/io/config.js';
 import { inverseKeyMap, renamedStore } from '../../src/io/renamed-store.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
-import { encodeSafetensors } from '../../src/io/safetensors-write.js';
-import { bytesSource } from '../../src/io/source.js';
 import { Llama } from '../../src/nn/llama.js';
 import { layerKeys } from '../../src/nn/llama-stream.js';
 import { streamLlamaLoss } from '../../src/nn/llama-stream-grad.js';
@@ -18,6 +15,7 @@ import { gradNorm } from '../../src/ops/reduce/grad-norm.js';
 import { llmSegmentScorer, type TextBatch } from '../../src/sglp/importance-llm.js';
 import { streamedLlmSegmentScorer } from '../../src/sglp/importance-llm-stream.js';
 import { useGpu } from '../helpers/gpu.js';
+import { f32Checkpoint, llamaWeights } from '../helpers/llama-checkpoint.js';
 import { values } from '../helpers/reference.js';
 
 const getGpu = useGpu();
@@ -52,28 +50,12 @@ const T = 7; // not a multiple of any tile
 function setup(config: Record<string, unknown>) {
   const desc = describeModel(validateModelConfig(config));
   if (desc.architecture !== 'llama') throw new Error('not a llama');
-  const w: Record<string, Float32Array> = {};
-  desc.params.forEach((p, i) => {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const v = values(n, 900 + 17 * i, p.key.includes('embed') || p.key.includes('lm_head') ? 1 : 0.3);
-    w[p.key] = p.key.endsWith('norm.weight') ? v.map((x) => 1 + x / 2) : v;
-  });
-  return { desc, net: desc.net, w };
-}
-
-async function store(desc: ModelDescription, w: Record<string, Float32Array>) {
-  const enc = encodeSafetensors(
-    Object.fromEntries(
-      desc.params.map((p) => [p.key, { dtype: 'F32' as const, shape: p.shape, data: w[p.key] }]),
-    ),
+  const w = llamaWeights(
+    desc,
+    (i) => 900 + 17 * i,
+    (key) => key.includes('embed') || key.includes('lm_head'),
   );
-  const bytes = new Uint8Array(enc.byteLength);
-  let o = 0;
-  for await (const c of enc.chunks()) {
-    bytes.set(c, o);
-    o += c.byteLength;
-  }
-  return openSafetensors(bytesSource(bytes, 'tiny.safetensors'));
+  return { desc, net: desc.net, w };
 }
 
 /** Batches of 2 and 1 windows (uneven on purpose), ids from a fixed sequence. */
@@ -95,7 +77,7 @@ describe('streamed GradNorm (layer streaming with recomputation)', () => {
     it(`${name}: per-batch loss and GradNorm equal Llama.nextTokenLoss with grads`, async () => {
       const gpu = await getGpu();
       const { desc, w } = setup(config);
-      const st = await store(desc, w);
+      const st = await f32Checkpoint(desc, w, 'tiny.safetensors');
       const batches = batchesOf(desc.numClasses);
       const params = ParamStore.fromArrays(gpu, desc, w);
       const model = new Llama(gpu, desc, params);
@@ -146,7 +128,7 @@ describe('streamed GradNorm (layer streaming with recomputation)', () => {
       { ...QWEN, ...WIDE },
     ]) {
       const { desc, net, w } = setup(config);
-      const st = await store(desc, w);
+      const st = await f32Checkpoint(desc, w, 'tiny.safetensors');
       const batches = batchesOf(desc.numClasses);
       const segment = [1, 4] as const;
       const params = ParamStore.fromArrays(gpu, desc, w);
@@ -258,7 +240,7 @@ describe('streamed GradNorm (layer streaming with recomputation)', () => {
 
   it('the renamed view reads a pruned model under its original keys, and names a key it lacks', async () => {
     const { desc, w } = setup(LLAMA);
-    const st = await store(desc, w);
+    const st = await f32Checkpoint(desc, w, 'tiny.safetensors');
     const pruned = pruneModel(desc, [0, 2]);
     const view = renamedStore(st, inverseKeyMap(pruned.keyMap));
     expect(await view.float32('model.layers.1.mlp.up_proj.weight')).toEqual(
