@@ -143,8 +143,6 @@ export const conv2dPlane = {
   wgradTm: 8,
   maxOutputs: 64,
   maxInputs: 64,
-  /** The weight gradient only for stride-1 convolutions. */
-  wgradStride1: true,
   /** As conv2dHalo.minMacs: smaller launches do not pay for a specialisation's compile. */
   minMacs: 2 ** 24,
 };

@@ -20,15 +20,12 @@ export interface PlaneTiles {
   tm: number;
 }
 
-/** A convolution launch as the plane kernels see it: sizes, taps and padding. */
-export type PlaneShape = Geometry;
-
-function geometry(d: PlaneShape, tm: number): PlaneGeometry {
+function geometry(d: Geometry, tm: number): PlaneGeometry {
   const { h, w, oh, ow, kh, kw, stride, padH, padW } = d;
   return { tm, h, w, oh, ow, kh, kw, stride, padH, padW, coTail: d.cout % tm !== 0 };
 }
 
-function checkForced(t: PlaneTiles, d: PlaneShape, what: string): void {
+function checkForced(t: PlaneTiles, d: Geometry, what: string): void {
   if (!(t.tm > 0 && t.tm % PLANE_LANES === 0)) {
     throw new ShapeError('conv2d', `${what} tm must be a positive multiple of ${PLANE_LANES}, got ${t.tm}`);
   }
@@ -41,11 +38,14 @@ function checkForced(t: PlaneTiles, d: PlaneShape, what: string): void {
   }
 }
 
-/** Small planes, big launches (a specialisation compiles for seconds), subgroups of exactly 8 lanes. */
-function fits(gpu: Gpu, d: PlaneShape, stride1: boolean): boolean {
+/**
+ * Small planes, big launches (a specialisation compiles for seconds), subgroups of exactly 8 lanes, stride
+ * 1 (the weight-gradient kernel also takes other strides, but only stride 1 was measured).
+ */
+function fits(gpu: Gpu, d: Geometry): boolean {
   const small = d.oh * d.ow <= tun.maxOutputs && d.h * d.w <= tun.maxInputs;
   const big = d.n * d.cin * d.cout * d.oh * d.ow * d.kh * d.kw >= tun.minMacs;
-  return small && big && (!stride1 || d.stride === 1) && haloSubgroups(gpu);
+  return small && big && d.stride === 1 && haloSubgroups(gpu);
 }
 
 /**
@@ -55,7 +55,7 @@ function fits(gpu: Gpu, d: PlaneShape, stride1: boolean): boolean {
  */
 export function planeFor(
   gpu: Gpu,
-  d: PlaneShape,
+  d: Geometry,
   force: { tiles?: object; halo?: object; plane?: PlaneTiles; residual?: object },
 ): PlaneTiles | undefined {
   if (force.plane) {
@@ -69,7 +69,7 @@ export function planeFor(
     return force.plane;
   }
   if (force.tiles || force.halo || force.residual) return undefined;
-  return fits(gpu, d, true) ? { tm: tun.tm } : undefined;
+  return fits(gpu, d) ? { tm: tun.tm } : undefined;
 }
 
 /** Tap addressing of one launch (see conv2d.wgsl's header). */
@@ -88,7 +88,7 @@ export function planeLaunch(
   weight: Tensor,
   epi: Epilogue,
   out: Tensor,
-  d: PlaneShape & PlaneTaps,
+  d: Geometry & PlaneTaps,
   tiles: PlaneTiles,
 ): void {
   const coBlocks = Math.ceil(d.cout / tiles.tm);
@@ -110,7 +110,7 @@ export function planeLaunch(
 /** The weight-gradient kernel's tiles for this convolution, or undefined (see planeFor). */
 export function planeWgradFor(
   gpu: Gpu,
-  d: PlaneShape,
+  d: Geometry,
   force: { tiles?: object; plane?: PlaneTiles },
 ): PlaneTiles | undefined {
   if (force.plane) {
@@ -119,7 +119,7 @@ export function planeWgradFor(
     return force.plane;
   }
   if (force.tiles) return undefined;
-  return fits(gpu, d, tun.wgradStride1) ? { tm: tun.wgradTm } : undefined;
+  return fits(gpu, d) ? { tm: tun.wgradTm } : undefined;
 }
 
 /** One launch of the weight-gradient kernel: P [slices, cout, cin * kh * kw] from x and dy. */
@@ -128,7 +128,7 @@ export function planeWgradLaunch(
   x: Tensor,
   dy: Tensor,
   part: Tensor,
-  d: PlaneShape & { slices: number; nPerSplit: number },
+  d: Geometry & { slices: number; nPerSplit: number },
   tiles: PlaneTiles,
 ): void {
   gpu.dispatch({

@@ -4,6 +4,7 @@ import { haloSubgroups } from '../../../src/ops/conv/conv2d-halo.js';
 import { planeFor, planeWgradFor } from '../../../src/ops/conv/conv2d-plane.js';
 import { chooseWgradTiles, conv2dBackwardWeight } from '../../../src/ops/conv/conv2d-wgrad.js';
 import { conv2dRef } from '../../helpers/cnn-reference.js';
+import { type ConvCase, convData } from '../../helpers/conv-cases.js';
 import { needFeature, useGpu } from '../../helpers/gpu.js';
 import { dot, numericGrad, worstVsMax } from '../../helpers/grad-check.js';
 import { values } from '../../helpers/reference.js';
@@ -14,15 +15,7 @@ const NEEDS = 'the plane kernels need subgroups of exactly 8 lanes';
 const GRAD_REL = 1e-5;
 const EPS = 1e-2;
 
-interface Case {
-  n: number;
-  cin: number;
-  h: number;
-  w: number;
-  cout: number;
-  k: number;
-  pad: number;
-  stride: number;
+interface Case extends ConvCase {
   tm: number;
 }
 
@@ -40,16 +33,7 @@ const label = (c: Case) =>
   `N=${c.n} Cin=${c.cin} ${c.h}x${c.w} Cout=${c.cout} ${c.k}x${c.k} pad ${c.pad} stride ${c.stride} TM ${c.tm}`;
 
 function data(c: Case) {
-  const xs = [c.n, c.cin, c.h, c.w];
-  const ws = [c.cout, c.cin, c.k, c.k];
-  const x = values(
-    xs.reduce((a, b) => a * b),
-    c.n + 3 * c.cin + 7 * c.h + 11 * c.w,
-  );
-  const w = values(
-    ws.reduce((a, b) => a * b),
-    c.cout + 5 * c.k,
-  );
+  const { xs, ws, x, w } = convData(c);
   const ref = conv2dRef(x, w, undefined, xs, ws, c.stride, c.pad);
   return { xs, ws, x, w, ref, r: values(ref.out.length, 77 + c.k) };
 }

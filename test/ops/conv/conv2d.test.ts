@@ -18,6 +18,7 @@ import {
   type WgradTiles,
 } from '../../../src/ops/conv/conv2d-wgrad.js';
 import { conv2dRef } from '../../helpers/cnn-reference.js';
+import { type ConvCase, convData } from '../../helpers/conv-cases.js';
 import { needFeature, useGpu } from '../../helpers/gpu.js';
 import { dot, numericGrad, worstVsMax } from '../../helpers/grad-check.js';
 import { values, worstRatio } from '../../helpers/reference.js';
@@ -33,32 +34,11 @@ const ABS = 1e-6;
 const GRAD_REL = 1e-5;
 const EPS = 1e-2;
 
-interface Case {
-  n: number;
-  cin: number;
-  h: number;
-  w: number;
-  cout: number;
-  k: number;
-  stride: number;
-  pad: number;
-  bias?: boolean;
-}
-
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-function data(c: Case) {
-  const xs = [c.n, c.cin, c.h, c.w];
-  const ws = [c.cout, c.cin, c.k, c.k];
-  const x = values(prod(xs), c.n + 3 * c.cin + 7 * c.h + 11 * c.w);
-  const w = values(prod(ws), c.cout + 5 * c.k + 13 * c.stride);
-  const b = c.bias ? values(c.cout, 11) : undefined;
-  return { xs, ws, x, w, b };
-}
-
-async function forward(c: Case, tiles?: ConvTiles) {
+async function forward(c: ConvCase, tiles?: ConvTiles) {
   const gpu = await getGpu();
-  const { xs, ws, x, w, b } = data(c);
+  const { xs, ws, x, w, b } = convData(c);
   const got = await gpu.scope(async () => {
     const out = conv2d(gpu, gpu.tensor(x, xs), gpu.tensor(w, ws), {
       stride: c.stride,
@@ -75,9 +55,9 @@ async function forward(c: Case, tiles?: ConvTiles) {
 }
 
 /** GPU gradients of L = sum(conv(x, w, b) * R) against central differences of the f64 reference. */
-async function backward(c: Case, o: { tiles?: ConvTiles; wtiles?: WgradTiles } = {}) {
+async function backward(c: ConvCase, o: { tiles?: ConvTiles; wtiles?: WgradTiles } = {}) {
   const gpu = await getGpu();
-  const { xs, ws, x, w, b } = data(c);
+  const { xs, ws, x, w, b } = convData(c);
   const ref = conv2dRef(x, w, b, xs, ws, c.stride, c.pad);
   const r = values(ref.out.length, 77 + c.k);
   const got = await gpu.scope(async () => {
@@ -148,7 +128,7 @@ describe('conv2d forward', () => {
       { n: 2, cin: 3, h: 7, w: 9, cout: 5, k: 3, stride: 1, pad: 1, bias: true },
       { n: 1, cin: 4, h: 8, w: 8, cout: 16, k: 3, stride: 2, pad: 1, bias: false },
     ]) {
-      const { xs, ws, x, w, b } = data(c);
+      const { xs, ws, x, w, b } = convData(c);
       const ref = conv2dRef(x, w, b, xs, ws, c.stride, c.pad);
       const res = values(ref.out.length, 5);
       const got = await gpu.readF32(
@@ -225,7 +205,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
       const gpu = await getGpu();
       needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
       const c = { n, cin, h, w, cout, k: 3, stride: 1, pad: 1, bias: true };
-      const { xs, ws, x, w: wv, b } = data(c);
+      const { xs, ws, x, w: wv, b } = convData(c);
       const ref = conv2dRef(x, wv, b, xs, ws, 1, 1);
       const res = values(ref.out.length, 9);
       const got = await gpu.scope(async () =>
@@ -251,7 +231,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
       needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
       // dx runs the kernel with Cin output channels; swap so its tiles fit.
       const c = { n, cin: cout, h, w, cout: cin, k: 3, stride: 1, pad: 1 };
-      const { xs, ws, x, w: wv } = data(c);
+      const { xs, ws, x, w: wv } = convData(c);
       const ref = conv2dRef(x, wv, undefined, xs, ws, 1, 1);
       const r = values(ref.out.length, 31);
       const got = await gpu.scope(async () =>
@@ -276,7 +256,7 @@ describe('conv2d halo kernel (3x3, stride 1, padding 1, subgroups of 8)', () => 
     needFeature(ctx, 'halo-conv', haloSubgroups(gpu), HALO_NEEDS);
     const [n, cin, h, w, cout, halo] = HALO[3];
     const c = { n, cin, h, w, cout, k: 3, stride: 1, pad: 1, bias: e.bias };
-    const { xs, ws, x, w: wv, b } = data(c);
+    const { xs, ws, x, w: wv, b } = convData(c);
     const ref = conv2dRef(x, wv, b, xs, ws, 1, 1);
     const res = values(ref.out.length, 9);
     const got = await gpu.scope(async () =>
