@@ -3,7 +3,6 @@
 // backward against central finite differences, on shapes that do not divide the tiles, T = 1, head dims
 // that are not multiples of 4, GQA and both layouts. Small tiles make short sequences span many blocks.
 import { describe, expect, it } from 'vitest';
-import { type AttentionLayout, attention, attentionBackward } from '../../../src/ops/llm/attention.js';
 import {
   type FlashTiles,
   flashFor,
@@ -11,18 +10,10 @@ import {
   flashWorkgroupBytes,
 } from '../../../src/ops/llm/flash-attention.js';
 import { flashAttention as tun } from '../../../src/tunables.js';
+import { type AttentionCase, checkAttention } from '../../helpers/attention-check.js';
 import { useGpu } from '../../helpers/gpu.js';
-import { dot, numericGrad, pick, sampleIndices, worstVsMax } from '../../helpers/grad-check.js';
-import { type AttnShape, attentionRef } from '../../helpers/llm-reference.js';
-import { values } from '../../helpers/reference.js';
 
 const getGpu = useGpu();
-// The plain kernels' tolerances (test/ops/llm/attention.test.ts): f32 dot products and online softmax;
-// gradients against f64 central differences (eps 1e-4).
-const REL = 5e-6;
-const GRAD_REL = 5e-5;
-const GRAD_ABS = 1e-6;
-const EPS_FD = 1e-4;
 
 /** 32 invocations: 16 query rows x 32 keys forward, 16 keys x 32 rows in dk / dv. */
 const TINY: FlashTiles = {
@@ -41,61 +32,12 @@ const MIXED: FlashTiles = {
   ct: 16,
 };
 
-interface Case extends AttnShape {
-  layout: AttentionLayout;
-}
-
-async function check(c: Case, tiles: FlashTiles | undefined, gradSamples = 120) {
-  const gpu = await getGpu();
-  const { B, Hq, Hkv, T, D, layout, causal = true } = c;
-  const qn = B * Hq * T * D;
-  const kn = B * Hkv * T * D;
-  const qShape = layout === 'bhtd' ? [B, Hq, T, D] : [B, T, Hq, D];
-  const kShape = layout === 'bhtd' ? [B, Hkv, T, D] : [B, T, Hkv, D];
-  const q = values(qn, qn + T, 1.5);
-  const k = values(kn, kn + 2 * T, 1.5);
-  const v = values(kn, kn + 3 * T);
-  const r = values(qn, qn + 5);
-  const opts = { layout, causal, variant: 'flash' as const, flashTiles: tiles };
-  const got = await gpu.scope(async () => {
-    const tq = gpu.tensor(q, qShape);
-    const tk = gpu.tensor(k, kShape);
-    const tv = gpu.tensor(v, kShape);
-    const { out, lse } = attention(gpu, tq, tk, tv, opts);
-    const g = attentionBackward(gpu, gpu.tensor(r, qShape), tq, tk, tv, out, lse, opts);
-    const g2 = attentionBackward(gpu, gpu.tensor(r, qShape), tq, tk, tv, out, lse, opts);
-    return {
-      out: await gpu.readF32(out),
-      lse: await gpu.readF32(lse),
-      dq: await gpu.readF32(g.dq),
-      dk: await gpu.readF32(g.dk),
-      dv: await gpu.readF32(g.dv),
-      dk2: await gpu.readF32(g2.dk),
-      dv2: await gpu.readF32(g2.dv),
-      dq2: await gpu.readF32(g2.dq),
-    };
-  });
-  const ref = attentionRef(q, k, v, c, layout);
-  expect(worstVsMax(got.out, ref.out, REL), 'out').toBeLessThanOrEqual(1);
-  expect(worstVsMax(got.lse, ref.lse, REL, 1e-6), 'lse').toBeLessThanOrEqual(1);
-  const loss = (qq: ArrayLike<number>, kk: ArrayLike<number>, vv: ArrayLike<number>) =>
-    dot(attentionRef(qq, kk, vv, c, layout).out, r);
-  const qi = sampleIndices(qn, gradSamples);
-  const ki = sampleIndices(kn, gradSamples);
-  const fdq = numericGrad(q, (x) => loss(x, k, v), EPS_FD, qi);
-  const fdk = numericGrad(k, (x) => loss(q, x, v), EPS_FD, ki);
-  const fdv = numericGrad(v, (x) => loss(q, k, x), EPS_FD, ki);
-  expect(worstVsMax(pick(got.dq, qi), fdq, GRAD_REL, GRAD_ABS), 'dq').toBeLessThanOrEqual(1);
-  expect(worstVsMax(pick(got.dk, ki), fdk, GRAD_REL, GRAD_ABS), 'dk').toBeLessThanOrEqual(1);
-  expect(worstVsMax(pick(got.dv, ki), fdv, GRAD_REL, GRAD_ABS), 'dv').toBeLessThanOrEqual(1);
-  // Deterministic: a second backward is bit-identical.
-  expect(got.dq2).toEqual(got.dq);
-  expect(got.dk2).toEqual(got.dk);
-  expect(got.dv2).toEqual(got.dv);
+async function check(c: AttentionCase, tiles: FlashTiles | undefined, gradSamples = 120) {
+  await checkAttention(await getGpu(), c, { variant: 'flash', flashTiles: tiles }, gradSamples);
 }
 
 describe('flash attention (discrete-GPU kernels)', () => {
-  it.each<[Case, FlashTiles]>([
+  it.each<[AttentionCase, FlashTiles]>([
     [{ B: 1, Hq: 3, Hkv: 1, T: 7, D: 6, layout: 'bhtd' }, TINY],
     [{ B: 2, Hq: 4, Hkv: 2, T: 1, D: 6, layout: 'bthd' }, TINY],
     [{ B: 1, Hq: 2, Hkv: 2, T: 40, D: 8, layout: 'bhtd' }, TINY],
@@ -108,7 +50,7 @@ describe('flash attention (discrete-GPU kernels)', () => {
     await check(c, tiles, c.D * c.T > 1000 ? 40 : 120);
   });
 
-  it.each<Case>([
+  it.each<AttentionCase>([
     { B: 1, Hq: 2, Hkv: 1, T: 70, D: 64, layout: 'bthd' },
     { B: 1, Hq: 2, Hkv: 2, T: 9, D: 128, layout: 'bhtd', causal: false },
   ])('%j on the production tiles', async (c) => {
