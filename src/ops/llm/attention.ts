@@ -1,6 +1,5 @@
 import attentionWgsl from '../../../shaders/attention.wgsl';
 import dkdvWgsl from '../../../shaders/attention-dkdv.wgsl';
-import loadWgsl from '../../../shaders/lib/attention-load.wgsl';
 import type { Gpu } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
 import type { Tensor } from '../../gpu/tensor.js';
@@ -8,6 +7,12 @@ import { uniforms } from '../../gpu/uniforms.js';
 import { attention as tun } from '../../tunables.js';
 import { expectDType } from '../util.js';
 import { attentionDelta } from './attention-delta.js';
+import {
+  type AttentionGeometry,
+  attentionFields,
+  attentionIncludes,
+  attentionValues,
+} from './attention-params.js';
 import {
   type FlashVariantOptions,
   flashAttention,
@@ -68,17 +73,7 @@ export function chooseAttentionTiles(
   return tiles;
 }
 
-interface Geometry {
-  B: number;
-  T: number;
-  Hq: number;
-  Hkv: number;
-  D: number;
-  qStrides: [number, number, number];
-  kStrides: [number, number, number];
-}
-
-function geometry(op: string, q: Tensor, k: Tensor, v: Tensor, layout: AttentionLayout): Geometry {
+function geometry(op: string, q: Tensor, k: Tensor, v: Tensor, layout: AttentionLayout): AttentionGeometry {
   for (const t of [q, k, v]) {
     expectDType(op, t, 'f32');
     if (t.shape.length !== 4)
@@ -105,7 +100,7 @@ function geometry(op: string, q: Tensor, k: Tensor, v: Tensor, layout: Attention
   return { B: a.B, T: a.T, Hq: a.H, Hkv: b.H, D: a.D, qStrides: strides(a.H), kStrides: strides(b.H) };
 }
 
-function tilesFor(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions): AttentionTiles {
+function tilesFor(op: string, gpu: Gpu, g: AttentionGeometry, opts: AttentionOptions): AttentionTiles {
   const tiles =
     opts.tiles ??
     chooseAttentionTiles(
@@ -120,7 +115,7 @@ function tilesFor(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions): At
 }
 
 /** Discrete GPUs: the workgroup-memory flash kernels (src/ops/llm/flash-attention.ts) where they fit. */
-function flashTiles(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions) {
+function flashTiles(op: string, gpu: Gpu, g: AttentionGeometry, opts: AttentionOptions) {
   if (opts.tiles) return undefined; // plain tiles given: the plain kernels
   const bytes = gpu.limits.maxComputeWorkgroupStorageSize;
   return flashFor(op, gpu.kernels, gpu.adapter.isCpu, bytes, g.D, opts);
@@ -128,54 +123,17 @@ function flashTiles(op: string, gpu: Gpu, g: Geometry, opts: AttentionOptions) {
 
 /** Uniforms of attention.wgsl and attention-dkdv.wgsl (one declaration: dkdv reads all but `lanes`). */
 const attentionParams = uniforms({
-  t: 'u32',
-  hq: 'u32',
-  group: 'u32',
-  blocks: 'u32',
-  qsb: 'u32',
-  qsh: 'u32',
-  qst: 'u32',
-  ksb: 'u32',
-  ksh: 'u32',
-  kst: 'u32',
-  causal: 'u32',
-  scale: 'f32',
-  /** scale * log2(e): scores live in the exp2 domain. */
-  scale2: 'f32',
-  hkv: 'u32',
-  d4: 'u32',
+  ...attentionFields,
   /** = LANES, as a uniform: loops over it are not unrolled (compile time). */
   lanes: 'u32',
 });
 
-/** The Q / K / V / dO loads both kernels share (LOAD_DO: the kernel binds dO). */
-const includes = { 'attention-load': loadWgsl };
-
-function params(g: Geometry, blocks: number, causal: boolean, scale: number, lanes: number) {
-  const [qsb, qsh, qst] = g.qStrides;
-  const [ksb, ksh, kst] = g.kStrides;
-  return {
-    t: g.T,
-    hq: g.Hq,
-    group: g.Hq / g.Hkv,
-    blocks,
-    qsb,
-    qsh,
-    qst,
-    ksb,
-    ksh,
-    kst,
-    causal: causal ? 1 : 0,
-    scale,
-    scale2: scale * Math.LOG2E,
-    hkv: g.Hkv,
-    d4: Math.ceil(g.D / 4),
-    lanes,
-  };
+function params(g: AttentionGeometry, blocks: number, causal: boolean, scale: number, lanes: number) {
+  return { ...attentionValues(g, blocks, causal, scale), lanes };
 }
 
 /** What every attention kernel is specialised on (register arrays are sized by D4). */
-function defines(g: Geometry, t: AttentionTiles) {
+function defines(g: AttentionGeometry, t: AttentionTiles) {
   return {
     D: g.D,
     D4: Math.ceil(g.D / 4),
@@ -187,7 +145,7 @@ function defines(g: Geometry, t: AttentionTiles) {
 }
 
 /** Forward and dq also on G (query row groups) and TN (vec4 output columns per lane). */
-function rowDefines(g: Geometry, t: AttentionTiles) {
+function rowDefines(g: AttentionGeometry, t: AttentionTiles) {
   return { ...defines(g, t), G: t.rows, TN: Math.ceil(Math.ceil(g.D / 4) / t.lanes) };
 }
 
@@ -220,7 +178,7 @@ export function attention(
       template: attentionWgsl,
       defines: { ...rowDefines(g, tiles), MODE_FWD: true, MODE_DQ: false, LOAD_DO: false },
       params: attentionParams,
-      includes,
+      includes: attentionIncludes,
     },
     buffers: [q, k, v, out, lse],
     uniforms: params(g, blocks, causal, scale, tiles.lanes),
@@ -281,7 +239,7 @@ export function attentionBackward(
       template: attentionWgsl,
       defines: { ...rowDefines(g, tiles), MODE_FWD: false, MODE_DQ: true, LOAD_DO: true },
       params: attentionParams,
-      includes,
+      includes: attentionIncludes,
     },
     buffers: [q, k, v, dOut, lse, delta, dq],
     uniforms: params(g, qBlocks, causal, scale, tiles.lanes),
@@ -295,7 +253,7 @@ export function attentionBackward(
       template: dkdvWgsl,
       defines: { ...defines(g, tiles), KI: tiles.keyRows, QJ: 1, LOAD_DO: true },
       params: attentionParams,
-      includes,
+      includes: attentionIncludes,
     },
     buffers: [q, k, v, dOut, lse, delta, dk, dv],
     uniforms: params(g, kBlocks, causal, scale, tiles.lanes),

@@ -1,14 +1,18 @@
 import fwdWgsl from '../../../shaders/flash-attention.wgsl';
 import dkdvWgsl from '../../../shaders/flash-attention-dkdv.wgsl';
 import dqWgsl from '../../../shaders/flash-attention-dq.wgsl';
-import loadWgsl from '../../../shaders/lib/attention-load.wgsl';
 import type { Gpu } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { gpuKernels } from '../../gpu/kernel-choice.js';
 import type { Tensor } from '../../gpu/tensor.js';
-import { uniforms } from '../../gpu/uniforms.js';
 import { flashAttention as tun } from '../../tunables.js';
 import { attentionDelta } from './attention-delta.js';
+import {
+  type AttentionGeometry,
+  attentionIncludes,
+  attentionValues,
+  flashParams,
+} from './attention-params.js';
 
 /** Tiles of the flash kernels (see src/tunables.ts flashAttention). */
 export interface FlashTiles {
@@ -17,17 +21,6 @@ export interface FlashTiles {
   dq: { bq: number; bk: number };
   dkdv: { bkv: number; bq: number };
   ct: number;
-}
-
-/** What attention.ts has checked: sizes and element strides [batch, head, time] of q and k. */
-export interface FlashGeometry {
-  B: number;
-  T: number;
-  Hq: number;
-  Hkv: number;
-  D: number;
-  qStrides: [number, number, number];
-  kStrides: [number, number, number];
 }
 
 /** Per-call choice (AttentionOptions). */
@@ -85,40 +78,8 @@ export function flashFor(
   return gpuKernels(kernels, isCpu) && fits ? tiles : undefined;
 }
 
-/** The uniforms of all three flash kernels: sizes, element strides [batch, head, time], mask, scales. */
-const params = uniforms({
-  t: 'u32',
-  hq: 'u32',
-  group: 'u32',
-  blocks: 'u32',
-  qsb: 'u32',
-  qsh: 'u32',
-  qst: 'u32',
-  ksb: 'u32',
-  ksh: 'u32',
-  kst: 'u32',
-  causal: 'u32',
-  scale: 'f32',
-  /** scale * log2(e): scores in the exp2 domain. */
-  scale2: 'f32',
-  hkv: 'u32',
-  d4: 'u32',
-});
-
-function values(g: FlashGeometry, blocks: number, causal: boolean, scale: number) {
-  const [qsb, qsh, qst] = g.qStrides;
-  const [ksb, ksh, kst] = g.kStrides;
-  return {
-    ...{ t: g.T, hq: g.Hq, group: g.Hq / g.Hkv, blocks, qsb, qsh, qst, ksb, ksh, kst },
-    ...{ causal: causal ? 1 : 0, scale, scale2: scale * Math.LOG2E, hkv: g.Hkv, d4: Math.ceil(g.D / 4) },
-  };
-}
-
-/** The Q / K / V / dO loads the plain attention kernels use too. */
-const includes = { 'attention-load': loadWgsl };
-
 /** What every flash kernel is specialised on. */
-function defines(g: FlashGeometry, t: FlashTiles) {
+function defines(g: AttentionGeometry, t: FlashTiles) {
   const d4 = Math.ceil(g.D / 4);
   return {
     D: g.D,
@@ -137,7 +98,7 @@ export function flashAttention(
   q: Tensor,
   k: Tensor,
   v: Tensor,
-  g: FlashGeometry,
+  g: AttentionGeometry,
   causal: boolean,
   scale: number,
   t: FlashTiles,
@@ -151,11 +112,11 @@ export function flashAttention(
       name: 'attention.flash',
       template: fwdWgsl,
       defines: { ...defines(g, t), BQ: t.forward.bq, BK: t.forward.bk, LOAD_DO: false },
-      params,
-      includes,
+      params: flashParams,
+      includes: attentionIncludes,
     },
     buffers: [q, k, v, out, lse],
-    uniforms: values(g, blocks, causal, scale),
+    uniforms: attentionValues(g, blocks, causal, scale),
     workgroups: [blocks, g.Hq, g.B],
   });
   return { out, lse };
@@ -165,7 +126,7 @@ export function flashAttention(
 export function flashAttentionBackward(
   gpu: Gpu,
   tensors: { dOut: Tensor; q: Tensor; k: Tensor; v: Tensor; out: Tensor; lse: Tensor },
-  g: FlashGeometry,
+  g: AttentionGeometry,
   causal: boolean,
   scale: number,
   t: FlashTiles,
@@ -184,11 +145,11 @@ export function flashAttentionBackward(
       name: 'attention.flash.dq',
       template: dqWgsl,
       defines: { ...defines(g, t), BQ: t.dq.bq, BK: t.dq.bk, LOAD_DO: true },
-      params,
-      includes,
+      params: flashParams,
+      includes: attentionIncludes,
     },
     buffers: [q, k, v, dOut, lse, delta, dq],
-    uniforms: values(g, qBlocks, causal, scale),
+    uniforms: attentionValues(g, qBlocks, causal, scale),
     workgroups: [qBlocks, g.Hq, g.B],
   });
 
@@ -198,11 +159,11 @@ export function flashAttentionBackward(
       name: 'attention.flash.dkdv',
       template: dkdvWgsl,
       defines: { ...defines(g, t), BKV: t.dkdv.bkv, BQ: t.dkdv.bq, LOAD_DO: true },
-      params,
-      includes,
+      params: flashParams,
+      includes: attentionIncludes,
     },
     buffers: [q, k, v, dOut, lse, delta, dk, dv],
-    uniforms: values(g, kBlocks, causal, scale),
+    uniforms: attentionValues(g, kBlocks, causal, scale),
     workgroups: [kBlocks, g.Hkv, g.B],
   });
   delta.dispose();
