@@ -201,15 +201,4 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
   }
 }
 
-#if ${SPLIT}
-#else
-fn epilogue(v: f32, m: u32, n: u32) -> f32 {
-#if ${BIAS_N}
-  return activate(v * p.alpha + Bias[n]);
-#elif ${BIAS_M}
-  return activate(v * p.alpha + Bias[m]);
-#else
-  return activate(v * p.alpha);
-#endif
-}
-#endif
+#include gemm-epilogue

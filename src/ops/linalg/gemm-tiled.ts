@@ -1,5 +1,6 @@
 import activationWgsl from '../../../shaders/activation.wgsl';
 import tiledWgsl from '../../../shaders/gemm-tiled.wgsl';
+import epilogueWgsl from '../../../shaders/lib/gemm-epilogue.wgsl';
 import type { Gpu } from '../../gpu/device.js';
 import { gpuKernels } from '../../gpu/kernel-choice.js';
 import type { Tensor } from '../../gpu/tensor.js';
@@ -8,6 +9,9 @@ import { gemm as gemmTun, gemmTiled as tun } from '../../tunables.js';
 import { type Activation, activationDefines } from '../elementwise/activation.js';
 import type { GemmShape } from './gemm-config.js';
 import { foldSplitK } from './gemm-splitk.js';
+
+/** The output transform both GEMM kernels end with. */
+export const gemmIncludes = { 'gemm-epilogue': epilogueWgsl };
 
 const params = uniforms({
   m: 'u32',
@@ -98,6 +102,7 @@ export function gemmTiled(gpu: Gpu, o: TiledOperands, g: TiledGeometry): Tensor 
     kernel: {
       name: 'gemm.tiled',
       template: tiledWgsl + activationWgsl,
+      includes: gemmIncludes,
       defines: {
         WGX: t.wgx,
         WGY: t.wgy,

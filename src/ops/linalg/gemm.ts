@@ -7,7 +7,7 @@ import { uniforms } from '../../gpu/uniforms.js';
 import { type Activation, activationDefines } from '../elementwise/activation.js';
 import { chooseGemmTiles, type GemmTiles } from './gemm-config.js';
 import { foldSplitK } from './gemm-splitk.js';
-import { type GemmVariantOptions, gemmTiled, tiledGemmFor } from './gemm-tiled.js';
+import { type GemmVariantOptions, gemmIncludes, gemmTiled, tiledGemmFor } from './gemm-tiled.js';
 
 const gemmParams = uniforms({
   m: 'u32',
@@ -148,6 +148,7 @@ export function gemm(gpu: Gpu, a: Tensor, b: Tensor, opts: GemmOptions = {}): Te
     kernel: {
       name: 'gemm',
       template: gemmWgsl + activationWgsl,
+      includes: gemmIncludes,
       defines: {
         LANES: tiles.lanes,
         TM: tiles.tm,
