@@ -38,34 +38,8 @@ const PSS = ${BQ}u + 1u;
 var<workgroup> X: array<vec4f, BQ * XS>;
 var<workgroup> PS: array<f32, BKV * PSS>;
 
-// Q / K / V / dO loads, shared with attention.wgsl (shaders/lib/attention-load.wgsl): columns 4 c4 .. + 3 of
-// row `base`, zero past D; every caller passes c4 < D4, so a vec4 load needs no clamp.
-fn col4(c4: u32) -> u32 {
-  return c4;
-}
-#include attention-load
-fn st_dk(base: u32, c4: u32, v: vec4f) {
-#if ${VEC}
-  dK[base / 4u + c4] = v;
-#else
-  for (var c = 0u; c < 4u; c++) {
-    if (c4 * 4u + c < D) {
-      dK[base + c4 * 4u + c] = v[c];
-    }
-  }
-#endif
-}
-fn st_dv(base: u32, c4: u32, v: vec4f) {
-#if ${VEC}
-  dV[base / 4u + c4] = v;
-#else
-  for (var c = 0u; c < 4u; c++) {
-    if (c4 * 4u + c < D) {
-      dV[base + c4 * 4u + c] = v[c];
-    }
-  }
-#endif
-}
+#include flash-load
+#include row-store
 
 // Stages query rows q0 .. q0 + BQ of q (isQ) or dO into X.
 fn stage(tid: u32, qbase: u32, q0: u32, isQ: bool) {

@@ -33,23 +33,8 @@ const SS = ${BK}u + 1u;
 var<workgroup> KV: array<vec4f, BK * KS>;
 var<workgroup> S: array<f32, BQ * SS>;
 
-// Q / K / V / dO loads, shared with attention.wgsl (shaders/lib/attention-load.wgsl): columns 4 c4 .. + 3 of
-// row `base`, zero past D; every caller passes c4 < D4, so a vec4 load needs no clamp.
-fn col4(c4: u32) -> u32 {
-  return c4;
-}
-#include attention-load
-fn st_dq(base: u32, c4: u32, v: vec4f) {
-#if ${VEC}
-  dQ[base / 4u + c4] = v;
-#else
-  for (var c = 0u; c < 4u; c++) {
-    if (c4 * 4u + c < D) {
-      dQ[base + c4 * 4u + c] = v[c];
-    }
-  }
-#endif
-}
+#include flash-load
+#include row-store
 
 // Stages keys k0 .. k0 + BK of K (isK) or V into KV.
 fn stage(tid: u32, kbase: u32, k0: u32, isK: bool) {

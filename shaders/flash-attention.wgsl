@@ -43,23 +43,8 @@ var<workgroup> rowMax: array<f32, BQ>;
 var<workgroup> rowSum: array<f32, BQ>;
 var<workgroup> rowCorr: array<f32, BQ>;
 
-// Q / K / V loads, shared with attention.wgsl (shaders/lib/attention-load.wgsl): columns 4 c4 .. + 3 of
-// row `base`, zero past D; every caller passes c4 < D4, so a vec4 load needs no clamp.
-fn col4(c4: u32) -> u32 {
-  return c4;
-}
-#include attention-load
-fn st_o(base: u32, c4: u32, v: vec4f) {
-#if ${VEC}
-  O[base / 4u + c4] = v;
-#else
-  for (var c = 0u; c < 4u; c++) {
-    if (c4 * 4u + c < D) {
-      O[base + c4 * 4u + c] = v[c];
-    }
-  }
-#endif
-}
+#include flash-load
+#include row-store
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {

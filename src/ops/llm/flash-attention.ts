@@ -1,6 +1,7 @@
 import fwdWgsl from '../../../shaders/flash-attention.wgsl';
 import dkdvWgsl from '../../../shaders/flash-attention-dkdv.wgsl';
 import dqWgsl from '../../../shaders/flash-attention-dq.wgsl';
+import flashLoadWgsl from '../../../shaders/lib/flash-load.wgsl';
 import type { Gpu } from '../../gpu/device.js';
 import { ShapeError } from '../../gpu/errors.js';
 import { gpuKernels } from '../../gpu/kernel-choice.js';
@@ -78,6 +79,27 @@ export function flashFor(
   return gpuKernels(kernels, isCpu) && fits ? tiles : undefined;
 }
 
+/**
+ * A flash kernel's snippets: the Q / K / V / dO loads and, per output buffer (`O`, `dQ`, `dK`, `dV`), its
+ * `fn st_<name lower-cased>(base, c4, v)` that stores one vec4 of a row (element by element past D unless
+ * VEC). Written here because WGSL functions cannot take a storage buffer as a parameter.
+ */
+function flashIncludes(outputs: readonly string[]) {
+  const store = (buf: string) => `fn st_${buf.toLowerCase()}(base: u32, c4: u32, v: vec4f) {
+#if \${VEC}
+  ${buf}[base / 4u + c4] = v;
+#else
+  for (var c = 0u; c < 4u; c++) {
+    if (c4 * 4u + c < D) {
+      ${buf}[base + c4 * 4u + c] = v[c];
+    }
+  }
+#endif
+}
+`;
+  return { ...attentionIncludes, 'flash-load': flashLoadWgsl, 'row-store': outputs.map(store).join('') };
+}
+
 /** What every flash kernel is specialised on. */
 function defines(g: AttentionGeometry, t: FlashTiles) {
   const d4 = Math.ceil(g.D / 4);
@@ -113,7 +135,7 @@ export function flashAttention(
       template: fwdWgsl,
       defines: { ...defines(g, t), BQ: t.forward.bq, BK: t.forward.bk, LOAD_DO: false },
       params: flashParams,
-      includes: attentionIncludes,
+      includes: flashIncludes(['O']),
     },
     buffers: [q, k, v, out, lse],
     uniforms: attentionValues(g, blocks, causal, scale),
@@ -146,7 +168,7 @@ export function flashAttentionBackward(
       template: dqWgsl,
       defines: { ...defines(g, t), BQ: t.dq.bq, BK: t.dq.bk, LOAD_DO: true },
       params: flashParams,
-      includes: attentionIncludes,
+      includes: flashIncludes(['dQ']),
     },
     buffers: [q, k, v, dOut, lse, delta, dq],
     uniforms: attentionValues(g, qBlocks, causal, scale),
@@ -160,7 +182,7 @@ export function flashAttentionBackward(
       template: dkdvWgsl,
       defines: { ...defines(g, t), BKV: t.dkdv.bkv, BQ: t.dkdv.bq, LOAD_DO: true },
       params: flashParams,
-      includes: attentionIncludes,
+      includes: flashIncludes(['dK', 'dV']),
     },
     buffers: [q, k, v, dOut, lse, delta, dk, dv],
     uniforms: attentionValues(g, kBlocks, causal, scale),
